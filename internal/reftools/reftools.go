@@ -1,0 +1,109 @@
+// Package reftools locates the reference tools that the tests compare
+// ukibuild against (Debian's systemd stubs, ukify, a Debian kernel), as
+// fetched by fetch.sh in this directory. Tests that need a tool fail, never
+// skip, when it is missing: run internal/reftools/fetch.sh (the Taskfile's
+// test task and .ci/run do).
+package reftools
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// Tools holds the paths fetch.sh recorded in env.sh.
+type Tools struct {
+	Dir  string
+	vars map[string]string
+}
+
+// Dir returns the reference tool directory: $UKIBUILD_REFTOOLS or
+// <repo>/.cache/reftools.
+func Dir() string {
+	if d := os.Getenv("UKIBUILD_REFTOOLS"); d != "" {
+		return d
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", ".cache", "reftools")
+}
+
+// Load reads env.sh from dir.
+func Load(dir string) (*Tools, error) {
+	f, err := os.Open(filepath.Join(dir, "env.sh"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	t := &Tools{Dir: dir, vars: map[string]string{}}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			t.vars[k] = v
+		}
+	}
+	return t, sc.Err()
+}
+
+// Locate loads the tools or fails the test.
+func Locate(tb testing.TB) *Tools {
+	tb.Helper()
+	t, err := Load(Dir())
+	if err != nil {
+		tb.Fatalf("reference tools are missing (%v): run internal/reftools/fetch.sh", err)
+	}
+	return t
+}
+
+// Path returns the file recorded under key (e.g. "UKIBUILD_STUB_262") and
+// fails the test if it is not there.
+func (t *Tools) Path(tb testing.TB, key string) string {
+	tb.Helper()
+	p := t.vars[key]
+	if p == "" {
+		tb.Fatalf("reference tools: %s is not recorded in %s/env.sh: run internal/reftools/fetch.sh", key, t.Dir)
+	}
+	if _, err := os.Stat(p); err != nil {
+		tb.Fatalf("reference tools: %s: %v: run internal/reftools/fetch.sh", key, err)
+	}
+	return p
+}
+
+// Var returns a recorded value without checking it.
+func (t *Tools) Var(key string) string { return t.vars[key] }
+
+// Ukify returns a command running ukify 262 with the host python3 and sid's
+// pefile. No configuration file is read: ukify only reads one when given
+// --config or when one exists in /etc/systemd, /run/systemd,
+// /usr/local/lib/systemd or /usr/lib/systemd; the tests check none exists.
+func (t *Tools) Ukify(tb testing.TB, args ...string) *exec.Cmd {
+	tb.Helper()
+	ukify := t.Path(tb, "UKIBUILD_UKIFY")
+	py := "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		tb.Fatalf("reference tools: %s is missing (apt-get install python3)", py)
+	}
+	cmd := exec.Command(py, append([]string{ukify}, args...)...)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+t.Var("UKIBUILD_SID_PYTHONPATH"), "PYTHONDONTWRITEBYTECODE=1")
+	return cmd
+}
+
+// UkifyConfigFiles lists ukify configuration files present on this machine;
+// their presence would change ukify's behaviour in the comparison tests.
+func UkifyConfigFiles() []string {
+	var found []string
+	for _, d := range []string{"/etc/systemd", "/run/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd"} {
+		p := filepath.Join(d, "ukify.conf")
+		if _, err := os.Stat(p); err == nil {
+			found = append(found, p)
+		}
+	}
+	return found
+}
