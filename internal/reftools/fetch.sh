@@ -24,11 +24,11 @@ mkdir -p "$apt_root/lists/partial" "$apt_root/archives/partial" "$apt_root/etc/p
 mirror=${UKIBUILD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 cat > "$apt_root/etc/sources.list" <<SRC
-deb [signed-by=$keyring] $mirror bookworm main
-deb [signed-by=$keyring] $mirror bookworm-updates main
-deb [signed-by=$keyring] $mirror bookworm-backports main
-deb [signed-by=$keyring] $mirror trixie main
-deb [signed-by=$keyring] $mirror sid main
+deb [arch=amd64 signed-by=$keyring] $mirror bookworm main
+deb [arch=amd64 signed-by=$keyring] $mirror bookworm-updates main
+deb [arch=amd64 signed-by=$keyring] $mirror bookworm-backports main
+deb [arch=amd64 signed-by=$keyring] $mirror trixie main
+deb [arch=amd64,i386 signed-by=$keyring] $mirror sid main
 SRC
 
 apt_opts=(
@@ -42,7 +42,7 @@ apt_opts=(
   -o "Dir::Cache=$apt_root"
   -o "Dir::Cache::archives=$apt_root/archives"
   -o "APT::Architecture=amd64"
-  -o "APT::Architectures=amd64"
+  -o "APT::Architectures=amd64,i386"
   -o "Acquire::Check-Valid-Until=false"
   -o "Acquire::Languages=none"
   -o "Acquire::Retries=3"
@@ -82,11 +82,17 @@ get() {
   fi
   echo "reftools: $suite $pkg $ver -> $name" >&2
   (cd "$dest/debs" && apt-get "${apt_opts[@]}" -q download "$pkg=$ver" >&2)
-  local deb
-  deb=$(ls "$dest"/debs/"${pkg}"_*"$(echo "${ver#*:}" | sed 's/+/%2b/g;')"_*.deb 2>/dev/null | head -n1 || true)
-  [ -n "$deb" ] || deb=$(ls -t "$dest"/debs/"${pkg}"_*.deb | head -n1)
+  local base=${pkg%%:*} arch=amd64 deb
+  [ "$base" = "$pkg" ] || arch=${pkg#*:}
+  deb=$(ls -t "$dest"/debs/"${base}"_*_"$arch".deb "$dest"/debs/"${base}"_*_all.deb 2>/dev/null | head -n1 || true)
+  [ -n "$deb" ] || { echo "reftools: downloaded $pkg but cannot find its .deb" >&2; return 1; }
   mkdir -p "$dest/$name"
-  dpkg -x "$deb" "$dest/$name"
+  if [ "$name" = kernel ]; then
+    # Only the kernel image is needed, not the modules.
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dest/$name" --wildcards './boot/vmlinuz-*'
+  else
+    dpkg -x "$deb" "$dest/$name"
+  fi
   echo "$ver" > "$marker"
 }
 
@@ -94,6 +100,7 @@ get stub-252 bookworm systemd-boot-efi
 get stub-254 bookworm-backports systemd-boot-efi
 get stub-257 trixie systemd-boot-efi
 get sid sid systemd-boot-efi
+get sid-ia32 sid systemd-boot-efi:i386
 get sid sid systemd-ukify
 get sid sid python3-pefile
 get sid sid libc6
@@ -131,6 +138,8 @@ UKIBUILD_STUB_252=$dest/stub-252/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 UKIBUILD_STUB_254=$dest/stub-254/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 UKIBUILD_STUB_257=$dest/stub-257/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 UKIBUILD_STUB_262=$dest/sid/usr/lib/systemd/boot/efi/linuxx64.efi.stub
+UKIBUILD_STUB_262_IA32=$dest/sid-ia32/usr/lib/systemd/boot/efi/linuxia32.efi.stub
+UKIBUILD_ADDON_STUB_262=$dest/sid/usr/lib/systemd/boot/efi/addonx64.efi.stub
 UKIBUILD_UKIFY=$dest/sid/usr/lib/systemd/ukify
 UKIBUILD_SID_ROOT=$dest/sid
 UKIBUILD_SID_LIBRARY_PATH=$libdirs
