@@ -1,0 +1,428 @@
+package uki
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/ukibuild/ukibuild/internal/atomicfile"
+	"github.com/ukibuild/ukibuild/internal/kernel"
+	"github.com/ukibuild/ukibuild/internal/pe"
+	"github.com/ukibuild/ukibuild/internal/pystr"
+	"github.com/ukibuild/ukibuild/sbat"
+)
+
+// Config describes a UKI (or PE add-on) to build, with the inputs and the
+// semantics of ukify 262's "build" verb. A nil Content means "no such
+// section". Use the helpers (DefaultStubPath, DefaultOSRelease, TextOrFile)
+// for ukify's defaults and argument conventions.
+type Config struct {
+	// Stub is the path of systemd's linux<arch>.efi.stub (or
+	// addon<arch>.efi.stub when Linux is empty).
+	Stub string
+	// Linux is the path of the kernel. A PE kernel (including an EFI zboot
+	// image) is used as it is; a compressed non-PE kernel (gzip, zstd, xz,
+	// lz4, bzip2, lzma) is decompressed first, as ukify does.
+	Linux string
+	// Initrds are concatenated into .initrd (see JoinInitrds).
+	Initrds []Content
+	// Microcode becomes .ucode.
+	Microcode Content
+	// Cmdline becomes .cmdline, OSRelease .osrel, Devicetree .dtb,
+	// Splash .splash and PCRPKey .pcrpkey.
+	Cmdline, OSRelease, Devicetree, Splash, PCRPKey Content
+	// Uname becomes .uname. nil means: detect it from the kernel (the x86
+	// boot header, an ELF note, or a "Linux version" string); a detection
+	// failure is reported through Warnf and leaves .uname out. A pointer to
+	// "" leaves .uname out without detection.
+	Uname *string
+	// SBAT are the user's SBAT texts; each must be valid SBAT CSV starting
+	// with the sbat header record. They are merged after the stub's and the
+	// kernel's .sbat records. Empty means sbat.DefaultUKI (or
+	// sbat.DefaultAddon for an add-on).
+	SBAT []Content
+	// Sections are extra sections, added after the standard ones and before
+	// .sbat.
+	Sections []Section
+	// TempDir holds the decompressed kernel while building; default
+	// os.TempDir().
+	TempDir string
+	// Warnf receives warnings (nil: discarded).
+	Warnf func(format string, args ...any)
+}
+
+// Plan is a resolved Config: the stub is read, the kernel decompressed if
+// needed, uname detected and SBAT merged. Close it to remove temporary files.
+type Plan struct {
+	Stub     *Stub
+	Sections []Section
+	// Uname is the .uname value used ("" when there is none).
+	Uname string
+	temp  string
+}
+
+// Close removes the temporary files of the plan.
+func (p *Plan) Close() error {
+	if p.temp != "" {
+		err := os.Remove(p.temp)
+		p.temp = ""
+		return err
+	}
+	return nil
+}
+
+// Compose lays out the image (see Compose).
+func (p *Plan) Compose() (*Image, error) { return Compose(p.Stub, p.Sections) }
+
+// Build resolves cfg and writes the UKI to output atomically: on any error
+// no output file is created and an existing one is left untouched.
+func Build(cfg Config, output string) error {
+	plan, err := Prepare(cfg)
+	if err != nil {
+		return err
+	}
+	defer plan.Close()
+	img, err := plan.Compose()
+	if err != nil {
+		return err
+	}
+	return WriteFile(output, img)
+}
+
+// WriteFile writes img to path atomically (new files get mode 0644).
+func WriteFile(path string, img *Image) error {
+	err := atomicfile.Write(path, 0o644, func(f *os.File) error {
+		_, err := img.WriteTo(f)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// Prepare resolves cfg as ukify's make_uki does, without writing anything
+// but a decompressed kernel.
+func Prepare(cfg Config) (_ *Plan, err error) {
+	warnf := cfg.Warnf
+	if warnf == nil {
+		warnf = func(string, ...any) {}
+	}
+	if cfg.Stub == "" {
+		return nil, errors.New("no stub given")
+	}
+	stub, err := ReadStub(cfg.Stub)
+	if err != nil {
+		return nil, err
+	}
+	plan := &Plan{Stub: stub}
+	defer func() {
+		if err != nil {
+			plan.Close()
+		}
+	}()
+
+	var linux Content
+	if cfg.Linux != "" {
+		linux, plan.temp, err = openKernel(cfg.Linux, cfg.TempDir, warnf)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	uname := ""
+	if cfg.Uname != nil {
+		uname = *cfg.Uname
+	} else if linux != nil {
+		path, _ := Path(linux)
+		if v, err := kernel.DetectUname(path, warnf); err != nil {
+			warnf("kernel %s: cannot detect its version, leaving .uname out: %v", cfg.Linux, err)
+		} else {
+			uname = v
+		}
+	}
+	plan.Uname = uname
+	var unameContent Content
+	if uname != "" {
+		unameContent = Text("uname", uname)
+	}
+
+	// The order of ukify 262 (src/ukify/ukify.py, make_uki, "sections").
+	// .dtbauto, .hwids and .efifw come with the profile/add-on work.
+	std := []Section{
+		{".osrel", cfg.OSRelease},
+		{".cmdline", cfg.Cmdline},
+		{".dtb", cfg.Devicetree},
+		{".uname", unameContent},
+		{".splash", cfg.Splash},
+		{".pcrpkey", cfg.PCRPKey},
+		{".linux", linux},
+		{".initrd", JoinInitrds(cfg.Initrds)},
+		{".ucode", cfg.Microcode},
+	}
+	add := func(s Section) error {
+		for _, have := range plan.Sections {
+			if have.Name == s.Name {
+				return fmt.Errorf("duplicate section %s", s.Name)
+			}
+		}
+		plan.Sections = append(plan.Sections, s)
+		return nil
+	}
+	for _, s := range std {
+		if s.Content != nil {
+			if err := add(s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, s := range cfg.Sections {
+		if err := CheckSectionName(s.Name); err != nil {
+			return nil, err
+		}
+		if s.Content == nil {
+			return nil, fmt.Errorf("section %s has no content", s.Name)
+		}
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+
+	// SBAT: the stub's and the kernel's records, then the user's (ukify's
+	// merge_sbat). Add-ons merge only the user's.
+	var peSBAT []sbat.PESection
+	defText := sbat.DefaultAddon
+	if linux != nil {
+		defText = sbat.DefaultUKI
+		for _, d := range stub.sbat {
+			peSBAT = append(peSBAT, sbat.PESection{Source: "stub " + cfg.Stub, Data: d})
+		}
+		ks, err := contentSBAT(linux)
+		if err != nil {
+			return nil, fmt.Errorf("kernel %s: %w", cfg.Linux, err)
+		}
+		for _, d := range ks {
+			peSBAT = append(peSBAT, sbat.PESection{Source: "kernel " + cfg.Linux, Data: d})
+		}
+	}
+	var texts []string
+	for _, c := range cfg.SBAT {
+		b, err := readSmall(c, 1<<20)
+		if err != nil {
+			return nil, fmt.Errorf("SBAT %s: %w", c, err)
+		}
+		texts = append(texts, string(b))
+	}
+	if len(texts) == 0 {
+		texts = []string{defText}
+	}
+	merged, err := sbat.MergeTexts(peSBAT, texts, warnf)
+	if err != nil {
+		var te *sbat.TextError
+		if errors.As(err, &te) && te.Index < len(cfg.SBAT) {
+			return nil, fmt.Errorf("invalid SBAT in %s: %w", cfg.SBAT[te.Index], te.Err)
+		}
+		return nil, fmt.Errorf("SBAT: %w", err)
+	}
+	if err := add(Section{".sbat", Text("merged SBAT", merged)}); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// CheckSectionName applies ukify's rule for user-named sections: printable
+// ASCII, at most 8 bytes (systemd-stub does not support longer names).
+func CheckSectionName(name string) error {
+	if name == "" {
+		return errors.New("empty section name")
+	}
+	for _, r := range name {
+		if r < 0x20 || r > 0x7e {
+			return fmt.Errorf("bad section name %q: only printable ASCII is allowed", name)
+		}
+	}
+	if len(name) > 8 {
+		return fmt.Errorf("section name %q is too long: at most 8 characters", name)
+	}
+	return nil
+}
+
+// openKernel returns the kernel as content, decompressing a compressed
+// non-PE kernel into a temporary file (whose path is returned).
+func openKernel(path, tempDir string, warnf func(string, ...any)) (Content, string, error) {
+	c, err := File(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("kernel: %w", err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("kernel: %w", err)
+	}
+	defer f.Close()
+	if kernel.IsPE(f, c.Size()) {
+		return c, "", nil
+	}
+	format, err := kernel.Detect(f)
+	if err != nil {
+		return nil, "", fmt.Errorf("kernel %s: not a PE image and %w", path, err)
+	}
+	rc, err := kernel.Decompress(f, c.Size(), format)
+	if err != nil {
+		return nil, "", fmt.Errorf("kernel %s: %w", path, err)
+	}
+	defer rc.Close()
+	if tempDir == "" {
+		tempDir = os.TempDir()
+	}
+	tmp, err := os.CreateTemp(tempDir, "ukibuild-linux-*")
+	if err != nil {
+		return nil, "", fmt.Errorf("kernel %s: %w", path, err)
+	}
+	ok := false
+	defer func() {
+		tmp.Close()
+		if !ok {
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := io.Copy(tmp, rc); err != nil {
+		return nil, "", fmt.Errorf("kernel %s: decompressing %s: %w", path, format, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, "", err
+	}
+	warnf("%s is compressed (%s) and cannot be loaded by UEFI, decompressing", path, format)
+	dc, err := File(tmp.Name())
+	if err != nil {
+		return nil, "", err
+	}
+	ok = true
+	return &namedContent{Content: dc, name: path + " (decompressed)"}, tmp.Name(), nil
+}
+
+type namedContent struct {
+	Content
+	name string
+}
+
+func (n *namedContent) String() string { return n.name }
+
+// contentSBAT returns the raw data of every .sbat section of c if c is a PE
+// image (pefile's get_data: the whole SizeOfRawData), else nothing.
+func contentSBAT(c Content) ([][]byte, error) {
+	rc, err := c.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	ra, ok := rc.(io.ReaderAt)
+	if !ok {
+		return nil, nil
+	}
+	f, err := pe.Parse(ra, c.Size())
+	if err != nil {
+		return nil, nil
+	}
+	var out [][]byte
+	for i := range f.Sections {
+		if f.Sections[i].NameString() != ".sbat" {
+			continue
+		}
+		off, end := f.DataRange(i, -1)
+		if end-off > 1<<20 {
+			return nil, fmt.Errorf(".sbat section is %d bytes, more than 1 MiB", end-off)
+		}
+		b := make([]byte, end-off)
+		if _, err := ra.ReadAt(b, off); err != nil {
+			return nil, fmt.Errorf("reading .sbat: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func readSmall(c Content, limit int64) ([]byte, error) {
+	if c.Size() > limit {
+		return nil, fmt.Errorf("%d bytes is too large (limit %d)", c.Size(), limit)
+	}
+	rc, err := c.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, limit))
+}
+
+// TextOrFile interprets a ukify TEXT|@PATH argument: "@PATH" is the file's
+// content, verbatim; anything else is the text itself, with runs of
+// whitespace collapsed to single spaces when collapse is set (ukify does so
+// for --cmdline). Empty text gives nil: ukify leaves such sections out.
+func TextOrFile(what, arg string, collapse bool) (Content, error) {
+	if p, ok := strings.CutPrefix(arg, "@"); ok {
+		c, err := File(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return c, nil
+	}
+	if collapse {
+		arg = strings.Join(pystr.Fields(arg), " ")
+	}
+	if arg == "" {
+		return nil, nil
+	}
+	return Text(what, arg), nil
+}
+
+// DefaultStubPath is where systemd installs the stub for arch (ukify's
+// default): linux<arch>.efi.stub, or addon<arch>.efi.stub for add-ons.
+func DefaultStubPath(arch string, addon bool) string {
+	kind := "linux"
+	if addon {
+		kind = "addon"
+	}
+	return "/usr/lib/systemd/boot/efi/" + kind + arch + ".efi.stub"
+}
+
+// DefaultOSRelease is ukify's default .osrel source: /etc/os-release, or
+// /usr/lib/os-release when the former does not exist.
+func DefaultOSRelease() string {
+	if _, err := os.Stat("/etc/os-release"); err == nil {
+		return "/etc/os-release"
+	}
+	return "/usr/lib/os-release"
+}
+
+// GuessEFIArch returns the EFI architecture name of this machine as ukify's
+// guess_efi_arch does, including the 32-bit firmware check on x86-64.
+func GuessEFIArch() (string, error) {
+	var arch, fallback string
+	switch runtime.GOARCH {
+	case "amd64":
+		arch, fallback = "x64", "ia32"
+	case "386":
+		arch = "ia32"
+	case "arm64":
+		arch = "aa64"
+	case "arm":
+		arch = "arm"
+	case "loong64":
+		arch = "loongarch64"
+	case "riscv64":
+		arch = "riscv64"
+	default:
+		return "", fmt.Errorf("unsupported architecture %s", runtime.GOARCH)
+	}
+	if fallback != "" {
+		if b, err := os.ReadFile("/sys/firmware/efi/fw_platform_size"); err == nil && strings.TrimSpace(string(b)) == "32" {
+			arch = fallback
+		}
+	}
+	return arch, nil
+}
+
+// EFIArches are the architectures ukify accepts for --efi-arch.
+var EFIArches = []string{"ia32", "x64", "arm", "aa64", "riscv32", "riscv64", "loongarch32", "loongarch64"}

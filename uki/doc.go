@@ -1,0 +1,13 @@
+// Package uki composes and inspects Unified Kernel Images: a systemd-stub PE
+// image with the kernel (.linux), initrd (.initrd), command line (.cmdline),
+// os-release (.osrel) and other parts appended as PE sections, as described by
+// the UAPI group's "Unified Kernel Image" specification.
+//
+// The output is byte-identical to systemd's ukify 262.1 for the same inputs
+// (Compose mirrors ukify's pe_add_sections, Prepare its make_uki). Section
+// data is streamed from its source to the output: the kernel and initrds are
+// never held in memory. Output is written atomically.
+//
+// The simplest use is Build with a Config; Prepare, Compose and Image.WriteTo
+// give control over each step. Inspect prints what "ukify inspect" prints.
+package uki

@@ -1,0 +1,232 @@
+package uki
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ukibuild/ukibuild/internal/pe"
+	"github.com/ukibuild/ukibuild/internal/pyjson"
+	"github.com/ukibuild/ukibuild/internal/pystr"
+)
+
+// DefaultInspectSections are the sections ukify 262 shows by default and how
+// (src/ukify/ukify.py, DEFAULT_SECTIONS_TO_SHOW).
+var DefaultInspectSections = map[string]string{
+	".linux":   "binary",
+	".initrd":  "binary",
+	".ucode":   "binary",
+	".splash":  "binary",
+	".dtb":     "binary",
+	".dtbauto": "binary",
+	".hwids":   "binary",
+	".efifw":   "binary",
+	".cmdline": "text",
+	".osrel":   "text",
+	".uname":   "text",
+	".pcrpkey": "text",
+	".pcrsig":  "text",
+	".sbat":    "text",
+	".sbom":    "binary",
+	".profile": "text",
+}
+
+// multiInstanceSections may appear several times in one profile; inspect's
+// JSON always reports them as lists (ukify 262, MULTI_INSTANCE_SECTIONS).
+var multiInstanceSections = map[string]bool{".dtbauto": true, ".efifw": true}
+
+// InspectSection selects a section to show: Mode is "text" or "binary" ("":
+// the default for that name), Out a file to write the section's data to.
+type InspectSection struct {
+	Name, Mode, Out string
+}
+
+var inspectSectionRE = regexp.MustCompile(`^([a-zA-Z0-9_.]+)(?::(text|binary))?(?:@(.+))?$`)
+
+// ParseInspectSection parses ukify's NAME:text|binary[@OUT] (the mode may be
+// left out here).
+func ParseInspectSection(s string) (InspectSection, error) {
+	m := inspectSectionRE.FindStringSubmatch(s)
+	if m == nil {
+		return InspectSection{}, fmt.Errorf("cannot parse section spec %q: want NAME[:text|binary][@OUTPUT]", s)
+	}
+	return InspectSection{Name: m[1], Mode: m[2], Out: m[3]}, nil
+}
+
+// InspectOptions are the options of ukify's inspect verb.
+type InspectOptions struct {
+	// JSON is "off" (text), "short" or "pretty".
+	JSON string
+	// All shows every section.
+	All bool
+	// Sections, when given, shows only these (and, in JSON, .profile).
+	Sections []InspectSection
+	// Warnf receives warnings (nil: discarded).
+	Warnf func(format string, args ...any)
+}
+
+// SectionInfo describes one section of a PE image, as inspect reports it.
+type SectionInfo struct {
+	Name   string
+	Size   int64  // min(VirtualSize, SizeOfRawData)
+	SHA256 string // of the section's data, Size bytes
+	Text   string // set when shown as text
+	IsText bool
+}
+
+// Inspect prints what ukify 262's inspect verb prints for the PE image at
+// path: one block per shown section in text mode, or a JSON object with the
+// base profile's sections at the top level and further profiles under
+// "_profiles".
+func Inspect(w io.Writer, path string, opts InspectOptions) error {
+	warnf := opts.Warnf
+	if warnf == nil {
+		warnf = func(string, ...any) {}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	hdr, err := pe.Parse(f, st.Size())
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	byName := map[string]InspectSection{}
+	for _, s := range opts.Sections {
+		byName[s.Name] = s
+	}
+	emitJSON := opts.JSON != "off" && opts.JSON != ""
+	base := pyjson.NewObject()
+	var profiles []any
+	profile := base
+	for i := range hdr.Sections {
+		raw := hdr.Sections[i].NameString()
+		if !utf8.ValidString(raw) {
+			return fmt.Errorf("%s: section %d has a name that is not UTF-8 (%q)", path, i, raw)
+		}
+		name := raw
+		if emitJSON && name == ".profile" {
+			profile = pyjson.NewObject()
+			profiles = append(profiles, profile)
+		}
+		cfg, selected := byName[name]
+		_, isDefault := DefaultInspectSections[name]
+		force := emitJSON && name == ".profile"
+		if !(force || selected || opts.All || (isDefault && len(opts.Sections) == 0)) {
+			continue
+		}
+		mode := cfg.Mode
+		if mode == "" {
+			mode = DefaultInspectSections[name]
+			if mode == "" {
+				mode = "binary"
+			}
+		}
+		info, data, err := readSectionInfo(f, hdr, i, mode == "text", cfg.Out != "")
+		if err != nil {
+			return fmt.Errorf("%s: section %s: %w", path, name, err)
+		}
+		if info.IsText && info.Text == notUTF8 {
+			warnf("Section %q is not valid text", name)
+		}
+		if cfg.Out != "" {
+			if err := os.WriteFile(cfg.Out, data, 0o644); err != nil {
+				return err
+			}
+		}
+		if !emitJSON {
+			fmt.Fprintf(w, "%s:\n  size: %d bytes\n  sha256: %s\n", name, info.Size, info.SHA256)
+			if info.IsText {
+				fmt.Fprintf(w, "  text:\n%s\n", pystr.Indent(pystr.RStrip(info.Text), "    "))
+			}
+			continue
+		}
+		desc := pyjson.NewObject()
+		desc.Set("size", info.Size)
+		desc.Set("sha256", info.SHA256)
+		if info.IsText {
+			desc.Set("text", info.Text)
+		}
+		addToProfile(profile, name, desc, warnf)
+	}
+	if !emitJSON {
+		return nil
+	}
+	if len(profiles) > 0 {
+		base.Set("_profiles", profiles)
+	}
+	var out []byte
+	if opts.JSON == "pretty" {
+		out, err = pyjson.MarshalIndent(base, 4)
+	} else {
+		out, err = pyjson.Marshal(base)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(out)
+	return err
+}
+
+const notUTF8 = "(not valid UTF-8)"
+
+// readSectionInfo reads section i the way ukify's inspect_section does.
+func readSectionInfo(r io.ReaderAt, hdr *pe.File, i int, asText, keep bool) (SectionInfo, []byte, error) {
+	s := &hdr.Sections[i]
+	size := int64(min(s.VirtualSize, s.SizeOfRawData))
+	off, end := hdr.DataRange(i, size)
+	info := SectionInfo{Name: s.NameString(), Size: size, IsText: asText}
+	h := sha256.New()
+	var data []byte
+	if asText || keep {
+		if end-off > 64<<20 && asText && !keep {
+			return info, nil, errors.New("too large to show as text")
+		}
+		data = make([]byte, end-off)
+		if _, err := r.ReadAt(data, off); err != nil {
+			return info, nil, err
+		}
+		h.Write(data)
+	} else if _, err := io.Copy(h, io.NewSectionReader(r, off, end-off)); err != nil {
+		return info, nil, err
+	}
+	info.SHA256 = hex.EncodeToString(h.Sum(nil))
+	if asText {
+		t := strings.ReplaceAll(strings.TrimRight(string(data), "\x00"), "\x00", `\0`)
+		if !utf8.ValidString(t) {
+			t = notUTF8
+		}
+		info.Text = t
+	}
+	return info, data, nil
+}
+
+// addToProfile mirrors ukify's add_section_to_profile.
+func addToProfile(profile *pyjson.Object, name string, desc *pyjson.Object, warnf func(string, ...any)) {
+	have, ok := profile.Get(name)
+	switch {
+	case multiInstanceSections[name]:
+		list, _ := have.([]any)
+		profile.Set(name, append(list, desc))
+	case !ok:
+		profile.Set(name, desc)
+	default:
+		warnf("Unexpected duplicate %q section, reporting all instances as a list", name)
+		if list, isList := have.([]any); isList {
+			profile.Set(name, append(list, desc))
+		} else {
+			profile.Set(name, []any{have, desc})
+		}
+	}
+}
