@@ -1,0 +1,147 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/ukibuild/ukibuild/uki"
+)
+
+// optString is a string option that remembers whether it was given, for
+// ukify's options where "not given" (use a default) differs from "" (leave
+// the section out).
+type optString struct {
+	Set   bool
+	Value string
+}
+
+func (o *optString) Decode(ctx *kong.DecodeContext) error {
+	o.Set = true
+	return ctx.Scan.PopValueInto("value", &o.Value)
+}
+
+type buildCmd struct {
+	Linux      string    `help:"Kernel image (vmlinuz) [.linux section]; compressed non-PE kernels are decompressed." placeholder:"FILE"`
+	Initrd     []string  `help:"Initrd file [part of .initrd section]; repeatable, concatenated." sep:"none" placeholder:"FILE"`
+	Microcode  string    `help:"Microcode file [.ucode section]." placeholder:"FILE"`
+	Cmdline    string    `help:"Kernel command line [.cmdline section]; whitespace in TEXT is collapsed." placeholder:"TEXT|@FILE"`
+	OSRelease  optString `name:"os-release" help:"os-release [.osrel section]; default /etc/os-release (or /usr/lib/os-release) when --linux is given, '' to leave out." placeholder:"TEXT|@FILE"`
+	Uname      optString `help:"Kernel version, as uname -r [.uname section]; detected from the kernel if not given, '' to leave out." placeholder:"VERSION"`
+	Splash     string    `help:"Splash image (BMP) [.splash section]." placeholder:"FILE"`
+	Devicetree string    `help:"Devicetree blob [.dtb section]." placeholder:"FILE"`
+	PCRPKey    string    `name:"pcrpkey" help:"Public key to embed for PCR policies [.pcrpkey section]." placeholder:"FILE"`
+	SBAT       []string  `name:"sbat" help:"SBAT records [.sbat section], merged after the stub's and the kernel's; repeatable." sep:"none" placeholder:"TEXT|@FILE"`
+	Section    []string  `help:"Extra section NAME:TEXT or NAME:@FILE; repeatable." sep:"none" placeholder:"NAME:TEXT|@FILE"`
+	EFIArch    string    `name:"efi-arch" help:"Target EFI architecture (ia32, x64, arm, aa64, riscv32, riscv64, loongarch32, loongarch64); default: this machine's." placeholder:"ARCH"`
+	Stub       string    `help:"systemd-stub to use; default /usr/lib/systemd/boot/efi/linux<arch>.efi.stub." placeholder:"FILE"`
+	Output     string    `short:"o" help:"Output file; default <kernel name>.unsigned.efi in the current directory." placeholder:"FILE"`
+}
+
+func (b *buildCmd) Run(e *env) error {
+	cfg := uki.Config{Linux: b.Linux, Warnf: e.warnf}
+	arch := b.EFIArch
+	if arch == "" {
+		var err error
+		if arch, err = uki.GuessEFIArch(); err != nil {
+			return err
+		}
+	} else if !slices.Contains(uki.EFIArches, arch) {
+		return fmt.Errorf("--efi-arch: unknown architecture %q (want one of %v)", arch, uki.EFIArches)
+	}
+	cfg.Stub = b.Stub
+	if cfg.Stub == "" {
+		cfg.Stub = uki.DefaultStubPath(arch, b.Linux == "")
+	}
+
+	var err error
+	file := func(flag, path string) uki.Content {
+		if err != nil || path == "" {
+			return nil
+		}
+		var c uki.Content
+		if c, err = uki.File(path); err != nil {
+			err = fmt.Errorf("--%s: %w", flag, err)
+		}
+		return c
+	}
+	text := func(flag, arg string, collapse bool) uki.Content {
+		if err != nil {
+			return nil
+		}
+		var c uki.Content
+		if c, err = uki.TextOrFile("--"+flag, arg, collapse); err != nil {
+			err = fmt.Errorf("--%s: %w", flag, err)
+		}
+		return c
+	}
+	for _, p := range b.Initrd {
+		if c := file("initrd", p); c != nil {
+			cfg.Initrds = append(cfg.Initrds, c)
+		}
+	}
+	cfg.Microcode = file("microcode", b.Microcode)
+	cfg.Splash = file("splash", b.Splash)
+	cfg.Devicetree = file("devicetree", b.Devicetree)
+	cfg.PCRPKey = file("pcrpkey", b.PCRPKey)
+	cfg.Cmdline = text("cmdline", b.Cmdline, true)
+	switch {
+	case b.OSRelease.Set:
+		cfg.OSRelease = text("os-release", b.OSRelease.Value, false)
+	case b.Linux != "":
+		cfg.OSRelease = file("os-release", uki.DefaultOSRelease())
+	}
+	if b.Uname.Set {
+		cfg.Uname = &b.Uname.Value
+	}
+	for _, s := range b.SBAT {
+		if s == "" {
+			return fmt.Errorf("--sbat: empty SBAT text")
+		}
+		if c := text("sbat", s, false); c != nil {
+			cfg.SBAT = append(cfg.SBAT, c)
+		}
+	}
+	for _, s := range b.Section {
+		name, val, ok := cutSection(s)
+		if !ok {
+			return fmt.Errorf("--section: cannot parse %q: want NAME:TEXT or NAME:@FILE", s)
+		}
+		c := text("section", val, false)
+		if err == nil && c == nil {
+			c = uki.Text("--section "+name, "")
+		}
+		cfg.Sections = append(cfg.Sections, uki.Section{Name: name, Content: c})
+	}
+	if err != nil {
+		return err
+	}
+
+	out := b.Output
+	if out == "" {
+		if b.Linux == "" {
+			return fmt.Errorf("--output must be given when building a PE add-on (no --linux)")
+		}
+		out = filepath.Base(b.Linux) + ".unsigned.efi"
+	}
+	if err := uki.Build(cfg, out); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "Wrote unsigned %s\n", out)
+	return nil
+}
+
+// cutSection splits ukify's NAME:CONTENT: exactly one colon.
+func cutSection(s string) (name, content string, ok bool) {
+	name, content, ok = strings.Cut(s, ":")
+	if !ok || name == "" {
+		return "", "", false
+	}
+	if _, _, more := strings.Cut(content, ":"); more {
+		return "", "", false
+	}
+	return name, content, true
+}

@@ -1,0 +1,398 @@
+package main
+
+// Byte-identity tests against the real ukify 262.1 (Debian sid's
+// systemd-ukify) on Debian's real stubs 252, 254, 257 and 262.1 and a real
+// Debian kernel. The reference tools are fetched by internal/reftools/fetch.sh;
+// a missing tool fails the test.
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
+
+	"github.com/ukibuild/ukibuild/internal/reftools"
+)
+
+// stubKeys name the stubs fetch.sh records as UKIBUILD_STUB_<key>.
+var stubKeys = []string{"252", "254", "257", "262", "262_IA32"}
+
+// stubArch is the --efi-arch of each stub.
+func stubArch(key string) string {
+	if strings.HasSuffix(key, "_IA32") {
+		return "ia32"
+	}
+	return "x64"
+}
+
+// fixture holds generated inputs shared by the tests.
+type fixture struct {
+	dir    string
+	kernel string
+	stubs  map[string]string
+	tools  *reftools.Tools
+}
+
+var (
+	fixtureOnce sync.Once
+	fixtureVal  *fixture
+	fixtureErr  error
+)
+
+func writeFile(dir, name string, data []byte) string {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		panic(err)
+	}
+	return p
+}
+
+func randomBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// bmp returns a small valid 24-bit BMP image.
+func bmp(w, h int) []byte {
+	row := (w*3 + 3) &^ 3
+	size := 54 + row*h
+	b := make([]byte, size)
+	copy(b, "BM")
+	le := binary.LittleEndian
+	le.PutUint32(b[2:], uint32(size))
+	le.PutUint32(b[10:], 54)
+	le.PutUint32(b[14:], 40)
+	le.PutUint32(b[18:], uint32(w))
+	le.PutUint32(b[22:], uint32(h))
+	le.PutUint16(b[26:], 1)
+	le.PutUint16(b[28:], 24)
+	le.PutUint32(b[34:], uint32(row*h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			o := 54 + y*row + x*3
+			b[o], b[o+1], b[o+2] = byte(x*40), byte(y*40), 0xff
+		}
+	}
+	return b
+}
+
+func getFixture(t *testing.T) *fixture {
+	t.Helper()
+	tools := reftools.Locate(t)
+	if cf := reftools.UkifyConfigFiles(); len(cf) > 0 {
+		t.Fatalf("ukify configuration files exist (%v); they would change ukify's behaviour in these tests", cf)
+	}
+	fixtureOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ukibuild-fixture-")
+		if err != nil {
+			fixtureErr = err
+			return
+		}
+		f := &fixture{dir: dir, tools: tools, stubs: map[string]string{}}
+		for _, k := range stubKeys {
+			f.stubs[k] = tools.Var("UKIBUILD_STUB_" + k)
+		}
+		f.kernel = tools.Var("UKIBUILD_KERNEL")
+		writeFile(dir, "initrd1", randomBytes(1, 1001))
+		writeFile(dir, "initrd2", randomBytes(2, 77777))
+		writeFile(dir, "initrd3", randomBytes(3, 4096))
+		writeFile(dir, "ucode", randomBytes(4, 513))
+		writeFile(dir, "dtb", append([]byte{0xd0, 0x0d, 0xfe, 0xed}, randomBytes(5, 300)...))
+		writeFile(dir, "splash.bmp", bmp(5, 3))
+		writeFile(dir, "cmdline", []byte("console=ttyS0  root=/dev/vda1\trw\n"))
+		writeFile(dir, "os-release", []byte("ID=test\nNAME=\"Test OS\"\nVERSION_ID=1\nPRETTY_NAME=\"Test OS 1 (ünïcode)\"\n"))
+		writeFile(dir, "custom.bin", randomBytes(6, 100))
+		writeFile(dir, "pcrpkey.pem", []byte("-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"))
+		writeFile(dir, "sbat.csv", []byte("sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md\nfoo,2,Foo Inc.,foo,1.2,https://foo.example/\nbar,1,Bar,bar,9,mailto:bar@example.org\n"))
+		var big strings.Builder
+		big.WriteString("sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md\n")
+		for i := 0; i < 40; i++ {
+			fmt.Fprintf(&big, "component%d,1,Vendor,package%d,1.0,https://example.org/%d\n", i, i, i)
+		}
+		writeFile(dir, "sbat-big.csv", []byte(big.String()))
+		fixtureVal = f
+	})
+	if fixtureErr != nil {
+		t.Fatal(fixtureErr)
+	}
+	for k, p := range fixtureVal.stubs {
+		if p == "" {
+			t.Fatalf("stub %s is not recorded by internal/reftools/fetch.sh", k)
+		}
+	}
+	tools.Path(t, "UKIBUILD_KERNEL")
+	return fixtureVal
+}
+
+// compressKernel writes the kernel compressed with format into dir.
+func compressKernel(t *testing.T, kernel, dir, format string) string {
+	t.Helper()
+	data, err := os.ReadFile(kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	switch format {
+	case "gzip":
+		w := gzip.NewWriter(&buf)
+		w.Write(data)
+		w.Close()
+	case "zstd":
+		w, _ := zstd.NewWriter(&buf)
+		w.Write(data)
+		w.Close()
+	case "lz4":
+		w := lz4.NewWriter(&buf)
+		w.Write(data)
+		w.Close()
+	case "xz":
+		w, _ := xz.NewWriter(&buf)
+		w.Write(data)
+		w.Close()
+	case "lzma":
+		w, _ := lzma.NewWriter(&buf)
+		w.Write(data)
+		w.Close()
+	case "bzip2":
+		cmd := exec.Command("bzip2", "-c", kernel)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("bzip2 (apt-get install bzip2): %v", err)
+		}
+		buf.Write(out)
+	default:
+		t.Fatalf("unknown format %s", format)
+	}
+	p := filepath.Join(dir, "vmlinuz."+format)
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runOurs runs ukibuild in-process.
+func runOurs(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func runUkify(t *testing.T, tools *reftools.Tools, dir string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := tools.Ukify(t, args...)
+	cmd.Dir = dir
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), o.String(), e.String()
+		}
+		t.Fatalf("running ukify: %v", err)
+	}
+	return 0, o.String(), e.String()
+}
+
+type buildCase struct {
+	name string
+	args func(f *fixture, dir string) []string
+	// fails maps a stub to a substring both tools' errors must contain
+	// (ours, then ukify's); absent stubs must build.
+	fails map[string][2]string
+}
+
+func everything(f *fixture, cmdline string) []string {
+	d := f.dir
+	return []string{
+		"--linux", f.kernel,
+		"--initrd", filepath.Join(d, "initrd1"), "--initrd", filepath.Join(d, "initrd2"),
+		"--microcode", filepath.Join(d, "ucode"),
+		"--devicetree", filepath.Join(d, "dtb"),
+		"--splash", filepath.Join(d, "splash.bmp"),
+		"--cmdline", cmdline,
+		"--os-release", "@" + filepath.Join(d, "os-release"),
+		"--pcrpkey", filepath.Join(d, "pcrpkey.pem"),
+		"--section", ".custom:hello custom  section",
+		"--section", ".cust2:@" + filepath.Join(d, "custom.bin"),
+		"--sbat", "@" + filepath.Join(d, "sbat.csv"),
+	}
+}
+
+var tooMany = [2]string{"not enough header space", "Not enough header space"}
+
+var buildCases = []buildCase{
+	{name: "linux-only", args: func(f *fixture, _ string) []string {
+		return []string{"--linux", f.kernel}
+	}},
+	{name: "everything-text-cmdline", args: func(f *fixture, _ string) []string {
+		return everything(f, "  console=ttyS0   quiet\t splash  ")
+	}, fails: map[string][2]string{"252": tooMany, "254": tooMany}},
+	{name: "everything-file-cmdline", args: func(f *fixture, _ string) []string {
+		return everything(f, "@"+filepath.Join(f.dir, "cmdline"))
+	}, fails: map[string][2]string{"252": tooMany, "254": tooMany}},
+	{name: "fits-small-stubs", args: func(f *fixture, _ string) []string {
+		d := f.dir
+		return []string{
+			"--linux", f.kernel,
+			"--initrd", filepath.Join(d, "initrd1"), "--initrd", filepath.Join(d, "initrd2"), "--initrd", filepath.Join(d, "initrd3"),
+			"--microcode", filepath.Join(d, "ucode"),
+			"--cmdline", "@" + filepath.Join(d, "cmdline"),
+			"--os-release", "@" + filepath.Join(d, "os-release"),
+			"--sbat", "@" + filepath.Join(d, "sbat.csv"),
+			"--sbat", "sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md\nbaz,3,Baz,baz,3,https://baz.example/",
+		}
+	}},
+	{name: "uname-given-osrel-omitted", args: func(f *fixture, _ string) []string {
+		return []string{"--linux", f.kernel, "--uname", "1.2.3-test", "--os-release", "", "--initrd", filepath.Join(f.dir, "initrd2"), "--splash", filepath.Join(f.dir, "splash.bmp")}
+	}},
+	{name: "sbat-too-large", args: func(f *fixture, _ string) []string {
+		return []string{"--linux", f.kernel, "--sbat", "@" + filepath.Join(f.dir, "sbat-big.csv")}
+	}, fails: map[string][2]string{
+		"252":      {"not enough space in the stub's existing section .sbat", "Not enough space in existing section .sbat"},
+		"254":      {"not enough space in the stub's existing section .sbat", "Not enough space in existing section .sbat"},
+		"257":      {"not enough space in the stub's existing section .sbat", "Not enough space in existing section .sbat"},
+		"262":      {"not enough space in the stub's existing section .sbat", "Not enough space in existing section .sbat"},
+		"262_IA32": {"not enough space in the stub's existing section .sbat", "Not enough space in existing section .sbat"},
+	}},
+	{name: "gzip-kernel", args: func(f *fixture, dir string) []string {
+		return []string{"--linux", filepath.Join(f.dir, "vmlinuz.gzip"), "--initrd", filepath.Join(f.dir, "initrd1")}
+	}},
+	{name: "zstd-kernel", args: func(f *fixture, dir string) []string {
+		return []string{"--linux", filepath.Join(f.dir, "vmlinuz.zstd")}
+	}},
+	{name: "lz4-kernel", args: func(f *fixture, dir string) []string {
+		return []string{"--linux", filepath.Join(f.dir, "vmlinuz.lz4")}
+	}},
+	{name: "bzip2-kernel", args: func(f *fixture, dir string) []string {
+		return []string{"--linux", filepath.Join(f.dir, "vmlinuz.bzip2")}
+	}},
+	{name: "lzma-kernel", args: func(f *fixture, dir string) []string {
+		return []string{"--linux", filepath.Join(f.dir, "vmlinuz.lzma")}
+	}},
+}
+
+var compressOnce sync.Once
+
+func TestBuildMatchesUkify(t *testing.T) {
+	f := getFixture(t)
+	compressOnce.Do(func() {
+		for _, fm := range []string{"gzip", "zstd", "lz4", "bzip2", "lzma"} {
+			compressKernel(t, f.kernel, f.dir, fm)
+		}
+	})
+	for _, stub := range stubKeys {
+		for _, bc := range buildCases {
+			t.Run(stub+"/"+bc.name, func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				args := append([]string{"build"}, bc.args(f, dir)...)
+				args = append(args, "--stub", f.stubs[stub], "--efi-arch", stubArch(stub))
+				ref := filepath.Join(dir, "ukify.efi")
+				ours := filepath.Join(dir, "ours.efi")
+				ucode, _, uerr := runUkify(t, f.tools, dir, append(args, "--output", ref)...)
+				ocode, _, oerr := runOurs(append(args, "--output", ours)...)
+				if want, ok := bc.fails[stub]; ok {
+					if ocode == 0 || !strings.Contains(oerr, want[0]) {
+						t.Errorf("ukibuild: exit %d, stderr %q; want failure containing %q", ocode, oerr, want[0])
+					}
+					if ucode == 0 || !strings.Contains(uerr, want[1]) {
+						t.Errorf("ukify: exit %d, stderr %q; want failure containing %q", ucode, uerr, want[1])
+					}
+					if _, err := os.Stat(ours); err == nil {
+						t.Errorf("ukibuild left an output file after failing")
+					}
+					return
+				}
+				if ucode != 0 {
+					t.Fatalf("ukify failed (exit %d): %s", ucode, uerr)
+				}
+				if ocode != 0 {
+					t.Fatalf("ukibuild failed (exit %d): %s", ocode, oerr)
+				}
+				compareFiles(t, ref, ours)
+				compareInspect(t, f, dir, ours)
+			})
+		}
+	}
+}
+
+// TestXZKernel: ukify 262 cannot decompress xz kernels; ukibuild does, and
+// the result equals ukify's build from the uncompressed kernel.
+func TestXZKernel(t *testing.T) {
+	f := getFixture(t)
+	dir := t.TempDir()
+	xzKernel := compressKernel(t, f.kernel, dir, "xz")
+	ref := filepath.Join(dir, "ukify.efi")
+	ours := filepath.Join(dir, "ours.efi")
+	base := []string{"build", "--stub", f.stubs["262"], "--initrd", filepath.Join(f.dir, "initrd1")}
+	if code, _, e := runUkify(t, f.tools, dir, append(base, "--linux", f.kernel, "--output", ref)...); code != 0 {
+		t.Fatalf("ukify: %s", e)
+	}
+	if code, _, e := runOurs(append(base, "--linux", xzKernel, "--output", ours)...); code != 0 {
+		t.Fatalf("ukibuild: %s", e)
+	}
+	compareFiles(t, ref, ours)
+}
+
+func compareFiles(t *testing.T, want, got string) {
+	t.Helper()
+	a, err := os.ReadFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(a, b) {
+		return
+	}
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	t.Errorf("output differs from ukify's: sizes %d (ukify) vs %d (ukibuild), first difference at offset %#x", len(a), len(b), i)
+}
+
+// compareInspect checks that inspect prints what ukify's inspect prints, in
+// every output mode.
+func compareInspect(t *testing.T, f *fixture, dir, file string) {
+	t.Helper()
+	for _, mode := range [][]string{
+		{"--json=short"},
+		{"--json=pretty"},
+		{},
+		{"--all"},
+		{"--all", "--json=short"},
+		{"--section", ".cmdline:text", "--section", ".linux:binary", "--section", ".sdmagic:text"},
+		{"--section", ".sbat:binary", "--json=pretty"},
+	} {
+		args := append([]string{"inspect", file}, mode...)
+		ucode, uout, uerr := runUkify(t, f.tools, dir, args...)
+		ocode, oout, oerr := runOurs(args...)
+		if ucode != 0 || ocode != 0 {
+			t.Errorf("inspect %v: ukify exit %d (%s), ukibuild exit %d (%s)", mode, ucode, uerr, ocode, oerr)
+			continue
+		}
+		if uout != oout {
+			t.Errorf("inspect %v differs:\n--- ukify\n%s\n--- ukibuild\n%s", mode, uout, oout)
+		}
+	}
+}
