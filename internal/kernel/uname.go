@@ -156,7 +156,7 @@ func unameX86(r io.ReaderAt, size int64) (string, error) {
 	}
 	v, ok := matchX86Version(text)
 	if !ok {
-		return "", fmt.Errorf("Cannot parse version-host-release uname string: %s", pyBytesRepr(text))
+		return "", fmt.Errorf("cannot parse version-host-release uname string: %s", pyBytesRepr(text))
 	}
 	return v, nil
 }
@@ -221,7 +221,7 @@ func unameELF(r io.ReaderAt, size int64) (v string, err error) {
 	}
 	if f.Type == elf.ET_CORE {
 		// readelf names type 0x100 after core-file note types here.
-		return "", errors.New("Cannot find Linux version note")
+		return "", errors.New("cannot find Linux version note")
 	}
 	type region struct{ off, size, align uint64 }
 	var regions []region
@@ -263,7 +263,7 @@ func unameELF(r io.ReaderAt, size int64) (v string, err error) {
 			return strings.TrimRight(string(rs), "\x00"), nil
 		}
 	}
-	return "", errors.New("Cannot find Linux version note")
+	return "", errors.New("cannot find Linux version note")
 }
 
 // findLinuxNote walks the notes in [off, off+length) like readelf's
@@ -335,7 +335,7 @@ func (o Options) unameGeneric(r io.ReaderAt, size int64, name string) (string, e
 		return "", fmt.Errorf("generic scan of %s: %w", name, err)
 	}
 	if v == nil {
-		return "", fmt.Errorf("Cannot find b%s in %s", pyStrRepr(textPattern), name)
+		return "", fmt.Errorf("cannot find b%s in %s", pyStrRepr(textPattern), name)
 	}
 	if !utf8.Valid(v) {
 		return "", fmt.Errorf("generic scan of %s: version after \"Linux version \" is not valid UTF-8: %s", name, pyBytesRepr(v))

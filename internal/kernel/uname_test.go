@@ -59,7 +59,7 @@ func TestDetectUnameKernel(t *testing.T) {
 	}
 	// The generic scan of a bzImage reads the raw file from offset 8; the
 	// banner is compressed inside it, so ukify's scan finds nothing either.
-	if _, err := (Options{}).unameGeneric(fh, st.Size(), path); err == nil || !strings.Contains(err.Error(), "Cannot find b'Linux version") {
+	if _, err := (Options{}).unameGeneric(fh, st.Size(), path); err == nil || !strings.Contains(err.Error(), "cannot find b'Linux version") {
 		t.Errorf("generic step err = %v", err)
 	}
 	if !IsPE(fh, st.Size()) {
@@ -131,19 +131,19 @@ func TestUnameX86(t *testing.T) {
 	}{
 		{"debian", x86Image("6.1.0-50-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1 (2025-11-09)\x00junk"), "6.1.0-50-amd64", ""},
 		{"minimal", x86Image("6.1.0 (a) #"), "6.1.0", ""},
-		{"no hash", x86Image("6.1.0 (a) 1"), "", "Cannot parse version-host-release uname string: b'6.1.0 (a) 1'"},
-		{"space in host", x86Image("6.1.0 (a b) #1"), "", "Cannot parse"},
+		{"no hash", x86Image("6.1.0 (a) 1"), "", "cannot parse version-host-release uname string: b'6.1.0 (a) 1'"},
+		{"space in host", x86Image("6.1.0 (a b) #1"), "", "cannot parse"},
 		{"newline in host", x86Image("6.1.0 (a\nb) #1\nx"), "6.1.0", ""},
-		{"empty host", x86Image("6.1.0 () #1"), "", "Cannot parse"},
-		{"uppercase", x86Image("6.1.0-Arch (x) #1"), "", "Cannot parse"},
+		{"empty host", x86Image("6.1.0 () #1"), "", "cannot parse"},
+		{"uppercase", x86Image("6.1.0-Arch (x) #1"), "", "cannot parse"},
 		{"all classes", x86Image("arch_6+1.0-x (x) #1"), "arch_6+1.0-x", ""},
 		{"utf-8 host", x86Image("6.1.0 (h\u00e9) #1"), "6.1.0", ""},
 		{"invalid utf-8", x86Image("6.1.0 (h\xff) #1"), "", "not valid UTF-8"},
-		{"leading space", x86Image(" 6.1.0 (x) #1"), "", "Cannot parse"},
-		{"double space", x86Image("6.1.0  (x) #1"), "", "Cannot parse"},
-		{"two parens", x86Image("6.1.0 (x)) #1"), "", "Cannot parse"},
-		{"empty", x86Image(""), "", "Cannot parse version-host-release uname string: b''"},
-		{"cut at 128 bytes", x86Image(long), "", "Cannot parse"},
+		{"leading space", x86Image(" 6.1.0 (x) #1"), "", "cannot parse"},
+		{"double space", x86Image("6.1.0  (x) #1"), "", "cannot parse"},
+		{"two parens", x86Image("6.1.0 (x)) #1"), "", "cannot parse"},
+		{"empty", x86Image(""), "", "cannot parse version-host-release uname string: b''"},
+		{"cut at 128 bytes", x86Image(long), "", "cannot parse"},
 		{"no magic", make([]byte, 0x1000), "", "Real-Mode Kernel Header magic not found"},
 		{"short file", []byte("MZ"), "", "Real-Mode Kernel Header magic not found"},
 		{"ends before pointer", append(make([]byte, 0x202), "HdrS\x00\x00"...), "", "truncated"},
@@ -196,8 +196,8 @@ func TestUnameELF(t *testing.T) {
 		{"name is a C string", buildELF(elfSpec{regions: [][]testNote{{{name: "LinuxX", typ: 0x100, desc: []byte("no")}, {rawName: []byte("Linux\x00zz"), typ: 0x100, desc: []byte("trailing")}}}}), "trailing", true, ""},
 		{"latin-1 and inner NUL", buildELF(elfSpec{regions: [][]testNote{{{name: "Linux", typ: 0x100, desc: []byte("v\xe9\x00x\x00")}}}}), "v\u00e9\x00x", true, ""},
 		{"all NUL gives empty", buildELF(elfSpec{regions: [][]testNote{{{name: "Linux", typ: 0x100, desc: []byte("\x00\x00")}, salt}}}), "", true, ""},
-		{"core file", buildELF(elfSpec{etype: 4, regions: [][]testNote{{salt}}}), "", false, "Cannot find Linux version note"},
-		{"no note", buildELF(elfSpec{regions: [][]testNote{{gnu}}}), "", false, "Cannot find Linux version note"},
+		{"core file", buildELF(elfSpec{etype: 4, regions: [][]testNote{{salt}}}), "", false, "cannot find Linux version note"},
+		{"no note", buildELF(elfSpec{regions: [][]testNote{{gnu}}}), "", false, "cannot find Linux version note"},
 		{"alignment 16", buildELF(elfSpec{align: 16, regions: [][]testNote{{salt}}}), "", false, "alignment 16, expecting 4 or 8"},
 		{"corrupt descsz stops region", corrupt([][]testNote{{gnu}, {salt}}, func(b []byte, s func(int) []byte) {
 			le.PutUint32(b[le.Uint64(s(2)[24:])+4:], 1000)
@@ -333,7 +333,7 @@ func TestDetectUnameGeneric(t *testing.T) {
 		{"lz4 legacy", enc[FormatLZ4Legacy], "6.9.1-synthetic+", ""},
 		// maybe_decompress returns an MZ file from offset 8.
 		{"PE banner at 8", []byte("MZ\x00\x00\x00\x00\x00\x00Linux version 5.1 (x"), "5.1", ""},
-		{"PE banner at 2", []byte("MZLinux version 5.1 (x"), "", "Cannot find b'Linux version (?P<version>\\\\d\\\\.\\\\S+) \\\\(' in test"},
+		{"PE banner at 2", []byte("MZLinux version 5.1 (x"), "", "cannot find b'Linux version (?P<version>\\\\d\\\\.\\\\S+) \\\\(' in test"},
 		{"ELF scanned whole", []byte("\x7fELFLinux version 5.1 (x"), "5.1", ""},
 		{"invalid UTF-8", encGzip(t, []byte("Linux version 5.\xff (x Linux version 6.1 (y")), "", "not valid UTF-8: b'5.\\xff'"},
 		{"unknown format", []byte("\x00\x01\x02\x03Linux version 5.1 (x"), "", "unknown kernel file format"},
