@@ -23,6 +23,13 @@ mkdir -p "$apt_root/lists/partial" "$apt_root/archives/partial" "$apt_root/etc/p
 
 mirror=${UKIBUILD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+for tool in apt-get apt-cache dpkg dpkg-deb tar; do
+  command -v "$tool" >/dev/null || { echo "reftools: $tool is needed (a Debian or Ubuntu machine)" >&2; exit 1; }
+done
+if [ ! -f "$keyring" ]; then
+  echo "reftools: $keyring is missing: apt-get install debian-archive-keyring" >&2
+  exit 1
+fi
 cat > "$apt_root/etc/sources.list" <<SRC
 deb [arch=amd64 signed-by=$keyring] $mirror bookworm main
 deb [arch=amd64 signed-by=$keyring] $mirror bookworm-updates main
@@ -60,75 +67,81 @@ if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +720 2>/dev/null)" ]; then
   touch "$stamp"
 fi
 
-# madison prints the suite as e.g. "deb.debian.org/debian sid/main amd64 Packages";
-# match on " SUITE/main".
-candidate() {
-  apt-cache "${apt_opts[@]}" madison "$2" 2>/dev/null |
-    awk -F'|' -v s="$1" '{gsub(/^ +| +$/, "", $2)} index($3, " " s "/main ") > 0 {print $2}' |
+# What to fetch: "NAME SUITE PACKAGE" (unpacked into $dest/NAME).
+wanted=(
+  "stub-252 bookworm systemd-boot-efi"
+  "stub-254 bookworm-backports systemd-boot-efi"
+  "stub-257 trixie systemd-boot-efi"
+  "sid sid systemd-boot-efi"
+  "sid-ia32 sid systemd-boot-efi:i386"
+  "sid sid systemd-ukify"
+  "sid sid python3-pefile"
+  "sid sid systemd-tpm"
+  "sid sid systemd-repart"
+)
+# sid's runtime libraries, so that sid's binaries run through sid's ld.so.
+for lib in libc6 libssl3t64 libsystemd-shared libcrypt1 libacl1 libcap2 libblkid1 libmount1 \
+  libselinux1 libpcre2-8-0 libzstd1 liblzma5 libseccomp2 libaudit1 libcap-ng0 libgcrypt20 \
+  libgpg-error0 liblz4-1 libkmod2; do
+  wanted+=("sid sid $lib")
+done
+# The newest bookworm unsigned kernel image (only vmlinuz is unpacked).
+kpkg=$(apt-cache "${apt_opts[@]}" search '^linux-image-[0-9.]+-[0-9]+-amd64-unsigned$' 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
+[ -n "$kpkg" ] || { echo "reftools: no linux-image-*-amd64-unsigned found" >&2; exit 1; }
+wanted+=("kernel bookworm $kpkg")
+
+# One madison call for every package. It prints lines such as
+#   systemd-boot-efi | 262.1-1 | http://deb.debian.org/debian sid/main amd64 Packages
+# (a foreign-architecture package is listed as PKG:ARCH).
+pkgs=()
+for w in "${wanted[@]}"; do set -- $w; pkgs+=("$3"); done
+madison=$(apt-cache "${apt_opts[@]}" madison "${pkgs[@]}" 2>/dev/null)
+
+# version SUITE PKG: the newest version of PKG published in SUITE.
+version() {
+  local suite=$1 base=${2%%:*} arch=amd64
+  [ "$base" = "$2" ] || arch=${2#*:}
+  printf '%s\n' "$madison" |
+    awk -F'|' -v p="$2" -v s="$suite" -v a="$arch" '{
+      gsub(/^ +| +$/, "", $1); gsub(/^ +| +$/, "", $2)
+      if ($1 == p && index($3, " " s "/main " a " ") > 0) print $2 }' |
     sort -V | tail -n1
 }
 
-# get NAME SUITE PKG: download PKG from SUITE and unpack it into $dest/NAME.
-get() {
-  local name=$1 suite=$2 pkg=$3 ver
-  ver=$(candidate "$suite" "$pkg")
-  if [ -z "$ver" ]; then
-    echo "reftools: $pkg is not published in $suite" >&2
-    return 1
-  fi
-  local marker=$dest/$name/.deb-$pkg
+todo=() downloads=()
+for w in "${wanted[@]}"; do
+  set -- $w
+  ver=$(version "$2" "$3")
+  [ -n "$ver" ] || { echo "reftools: $3 is not published in $2" >&2; exit 1; }
+  marker=$dest/$1/.deb-$3
   if [ -f "$marker" ] && [ "$(cat "$marker")" = "$ver" ]; then
-    return 0
+    continue
   fi
-  echo "reftools: $suite $pkg $ver -> $name" >&2
-  (cd "$dest/debs" && apt-get "${apt_opts[@]}" -q download "$pkg=$ver" >&2)
-  local base=${pkg%%:*} arch=amd64 deb
+  echo "reftools: $2 $3 $ver -> $1" >&2
+  todo+=("$1 $3 $ver")
+  downloads+=("$3=$ver")
+done
+
+if [ ${#downloads[@]} -gt 0 ]; then
+  (cd "$dest/debs" && apt-get "${apt_opts[@]}" -q download "${downloads[@]}" >&2)
+fi
+for t in "${todo[@]}"; do
+  set -- $t
+  name=$1 pkg=$2 ver=$3
+  base=${pkg%%:*} arch=amd64
   [ "$base" = "$pkg" ] || arch=${pkg#*:}
-  deb=$(ls -t "$dest"/debs/"${base}"_*_"$arch".deb "$dest"/debs/"${base}"_*_all.deb 2>/dev/null | head -n1 || true)
-  [ -n "$deb" ] || { echo "reftools: downloaded $pkg but cannot find its .deb" >&2; return 1; }
+  # apt names files PKG_VERSION_ARCH.deb with the epoch's colon as %3a.
+  deb=$dest/debs/${base}_${ver//:/%3a}_$arch.deb
+  [ -f "$deb" ] || deb=$dest/debs/${base}_${ver//:/%3a}_all.deb
+  [ -f "$deb" ] || { echo "reftools: downloaded $pkg $ver but cannot find its .deb" >&2; exit 1; }
   mkdir -p "$dest/$name"
   if [ "$name" = kernel ]; then
-    # Only the kernel image is needed, not the modules.
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dest/$name" --wildcards './boot/vmlinuz-*'
   else
     dpkg -x "$deb" "$dest/$name"
   fi
-  echo "$ver" > "$marker"
-}
-
-get stub-252 bookworm systemd-boot-efi
-get stub-254 bookworm-backports systemd-boot-efi
-get stub-257 trixie systemd-boot-efi
-get sid sid systemd-boot-efi
-get sid-ia32 sid systemd-boot-efi:i386
-get sid sid systemd-ukify
-get sid sid python3-pefile
-get sid sid libc6
-get sid sid libssl3t64
-get sid sid libsystemd-shared
-get sid sid systemd-tpm
-get sid sid systemd-repart
-get sid sid libcrypt1
-get sid sid libacl1
-get sid sid libcap2
-get sid sid libblkid1
-get sid sid libmount1
-get sid sid libselinux1
-get sid sid libpcre2-8-0
-get sid sid libzstd1
-get sid sid liblzma5
-get sid sid libseccomp2
-get sid sid libaudit1
-get sid sid libcap-ng0
-get sid sid libgcrypt20
-get sid sid libgpg-error0
-get sid sid liblz4-1
-get sid sid libkmod2
-
-# The newest bookworm unsigned kernel image (vmlinuz only is used).
-kpkg=$(apt-cache "${apt_opts[@]}" search '^linux-image-[0-9.]+-[0-9]+-amd64-unsigned$' 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
-[ -n "$kpkg" ] || { echo "reftools: no linux-image-*-amd64-unsigned found" >&2; exit 1; }
-get kernel bookworm "$kpkg"
+  echo "$ver" > "$dest/$name/.deb-$pkg"
+done
 
 vmlinuz=$(ls "$dest"/kernel/boot/vmlinuz-* | head -n1)
 libdirs="$dest/sid/usr/lib/x86_64-linux-gnu:$dest/sid/lib/x86_64-linux-gnu:$dest/sid/usr/lib/x86_64-linux-gnu/systemd:$dest/sid/usr/lib/systemd"
