@@ -396,3 +396,34 @@ func compareInspect(t *testing.T, f *fixture, dir, file string) {
 		}
 	}
 }
+
+// TestInspectProfilesMatchesUkify: on a multi-profile UKI built by ukify
+// itself (profile PEs joined with --join-profile), inspect prints what
+// ukify's inspect prints, including "_profiles" and repeated sections.
+func TestInspectProfilesMatchesUkify(t *testing.T) {
+	f := getFixture(t)
+	addon := f.tools.Path(t, "UKIBUILD_ADDON_STUB_262")
+	dir := t.TempDir()
+	profiles := []string{}
+	for i, p := range []struct{ profile, cmdline string }{
+		{"ID=factory-reset\nTITLE=Factory Reset", "systemd.unit=factory-reset.target"},
+		{"ID=debug\nTITLE=Debug ünicode", "debug loglevel=7"},
+	} {
+		out := filepath.Join(dir, fmt.Sprintf("profile%d.efi", i))
+		if code, _, e := runUkify(t, f.tools, dir, "build", "--stub", addon, "--profile", p.profile, "--cmdline", p.cmdline, "--output", out); code != 0 {
+			t.Fatalf("ukify profile build: %s", e)
+		}
+		profiles = append(profiles, "--join-profile", out)
+	}
+	multi := filepath.Join(dir, "multi.efi")
+	args := append([]string{"build", "--stub", f.stubs["262"], "--linux", f.kernel, "--cmdline", "quiet",
+		"--initrd", filepath.Join(f.dir, "initrd1"), "--output", multi}, profiles...)
+	if code, _, e := runUkify(t, f.tools, dir, args...); code != 0 {
+		t.Fatalf("ukify multi-profile build: %s", e)
+	}
+	_, out, _ := runOurs("inspect", multi, "--json=short")
+	if !strings.Contains(out, `"_profiles": [{".profile"`) {
+		t.Fatalf("no _profiles in inspect output: %s", out)
+	}
+	compareInspect(t, f, dir, multi)
+}
