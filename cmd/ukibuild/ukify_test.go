@@ -7,7 +7,6 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -17,11 +16,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/klauspost/compress/zstd"
-	"github.com/pierrec/lz4/v4"
-	"github.com/ulikunitz/xz"
-	"github.com/ulikunitz/xz/lzma"
 
 	"github.com/ukibuild/ukibuild/internal/reftools"
 )
@@ -140,47 +134,28 @@ func getFixture(t *testing.T) *fixture {
 	return fixtureVal
 }
 
-// compressKernel writes the kernel compressed with format into dir.
+// compressKernel writes the kernel compressed with the real tool for format
+// (Debian packages gzip, zstd, lz4, bzip2, xz-utils; installed by
+// .ci/deps.sh) into dir.
 func compressKernel(t *testing.T, kernel, dir, format string) string {
 	t.Helper()
-	data, err := os.ReadFile(kernel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	switch format {
-	case "gzip":
-		w := gzip.NewWriter(&buf)
-		w.Write(data)
-		w.Close()
-	case "zstd":
-		w, _ := zstd.NewWriter(&buf)
-		w.Write(data)
-		w.Close()
-	case "lz4":
-		w := lz4.NewWriter(&buf)
-		w.Write(data)
-		w.Close()
-	case "xz":
-		w, _ := xz.NewWriter(&buf)
-		w.Write(data)
-		w.Close()
-	case "lzma":
-		w, _ := lzma.NewWriter(&buf)
-		w.Write(data)
-		w.Close()
-	case "bzip2":
-		cmd := exec.Command("bzip2", "-c", kernel)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("bzip2 (apt-get install bzip2): %v", err)
-		}
-		buf.Write(out)
-	default:
+	tool := map[string][]string{
+		"gzip":  {"gzip", "-c", "-9"},
+		"zstd":  {"zstd", "-c", "-q", "-19"},
+		"lz4":   {"lz4", "-c", "-q", "-9"}, // the frame format, which ukify reads
+		"bzip2": {"bzip2", "-c"},
+		"xz":    {"xz", "-c"},
+		"lzma":  {"lzma", "-c"}, // the .lzma "alone" format
+	}[format]
+	if tool == nil {
 		t.Fatalf("unknown format %s", format)
 	}
+	out, err := exec.Command(tool[0], append(tool[1:], kernel)...).Output()
+	if err != nil {
+		t.Fatalf("%s (installed by .ci/deps.sh): %v", tool[0], err)
+	}
 	p := filepath.Join(dir, "vmlinuz."+format)
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(p, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
