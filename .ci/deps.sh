@@ -8,6 +8,7 @@ pkgs=(
   bzip2 gzip xz-utils zstd lz4  # compress test kernels with the real tools
   binutils                      # readelf, which ukify calls to detect uname
   debian-archive-keyring        # verifies the Debian archive in fetch.sh
+  gcc libc6-dev libssl-dev       # cgo build of the go-tpm-tools TPM simulator (pcr tests)
   ca-certificates git
 )
 missing=()

@@ -82,8 +82,30 @@ wanted=(
 # sid's runtime libraries, so that sid's binaries run through sid's ld.so.
 for lib in libc6 libssl3t64 libsystemd-shared libcrypt1 libacl1 libcap2 libblkid1 libmount1 \
   libselinux1 libpcre2-8-0 libzstd1 liblzma5 libseccomp2 libaudit1 libcap-ng0 libgcrypt20 \
-  libgpg-error0 liblz4-1 libkmod2; do
+  libgpg-error0 liblz4-1 libkmod2 libtss2-esys-3.0.2-0t64 libtss2-mu-4.0.1-0t64 libtss2-rc0t64 \
+  libtss2-sys1t64 libtss2-tctildr0t64 libtss2-tcti-device0t64; do
   wanted+=("sid sid $lib")
+done
+# systemd-measure of older releases, for the PCR tests: 252 (bookworm) and 254
+# (bookworm-backports) run on bookworm's libraries, 257 on trixie's, each
+# through its own suite's ld.so (like sid's 262 above).
+wanted+=(
+  "measure-252 bookworm systemd"
+  "measure-252 bookworm libsystemd-shared"
+  "measure-254 bookworm-backports systemd"
+  "measure-254 bookworm-backports libsystemd-shared"
+  "measure-257 trixie systemd"
+  "measure-257 trixie libsystemd-shared"
+)
+for lib in libc6 libssl3 libacl1 libblkid1 libcap2 libcrypt1 libgcrypt20 libgpg-error0 libip4tc2 \
+  libkmod2 liblz4-1 libmount1 libpam0g libaudit1 libcap-ng0 libseccomp2 libselinux1 libpcre2-8-0 \
+  libzstd1 liblzma5; do
+  wanted+=("bookworm-libs bookworm $lib")
+done
+for lib in libc6 libssl3t64 libacl1 libblkid1 libcap2 libcrypt1 libmount1 libpam0g libaudit1 \
+  libcap-ng0 libseccomp2 libselinux1 libpcre2-8-0 zlib1g libzstd1 libtss2-esys-3.0.2-0t64 libtss2-mu-4.0.1-0t64 \
+  libtss2-rc0t64 libtss2-sys1t64 libtss2-tctildr0t64 libtss2-tcti-device0t64; do
+  wanted+=("measure-257 trixie $lib")
 done
 # The newest bookworm unsigned kernel image (only vmlinuz is unpacked).
 kpkg=$(apt-cache "${apt_opts[@]}" search '^linux-image-[0-9.]+-[0-9]+-amd64-unsigned$' 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
@@ -159,4 +181,28 @@ UKIBUILD_SID_LIBRARY_PATH=$libdirs
 UKIBUILD_SID_PYTHONPATH=$dest/sid/usr/lib/python3/dist-packages
 UKIBUILD_KERNEL=$vmlinuz
 ENV
+# systemd-measure of each release: the binary, the ld.so to run it with and
+# the library path (see reftools.Tools.MeasureVersion).
+# measure_env VERSION DIR LIBROOT
+measure_env() {
+  local v=$1 dir=$2 root=$3 bin="" loader="" f
+  for f in "$dir"/usr/lib/systemd/systemd-measure "$dir"/lib/systemd/systemd-measure; do
+    if [ -z "$bin" ] && [ -f "$f" ]; then bin=$f; fi
+  done
+  for f in "$root"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$root"/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2; do
+    if [ -z "$loader" ] && [ -e "$f" ]; then loader=$f; fi
+  done
+  [ -n "$bin" ] && [ -n "$loader" ] || { echo "reftools: no systemd-measure or ld.so in $dir, $root" >&2; exit 1; }
+  echo "UKIBUILD_MEASURE_$v=$bin"
+  echo "UKIBUILD_MEASURE_${v}_LOADER=$loader"
+  echo "UKIBUILD_MEASURE_${v}_LIBRARY_PATH=$dir/usr/lib/x86_64-linux-gnu/systemd:$dir/usr/lib/systemd:$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu"
+}
+{
+  measure_env 252 "$dest/measure-252" "$dest/bookworm-libs"
+  measure_env 254 "$dest/measure-254" "$dest/bookworm-libs"
+  measure_env 257 "$dest/measure-257" "$dest/measure-257"
+  echo "UKIBUILD_MEASURE_262=$dest/sid/usr/lib/systemd/systemd-measure"
+  echo "UKIBUILD_MEASURE_262_LOADER=$dest/sid/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+  echo "UKIBUILD_MEASURE_262_LIBRARY_PATH=$libdirs"
+} >> "$dest/env.sh"
 echo "reftools: ready in $dest" >&2

@@ -1,8 +1,8 @@
 // Package reftools locates the reference tools that the tests compare
-// ukibuild against (Debian's systemd stubs, ukify, a Debian kernel), as
-// fetched by fetch.sh in this directory. Tests that need a tool fail, never
-// skip, when it is missing: run internal/reftools/fetch.sh (the Taskfile's
-// test task and .ci/run do).
+// ukibuild against (Debian's systemd stubs, ukify, systemd-measure, a Debian
+// kernel), as fetched by fetch.sh in this directory. Tests that need a tool
+// fail, never skip, when it is missing: run internal/reftools/fetch.sh (the
+// Taskfile's test task and .ci/run do).
 package reftools
 
 import (
@@ -92,6 +92,27 @@ func (t *Tools) Ukify(tb testing.TB, args ...string) *exec.Cmd {
 	}
 	cmd := exec.Command(py, append([]string{ukify}, args...)...)
 	cmd.Env = append(os.Environ(), "PYTHONPATH="+t.Var("UKIBUILD_SID_PYTHONPATH"), "PYTHONDONTWRITEBYTECODE=1")
+	return cmd
+}
+
+// MeasureVersion returns a command running systemd-measure of the given
+// systemd release ("252", "254", "257" or "262", as fetch.sh records them
+// under UKIBUILD_MEASURE_<version>), through the ld.so and libraries of the
+// Debian suite it comes from, never the host's. Colors are turned off
+// (SYSTEMD_COLORS=0), no pager is started and the log level is info (a
+// debug level inherited from the environment would add stderr lines).
+// Measure runs the 262 one.
+func (t *Tools) MeasureVersion(tb testing.TB, version string, args ...string) *exec.Cmd {
+	tb.Helper()
+	key := "UKIBUILD_MEASURE_" + version
+	bin := t.Path(tb, key)
+	loader := t.Path(tb, key+"_LOADER")
+	libs := t.Var(key + "_LIBRARY_PATH")
+	if libs == "" {
+		tb.Fatalf("reference tools: %s_LIBRARY_PATH is not recorded in %s/env.sh: run internal/reftools/fetch.sh", key, t.Dir)
+	}
+	cmd := exec.Command(loader, append([]string{"--library-path", libs, bin}, args...)...)
+	cmd.Env = append(os.Environ(), "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat", "PAGER=cat", "SYSTEMD_LOG_LEVEL=info")
 	return cmd
 }
 

@@ -1,0 +1,45 @@
+// Package pcr predicts the TPM PCR 11 values a Unified Kernel Image produces
+// when it boots, and signs TPM policies for them, as systemd-measure does.
+//
+// # Measured boot and PCR 11
+//
+// A TPM's platform configuration registers (PCRs) can only be extended:
+// PCR = H(PCR || digest), starting from zeros at reset, in each of the
+// TPM's banks (SHA-1, SHA-256, ... see Bank). systemd-stub measures the
+// static parts of the UKI it boots into PCR 11: for each section it knows,
+// in its fixed canonical order, H(section name with its NUL byte) and then
+// H(section data). Which sections it knows and in what order depends on the
+// stub's version (Order, OrderFor, StubVersion). .pcrsig, which carries the
+// signatures of the expected values, is never measured; empty sections are
+// skipped.
+//
+// # Boot phases
+//
+// After the stub, systemd-pcrphase extends PCR 11 with one word at each
+// milestone of the boot ("enter-initrd", "leave-initrd", "sysinit", "ready",
+// ...), so that PCR 11 differs in the initrd, in early boot and in the
+// running system, and a secret can be bound to one phase. A Phase is such a
+// path of words; DefaultPhases are those systemd-measure computes unless
+// told otherwise.
+//
+// # Prediction
+//
+// Measure computes PCR 11 after the stub, Measurement.Phase after a phase,
+// and Predict does both the way "systemd-measure calculate" does, reading
+// every section once and hashing it in all banks in parallel.
+// FormatCalculate writes the result in systemd-measure's text or JSON
+// format, byte for byte.
+//
+// # Policies and signatures
+//
+// The TPM2 policies that bind a secret to these values (PolicyPCR,
+// PolicyAuthorize) and the signed JSON document systemd-stub finds in the
+// .pcrsig section are built in policy.go and sign.go: see Sign and
+// PolicyPCRDigest.
+//
+// Everything here follows systemd's sources (src/boot/stub.c,
+// src/fundamental/uki.h, src/measure/measure-tool.c and
+// src/shared/tpm2-util.c); comments cite the file and version each fact
+// comes from. The tests compare the results with systemd-measure 252, 254,
+// 257 and 262.1.
+package pcr

@@ -1,0 +1,199 @@
+package pcr
+
+import (
+	"bufio"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// kernelBootPCR is TPM2_PCR_KERNEL_BOOT, the PCR the stub measures into.
+const kernelBootPCR = 11
+
+// FormatCalculate writes what "systemd-measure calculate --json=MODE" writes
+// for preds, byte for byte as systemd-measure 262.1 does when its output is
+// not a terminal (no colors, no pager). MeasureJSONOff, calculate's default,
+// is its text format.
+//
+// Text mode: for each prediction, the line "# PCR[11] Phase <PHASE>" (":"
+// for the empty phase) goes to comments (systemd-measure writes it to
+// stderr; nil drops it), then one line "11:BANK=HEX" per bank to w. When
+// comments and w are the same writer, the lines interleave as on a terminal.
+// Phases are written as they are, whatever bytes they hold.
+//
+// JSON modes: one object with a key per bank (lower case), each an array
+// with one {"phase":...,"pcr":11,"hash":HEX} per prediction, "phase" left
+// out for the empty phase; short is one line, pretty is systemd's sd_json
+// layout (tab indentation, " : " between key and value); both end with a
+// newline. A phase that is not valid UTF-8 (by systemd's rule, which also
+// refuses the noncharacters U+FDD0..U+FDEF and U+xFFFE/U+xFFFF) is an error
+// and nothing is written, as systemd-measure fails then ("Structure needs
+// cleaning"). No predictions write nothing in any mode.
+//
+// systemd-measure 252, 254 and 257 write the same format (the same
+// statements in src/boot/measure.c, v252 and v254, and src/measure/measure.c,
+// v257, with the same JSON formatter in src/shared/json.c and
+// src/libsystemd/sd-json/sd-json.c).
+func FormatCalculate(w, comments io.Writer, preds []Prediction, mode MeasureJSON) error {
+	switch mode {
+	case MeasureJSONOff:
+		return formatText(w, comments, preds)
+	case MeasureJSONShort, MeasureJSONPretty:
+		return formatJSON(w, preds, mode == MeasureJSONPretty)
+	}
+	return fmt.Errorf("format calculate: unknown JSON mode %d", int(mode))
+}
+
+func formatText(w, comments io.Writer, preds []Prediction) error {
+	for _, p := range preds {
+		if comments != nil {
+			if _, err := fmt.Fprintf(comments, "# PCR[%d] Phase <%s>\n", kernelBootPCR, p.Phase.String()); err != nil {
+				return fmt.Errorf("format calculate: %w", err)
+			}
+		}
+		for _, v := range p.Values {
+			if _, err := fmt.Fprintf(w, "%d:%s=%s\n", kernelBootPCR, v.Bank.Name, hex.EncodeToString(v.Digest)); err != nil {
+				return fmt.Errorf("format calculate: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// bankEntries is one key of the calculate JSON object: a bank and its array.
+type bankEntries struct {
+	bank  string
+	preds []int    // indexes into preds
+	vals  [][]byte // the bank's digest for each
+}
+
+func formatJSON(w io.Writer, preds []Prediction, pretty bool) error {
+	for _, p := range preds {
+		if !validSystemdUTF8(string(p.Phase)) {
+			return fmt.Errorf("format calculate: phase %q is not valid UTF-8, which JSON output needs", string(p.Phase))
+		}
+	}
+	if len(preds) == 0 {
+		return nil
+	}
+	// systemd-measure appends each bank's entry and then re-sets the bank's
+	// key with sd_json_variant_set_field, which moves the key to the end of
+	// the object: the last prediction's bank order is the key order.
+	var keys []*bankEntries
+	for i, p := range preds {
+		for _, v := range p.Values {
+			k := slices.IndexFunc(keys, func(e *bankEntries) bool { return e.bank == v.Bank.Name })
+			var e *bankEntries
+			if k >= 0 {
+				e = keys[k]
+				keys = slices.Delete(keys, k, k+1)
+			} else {
+				e = &bankEntries{bank: v.Bank.Name}
+			}
+			e.preds = append(e.preds, i)
+			e.vals = append(e.vals, v.Digest)
+			keys = append(keys, e)
+		}
+	}
+
+	bw := bufio.NewWriter(w)
+	sep, nl, ind := ":", "", ""
+	if pretty {
+		sep, nl, ind = " : ", "\n", "\t"
+	}
+	indent := func(n int) {
+		for range n {
+			bw.WriteString(ind)
+		}
+	}
+	bw.WriteString("{" + nl)
+	for ki, e := range keys {
+		if ki > 0 {
+			bw.WriteString("," + nl)
+		}
+		indent(1)
+		writeJSONString(bw, e.bank)
+		bw.WriteString(sep + "[" + nl)
+		for j, pi := range e.preds {
+			if j > 0 {
+				bw.WriteString("," + nl)
+			}
+			indent(2)
+			bw.WriteString("{" + nl)
+			if ph := preds[pi].Phase; ph != "" {
+				indent(3)
+				bw.WriteString(`"phase"` + sep)
+				writeJSONString(bw, string(ph))
+				bw.WriteString("," + nl)
+			}
+			indent(3)
+			bw.WriteString(`"pcr"` + sep + strconv.Itoa(kernelBootPCR) + "," + nl)
+			indent(3)
+			bw.WriteString(`"hash"` + sep + `"` + hex.EncodeToString(e.vals[j]) + `"` + nl)
+			indent(2)
+			bw.WriteString("}")
+		}
+		bw.WriteString(nl)
+		indent(1)
+		bw.WriteString("]")
+	}
+	bw.WriteString(nl + "}\n")
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("format calculate: %w", err)
+	}
+	return nil
+}
+
+// writeJSONString writes s quoted as sd_json's json_format_string does:
+// '"' and '\\' escaped, \b \f \n \r \t by name, other bytes below 0x20 as
+// \u00XX (lower-case hex), everything else (DEL, non-ASCII) verbatim.
+func writeJSONString(w *bufio.Writer, s string) {
+	const hexDigits = "0123456789abcdef"
+	w.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '"':
+			w.WriteString(`\"`)
+		case '\\':
+			w.WriteString(`\\`)
+		case '\b':
+			w.WriteString(`\b`)
+		case '\f':
+			w.WriteString(`\f`)
+		case '\n':
+			w.WriteString(`\n`)
+		case '\r':
+			w.WriteString(`\r`)
+		case '\t':
+			w.WriteString(`\t`)
+		default:
+			if c < 0x20 {
+				w.WriteString(`\u00`)
+				w.WriteByte(hexDigits[c>>4])
+				w.WriteByte(hexDigits[c&0xf])
+			} else {
+				w.WriteByte(c)
+			}
+		}
+	}
+	w.WriteByte('"')
+}
+
+// validSystemdUTF8 applies systemd's utf8_is_valid_n (src/basic/utf8.c):
+// well-formed UTF-8 without surrogates or code points past U+10FFFF (as Go
+// checks), no NUL, and none of the noncharacters unichar_is_valid refuses.
+func validSystemdUTF8(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r == 0 || (r >= 0xFDD0 && r <= 0xFDEF) || r&0xFFFE == 0xFFFE {
+			return false
+		}
+	}
+	return true
+}

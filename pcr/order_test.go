@@ -1,0 +1,192 @@
+package pcr
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ukibuild/ukibuild/internal/reftools"
+)
+
+func TestOrderTables(t *testing.T) {
+	base := []string{".linux", ".osrel", ".cmdline", ".initrd"}
+	tests := []struct {
+		version string
+		want    []string
+	}{
+		{"252", append(slices.Clone(base), ".splash", ".dtb", ".pcrpkey")},
+		{"252.39-1~deb12u2", append(slices.Clone(base), ".splash", ".dtb", ".pcrpkey")},
+		{"253.5", append(slices.Clone(base), ".splash", ".dtb", ".pcrpkey")},
+		{"254", append(slices.Clone(base), ".splash", ".dtb", ".uname", ".sbat", ".pcrpkey")},
+		{"v255", append(slices.Clone(base), ".splash", ".dtb", ".uname", ".sbat", ".pcrpkey")},
+		{"256.7", append(slices.Clone(base), ".ucode", ".splash", ".dtb", ".uname", ".sbat", ".pcrpkey")},
+		{"257.13-1~deb13u1", append(slices.Clone(base), ".ucode", ".splash", ".dtb", ".uname", ".sbat", ".pcrpkey",
+			".profile", ".dtbauto", ".hwids")},
+		{"258~rc1", append(slices.Clone(base), ".ucode", ".splash", ".dtb", ".uname", ".sbat", ".pcrpkey",
+			".profile", ".dtbauto", ".hwids", ".efifw")},
+		{"262.1", append(slices.Clone(base), ".ucode", ".splash", ".dtb", ".uname", ".sbat", ".pcrpkey",
+			".profile", ".dtbauto", ".hwids", ".efifw")},
+		{"999", append(slices.Clone(base), ".ucode", ".splash", ".dtb", ".uname", ".sbat", ".pcrpkey",
+			".profile", ".dtbauto", ".hwids", ".efifw")},
+	}
+	for _, tt := range tests {
+		o, err := OrderFor(tt.version)
+		if err != nil {
+			t.Errorf("OrderFor(%q): %v", tt.version, err)
+			continue
+		}
+		if !slices.Equal(o.Sections, tt.want) {
+			t.Errorf("OrderFor(%q) = %v, want %v", tt.version, o.Sections, tt.want)
+		}
+		if o.Measures(".pcrsig") || o.Measures(".sbom") || !o.Measures(".linux") {
+			t.Errorf("OrderFor(%q).Measures is wrong for .pcrsig, .sbom or .linux", tt.version)
+		}
+		if o.Source == "" {
+			t.Errorf("OrderFor(%q) cites no source", tt.version)
+		}
+	}
+	for _, bad := range []string{"", "251", "v", "abc", "219.1"} {
+		if _, err := OrderFor(bad); err == nil {
+			t.Errorf("OrderFor(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestOrdersAreConsistent(t *testing.T) {
+	all := Orders()
+	for i, o := range all {
+		if o.First > o.Last {
+			t.Errorf("%v: First > Last", o)
+		}
+		if i > 0 && o.First != all[i-1].Last+1 {
+			t.Errorf("%v does not follow %v", o, all[i-1])
+		}
+		if i > 0 {
+			// Later stubs only ever added sections, keeping the older ones in order.
+			prev := all[i-1].Sections
+			var kept []string
+			for _, s := range o.Sections {
+				if slices.Contains(prev, s) {
+					kept = append(kept, s)
+				}
+			}
+			if !slices.Equal(kept, prev) {
+				t.Errorf("%v reorders or drops sections of %v", o, all[i-1])
+			}
+		}
+		for _, s := range o.Sections {
+			if s == ".pcrsig" {
+				t.Errorf("%v measures .pcrsig", o)
+			}
+			if _, err := SectionForOption(strings.TrimPrefix(s, ".")); err != nil {
+				t.Errorf("%v: %v", o, err)
+			}
+		}
+	}
+	// The newest table is exactly the section options of systemd-measure 262.
+	newest := slices.Clone(all[len(all)-1].Sections)
+	var opts []string
+	for _, o := range Options() {
+		opts = append(opts, "."+o)
+	}
+	slices.Sort(newest)
+	slices.Sort(opts)
+	if !slices.Equal(newest, opts) {
+		t.Errorf("newest table %v and Options %v differ", newest, opts)
+	}
+	// Orders hands out copies.
+	all[0].Sections[0] = "changed"
+	if Orders()[0].Sections[0] != ".linux" {
+		t.Error("Orders returns shared slices")
+	}
+}
+
+func TestMajorVersion(t *testing.T) {
+	for in, want := range map[string]int{"252": 252, "262.1": 262, "v257": 257, "258~rc2": 258, "254.26-1~bpo12+1": 254} {
+		if got, err := MajorVersion(in); err != nil || got != want {
+			t.Errorf("MajorVersion(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "v", "x262", "99999999999999999999999"} {
+		if _, err := MajorVersion(bad); err == nil {
+			t.Errorf("MajorVersion(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestSectionForOption(t *testing.T) {
+	for in, want := range map[string]string{"linux": ".linux", "--osrel": ".osrel", "--efifw=": ".efifw", "dtbauto": ".dtbauto"} {
+		if got, err := SectionForOption(in); err != nil || got != want {
+			t.Errorf("SectionForOption(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"pcrsig", "--sbom", "", "--", ".linux", "LINUX"} {
+		if _, err := SectionForOption(bad); err == nil {
+			t.Errorf("SectionForOption(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestParseLoaderInfo(t *testing.T) {
+	c, v, err := ParseLoaderInfo([]byte("#### LoaderInfo: systemd-stub 252.39-1~deb12u2 ####\x00\x00"))
+	if err != nil || c != "systemd-stub" || v != "252.39-1~deb12u2" {
+		t.Errorf("got %q %q %v", c, v, err)
+	}
+	for _, bad := range []string{
+		"", "#### LoaderInfo: systemd-stub ####", "#### LoaderInfo: systemd-stub 1 2 ####",
+		"#### LoaderInfo: systemd-stub 262 ###", "LoaderInfo: systemd-stub 262 ####", "\x00",
+	} {
+		if _, _, err := ParseLoaderInfo([]byte(bad)); err == nil {
+			t.Errorf("ParseLoaderInfo(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestStubVersion reads the version of Debian's stubs and checks that it
+// selects the table of that release.
+func TestStubVersion(t *testing.T) {
+	tools := reftools.Locate(t)
+	for key, want := range map[string]struct {
+		prefix string
+		table  int // Order.First
+	}{
+		"UKIBUILD_STUB_252": {"252.", 252}, "UKIBUILD_STUB_254": {"254.", 254}, "UKIBUILD_STUB_257": {"257.", 257},
+		"UKIBUILD_STUB_262": {"262.", 258}, "UKIBUILD_STUB_262_IA32": {"262.", 258},
+	} {
+		f, err := os.Open(tools.Path(t, key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := StubVersion(f, st.Size())
+		f.Close()
+		if err != nil {
+			t.Errorf("%s: %v", key, err)
+			continue
+		}
+		if !strings.HasPrefix(v, want.prefix) {
+			t.Errorf("%s: version %q, want %s*", key, v, want.prefix)
+		}
+		if o, err := OrderFor(v); err != nil || o.First != want.table {
+			t.Errorf("%s: OrderFor(%q) = %v, %v; want the table from %d", key, v, o, err, want.table)
+		}
+	}
+	// The add-on stub is not a systemd-stub.
+	f, err := os.Open(tools.Path(t, "UKIBUILD_ADDON_STUB_262"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	if v, err := StubVersion(f, st.Size()); err == nil || !strings.Contains(err.Error(), "systemd-addon") {
+		t.Errorf("add-on stub: %q, %v", v, err)
+	}
+	// A file that is not a PE image.
+	if _, err := StubVersion(strings.NewReader("MZ"), 2); err == nil {
+		t.Error("StubVersion accepted a 2-byte file")
+	}
+}

@@ -1,0 +1,456 @@
+package pcr
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+
+	"github.com/ukibuild/ukibuild/internal/pyjson"
+)
+
+// PolicyEntry is one PCR policy of a bank: an element of the bank's array in
+// the JSON systemd-measure sign/policy-digest prints and ukify stores in the
+// .pcrsig section. Its members appear in this order, those marked optional
+// only when set:
+//
+//	"pcrs": [11]         the policy's PCRs
+//	"pkfp": hex          optional: SHA-256 fingerprint of the public key
+//	"ref":  string       optional: the policy reference
+//	"pol":  hex          the PolicyPCR digest
+//	"tbs":  hex          optional: the data to sign (policy-digest only)
+//	"sig":  base64       optional: the RSASSA-PKCS1-v1_5 signature
+//
+// Hex is lowercase, base64 the standard alphabet with padding.
+type PolicyEntry struct {
+	PCRs        []uint32
+	Fingerprint []byte // "pkfp", omitted when empty
+	PolicyRef   string // "ref", omitted when empty
+	Policy      []byte // "pol"
+	ToBeSigned  []byte // "tbs", omitted when empty
+	Signature   []byte // "sig", omitted when empty
+}
+
+type entryMember struct {
+	key   string
+	value any // string or []uint32
+}
+
+func (e PolicyEntry) members() []entryMember {
+	pcrs := e.PCRs
+	if pcrs == nil {
+		pcrs = []uint32{}
+	}
+	m := []entryMember{{"pcrs", pcrs}}
+	if len(e.Fingerprint) > 0 {
+		m = append(m, entryMember{"pkfp", hex.EncodeToString(e.Fingerprint)})
+	}
+	if e.PolicyRef != "" {
+		m = append(m, entryMember{"ref", e.PolicyRef})
+	}
+	m = append(m, entryMember{"pol", hex.EncodeToString(e.Policy)})
+	if len(e.ToBeSigned) > 0 {
+		m = append(m, entryMember{"tbs", hex.EncodeToString(e.ToBeSigned)})
+	}
+	if len(e.Signature) > 0 {
+		m = append(m, entryMember{"sig", base64.StdEncoding.EncodeToString(e.Signature)})
+	}
+	return m
+}
+
+// Object returns the entry as the Python dict ukify gets from json.loads.
+func (e PolicyEntry) Object() *pyjson.Object {
+	o := pyjson.NewObject()
+	for _, m := range e.members() {
+		if pcrs, ok := m.value.([]uint32); ok {
+			l := make([]any, len(pcrs))
+			for i, p := range pcrs {
+				l[i] = int64(p)
+			}
+			o.Set(m.key, l)
+			continue
+		}
+		o.Set(m.key, m.value)
+	}
+	return o
+}
+
+func (e PolicyEntry) sd() (*sdValue, error) {
+	o := &sdValue{kind: sdObject}
+	for _, m := range e.members() {
+		var v *sdValue
+		switch x := m.value.(type) {
+		case []uint32:
+			v = &sdValue{kind: sdArray, elems: []*sdValue{}}
+			for _, p := range x {
+				v.elems = append(v.elems, newSDUnsigned(uint64(p)))
+			}
+		case string:
+			if !sdValidUTF8([]byte(x)) || bytes.IndexByte([]byte(x), 0) >= 0 {
+				return nil, fmt.Errorf("pcr: %s %q is not valid UTF-8 text", m.key, x)
+			}
+			v = newSDString(x)
+		}
+		o.members = append(o.members, sdMember{m.key, v})
+	}
+	return o, nil
+}
+
+// MeasureJSON is an output format of systemd-measure's --json= option.
+type MeasureJSON int
+
+const (
+	// MeasureJSONShort is --json=short, also systemd-measure's default when
+	// its output is not a terminal: everything on one line, no spaces,
+	// followed by "\n".
+	MeasureJSONShort MeasureJSON = iota
+	// MeasureJSONPretty is --json=pretty, the default on a terminal: one
+	// member or element per line, indented with tabs, keys separated from
+	// values by " : ", followed by "\n".
+	MeasureJSONPretty
+	// MeasureJSONOff is --json=off: sign and policy-digest still print JSON,
+	// on one line like short but without the final newline (calculate
+	// prints its text format instead, see FormatCalculate).
+	MeasureJSONOff
+)
+
+// FormatMeasureJSON formats v the way systemd's sd_json_variant_dump does in
+// style: strings keep non-ASCII characters and DEL as they are and escape
+// only '"', '\\' and control characters (\b \f \n \r \t, others as \u00XX);
+// integers are printed in decimal, floating point numbers with printf's
+// "%.21e" (zero as 0.000000000000000000000e+00, NaN and infinities as
+// null). v may hold the values pyjson uses: nil, bool, integers, *big.Int
+// within 64 bits, float64, string, slices and *pyjson.Object.
+func FormatMeasureJSON(v any, style MeasureJSON) ([]byte, error) {
+	sv, err := sdFromAny(v, 0)
+	if err != nil {
+		return nil, err
+	}
+	return dumpSD(sv, style), nil
+}
+
+func dumpSD(v *sdValue, style MeasureJSON) []byte {
+	var buf bytes.Buffer
+	formatSD(&buf, v, style == MeasureJSONPretty, "")
+	if style != MeasureJSONOff {
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes()
+}
+
+// PolicyDocument is the JSON object systemd-measure sign and policy-digest
+// print: bank names mapping to arrays of PolicyEntry objects, possibly after
+// other members of a file given to --append=. It keeps sd-json's view of
+// the data (member order, repeated keys, number types) so that its output is
+// byte-identical to systemd-measure's.
+type PolicyDocument struct {
+	root *sdValue // always an object
+}
+
+// NewPolicyDocument returns an empty document.
+func NewPolicyDocument() *PolicyDocument {
+	return &PolicyDocument{root: &sdValue{kind: sdObject, members: []sdMember{}}}
+}
+
+// ParsePolicyDocument parses a file given to systemd-measure --append= the
+// way systemd-measure 262 does (sd_json_parse_file with
+// SD_JSON_PARSE_MUST_BE_OBJECT): the top level must be an object; NUL bytes,
+// raw control characters and DEL in strings, \u0000, invalid UTF-8, Unicode
+// noncharacters and lone surrogates are refused (so is, like in
+// systemd-measure, its own output when a policy reference holds DEL, which
+// sd-json writes unescaped); repeated keys are kept; numbers are read the
+// way sd-json reads them, which differs from a correctly rounded conversion
+// for many numbers with an exponent or many digits.
+func ParsePolicyDocument(data []byte) (*PolicyDocument, error) {
+	v, err := parseSD(data)
+	if err != nil {
+		return nil, err
+	}
+	if v.kind != sdObject {
+		return nil, errors.New("pcr: the JSON to append to is not an object")
+	}
+	return &PolicyDocument{root: v}, nil
+}
+
+func (d *PolicyDocument) clone() *PolicyDocument {
+	if d == nil || d.root == nil {
+		return NewPolicyDocument()
+	}
+	return &PolicyDocument{root: d.root.clone()}
+}
+
+// Append adds e to the array of bank as systemd-measure does for each policy
+// it computes: the bank's current value (its first occurrence) must be
+// missing, null or an array, anything else is an error; e is appended unless
+// an equal entry is already there (sd-json equality: members in any order,
+// numbers by value); then every member called bank is removed and bank is
+// added at the end of the object with the new array.
+func (d *PolicyDocument) Append(bank string, e PolicyEntry) error {
+	if d.root == nil {
+		d.root = &sdValue{kind: sdObject, members: []sdMember{}}
+	}
+	ev, err := e.sd()
+	if err != nil {
+		return err
+	}
+	av := d.root.byKey(bank)
+	found := false
+	if av != nil && av.kind == sdArray {
+		for _, h := range av.elems {
+			if sdEqual(h, ev) {
+				found = true
+				break
+			}
+		}
+	}
+	var nv *sdValue
+	switch {
+	case found:
+		nv = av.clone()
+	case av == nil || av.kind == sdNull:
+		nv = &sdValue{kind: sdArray, elems: []*sdValue{ev}}
+	case av.kind == sdArray:
+		nv = av.clone()
+		nv.elems = append(nv.elems, ev)
+	default:
+		return fmt.Errorf("pcr: cannot append a policy to %q: it is not an array", bank)
+	}
+	d.root.setField(bank, nv)
+	return nil
+}
+
+// JSON returns the document as systemd-measure prints it in style.
+func (d *PolicyDocument) JSON(style MeasureJSON) []byte {
+	return dumpSD(d.clone().root, style)
+}
+
+// Object returns the document as ukify sees it: what Python's json.loads
+// makes of systemd-measure's output.
+func (d *PolicyDocument) Object() (*pyjson.Object, error) {
+	o, err := pyjson.UnmarshalObject(d.JSON(MeasureJSONShort))
+	if err != nil {
+		return nil, fmt.Errorf("pcr: %w", err)
+	}
+	return o, nil
+}
+
+// CombineSignatures merges the JSON objects of several systemd-measure runs
+// into the .pcrsig object exactly as ukify 262's combine_signatures does:
+// banks in the order they are first seen, each bank's entries in order with
+// entries equal (by Python ==) to an earlier one of the same bank dropped. A
+// bank whose array is empty is not created. Every bank's value must be an
+// array.
+func CombineSignatures(docs ...*pyjson.Object) (*pyjson.Object, error) {
+	combined := pyjson.NewObject()
+	for _, doc := range docs {
+		for bank, v := range doc.All() {
+			sigs, ok := v.([]any)
+			if !ok {
+				return nil, fmt.Errorf("pcr: combining PCR signatures: %q is not an array", bank)
+			}
+			for _, sig := range sigs {
+				cur, _ := combined.Get(bank)
+				list, _ := cur.([]any)
+				dup := false
+				for _, have := range list {
+					if pyEqual(have, sig) {
+						dup = true
+						break
+					}
+				}
+				if !dup {
+					combined.Set(bank, append(list, sig))
+				}
+			}
+		}
+	}
+	return combined, nil
+}
+
+// PCRSigText returns the .pcrsig section content for obj as ukify writes it:
+// Python's json.dumps(obj) (", " and ": " separators, non-ASCII escaped, no
+// trailing newline).
+func PCRSigText(obj *pyjson.Object) ([]byte, error) {
+	b, err := pyjson.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("pcr: .pcrsig: %w", err)
+	}
+	return b, nil
+}
+
+// PCRSigSection returns the .pcrsig section content ukify 262 builds from
+// the output of its systemd-measure runs (one sign run per PCR key group,
+// plus the "initrd" one of --sign-initrd-pcrs; or the policy-digest runs of
+// --policy-digest, in which case padded should be set to leave room for the
+// signatures): CombineSignatures, PCRSigText and, when padded, PadPCRSig.
+func PCRSigSection(padded bool, docs ...*PolicyDocument) ([]byte, error) {
+	objs := make([]*pyjson.Object, 0, len(docs))
+	for _, d := range docs {
+		o, err := d.Object()
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, o)
+	}
+	combined, err := CombineSignatures(objs...)
+	if err != nil {
+		return nil, err
+	}
+	text, err := PCRSigText(combined)
+	if err != nil || !padded {
+		return text, err
+	}
+	return PadPCRSig(text), nil
+}
+
+// PadPCRSig appends the room ukify --policy-digest leaves in an unsigned
+// .pcrsig section for signatures added later: 1024 spaces for every
+// occurrence of `"pol":` in text.
+func PadPCRSig(text []byte) []byte {
+	n := bytes.Count(text, []byte(`"pol":`))
+	out := make([]byte, 0, len(text)+1024*n)
+	out = append(out, text...)
+	return append(out, bytes.Repeat([]byte(" "), 1024*n)...)
+}
+
+// ApplySignatures copies offline-made signatures into an unsigned .pcrsig
+// object in place, as ukify 262's apply_pcr_signatures does when it is given
+// --pcrsig=: for every bank present in both objects, every policy of pcrsig
+// takes the "sig" of each policy of signatures that matches it, the last
+// match winning. Two policies match when both have "tbs" and their "tbs" are
+// equal, otherwise when their ("pol", "ref") pairs are equal (a missing
+// "ref" equals a missing "ref"). A matching policy without "sig", or a
+// policy without "pol" that needs comparing by it, is an error, as in ukify.
+func ApplySignatures(pcrsig, signatures *pyjson.Object) error {
+	for bank, pv := range pcrsig.All() {
+		for inBank, iv := range signatures.All() {
+			if inBank != bank {
+				continue
+			}
+			policies, err := policyList(pv, bank)
+			if err != nil {
+				return err
+			}
+			inputs, err := policyList(iv, bank)
+			if err != nil {
+				return err
+			}
+			for _, p := range policies {
+				for _, in := range inputs {
+					var match bool
+					pt, ptOK := p.Get("tbs")
+					it, itOK := in.Get("tbs")
+					if ptOK && itOK {
+						match = pyEqual(pt, it)
+					} else {
+						pp, ok1 := p.Get("pol")
+						ip, ok2 := in.Get("pol")
+						if !ok1 || !ok2 {
+							return fmt.Errorf("pcr: applying PCR signatures: a %s policy has no \"pol\"", bank)
+						}
+						pr, _ := p.Get("ref")
+						ir, _ := in.Get("ref")
+						match = pyEqual(pp, ip) && pyEqual(pr, ir)
+					}
+					if !match {
+						continue
+					}
+					sig, ok := in.Get("sig")
+					if !ok {
+						return fmt.Errorf("pcr: applying PCR signatures: a matching %s policy has no \"sig\"", bank)
+					}
+					p.Set("sig", sig)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func policyList(v any, bank string) ([]*pyjson.Object, error) {
+	l, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("pcr: %q is not an array of policies", bank)
+	}
+	out := make([]*pyjson.Object, len(l))
+	for i, e := range l {
+		o, ok := e.(*pyjson.Object)
+		if !ok {
+			return nil, fmt.Errorf("pcr: %q has an element that is not an object", bank)
+		}
+		out[i] = o
+	}
+	return out, nil
+}
+
+// pyEqual is Python's == for the values pyjson decodes: numbers compare by
+// value across int, float and bool, dicts regardless of key order.
+func pyEqual(a, b any) bool {
+	if x, ok := a.(float64); ok && math.IsInf(x, 0) {
+		y, ok := b.(float64)
+		return ok && x == y
+	}
+	if ra, ok := pyNumber(a); ok {
+		rb, ok := pyNumber(b)
+		return ok && ra != nil && rb != nil && ra.Cmp(rb) == 0
+	}
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !pyEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case *pyjson.Object:
+		y, ok := b.(*pyjson.Object)
+		if !ok || x.Len() != y.Len() {
+			return false
+		}
+		for k, xv := range x.All() {
+			yv, ok := y.Get(k)
+			if !ok || !pyEqual(xv, yv) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// pyNumber returns the exact value of a Python number (nil for NaN and
+// infinities, which equal nothing here) and whether a is a number.
+func pyNumber(a any) (*big.Rat, bool) {
+	switch x := a.(type) {
+	case bool:
+		if x {
+			return big.NewRat(1, 1), true
+		}
+		return new(big.Rat), true
+	case int64:
+		return new(big.Rat).SetInt64(x), true
+	case *big.Int:
+		if x == nil {
+			return nil, false
+		}
+		return new(big.Rat).SetInt(x), true
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, true
+		}
+		return new(big.Rat).SetFloat64(x), true
+	}
+	return nil, false
+}
