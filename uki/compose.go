@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/ukibuild/ukibuild/internal/pe"
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // MaxStubSize bounds the size of a stub read into memory. systemd's stubs are
@@ -149,20 +150,19 @@ func (s *Stub) Version() string {
 		if sec.NameString() != ".sdmagic" {
 			continue
 		}
-		n := min(sec.VirtualSize, sec.SizeOfRawData)
-		if int64(sec.PointerToRawData)+int64(n) > int64(len(s.data)) {
+		n := int64(min(sec.VirtualSize, sec.SizeOfRawData))
+		if int64(sec.PointerToRawData)+n > int64(len(s.data)) {
 			return ""
 		}
-		text := string(bytes.TrimRight(s.data[sec.PointerToRawData:sec.PointerToRawData+n], "\x00"))
-		const pre, post = "#### LoaderInfo: ", " ####"
-		if len(text) < len(pre)+len(post) || text[:len(pre)] != pre || text[len(text)-len(post):] != post {
-			return ""
-		}
-		fields := bytes.Fields([]byte(text[len(pre) : len(text)-len(post)]))
-		if len(fields) == 2 {
-			return string(fields[1])
-		}
-		return ""
+		return loaderVersion(s.data[sec.PointerToRawData : int64(sec.PointerToRawData)+n])
+	}
+	return ""
+}
+
+// loaderVersion returns the version of a .sdmagic LoaderInfo string.
+func loaderVersion(data []byte) string {
+	if _, v, err := pcr.ParseLoaderInfo(data); err == nil {
+		return v
 	}
 	return ""
 }

@@ -230,3 +230,99 @@ func addToProfile(profile *pyjson.Object, name string, desc *pyjson.Object, warn
 		}
 	}
 }
+
+// ImageFile is an open PE image (a built UKI) whose sections can be read.
+type ImageFile struct {
+	f   *os.File
+	hdr *pe.File
+}
+
+// OpenImage opens the PE image at path.
+func OpenImage(path string) (*ImageFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	hdr, err := pe.Parse(f, st.Size())
+	if err == nil {
+		err = hdr.CheckSections()
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &ImageFile{f: f, hdr: hdr}, nil
+}
+
+// Close closes the file.
+func (img *ImageFile) Close() error { return img.f.Close() }
+
+// Sections returns every section with its content as the loaded image holds
+// it: VirtualSize bytes, the raw data zero-extended when VirtualSize is the
+// larger (what systemd-stub measures).
+func (img *ImageFile) Sections() []Section {
+	out := make([]Section, 0, len(img.hdr.Sections))
+	for i := range img.hdr.Sections {
+		s := &img.hdr.Sections[i]
+		raw := int64(min(s.VirtualSize, s.SizeOfRawData))
+		out = append(out, Section{Name: s.NameString(), Content: &sectionContent{
+			what: fmt.Sprintf("%s section %s", img.f.Name(), s.NameString()),
+			r:    io.NewSectionReader(img.f, int64(s.PointerToRawData), raw),
+			size: int64(s.VirtualSize),
+		}})
+	}
+	return out
+}
+
+// BaseSections returns the sections of the base profile: those before the
+// first .profile section.
+func (img *ImageFile) BaseSections() []Section {
+	all := img.Sections()
+	for i, s := range all {
+		if s.Name == ".profile" {
+			return all[:i]
+		}
+	}
+	return all
+}
+
+// StubVersion returns the systemd-stub version in the image's .sdmagic
+// section, or "".
+func (img *ImageFile) StubVersion() string {
+	for _, s := range img.Sections() {
+		if s.Name != ".sdmagic" {
+			continue
+		}
+		data, err := readSmall(s.Content, 4096)
+		if err != nil {
+			return ""
+		}
+		return loaderVersion(data)
+	}
+	return ""
+}
+
+type sectionContent struct {
+	what string
+	r    *io.SectionReader
+	size int64
+}
+
+func (c *sectionContent) Size() int64    { return c.size }
+func (c *sectionContent) String() string { return c.what }
+func (c *sectionContent) Open() (io.ReadCloser, error) {
+	pad := c.size - c.r.Size()
+	return io.NopCloser(io.MultiReader(io.NewSectionReader(c.r, 0, c.r.Size()), io.LimitReader(zeroReader{}, pad))), nil
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}

@@ -18,6 +18,7 @@ var version = "devel"
 type cli struct {
 	Build   buildCmd         `cmd:"" help:"Build a UKI (or a PE add-on) from a stub, a kernel and other parts."`
 	Inspect inspectCmd       `cmd:"" help:"Show the sections of a UKI or another PE image."`
+	Measure measureCmd       `cmd:"" help:"Predict PCR 11 and sign PCR policies (systemd-measure compatible)."`
 	Version kong.VersionFlag `help:"Print the version and exit."`
 }
 

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+
+	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/uki"
+)
+
+// measureCmd mirrors systemd-measure 262: calculate, sign, policy-digest;
+// "ukibuild measure FILE.efi" predicts for a built UKI.
+type measureCmd struct {
+	Calculate    measureCalculateCmd    `cmd:"" help:"Calculate the expected PCR 11 values (systemd-measure calculate)."`
+	Sign         measureSignCmd         `cmd:"" help:"Calculate and sign the PCR 11 policies (systemd-measure sign)."`
+	PolicyDigest measurePolicyDigestCmd `cmd:"" name:"policy-digest" help:"Calculate the PCR 11 policy digests to sign offline (systemd-measure policy-digest)."`
+	File         measureFileCmd         `cmd:"" default:"withargs" hidden:"" help:"Predict PCR 11 for a built UKI: ukibuild measure FILE.efi."`
+}
+
+// measureSections are systemd-measure's section options (→ .NAME).
+type measureSections struct {
+	Linux   string `help:"Kernel image (→ .linux)." placeholder:"PATH"`
+	Osrel   string `help:"os-release (→ .osrel)." placeholder:"PATH"`
+	Cmdline string `help:"Kernel command line (→ .cmdline)." placeholder:"PATH"`
+	Initrd  string `help:"Initrd (→ .initrd)." placeholder:"PATH"`
+	Ucode   string `help:"Microcode (→ .ucode)." placeholder:"PATH"`
+	Splash  string `help:"Splash image (→ .splash)." placeholder:"PATH"`
+	Dtb     string `help:"Devicetree (→ .dtb)." placeholder:"PATH"`
+	Dtbauto string `help:"Devicetree for automatic selection (→ .dtbauto)." placeholder:"PATH"`
+	Uname   string `help:"'uname -r' text (→ .uname)." placeholder:"PATH"`
+	SBAT    string `name:"sbat" help:"SBAT (→ .sbat)." placeholder:"PATH"`
+	PCRPKey string `name:"pcrpkey" help:"PCR public key (→ .pcrpkey)." placeholder:"PATH"`
+	Profile string `help:"Profile (→ .profile)." placeholder:"PATH"`
+	HWIDs   string `name:"hwids" help:"HWIDs (→ .hwids)." placeholder:"PATH"`
+	EFIFW   string `name:"efifw" help:"EFI firmware (→ .efifw)." placeholder:"PATH"`
+}
+
+func (m *measureSections) sections() ([]pcr.Section, error) {
+	var out []pcr.Section
+	for _, o := range []struct{ name, path string }{
+		{".linux", m.Linux}, {".osrel", m.Osrel}, {".cmdline", m.Cmdline}, {".initrd", m.Initrd},
+		{".ucode", m.Ucode}, {".splash", m.Splash}, {".dtb", m.Dtb}, {".dtbauto", m.Dtbauto},
+		{".uname", m.Uname}, {".sbat", m.SBAT}, {".pcrpkey", m.PCRPKey}, {".profile", m.Profile},
+		{".hwids", m.HWIDs}, {".efifw", m.EFIFW},
+	} {
+		if o.path == "" {
+			continue
+		}
+		c, err := uki.File(o.path)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %w", o.name[1:], err)
+		}
+		out = append(out, pcr.Section{Name: o.name, Content: c})
+	}
+	return out, nil
+}
+
+// measureCommon are the options every measure verb takes.
+type measureCommon struct {
+	Bank        []string `help:"PCR bank (sha1, sha256, sha384, sha512); repeatable; default all four." placeholder:"DIGEST"`
+	Phase       []string `help:"Boot phase path to predict for; repeatable; default enter-initrd and its successors." sep:"none" placeholder:"PHASE"`
+	JSON        string   `name:"json" enum:"pretty,short,off," default:"" help:"JSON output: pretty, short or off."`
+	J           bool     `short:"j" help:"JSON: pretty on a terminal, short otherwise."`
+	StubVersion string   `name:"stub-version" help:"Measure as this systemd-stub version would (its section order); default 262." placeholder:"VERSION"`
+	Stub        string   `help:"Measure as this stub would (its version is read from .sdmagic)." placeholder:"FILE"`
+}
+
+func (c *measureCommon) order() (pcr.Order, error) {
+	version := c.StubVersion
+	if c.Stub != "" {
+		if version != "" {
+			return pcr.Order{}, fmt.Errorf("--stub and --stub-version exclude each other")
+		}
+		stub, err := uki.ReadStub(c.Stub)
+		if err != nil {
+			return pcr.Order{}, err
+		}
+		if version = stub.Version(); version == "" {
+			return pcr.Order{}, fmt.Errorf("stub %s: no systemd-stub version in its .sdmagic section", c.Stub)
+		}
+	}
+	if version == "" {
+		version = "262"
+	}
+	return pcr.OrderFor(version)
+}
+
+func (c *measureCommon) banks() ([]pcr.Bank, error) {
+	var banks []pcr.Bank
+	for _, name := range c.Bank {
+		b, err := pcr.ParseBank(name)
+		if err != nil {
+			return nil, fmt.Errorf("--bank: %w", err)
+		}
+		banks = append(banks, b)
+	}
+	return banks, nil
+}
+
+// jsonMode resolves --json/-j; def applies when neither is given.
+func (c *measureCommon) jsonMode(out io.Writer, def pcr.MeasureJSON) pcr.MeasureJSON {
+	switch {
+	case c.JSON == "pretty":
+		return pcr.MeasureJSONPretty
+	case c.JSON == "short":
+		return pcr.MeasureJSONShort
+	case c.JSON == "off":
+		return pcr.MeasureJSONOff
+	case c.J:
+		return ttyJSON(out)
+	}
+	return def
+}
+
+// ttyJSON is systemd's default JSON style: pretty on a terminal, else short.
+func ttyJSON(out io.Writer) pcr.MeasureJSON {
+	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return pcr.MeasureJSONPretty
+	}
+	return pcr.MeasureJSONShort
+}
+
+func (c *measureCommon) predict(sections []pcr.Section) ([]pcr.Prediction, error) {
+	order, err := c.order()
+	if err != nil {
+		return nil, err
+	}
+	banks, err := c.banks()
+	if err != nil {
+		return nil, err
+	}
+	return pcr.Predict(order, sections, banks, c.Phase)
+}
+
+type measureCalculateCmd struct {
+	measureSections
+	measureCommon
+}
+
+func (m *measureCalculateCmd) Run(e *env) error {
+	secs, err := m.sections()
+	if err != nil {
+		return err
+	}
+	preds, err := m.predict(secs)
+	if err != nil {
+		return err
+	}
+	return pcr.FormatCalculate(e.stdout, e.stderr, preds, m.jsonMode(e.stdout, pcr.MeasureJSONOff))
+}
+
+type measureSignOpts struct {
+	measureSections
+	measureCommon
+	PrivateKey      string `name:"private-key" help:"PCR signing key (PEM, RSA)." placeholder:"PATH"`
+	PublicKey       string `name:"public-key" help:"Public key (PEM) whose fingerprint the policies carry." placeholder:"PATH"`
+	Certificate     string `help:"Certificate (PEM) whose key the policies carry." placeholder:"PATH"`
+	PolicyRef       string `name:"policyref" help:"Policy reference to bind the signatures to." placeholder:"STRING"`
+	Append          string `help:"JSON signature file to append the new policies to." placeholder:"PATH"`
+	LegacySHAOfBank bool   `name:"legacy-bank-hash" help:"Sign with the bank's hash as systemd-measure up to 259 did (default: SHA-256, as systemd 260 and later)."`
+}
+
+type measureSignCmd struct{ measureSignOpts }
+
+func (m *measureSignCmd) Run(e *env) error { return m.run(e, false) }
+
+type measurePolicyDigestCmd struct{ measureSignOpts }
+
+func (m *measurePolicyDigestCmd) Run(e *env) error { return m.run(e, true) }
+
+func (m *measureSignOpts) run(e *env, policyDigest bool) error {
+	opts := pcr.SignOptions{PolicyRef: m.PolicyRef, PolicyDigest: policyDigest, Legacy: m.LegacySHAOfBank}
+	var err error
+	if m.PrivateKey != "" {
+		if opts.Signer, err = keys.PrivateKey(m.PrivateKey); err != nil {
+			return err
+		}
+	} else if !policyDigest {
+		return fmt.Errorf("sign needs --private-key")
+	}
+	if m.PublicKey != "" && m.Certificate != "" {
+		return fmt.Errorf("--public-key and --certificate exclude each other")
+	}
+	if m.PublicKey != "" {
+		if opts.PublicKey, err = keys.PublicKey(m.PublicKey); err != nil {
+			return err
+		}
+	}
+	if m.Certificate != "" {
+		cert, err := keys.Certificate(m.Certificate)
+		if err != nil {
+			return err
+		}
+		opts.PublicKey = cert.PublicKey
+	}
+	if m.Append != "" {
+		data, err := os.ReadFile(m.Append)
+		if err != nil {
+			return fmt.Errorf("--append: %w", err)
+		}
+		if opts.Append, err = pcr.ParsePolicyDocument(data); err != nil {
+			return fmt.Errorf("--append %s: %w", m.Append, err)
+		}
+	}
+	secs, err := m.sections()
+	if err != nil {
+		return err
+	}
+	preds, err := m.predict(secs)
+	if err != nil {
+		return err
+	}
+	doc, err := pcr.Sign(policyInputs(preds), opts)
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(doc.JSON(m.jsonMode(e.stdout, ttyJSON(e.stdout))))
+	return err
+}
+
+// policyInputs flattens predictions into pcr.Sign's inputs.
+func policyInputs(preds []pcr.Prediction) []pcr.PolicyInput {
+	var in []pcr.PolicyInput
+	for _, p := range preds {
+		for _, v := range p.Values {
+			in = append(in, pcr.PolicyInput{Phase: string(p.Phase), Bank: v.Bank, Value: v.Digest})
+		}
+	}
+	return in
+}
+
+type measureFileCmd struct {
+	File string `arg:"" help:"The UKI." type:"existingfile"`
+	measureCommon
+}
+
+func (m *measureFileCmd) Run(e *env) error {
+	img, err := uki.OpenImage(m.File)
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	if m.StubVersion == "" && m.Stub == "" {
+		if m.StubVersion = img.StubVersion(); m.StubVersion == "" {
+			return fmt.Errorf("%s: no systemd-stub version in its .sdmagic section; give --stub-version", m.File)
+		}
+	}
+	var secs []pcr.Section
+	for _, s := range img.BaseSections() {
+		secs = append(secs, pcr.Section{Name: s.Name, Content: s.Content})
+	}
+	preds, err := m.predict(secs)
+	if err != nil {
+		return err
+	}
+	return pcr.FormatCalculate(e.stdout, e.stderr, preds, m.jsonMode(e.stdout, pcr.MeasureJSONOff))
+}
