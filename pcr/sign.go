@@ -241,3 +241,14 @@ func sortInputs(inputs []PolicyInput) []PolicyInput {
 	}
 	return out
 }
+
+// PolicyInputs flattens predictions into Sign's inputs.
+func PolicyInputs(preds []Prediction) []PolicyInput {
+	var in []PolicyInput
+	for _, p := range preds {
+		for _, v := range p.Values {
+			in = append(in, PolicyInput{Phase: string(p.Phase), Bank: v.Bank, Value: v.Digest})
+		}
+	}
+	return in
+}

@@ -1,6 +1,7 @@
 package uki
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"github.com/ukibuild/ukibuild/internal/kernel"
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/internal/pystr"
+	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/sbat"
 )
 
@@ -50,8 +52,33 @@ type Config struct {
 	// TempDir holds the decompressed kernel while building; default
 	// os.TempDir().
 	TempDir string
+	// PCRKeys are the PCR signing key groups (ukify's --pcr-private-key
+	// with --pcr-public-key or --pcr-certificate, --phases and
+	// --policyref). Each signs the PCR 11 policies of its phases into
+	// .pcrsig. The measured sections and their order are those of the
+	// stub's systemd version (read from its .sdmagic section).
+	PCRKeys []PCRKey
+	// PCRBanks are the banks to sign policies for; none means all four.
+	PCRBanks []pcr.Bank
 	// Warnf receives warnings (nil: discarded).
 	Warnf func(format string, args ...any)
+}
+
+// PCRKey is one PCR signing key group.
+type PCRKey struct {
+	// Signer signs the policies (RSA only: systemd verifies RSASSA).
+	Signer crypto.Signer
+	// PublicKey, when set, is the key whose fingerprint the policies carry
+	// (from --pcr-public-key or --pcr-certificate).
+	PublicKey crypto.PublicKey
+	// PublicKeyFile is the --pcr-public-key file: with a single key group,
+	// ukify embeds it as .pcrpkey as it is.
+	PublicKeyFile Content
+	// Phases are the boot phase paths to sign for; none means
+	// systemd-measure's default set.
+	Phases []string
+	// PolicyRef binds the signatures to a policy reference ("": none).
+	PolicyRef string
 }
 
 // Plan is a resolved Config: the stub is read, the kernel decompressed if
@@ -150,6 +177,29 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 		unameContent = Text("uname", uname)
 	}
 
+	// With a single PCR key group and no --pcrpkey, ukify embeds the
+	// public key: the --pcr-public-key file as it is, else the key of the
+	// certificate or of the private key as systemd-keyutil extract-public
+	// prints it.
+	pcrpkey := cfg.PCRPKey
+	if pcrpkey == nil && len(cfg.PCRKeys) == 1 {
+		k := cfg.PCRKeys[0]
+		switch {
+		case k.PublicKeyFile != nil:
+			pcrpkey = k.PublicKeyFile
+		default:
+			pub := k.PublicKey
+			if pub == nil && k.Signer != nil {
+				pub = k.Signer.Public()
+			}
+			b, err := pcr.PublicKeyPEM(pub)
+			if err != nil {
+				return nil, fmt.Errorf(".pcrpkey: %w", err)
+			}
+			pcrpkey = Bytes("PCR public key", b)
+		}
+	}
+
 	// The order of ukify 262 (src/ukify/ukify.py, make_uki, "sections").
 	// .dtbauto, .hwids and .efifw come with the profile/add-on work.
 	std := []Section{
@@ -158,7 +208,7 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 		{".dtb", cfg.Devicetree},
 		{".uname", unameContent},
 		{".splash", cfg.Splash},
-		{".pcrpkey", cfg.PCRPKey},
+		{".pcrpkey", pcrpkey},
 		{".linux", linux},
 		{".initrd", JoinInitrds(cfg.Initrds)},
 		{".ucode", cfg.Microcode},
@@ -230,7 +280,55 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 	if err := add(Section{".sbat", Text("merged SBAT", merged)}); err != nil {
 		return nil, err
 	}
+	if len(cfg.PCRKeys) > 0 {
+		sig, err := signPCRs(stub, plan.Sections, cfg.PCRKeys, cfg.PCRBanks)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(Section{".pcrsig", Bytes("PCR signatures", sig)}); err != nil {
+			return nil, err
+		}
+	}
 	return plan, nil
+}
+
+// signPCRs predicts PCR 11 for the sections as the stub measures them and
+// returns the .pcrsig content: the signed policies of every key group,
+// combined as ukify combines systemd-measure's outputs.
+func signPCRs(stub *Stub, sections []Section, groups []PCRKey, banks []pcr.Bank) ([]byte, error) {
+	version := stub.Version()
+	if version == "" {
+		return nil, fmt.Errorf("stub %s: no systemd-stub version in its .sdmagic section, so what it measures is unknown", stub.Path)
+	}
+	order, err := pcr.OrderFor(version)
+	if err != nil {
+		return nil, fmt.Errorf("stub %s: %w", stub.Path, err)
+	}
+	secs := make([]pcr.Section, len(sections))
+	for i, s := range sections {
+		secs[i] = pcr.Section{Name: s.Name, Content: s.Content}
+	}
+	m, err := pcr.Measure(order, secs, pcr.NormalizeBanks(banks))
+	if err != nil {
+		return nil, err
+	}
+	var docs []*pcr.PolicyDocument
+	for i, g := range groups {
+		phases, err := pcr.ParsePhases(g.Phases)
+		if err != nil {
+			return nil, fmt.Errorf("PCR key %d: %w", i+1, err)
+		}
+		var preds []pcr.Prediction
+		for _, p := range phases {
+			preds = append(preds, m.Phase(p))
+		}
+		doc, err := pcr.Sign(pcr.PolicyInputs(preds), pcr.SignOptions{Signer: g.Signer, PublicKey: g.PublicKey, PolicyRef: g.PolicyRef})
+		if err != nil {
+			return nil, fmt.Errorf("PCR key %d: %w", i+1, err)
+		}
+		docs = append(docs, doc)
+	}
+	return pcr.PCRSigSection(false, docs...)
 }
 
 // CheckSectionName applies ukify's rule for user-named sections: printable

@@ -5,9 +5,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/alecthomas/kong"
 
+	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
 )
 
@@ -39,6 +42,79 @@ type buildCmd struct {
 	EFIArch    string    `name:"efi-arch" help:"Target EFI architecture (ia32, x64, arm, aa64, riscv32, riscv64, loongarch32, loongarch64); default: this machine's." placeholder:"ARCH"`
 	Stub       string    `help:"systemd-stub to use; default /usr/lib/systemd/boot/efi/linux<arch>.efi.stub." placeholder:"FILE"`
 	Output     string    `short:"o" help:"Output file; default <kernel name>.unsigned.efi in the current directory." placeholder:"FILE"`
+
+	PCRPrivateKey  []string `name:"pcr-private-key" help:"PCR signing key (PEM, RSA); repeatable, one per key group." sep:"none" placeholder:"PATH"`
+	PCRPublicKey   []string `name:"pcr-public-key" help:"Public key of the matching --pcr-private-key." sep:"none" placeholder:"PATH"`
+	PCRCertificate []string `name:"pcr-certificate" help:"Certificate of the matching --pcr-private-key." sep:"none" placeholder:"PATH"`
+	Phases         []string `help:"Phase paths to sign for, for the matching --pcr-private-key (space or comma separated)." sep:"none" placeholder:"PHASE-PATH..."`
+	PolicyRef      []string `name:"policyref" help:"Policy reference for the matching --pcr-private-key." sep:"none" placeholder:"STRING"`
+	PCRBanks       string   `name:"pcr-banks" help:"PCR banks to sign for (space or comma separated); default all four." placeholder:"BANK..."`
+}
+
+// knownPhases are the boot phases ukify accepts (ukify.py, KNOWN_PHASES).
+var knownPhases = []string{"enter-initrd", "leave-initrd", "sysinit", "ready", "shutdown", "final"}
+
+// splitList splits like ukify's parse_banks/parse_phase_paths: on commas or
+// whitespace, with one trailing comma allowed.
+func splitList(s string) []string {
+	s = strings.TrimSuffix(strings.TrimSpace(s), ",")
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+}
+
+// pcrKeys builds the PCR key groups from the ukify options, with ukify's
+// consistency checks.
+func (b *buildCmd) pcrKeys() ([]uki.PCRKey, error) {
+	n := len(b.PCRPrivateKey)
+	switch {
+	case len(b.PCRPublicKey) > 0 && len(b.PCRCertificate) > 0:
+		return nil, fmt.Errorf("--pcr-public-key and --pcr-certificate cannot be used at the same time")
+	case len(b.PCRPublicKey) > 0 && len(b.PCRPublicKey) != n:
+		return nil, fmt.Errorf("--pcr-public-key specifications must match --pcr-private-key")
+	case len(b.PCRCertificate) > 0 && len(b.PCRCertificate) != n:
+		return nil, fmt.Errorf("--pcr-certificate specifications must match --pcr-private-key")
+	case len(b.Phases) > 0 && len(b.Phases) != n:
+		return nil, fmt.Errorf("--phases specifications must match --pcr-private-key")
+	case len(b.PolicyRef) > 0 && len(b.PolicyRef) != n:
+		return nil, fmt.Errorf("--policyref specifications must match --pcr-private-key")
+	}
+	var groups []uki.PCRKey
+	for i, path := range b.PCRPrivateKey {
+		var g uki.PCRKey
+		var err error
+		if g.Signer, err = keys.PrivateKey(path); err != nil {
+			return nil, fmt.Errorf("--pcr-private-key: %w", err)
+		}
+		if len(b.PCRPublicKey) > 0 {
+			if g.PublicKey, err = keys.PublicKey(b.PCRPublicKey[i]); err != nil {
+				return nil, fmt.Errorf("--pcr-public-key: %w", err)
+			}
+			if g.PublicKeyFile, err = uki.File(b.PCRPublicKey[i]); err != nil {
+				return nil, fmt.Errorf("--pcr-public-key: %w", err)
+			}
+		}
+		if len(b.PCRCertificate) > 0 {
+			cert, err := keys.Certificate(b.PCRCertificate[i])
+			if err != nil {
+				return nil, fmt.Errorf("--pcr-certificate: %w", err)
+			}
+			g.PublicKey = cert.PublicKey
+		}
+		if len(b.Phases) > 0 {
+			g.Phases = splitList(b.Phases[i])
+			for _, path := range g.Phases {
+				for _, w := range strings.Split(path, ":") {
+					if !slices.Contains(knownPhases, w) {
+						return nil, fmt.Errorf("--phases: unknown boot phase %q in %q (known: %s)", w, path, strings.Join(knownPhases, ", "))
+					}
+				}
+			}
+		}
+		if len(b.PolicyRef) > 0 {
+			g.PolicyRef = b.PolicyRef[i]
+		}
+		groups = append(groups, g)
+	}
+	return groups, nil
 }
 
 func (b *buildCmd) Run(e *env) error {
@@ -118,6 +194,16 @@ func (b *buildCmd) Run(e *env) error {
 	}
 	if err != nil {
 		return err
+	}
+	if cfg.PCRKeys, err = b.pcrKeys(); err != nil {
+		return err
+	}
+	for _, name := range splitList(b.PCRBanks) {
+		bank, err := pcr.ParseBank(name)
+		if err != nil {
+			return fmt.Errorf("--pcr-banks: %w", err)
+		}
+		cfg.PCRBanks = append(cfg.PCRBanks, bank)
 	}
 
 	out := b.Output

@@ -214,23 +214,12 @@ func (m *measureSignOpts) run(e *env, policyDigest bool) error {
 	if err != nil {
 		return err
 	}
-	doc, err := pcr.Sign(policyInputs(preds), opts)
+	doc, err := pcr.Sign(pcr.PolicyInputs(preds), opts)
 	if err != nil {
 		return err
 	}
 	_, err = e.stdout.Write(doc.JSON(m.jsonMode(e.stdout, ttyJSON(e.stdout))))
 	return err
-}
-
-// policyInputs flattens predictions into pcr.Sign's inputs.
-func policyInputs(preds []pcr.Prediction) []pcr.PolicyInput {
-	var in []pcr.PolicyInput
-	for _, p := range preds {
-		for _, v := range p.Values {
-			in = append(in, pcr.PolicyInput{Phase: string(p.Phase), Bank: v.Bank, Value: v.Digest})
-		}
-	}
-	return in
 }
 
 type measureFileCmd struct {

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ukibuild/ukibuild/internal/keys"
+)
+
+// sidToolsDir writes wrappers that run sid's systemd-measure and
+// systemd-keyutil through sid's loader, for ukify's --tools.
+func sidToolsDir(t *testing.T, f *fixture) string {
+	t.Helper()
+	dir := t.TempDir()
+	root := f.tools.Path(t, "UKIBUILD_SID_ROOT")
+	libs := f.tools.Var("UKIBUILD_SID_LIBRARY_PATH")
+	for _, tool := range []string{"systemd-measure", "systemd-keyutil"} {
+		bin := filepath.Join(root, "usr/lib/systemd", tool)
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatalf("%s: %v (run internal/reftools/fetch.sh)", tool, err)
+		}
+		script := fmt.Sprintf("#!/bin/sh\nexec %s/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path %s %s \"$@\"\n", root, libs, bin)
+		if err := os.WriteFile(filepath.Join(dir, tool), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// selfSignedCert writes a certificate for the key in privPath.
+func selfSignedCert(t *testing.T, dir, privPath string) string {
+	t.Helper()
+	signer, err := keys.PrivateKey(privPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "PCR test"},
+		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(4e9, 0)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, signer.Public(), signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(dir, "pcr.crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// TestBuildWithPCRKeysMatchesUkify: with PCR signing keys, the UKI (with its
+// .pcrpkey and .pcrsig) is byte-identical to ukify 262.1's, which runs
+// systemd-measure and systemd-keyutil 262.1 (RSASSA-PKCS1-v1_5 signatures
+// are deterministic).
+func TestBuildWithPCRKeysMatchesUkify(t *testing.T) {
+	f := getFixture(t)
+	tools := sidToolsDir(t, f)
+	kdir := t.TempDir()
+	k1, p1 := rsaKeyPEM(t, kdir, "k1")
+	k2, _ := rsaKeyPEM(t, kdir, "k2")
+	cert := selfSignedCert(t, kdir, k1)
+	base := []string{"build", "--stub", f.stubs["262"], "--linux", f.kernel, "--initrd", filepath.Join(f.dir, "initrd1"),
+		"--cmdline", "console=ttyS0", "--os-release", "@" + filepath.Join(f.dir, "os-release")}
+	cases := map[string][]string{
+		"one-key":             {"--pcr-private-key", k1},
+		"public-key-phases":   {"--pcr-private-key", k1, "--pcr-public-key", p1, "--phases", "enter-initrd, enter-initrd:leave-initrd", "--pcr-banks", "sha256,sha1"},
+		"certificate":         {"--pcr-private-key", k1, "--pcr-certificate", cert, "--pcr-banks", "sha384"},
+		"two-keys":            {"--pcr-private-key", k1, "--phases", "enter-initrd", "--pcr-private-key", k2, "--phases", "enter-initrd:leave-initrd enter-initrd:leave-initrd:sysinit"},
+		"two-keys-policyrefs": {"--pcr-private-key", k1, "--policyref", "initrd", "--pcr-private-key", k2, "--policyref", "system"},
+	}
+	for name, extra := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			ref, ours := filepath.Join(dir, "ukify.efi"), filepath.Join(dir, "ours.efi")
+			args := append(append([]string{}, base...), extra...)
+			if code, _, e := runUkify(t, f.tools, dir, append(args, "--tools", tools, "--output", ref)...); code != 0 {
+				t.Fatalf("ukify: %s", e)
+			}
+			if code, _, e := runOurs(append(args, "--output", ours)...); code != 0 {
+				t.Fatalf("ukibuild: %s", e)
+			}
+			compareFiles(t, ref, ours)
+			compareInspect(t, f, dir, ours)
+			_, out, _ := runUkify(t, f.tools, dir, "inspect", ours, "--section", ".pcrsig:text", "--section", ".pcrpkey:text", "--json=short")
+			if !strings.Contains(out, `\"sig\": \"`) || !strings.Contains(out, "BEGIN PUBLIC KEY") && name != "two-keys" && name != "two-keys-policyrefs" {
+				t.Errorf("no signed .pcrsig or no .pcrpkey: %s", out)
+			}
+		})
+	}
+}
