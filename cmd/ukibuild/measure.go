@@ -124,6 +124,21 @@ func ttyJSON(out io.Writer) pcr.MeasureJSON {
 	return pcr.MeasureJSONShort
 }
 
+// measureInputs are the options of the verbs that take section files.
+type measureInputs struct {
+	measureSections
+	measureCommon
+}
+
+// predictions reads the section files and predicts PCR 11 for them.
+func (m *measureInputs) predictions() ([]pcr.Prediction, error) {
+	secs, err := m.sections()
+	if err != nil {
+		return nil, err
+	}
+	return m.predict(secs)
+}
+
 func (c *measureCommon) predict(sections []pcr.Section) ([]pcr.Prediction, error) {
 	order, err := c.order()
 	if err != nil {
@@ -136,17 +151,10 @@ func (c *measureCommon) predict(sections []pcr.Section) ([]pcr.Prediction, error
 	return pcr.Predict(order, sections, banks, c.Phase)
 }
 
-type measureCalculateCmd struct {
-	measureSections
-	measureCommon
-}
+type measureCalculateCmd struct{ measureInputs }
 
 func (m *measureCalculateCmd) Run(e *env) error {
-	secs, err := m.sections()
-	if err != nil {
-		return err
-	}
-	preds, err := m.predict(secs)
+	preds, err := m.predictions()
 	if err != nil {
 		return err
 	}
@@ -154,8 +162,7 @@ func (m *measureCalculateCmd) Run(e *env) error {
 }
 
 type measureSignOpts struct {
-	measureSections
-	measureCommon
+	measureInputs
 	PrivateKey      string `name:"private-key" help:"PCR signing key (PEM, RSA)." placeholder:"PATH"`
 	PublicKey       string `name:"public-key" help:"Public key (PEM) whose fingerprint the policies carry." placeholder:"PATH"`
 	Certificate     string `help:"Certificate (PEM) whose key the policies carry." placeholder:"PATH"`
@@ -206,11 +213,7 @@ func (m *measureSignOpts) run(e *env, policyDigest bool) error {
 			return fmt.Errorf("--append %s: %w", m.Append, err)
 		}
 	}
-	secs, err := m.sections()
-	if err != nil {
-		return err
-	}
-	preds, err := m.predict(secs)
+	preds, err := m.predictions()
 	if err != nil {
 		return err
 	}
