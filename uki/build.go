@@ -60,6 +60,16 @@ type Config struct {
 	PCRKeys []PCRKey
 	// PCRBanks are the banks to sign policies for; none means all four.
 	PCRBanks []pcr.Bank
+	// PolicyDigestKey, when set, makes .pcrsig hold the unsigned policies
+	// for offline signing (ukify's --policy-digest with --pcr-public-key or
+	// --pcr-certificate): each carries "tbs", the data to sign, and the
+	// section is padded with 1024 spaces per policy so that JoinPCRSig can
+	// later put the signatures in place. PCRKeys must be empty.
+	PolicyDigestKey crypto.PublicKey
+	// PolicyDigestInitrd adds the policies for enter-initrd with the policy
+	// reference "initrd" to the PolicyDigestKey ones (ukify's
+	// --sign-initrd-pcrs with --policy-digest).
+	PolicyDigestInitrd bool
 	// Warnf receives warnings (nil: discarded).
 	Warnf func(format string, args ...any)
 }
@@ -88,7 +98,10 @@ type Plan struct {
 	Sections []Section
 	// Uname is the .uname value used ("" when there is none).
 	Uname string
-	temp  string
+	// PolicyDigest is the unsigned .pcrsig text when Config.PolicyDigestKey
+	// was set (ukify prints it for offline signing).
+	PolicyDigest []byte
+	temp         string
 }
 
 // Close removes the temporary files of the plan.
@@ -280,10 +293,16 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 	if err := add(Section{".sbat", Text("merged SBAT", merged)}); err != nil {
 		return nil, err
 	}
-	if len(cfg.PCRKeys) > 0 {
-		sig, err := signPCRs(stub, plan.Sections, cfg.PCRKeys, cfg.PCRBanks)
+	switch {
+	case cfg.PolicyDigestKey != nil && len(cfg.PCRKeys) > 0:
+		return nil, errors.New("PCR signing keys and a policy digest key exclude each other")
+	case len(cfg.PCRKeys) > 0 || cfg.PolicyDigestKey != nil:
+		sig, err := signPCRs(stub, plan.Sections, cfg)
 		if err != nil {
 			return nil, err
+		}
+		if cfg.PolicyDigestKey != nil {
+			plan.PolicyDigest = sig
 		}
 		if err := add(Section{".pcrsig", Bytes("PCR signatures", sig)}); err != nil {
 			return nil, err
@@ -292,37 +311,83 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 	return plan, nil
 }
 
-// signPCRs predicts PCR 11 for the sections as the stub measures them and
-// returns the .pcrsig content: the signed policies of every key group,
-// combined as ukify combines systemd-measure's outputs.
-func signPCRs(stub *Stub, sections []Section, groups []PCRKey, banks []pcr.Bank) ([]byte, error) {
-	version := stub.Version()
+// Order returns the measured-section order of the plan's stub (by the
+// version in its .sdmagic section).
+func (p *Plan) Order() (pcr.Order, error) {
+	version := p.Stub.Version()
 	if version == "" {
-		return nil, fmt.Errorf("stub %s: no systemd-stub version in its .sdmagic section, so what it measures is unknown", stub.Path)
+		return pcr.Order{}, fmt.Errorf("stub %s: no systemd-stub version in its .sdmagic section, so what it measures is unknown", p.Stub.Path)
 	}
 	order, err := pcr.OrderFor(version)
 	if err != nil {
-		return nil, fmt.Errorf("stub %s: %w", stub.Path, err)
+		return pcr.Order{}, fmt.Errorf("stub %s: %w", p.Stub.Path, err)
 	}
+	return order, nil
+}
+
+// Predict predicts PCR 11 for the plan's UKI as its stub measures it, as
+// "systemd-measure calculate" does (banks none: all four; phases none:
+// the default set).
+func (p *Plan) Predict(banks []pcr.Bank, phases []string) ([]pcr.Prediction, error) {
+	order, err := p.Order()
+	if err != nil {
+		return nil, err
+	}
+	return pcr.Predict(order, pcrSections(p.Sections), banks, phases)
+}
+
+func pcrSections(sections []Section) []pcr.Section {
 	secs := make([]pcr.Section, len(sections))
 	for i, s := range sections {
 		secs[i] = pcr.Section{Name: s.Name, Content: s.Content}
 	}
-	m, err := pcr.Measure(order, secs, pcr.NormalizeBanks(banks))
+	return secs
+}
+
+// signPCRs predicts PCR 11 for the sections as the stub measures them and
+// returns the .pcrsig content: the signed policies of every key group (or
+// the unsigned ones for PolicyDigestKey, padded), combined as ukify combines
+// systemd-measure's outputs.
+func signPCRs(stub *Stub, sections []Section, cfg Config) ([]byte, error) {
+	plan := &Plan{Stub: stub, Sections: sections}
+	order, err := plan.Order()
 	if err != nil {
 		return nil, err
 	}
-	var docs []*pcr.PolicyDocument
-	for i, g := range groups {
-		phases, err := pcr.ParsePhases(g.Phases)
+	m, err := pcr.Measure(order, pcrSections(sections), pcr.NormalizeBanks(cfg.PCRBanks))
+	if err != nil {
+		return nil, err
+	}
+	sign := func(phases []string, opts pcr.SignOptions) (*pcr.PolicyDocument, error) {
+		ps, err := pcr.ParsePhases(phases)
 		if err != nil {
-			return nil, fmt.Errorf("PCR key %d: %w", i+1, err)
+			return nil, err
 		}
 		var preds []pcr.Prediction
-		for _, p := range phases {
+		for _, p := range ps {
 			preds = append(preds, m.Phase(p))
 		}
-		doc, err := pcr.Sign(pcr.PolicyInputs(preds), pcr.SignOptions{Signer: g.Signer, PublicKey: g.PublicKey, PolicyRef: g.PolicyRef})
+		return pcr.Sign(pcr.PolicyInputs(preds), opts)
+	}
+	var docs []*pcr.PolicyDocument
+	if cfg.PolicyDigestKey != nil {
+		opts := pcr.SignOptions{PublicKey: cfg.PolicyDigestKey, PolicyDigest: true}
+		doc, err := sign(nil, opts)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, doc)
+		if cfg.PolicyDigestInitrd {
+			opts.PolicyRef = "initrd"
+			if doc, err = sign([]string{"enter-initrd"}, opts); err != nil {
+				return nil, err
+			}
+			docs = append(docs, doc)
+		}
+		return pcr.PCRSigSection(true, docs...)
+	}
+	for i, g := range cfg.PCRKeys {
+		doc, err := sign(g.Phases, pcr.SignOptions{Signer: g.Signer, PublicKey: g.PublicKey, PolicyRef: g.PolicyRef})
 		if err != nil {
 			return nil, fmt.Errorf("PCR key %d: %w", i+1, err)
 		}

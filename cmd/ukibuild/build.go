@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/internal/pyjson"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
 )
@@ -49,6 +52,12 @@ type buildCmd struct {
 	Phases         []string `help:"Phase paths to sign for, for the matching --pcr-private-key (space or comma separated)." sep:"none" placeholder:"PHASE-PATH..."`
 	PolicyRef      []string `name:"policyref" help:"Policy reference for the matching --pcr-private-key." sep:"none" placeholder:"STRING"`
 	PCRBanks       string   `name:"pcr-banks" help:"PCR banks to sign for (space or comma separated); default all four." placeholder:"BANK..."`
+	SignInitrdPCRs bool     `name:"sign-initrd-pcrs" help:"Also sign (or, with --policy-digest, prepare) policies for enter-initrd with the policy reference 'initrd'."`
+	PolicyDigest   bool     `name:"policy-digest" help:"Put unsigned policies for offline signing into .pcrsig (needs one --pcr-public-key or --pcr-certificate) and print them."`
+	JoinPCRSig     string   `name:"join-pcrsig" help:"A UKI built with --policy-digest to put the --pcrsig signatures into." placeholder:"UKI"`
+	PCRSig         string   `name:"pcrsig" help:"Signed policies (JSON) for --join-pcrsig." placeholder:"TEXT|@FILE"`
+	Measure        bool     `help:"Print the expected PCR 11 values (systemd-measure calculate)."`
+	JSON           string   `name:"json" enum:"pretty,short,off" default:"off" help:"Output format of --measure: pretty, short or off."`
 }
 
 // knownPhases are the boot phases ukify accepts (ukify.py, KNOWN_PHASES).
@@ -68,9 +77,9 @@ func (b *buildCmd) pcrKeys() ([]uki.PCRKey, error) {
 	switch {
 	case len(b.PCRPublicKey) > 0 && len(b.PCRCertificate) > 0:
 		return nil, fmt.Errorf("--pcr-public-key and --pcr-certificate cannot be used at the same time")
-	case len(b.PCRPublicKey) > 0 && len(b.PCRPublicKey) != n:
+	case n > 0 && len(b.PCRPublicKey) > 0 && len(b.PCRPublicKey) != n:
 		return nil, fmt.Errorf("--pcr-public-key specifications must match --pcr-private-key")
-	case len(b.PCRCertificate) > 0 && len(b.PCRCertificate) != n:
+	case n > 0 && len(b.PCRCertificate) > 0 && len(b.PCRCertificate) != n:
 		return nil, fmt.Errorf("--pcr-certificate specifications must match --pcr-private-key")
 	case len(b.Phases) > 0 && len(b.Phases) != n:
 		return nil, fmt.Errorf("--phases specifications must match --pcr-private-key")
@@ -118,6 +127,9 @@ func (b *buildCmd) pcrKeys() ([]uki.PCRKey, error) {
 }
 
 func (b *buildCmd) Run(e *env) error {
+	if b.PCRSig != "" || b.JoinPCRSig != "" {
+		return b.joinPCRSig()
+	}
 	cfg := uki.Config{Linux: b.Linux, Warnf: e.warnf}
 	arch := b.EFIArch
 	if arch == "" {
@@ -198,6 +210,36 @@ func (b *buildCmd) Run(e *env) error {
 	if cfg.PCRKeys, err = b.pcrKeys(); err != nil {
 		return err
 	}
+	if b.PolicyDigest {
+		if cfg.PolicyDigestKey, err = b.policyDigestKey(); err != nil {
+			return err
+		}
+		cfg.PolicyDigestInitrd = b.SignInitrdPCRs
+		// ukify embeds the single public key as .pcrpkey: the
+		// --pcr-public-key file as it is, or the certificate's key.
+		if cfg.PCRPKey == nil {
+			if len(b.PCRPublicKey) == 1 {
+				cfg.PCRPKey = file("pcr-public-key", b.PCRPublicKey[0])
+			} else {
+				pemKey, perr := pcr.PublicKeyPEM(cfg.PolicyDigestKey)
+				if perr != nil {
+					return perr
+				}
+				cfg.PCRPKey = uki.Bytes("PCR public key", pemKey)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	} else if b.SignInitrdPCRs {
+		if len(cfg.PCRKeys) == 0 {
+			return fmt.Errorf("--sign-initrd-pcrs requires --pcr-private-key or --policy-digest")
+		}
+		// ukify adds a group with the first key for enter-initrd only.
+		extra := cfg.PCRKeys[0]
+		extra.Phases, extra.PolicyRef = []string{"enter-initrd"}, "initrd"
+		cfg.PCRKeys = append(cfg.PCRKeys, extra)
+	}
 	for _, name := range splitList(b.PCRBanks) {
 		bank, err := pcr.ParseBank(name)
 		if err != nil {
@@ -213,11 +255,92 @@ func (b *buildCmd) Run(e *env) error {
 		}
 		out = filepath.Base(b.Linux) + ".unsigned.efi"
 	}
-	if err := uki.Build(cfg, out); err != nil {
+	plan, err := uki.Prepare(cfg)
+	if err != nil {
+		return err
+	}
+	defer plan.Close()
+	if b.Measure {
+		if err := b.printMeasure(e, plan, cfg.PCRBanks); err != nil {
+			return err
+		}
+	}
+	img, err := plan.Compose()
+	if err != nil {
+		return err
+	}
+	if err := uki.WriteFile(out, img); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "Wrote unsigned %s\n", out)
+	if plan.PolicyDigest != nil {
+		fmt.Fprintf(e.stdout, "%s\n", plan.PolicyDigest)
+	}
 	return nil
+}
+
+// printMeasure prints what ukify's --measure prints: systemd-measure
+// calculate for the phases of all key groups together, plus a newline.
+func (b *buildCmd) printMeasure(e *env, plan *uki.Plan, banks []pcr.Bank) error {
+	var phases []string
+	for _, g := range b.Phases {
+		phases = append(phases, splitList(g)...)
+	}
+	preds, err := plan.Predict(banks, phases)
+	if err != nil {
+		return err
+	}
+	mode := map[string]pcr.MeasureJSON{"off": pcr.MeasureJSONOff, "short": pcr.MeasureJSONShort, "pretty": pcr.MeasureJSONPretty}[b.JSON]
+	if err := pcr.FormatCalculate(e.stdout, e.stderr, preds, mode); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(e.stdout)
+	return err
+}
+
+// policyDigestKey is the one public key --policy-digest needs.
+func (b *buildCmd) policyDigestKey() (crypto.PublicKey, error) {
+	switch {
+	case len(b.PCRPrivateKey) > 0:
+		return nil, fmt.Errorf("--pcr-private-key cannot be specified with --policy-digest")
+	case len(b.PCRPublicKey) == 1 && len(b.PCRCertificate) == 0:
+		return keys.PublicKey(b.PCRPublicKey[0])
+	case len(b.PCRCertificate) == 1 && len(b.PCRPublicKey) == 0:
+		cert, err := keys.Certificate(b.PCRCertificate[0])
+		if err != nil {
+			return nil, err
+		}
+		return cert.PublicKey, nil
+	}
+	return nil, fmt.Errorf("--policy-digest requires exactly one --pcr-public-key or --pcr-certificate")
+}
+
+// joinPCRSig is ukify's --join-pcrsig=UKI --pcrsig=JSON: no other input.
+func (b *buildCmd) joinPCRSig() error {
+	switch {
+	case b.JoinPCRSig == "":
+		return fmt.Errorf("--pcrsig requires --join-pcrsig")
+	case b.PCRSig == "":
+		return fmt.Errorf("--join-pcrsig requires --pcrsig")
+	case b.Linux != "" || len(b.Initrd) > 0 || b.Microcode != "" || len(b.SBAT) > 0 || b.Uname.Set || b.OSRelease.Set ||
+		b.Cmdline != "" || b.Splash != "" || b.Devicetree != "" || len(b.PCRPrivateKey) > 0 || len(b.PCRPublicKey) > 0 ||
+		len(b.PCRCertificate) > 0:
+		return fmt.Errorf("--pcrsig and --join-pcrsig cannot be used with other sections")
+	case b.Output == "":
+		return fmt.Errorf("--output must be given with --join-pcrsig")
+	}
+	text := []byte(b.PCRSig)
+	if p, ok := strings.CutPrefix(b.PCRSig, "@"); ok {
+		var err error
+		if text, err = os.ReadFile(p); err != nil {
+			return fmt.Errorf("--pcrsig: %w", err)
+		}
+	}
+	sigs, err := pyjson.UnmarshalObject(text)
+	if err != nil {
+		return fmt.Errorf("--pcrsig: not a JSON object: %w", err)
+	}
+	return uki.JoinPCRSig(b.JoinPCRSig, sigs, b.Output)
 }
 
 // cutSection splits ukify's NAME:CONTENT: exactly one colon.

@@ -4,10 +4,14 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -92,4 +96,80 @@ func TestBuildWithPCRKeysMatchesUkify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBuildMeasureAndOfflineSigningMatchUkify: --measure output, the
+// --policy-digest UKI and printed policies, and --join-pcrsig with
+// signatures made offline by openssl are byte-identical to ukify's.
+func TestBuildMeasureAndOfflineSigningMatchUkify(t *testing.T) {
+	f := getFixture(t)
+	tools := sidToolsDir(t, f)
+	kdir := t.TempDir()
+	k1, p1 := rsaKeyPEM(t, kdir, "k1")
+	base := []string{"build", "--stub", f.stubs["262"], "--linux", f.kernel, "--initrd", filepath.Join(f.dir, "initrd1"),
+		"--cmdline", "console=ttyS0", "--os-release", "@" + filepath.Join(f.dir, "os-release")}
+	both := func(t *testing.T, dir string, extra ...string) (ukifyOut, oursOut string) {
+		t.Helper()
+		ref, ours := filepath.Join(dir, "ukify.efi"), filepath.Join(dir, "ours.efi")
+		args := append(append([]string{}, base...), extra...)
+		code, uout, e := runUkify(t, f.tools, dir, append(args, "--tools", tools, "--output", ref)...)
+		if code != 0 {
+			t.Fatalf("ukify: %s", e)
+		}
+		code, oout, e := runOurs(append(args, "--output", ours)...)
+		if code != 0 {
+			t.Fatalf("ukibuild: %s", e)
+		}
+		compareFiles(t, ref, ours)
+		return uout, oout
+	}
+	for _, mode := range []string{"off", "short", "pretty"} {
+		t.Run("measure-"+mode, func(t *testing.T) {
+			u, o := both(t, t.TempDir(), "--measure", "--json", mode, "--pcr-private-key", k1, "--phases", "enter-initrd enter-initrd:leave-initrd", "--pcr-banks", "sha1,sha256")
+			if u != o || !strings.Contains(u, "11") {
+				t.Errorf("--measure output differs:\n--- ukify\n%s\n--- ukibuild\n%s", u, o)
+			}
+		})
+	}
+	t.Run("policy-digest-then-join", func(t *testing.T) {
+		dir := t.TempDir()
+		u, o := both(t, dir, "--policy-digest", "--pcr-public-key", p1, "--sign-initrd-pcrs", "--pcr-banks", "sha256")
+		if u != o || !strings.Contains(u, `"tbs"`) {
+			t.Fatalf("--policy-digest output differs:\n--- ukify\n%q\n--- ukibuild\n%q", u, o)
+		}
+		// Sign every "tbs" offline with openssl, as a hash-only signer would.
+		var policies map[string][]map[string]any
+		if err := json.Unmarshal([]byte(u), &policies); err != nil {
+			t.Fatalf("policy digest output: %v", err)
+		}
+		for _, list := range policies {
+			for _, p := range list {
+				tbs, err := hex.DecodeString(p["tbs"].(string))
+				if err != nil {
+					t.Fatal(err)
+				}
+				in := writeFile(dir, "tbs", tbs)
+				sig, err := exec.Command("openssl", "dgst", "-sha256", "-sign", k1, in).Output()
+				if err != nil {
+					t.Fatalf("openssl dgst -sign: %v", err)
+				}
+				p["sig"] = base64.StdEncoding.EncodeToString(sig)
+			}
+		}
+		signed, _ := json.Marshal(policies)
+		sigFile := writeFile(dir, "signed.json", signed)
+		ref, ours := filepath.Join(dir, "ukify-signed.efi"), filepath.Join(dir, "ours-signed.efi")
+		if code, _, e := runUkify(t, f.tools, dir, "build", "--join-pcrsig", filepath.Join(dir, "ukify.efi"), "--pcrsig", "@"+sigFile, "--output", ref); code != 0 {
+			t.Fatalf("ukify --join-pcrsig: %s", e)
+		}
+		if code, _, e := runOurs("build", "--join-pcrsig", filepath.Join(dir, "ours.efi"), "--pcrsig", "@"+sigFile, "--output", ours); code != 0 {
+			t.Fatalf("ukibuild --join-pcrsig: %s", e)
+		}
+		compareFiles(t, ref, ours)
+		_, out, _ := runUkify(t, f.tools, dir, "inspect", ours, "--section", ".pcrsig:text", "--json=short")
+		// The default 4 phases plus the enter-initrd policy with ref "initrd".
+		if n := strings.Count(out, `\"sig\"`); n != 5 {
+			t.Errorf("want 5 signed policies in .pcrsig, found %d: %s", n, out)
+		}
+	})
 }
