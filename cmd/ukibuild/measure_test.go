@@ -53,6 +53,12 @@ func TestMeasureVerbsMatchSystemdMeasure(t *testing.T) {
 	uname := writeFile(dir, "uname", []byte("6.1.0-50-amd64"))
 	secs := []string{"--linux=" + f.kernel, "--osrel=" + filepath.Join(f.dir, "os-release"), "--cmdline=" + cmdline,
 		"--initrd=" + filepath.Join(f.dir, "initrd2"), "--uname=" + uname, "--sbat=" + filepath.Join(f.dir, "sbat.csv")}
+	// A signature file from systemd-measure itself, to append to.
+	_, prior, _ := runMeasure(t, f, "262", append([]string{"sign", "--private-key=" + priv, "--bank=sha256", "--phase=enter-initrd"}, secs...)...)
+	if !strings.Contains(prior, `"sig"`) {
+		t.Fatalf("systemd-measure sign printed no signature: %q", prior)
+	}
+	appendFile := writeFile(dir, "prior.json", []byte(prior))
 	cases := [][]string{
 		append([]string{"calculate"}, secs...),
 		append([]string{"calculate", "--json=short", "--bank=sha1", "--bank=SHA256", "--phase=enter-initrd:leave-initrd", "--phase=:"}, secs...),
@@ -60,6 +66,7 @@ func TestMeasureVerbsMatchSystemdMeasure(t *testing.T) {
 		append([]string{"sign", "--private-key=" + priv, "--bank=sha256", "--bank=sha384"}, secs...),
 		append([]string{"sign", "--private-key=" + priv, "--public-key=" + pub, "--json=pretty", "--policyref=initrd", "--phase=enter-initrd"}, secs...),
 		append([]string{"policy-digest", "--public-key=" + pub, "--bank=sha256"}, secs...),
+		append([]string{"sign", "--private-key=" + priv, "--bank=sha1", "--append=" + appendFile, "--phase=sysinit"}, secs...),
 	}
 	for _, args := range cases {
 		_, wantOut, wantErr := runMeasure(t, f, "262", args...)
