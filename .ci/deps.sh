@@ -9,6 +9,8 @@ pkgs=(
   binutils                      # readelf, which ukify calls to detect uname
   debian-archive-keyring        # verifies the Debian archive in fetch.sh
   gcc libc6-dev libssl-dev       # cgo build of the go-tpm-tools TPM simulator (pcr tests)
+  sbsigntool osslsigncode openssl # Authenticode reference signers and verifiers (sign tests)
+  softhsm2 opensc               # a real PKCS#11 token for the sign/pkcs11 tests
   ca-certificates git
 )
 missing=()
