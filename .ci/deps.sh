@@ -11,6 +11,7 @@ pkgs=(
   gcc libc6-dev libssl-dev       # cgo build of the go-tpm-tools TPM simulator (pcr tests)
   sbsigntool osslsigncode openssl # Authenticode reference signers and verifiers (sign tests)
   softhsm2 opensc               # a real PKCS#11 token for the sign/pkcs11 tests
+  qemu-system-x86 ovmf swtpm swtpm-tools busybox-static  # the boot tests (internal/e2e)
   ca-certificates git
 )
 missing=()

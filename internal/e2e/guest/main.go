@@ -1,0 +1,107 @@
+// Command guest is the /init of the boot tests' initrd (built static with
+// CGO_ENABLED=0). In the guest it mounts the kernel file systems, prints a
+// marker, PCR 11 of every active bank, /proc/cmdline, the files the stub put
+// in /.extra, the TCG event log (base64), runs the unseal check when the
+// host sealed a secret, and powers off. Everything goes to the serial
+// console as "UKIBUILD-E2E <key> <value>" lines that the host test parses.
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
+	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
+)
+
+func out(key, format string, args ...any) {
+	fmt.Printf("UKIBUILD-E2E %s %s\n", key, fmt.Sprintf(format, args...))
+}
+
+func mount(src, dst, fstype string) {
+	os.MkdirAll(dst, 0o755)
+	if err := syscall.Mount(src, dst, fstype, 0, ""); err != nil {
+		out("warning", "mount %s on %s: %v", fstype, dst, err)
+	}
+}
+
+func main() {
+	defer poweroff()
+	mount("proc", "/proc", "proc")
+	mount("sysfs", "/sys", "sysfs")
+	mount("devtmpfs", "/dev", "devtmpfs")
+	mount("securityfs", "/sys/kernel/security", "securityfs")
+	out("begin", "ukibuild boot test guest")
+
+	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
+		out("cmdline", "%s", strings.TrimSpace(string(b)))
+	}
+	listExtra()
+
+	tpm, err := linuxtpm.Open("/dev/tpmrm0")
+	if err != nil {
+		out("error", "opening /dev/tpmrm0: %v", err)
+		return
+	}
+	defer tpm.Close()
+	printPCRs(tpm, "boot")
+	if b, err := os.ReadFile("/sys/kernel/security/tpm0/binary_bios_measurements"); err == nil {
+		out("eventlog", "%s", base64.StdEncoding.EncodeToString(b))
+	} else {
+		out("warning", "event log: %v", err)
+	}
+	unsealCheck(tpm)
+	out("end", "done")
+}
+
+func listExtra() {
+	var files []string
+	filepath.Walk("/.extra", func(p string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		sum := sha256.Sum256(b)
+		out("extra", "%s %d %s", p, len(b), hex.EncodeToString(sum[:]))
+	}
+}
+
+// banks are the PCR banks printed, when the TPM has them active.
+var banks = []struct {
+	name string
+	alg  tpm2.TPMAlgID
+}{{"sha1", tpm2.TPMAlgSHA1}, {"sha256", tpm2.TPMAlgSHA256}, {"sha384", tpm2.TPMAlgSHA384}, {"sha512", tpm2.TPMAlgSHA512}}
+
+func printPCRs(tpm transport.TPM, label string) {
+	for _, b := range banks {
+		rsp, err := tpm2.PCRRead{PCRSelectionIn: tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{
+			{Hash: b.alg, PCRSelect: tpm2.PCClientCompatible.PCRs(11)},
+		}}}.Execute(tpm)
+		if err != nil || len(rsp.PCRValues.Digests) == 0 {
+			continue // bank not active
+		}
+		out("pcr11", "%s %s %s", label, b.name, hex.EncodeToString(rsp.PCRValues.Digests[0].Buffer))
+	}
+}
+
+func poweroff() {
+	os.Stdout.Sync()
+	syscall.Sync()
+	syscall.Reboot(syscall.LINUX_REBOOT_CMD_POWER_OFF)
+	select {}
+}
