@@ -135,8 +135,10 @@ func PolicyPublicKeyName(pub *rsa.PublicKey) ([]byte, error) {
 	return name.Buffer, nil
 }
 
-// policyKeyPublic returns the TPMT_PUBLIC systemd builds for the PCR signing
-// key before TPM2_LoadExternal.
+// PolicyKeyPublic returns the TPMT_PUBLIC systemd builds for the PCR signing
+// key before TPM2_LoadExternal (to verify policy signatures in the TPM).
+func PolicyKeyPublic(pub *rsa.PublicKey) (*tpm2.TPMTPublic, error) { return policyKeyPublic(pub) }
+
 func policyKeyPublic(pub *rsa.PublicKey) (*tpm2.TPMTPublic, error) {
 	if pub == nil || pub.N == nil {
 		return nil, fmt.Errorf("pcr: no RSA public key")

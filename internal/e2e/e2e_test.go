@@ -17,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-tpm/tpm2/transport/linuxudstpm"
+
 	"github.com/ukibuild/ukibuild/internal/reftools"
+	"github.com/ukibuild/ukibuild/internal/tpmunseal"
 )
 
 // Host tools (Debian packages qemu-system-x86, ovmf, swtpm, swtpm-tools,
@@ -130,9 +133,67 @@ type bootResult struct {
 	serial string            // the serial log file
 }
 
+// newTPMState manufactures a swtpm state with the sha1 and sha256 banks.
+func newTPMState(t *testing.T) string {
+	t.Helper()
+	state := filepath.Join(t.TempDir(), "tpm")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command("swtpm_setup", "--tpm2", "--tpmstate", state, "--pcr-banks", "sha1,sha256", "--overwrite").CombinedOutput(); err != nil {
+		t.Fatalf("swtpm_setup: %v\n%s", err, b)
+	}
+	return state
+}
+
+// waitFor waits for a socket file to appear.
+func waitFor(path string) {
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// sealInTPM seals secret in the swtpm state (before the boot) to
+// PolicyAuthorize(pub), talking to swtpm over its command socket.
+func sealInTPM(t *testing.T, state string, secret []byte, pub *rsa.PublicKey) (public, private []byte) {
+	t.Helper()
+	srv, ctrl := filepath.Join(state, "seal-srv.sock"), filepath.Join(state, "seal-ctrl.sock")
+	sw := exec.Command("swtpm", "socket", "--tpm2", "--tpmstate", "dir="+state, "--server", "type=unixio,path="+srv,
+		"--ctrl", "type=unixio,path="+ctrl, "--flags", "not-need-init,startup-clear")
+	if err := sw.Start(); err != nil {
+		t.Fatalf("swtpm: %v", err)
+	}
+	waitFor(srv)
+	tpm, err := linuxudstpm.Open(srv)
+	if err != nil {
+		t.Fatalf("connecting to swtpm: %v", err)
+	}
+	public, private, err = tpmunseal.Seal(tpm, secret, pub, "")
+	tpm.Close()
+	if err != nil {
+		t.Fatalf("sealing: %v", err)
+	}
+	if b, err := exec.Command("swtpm_ioctl", "--unix", ctrl, "-s").CombinedOutput(); err != nil {
+		t.Fatalf("swtpm_ioctl -s: %v\n%s", err, b)
+	}
+	if err := sw.Wait(); err != nil {
+		t.Fatalf("swtpm: %v", err)
+	}
+	return public, private
+}
+
 // boot boots efi as the ESP's default loader with a fresh swtpm and returns
 // what the guest printed. The serial log is kept in the test's directory.
 func boot(t *testing.T, efi string) *bootResult {
+	t.Helper()
+	return bootWithTPM(t, efi, newTPMState(t))
+}
+
+// bootWithTPM boots with the given swtpm state.
+func bootWithTPM(t *testing.T, efi, state string) *bootResult {
 	t.Helper()
 	dir := t.TempDir()
 	esp := filepath.Join(dir, "esp", "EFI", "BOOT")
@@ -146,13 +207,6 @@ func boot(t *testing.T, efi string) *bootResult {
 	if err := os.WriteFile(filepath.Join(esp, "BOOTX64.EFI"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	state := filepath.Join(dir, "tpm")
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := exec.Command("swtpm_setup", "--tpm2", "--tpmstate", state, "--pcr-banks", "sha1,sha256", "--overwrite").CombinedOutput(); err != nil {
-		t.Fatalf("swtpm_setup: %v\n%s", err, b)
-	}
 	sock := filepath.Join(state, "ctrl.sock")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -162,12 +216,7 @@ func boot(t *testing.T, efi string) *bootResult {
 		t.Fatalf("swtpm: %v", err)
 	}
 	defer swtpm.Wait()
-	for i := 0; i < 100; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitFor(sock)
 	vars := filepath.Join(dir, "vars.fd")
 	varsData, err := os.ReadFile(ovmfVars)
 	if err != nil {
@@ -213,7 +262,7 @@ func boot(t *testing.T, efi string) *bootResult {
 	return res
 }
 
-func writeRSAKey(t *testing.T, path string) {
+func writeRSAKey(t *testing.T, path string) *rsa.PrivateKey {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -223,6 +272,7 @@ func writeRSAKey(t *testing.T, path string) {
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return k
 }
 
 // parseCalculate reads "11:bank=hex" lines of measure's text output.
@@ -278,4 +328,43 @@ func TestBootPCR11MatchesPrediction(t *testing.T) {
 		})
 	}
 	t.Logf("boot results:\n%s", strings.Join(table, "\n"))
+}
+
+// TestBootUnsealsCredentialInInitrd: the UKI's policies are signed for the
+// enter-initrd phase only ("this vendor's kernel in the initrd"). A secret
+// sealed in the TPM before the boot to PolicyAuthorize(the PCR public key)
+// unseals in the guest after it extends "enter-initrd" (as
+// systemd-pcrphase-initrd does), with the policy signature and public key
+// the stub placed in /.extra, and no longer after "leave-initrd".
+func TestBootUnsealsCredentialInInitrd(t *testing.T) {
+	e := setup(t)
+	dir := t.TempDir()
+	key := writeRSAKey(t, filepath.Join(dir, "pcr.pem"))
+	secret := fmt.Sprintf("ukibuild-secret-%d", time.Now().UnixNano())
+	state := newTPMState(t)
+	public, private := sealInTPM(t, state, []byte(secret), &key.PublicKey)
+	blobs := filepath.Join(dir, "sealed.cpio")
+	if err := os.WriteFile(blobs, CPIO([]CPIOEntry{
+		{Name: "e2e", Mode: ModeDir | 0o755},
+		{Name: "e2e/sealed.pub", Mode: ModeFile | 0o644, Data: public},
+		{Name: "e2e/sealed.priv", Mode: ModeFile | 0o644, Data: private},
+	}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	efi := filepath.Join(dir, "uki.efi")
+	e.run(t, "build", "--stub", e.tools.Path(t, "UKIBUILD_STUB_262"), "--linux", e.tools.Path(t, "UKIBUILD_KERNEL"),
+		"--initrd", e.initrd, "--initrd", blobs, "--cmdline", "console=ttyS0 panic=-1", "--os-release", "ID=ukibuild-e2e",
+		"--pcr-private-key", filepath.Join(dir, "pcr.pem"), "--phases", "enter-initrd", "--output", efi)
+	res := bootWithTPM(t, efi, state)
+	var got []string
+	for _, l := range res.lines {
+		if strings.HasPrefix(l, "unseal ") {
+			got = append(got, l)
+		}
+	}
+	want := []string{"unseal enter-initrd ok " + secret}
+	if len(got) != 2 || got[0] != want[0] || !strings.HasPrefix(got[1], "unseal leave-initrd failed") {
+		t.Fatalf("unseal results %q; want %q then a failure after leave-initrd (serial log %s)", got, want[0], res.serial)
+	}
+	t.Logf("credential: expected unsealed at enter-initrd, refused after leave-initrd; seen %q", got)
 }

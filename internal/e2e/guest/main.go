@@ -89,14 +89,21 @@ var banks = []struct {
 
 func printPCRs(tpm transport.TPM, label string) {
 	for _, b := range banks {
-		rsp, err := tpm2.PCRRead{PCRSelectionIn: tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{
-			{Hash: b.alg, PCRSelect: tpm2.PCClientCompatible.PCRs(11)},
-		}}}.Execute(tpm)
-		if err != nil || len(rsp.PCRValues.Digests) == 0 {
-			continue // bank not active
+		if v := readPCR(tpm, b.alg); v != nil {
+			out("pcr11", "%s %s %s", label, b.name, hex.EncodeToString(v))
 		}
-		out("pcr11", "%s %s %s", label, b.name, hex.EncodeToString(rsp.PCRValues.Digests[0].Buffer))
 	}
+}
+
+// readPCR reads PCR 11 in a bank; nil when the bank is not active.
+func readPCR(tpm transport.TPM, alg tpm2.TPMAlgID) []byte {
+	rsp, err := tpm2.PCRRead{PCRSelectionIn: tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{
+		{Hash: alg, PCRSelect: tpm2.PCClientCompatible.PCRs(11)},
+	}}}.Execute(tpm)
+	if err != nil || len(rsp.PCRValues.Digests) == 0 {
+		return nil
+	}
+	return rsp.PCRValues.Digests[0].Buffer
 }
 
 func poweroff() {
