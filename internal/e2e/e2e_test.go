@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -9,6 +12,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,10 +21,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-attestation/attest"
 	"github.com/google/go-tpm/tpm2/transport/linuxudstpm"
 
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/internal/tpmunseal"
+	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/uki"
 )
 
 // Host tools (Debian packages qemu-system-x86, ovmf, swtpm, swtpm-tools,
@@ -129,6 +136,7 @@ func (e *env) run(t *testing.T, args ...string) string {
 type bootResult struct {
 	lines  []string
 	pcr11  map[string]string // bank → hex, at boot
+	evlog  []byte            // the TCG event log
 	extra  map[string]string // /.extra file → "size sha256"
 	serial string            // the serial log file
 }
@@ -250,6 +258,8 @@ func bootWithTPM(t *testing.T, efi, state string) *bootResult {
 			res.pcr11[f[2]] = f[3]
 		case len(f) == 4 && f[0] == "extra":
 			res.extra[f[1]] = f[2] + " " + f[3]
+		case len(f) == 2 && f[0] == "eventlog":
+			res.evlog, _ = base64.StdEncoding.DecodeString(f[1])
 		}
 	}
 	if qerr != nil || !strings.Contains(string(log), "UKIBUILD-E2E end") {
@@ -317,6 +327,7 @@ func TestBootPCR11MatchesPrediction(t *testing.T) {
 			if _, ok := res.extra["/.extra/tpm2-pcr-signature.json"]; !ok {
 				t.Errorf("the stub passed no /.extra/tpm2-pcr-signature.json: %v", res.extra)
 			}
+			table = append(table, checkEventLog(t, version, efi, res))
 			if version == "252" {
 				wrong := parseCalculate(e.run(t, "measure", efi, "--bank=sha256", "--phase=:", "--stub-version=262"))
 				if wrong["sha256"] == res.pcr11["sha256"] {
@@ -367,4 +378,67 @@ func TestBootUnsealsCredentialInInitrd(t *testing.T) {
 		t.Fatalf("unseal results %q; want %q then a failure after leave-initrd (serial log %s)", got, want[0], res.serial)
 	}
 	t.Logf("credential: expected unsealed at enter-initrd, refused after leave-initrd; seen %q", got)
+}
+
+// checkEventLog replays the guest's TCG event log: the PCR 11 events (sha256
+// bank) must be, in order, H(name + NUL) and H(data) of each non-empty
+// section that the predictor's table for this stub version measures, and
+// replaying them must give the PCR value the guest read.
+func checkEventLog(t *testing.T, version, efi string, res *bootResult) string {
+	t.Helper()
+	el, err := attest.ParseEventLog(res.evlog)
+	if err != nil {
+		t.Errorf("stub %s: parsing the event log: %v", version, err)
+		return ""
+	}
+	var seen []string
+	for _, ev := range el.Events(attest.HashSHA256) {
+		if ev.Index == 11 {
+			seen = append(seen, hex.EncodeToString(ev.Digest))
+		}
+	}
+	order, err := pcr.OrderFor(version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := uki.OpenImage(efi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	byName := map[string]uki.Section{}
+	for _, s := range img.BaseSections() {
+		byName[s.Name] = s
+	}
+	var want, names []string
+	for _, name := range order.Sections {
+		s, ok := byName[name]
+		if !ok || s.Content.Size() == 0 {
+			continue
+		}
+		rc, err := s.Content.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, rc); err != nil {
+			t.Fatal(err)
+		}
+		rc.Close()
+		n := sha256.Sum256(append([]byte(name), 0))
+		want = append(want, hex.EncodeToString(n[:]), hex.EncodeToString(h.Sum(nil)))
+		names = append(names, name)
+	}
+	replay := make([]byte, 32)
+	for _, d := range seen {
+		b, _ := hex.DecodeString(d)
+		replay = pcr.SHA256.Extend(replay, b)
+	}
+	ok := strings.Join(seen, ",") == strings.Join(want, ",") && hex.EncodeToString(replay) == res.pcr11["sha256"]
+	if !ok {
+		t.Errorf("stub %s: PCR 11 events in the log %v; want the name and data digests of %v: %v (replay %x, PCR %s)",
+			version, seen, names, want, replay, res.pcr11["sha256"])
+	}
+	return fmt.Sprintf("stub %s  event log PCR 11: expected %d events for %v, seen %d, replay equals PCR: %v",
+		version, len(want), names, len(seen), ok)
 }
