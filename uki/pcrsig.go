@@ -20,22 +20,12 @@ import (
 // space the padding left) and the image is written to output atomically.
 // The UKI is streamed, not loaded.
 func JoinPCRSig(ukiPath string, signatures *pyjson.Object, output string) error {
-	f, err := os.Open(ukiPath)
+	img, err := OpenImage(ukiPath)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	hdr, err := pe.Parse(f, st.Size())
-	if err == nil {
-		err = hdr.CheckSections()
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", ukiPath, err)
-	}
+	defer img.Close()
+	f, hdr := img.f, img.hdr
 	type patch struct {
 		off  int64
 		data []byte
@@ -85,7 +75,7 @@ func JoinPCRSig(ukiPath string, signatures *pyjson.Object, output string) error 
 		patch{hdr.OptionalOffset + pe.OptSizeOfImage, le[4:8]})
 
 	return atomicfile.Write(output, 0o644, func(out *os.File) error {
-		if _, err := io.Copy(out, io.NewSectionReader(f, 0, st.Size())); err != nil {
+		if _, err := io.Copy(out, io.NewSectionReader(f, 0, hdr.Size)); err != nil {
 			return err
 		}
 		for _, p := range patches {
