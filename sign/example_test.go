@@ -1,0 +1,135 @@
+package sign_test
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/ukibuild/ukibuild/internal/pe/petest"
+	"github.com/ukibuild/ukibuild/sign"
+)
+
+// loadKeyPair reads a PEM private key (PKCS#8) and certificate.
+func loadKeyPair(keyFile, certFile string) (crypto.Signer, *x509.Certificate) {
+	kb, err := os.ReadFile(keyFile)
+	if err != nil {
+		log.Fatal(err)
+	}
+	block, _ := pem.Decode(kb)
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		log.Fatal(err)
+	}
+	cb, err := os.ReadFile(certFile)
+	if err != nil {
+		log.Fatal(err)
+	}
+	block, _ = pem.Decode(cb)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return key.(crypto.Signer), cert
+}
+
+// exampleImage writes a small unsigned PE image and returns its path.
+func exampleImage(dir string) string {
+	img := petest.Stub(0x400, []petest.Section{petest.Sec(".text", 0x1000, 0x200, 0x400, 0x200, petest.Fill(0x200, 1))}, 0, nil)
+	p := filepath.Join(dir, "linux.efi")
+	if err := os.WriteFile(p, img, 0o644); err != nil {
+		log.Fatal(err)
+	}
+	return p
+}
+
+func ExampleSignFile() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	image := exampleImage(dir)
+
+	key, cert := loadKeyPair("testdata/db.key", "testdata/db.crt")
+	// The signing time, if any, comes from SOURCE_DATE_EPOCH.
+	when, err := sign.SourceDateEpoch(os.Getenv("SOURCE_DATE_EPOCH"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = sign.SignFile(image, image+".signed", key, sign.Options{Certificate: cert, SigningTime: when})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	rep, err := sign.VerifyFile(image+".signed", sign.VerifyOptions{DB: []*x509.Certificate{cert}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range rep.Signatures {
+		fmt.Println(s.Index, s.Subject(), s.Hash, s.OK())
+	}
+	// Output: 0 CN=ukibuild test db SHA-256 true
+}
+
+// ExampleRequest signs an image with a signer that only signs hashes (an
+// HSM, a remote service, "openssl dgst -sha256 -sign"): the bytes to sign
+// are exported, the signature is attached.
+func ExampleRequest() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	image := exampleImage(dir)
+	key, cert := loadKeyPair("testdata/db.key", "testdata/db.crt")
+
+	f, err := os.Open(image)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	req, err := sign.NewRequest(f, st.Size(), sign.Options{Certificate: cert})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Elsewhere: sign SHA-256(tbs) with RSA PKCS#1 v1.5.
+	tbs := req.SignedAttributes()
+	h := req.Hash().New()
+	h.Write(tbs)
+	signature, err := key.Sign(rand.Reader, h.Sum(nil), req.Hash())
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	p7, err := req.Attach(signature)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := req.WriteFile(image+".signed", 0o644, p7); err != nil {
+		log.Fatal(err)
+	}
+	_, err = sign.VerifyFile(image+".signed", sign.VerifyOptions{DB: []*x509.Certificate{cert}})
+	fmt.Println("verified:", err == nil)
+	// Output: verified: true
+}
+
+func ExampleImageDigest() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	img, _ := os.ReadFile(exampleImage(dir))
+	// The value to put in db (or dbx) to allow (or forbid) the image by hash.
+	d, err := sign.ImageDigest(bytes.NewReader(img), int64(len(img)), crypto.SHA256)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(d))
+	// Output: 32
+}
+
+func ExampleSourceDateEpoch() {
+	t, err := sign.SourceDateEpoch("1700000000")
+	fmt.Println(t, err)
+	// Output: 2023-11-14 22:13:20 +0000 UTC <nil>
+}

@@ -1,0 +1,355 @@
+package sign
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rsa"
+	"crypto/x509"
+	encasn1 "encoding/asn1"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ukibuild/ukibuild/internal/pe"
+)
+
+// VerifyOptions say what to verify signatures against.
+type VerifyOptions struct {
+	// DB lists the trusted certificates (the UEFI db). A signature is
+	// trusted when its signer certificate is one of them or chains to one
+	// through the embedded certificates; as in firmware, partial chains
+	// (an intermediate in db) are fine and validity periods and key usages
+	// are not checked. When DB is empty, signatures are checked for
+	// integrity only (digest, messageDigest, signature by the embedded
+	// signer certificate).
+	DB []*x509.Certificate
+	// DBX lists what is forbidden (the UEFI dbx).
+	DBX DBX
+}
+
+// DBX lists forbidden images and certificates.
+type DBX struct {
+	// ImageDigests are Authenticode digests of forbidden images
+	// (EFI_CERT_SHA256/384/512; the algorithm follows from the length).
+	ImageDigests [][]byte
+	// Certificates are forbidden certificates (EFI_CERT_X509): a signature
+	// that chains to one of them forbids the image.
+	Certificates []*x509.Certificate
+}
+
+// SignatureInfo describes one entry of an image's certificate table.
+type SignatureInfo struct {
+	Index    int    // position in the certificate table
+	Offset   int64  // file offset of the WIN_CERTIFICATE entry
+	Revision uint16 // wRevision
+	Type     uint16 // wCertificateType
+
+	Hash         crypto.Hash         // digest algorithm (0 if unknown)
+	Signer       *x509.Certificate   // the signer's certificate, if found
+	Certificates []*x509.Certificate // the embedded certificates
+	SigningTime  time.Time           // the signingTime attribute, if any
+	// TrustedBy is the db certificate the signature chains to (nil when
+	// VerifyOptions.DB is empty or it chains to none).
+	TrustedBy *x509.Certificate
+	// Err says why the signature does not verify (nil: it does).
+	Err error
+}
+
+// OK reports whether the signature verified.
+func (s *SignatureInfo) OK() bool { return s.Err == nil }
+
+// Subject returns the signer's subject, or "" when the signer is unknown.
+func (s *SignatureInfo) Subject() string {
+	if s.Signer == nil {
+		return ""
+	}
+	return s.Signer.Subject.String()
+}
+
+// Report is the outcome of verifying an image.
+type Report struct {
+	Signatures []SignatureInfo
+	// TableErr is a defect of the certificate table as a whole (firmware
+	// then rejects the image whatever its signatures).
+	TableErr error
+	// Forbidden says why dbx forbids the image (nil if it does not).
+	Forbidden error
+}
+
+// ErrNotSigned is returned (wrapped) when an image has no signature.
+var ErrNotSigned = errors.New("the image is not signed")
+
+// Verify checks the signatures of the PE image r (size bytes) by the rules
+// UEFI firmware applies (EDK2's DxeImageVerificationLib and
+// AuthenticodeVerify): the certificate table walk must add up to the
+// directory Size; each signature must have the DER layout EDK2 parses (30 82
+// lengths, the digest algorithm OID at offset 32, SpcIndirectDataContent
+// content), an image digest equal to the image's, a messageDigest over the
+// SpcIndirectDataContent content, an RSA PKCS#1 v1.5 signature of the
+// authenticated attributes by the embedded signer certificate, and a chain to
+// a db certificate (when opts.DB is given); dbx entries forbid the image.
+//
+// The report lists every certificate table entry with its defect; the error
+// is nil when firmware with this db and dbx would run the image: at least one
+// signature verifies and nothing is forbidden.
+func Verify(r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
+	im, err := openImage(r, size)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{TableErr: im.tableErr}
+	digests := map[crypto.Hash][]byte{}
+	digest := func(h crypto.Hash) ([]byte, error) {
+		if d, ok := digests[h]; ok {
+			return d, nil
+		}
+		d, err := im.firmwareDigest(h)
+		if err != nil {
+			return nil, err
+		}
+		digests[h] = d
+		return d, nil
+	}
+	for _, d := range opts.DBX.ImageDigests {
+		h := hashForSize(len(d))
+		if h == 0 {
+			return nil, fmt.Errorf("a dbx image digest of %d bytes is not SHA-256/384/512", len(d))
+		}
+		id, err := digest(h)
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Equal(id, d) {
+			rep.Forbidden = fmt.Errorf("the image's %v digest %x is in dbx", h, d)
+		}
+	}
+	if !im.signed() {
+		if rep.Forbidden != nil {
+			return rep, rep.Forbidden
+		}
+		return rep, ErrNotSigned
+	}
+
+	for i, e := range im.entries {
+		info := SignatureInfo{Index: i, Offset: e.Offset, Revision: e.Revision, Type: e.Type}
+		info.Err = verifyEntry(&info, im, e, digest, opts)
+		if errors.Is(info.Err, errForbidden) && rep.Forbidden == nil {
+			rep.Forbidden = info.Err
+		}
+		rep.Signatures = append(rep.Signatures, info)
+	}
+	return rep, rep.verdict(len(opts.DB) > 0)
+}
+
+var errForbidden = errors.New("forbidden by dbx")
+
+// verdict summarises the report as firmware decides.
+func (rep *Report) verdict(haveDB bool) error {
+	if rep.TableErr != nil {
+		return fmt.Errorf("firmware rejects the certificate table: %w", rep.TableErr)
+	}
+	if rep.Forbidden != nil {
+		return rep.Forbidden
+	}
+	var reasons []string
+	for i := range rep.Signatures {
+		s := &rep.Signatures[i]
+		if s.OK() {
+			return nil
+		}
+		reasons = append(reasons, fmt.Sprintf("signature %d: %v", s.Index, s.Err))
+	}
+	what := "no signature verifies"
+	if haveDB {
+		what = "no signature verifies against db"
+	}
+	if len(reasons) == 0 {
+		return fmt.Errorf("%s: the certificate table is empty", what)
+	}
+	return fmt.Errorf("%s (%s)", what, strings.Join(reasons, "; "))
+}
+
+func hashForSize(n int) crypto.Hash {
+	switch n {
+	case 32:
+		return crypto.SHA256
+	case 48:
+		return crypto.SHA384
+	case 64:
+		return crypto.SHA512
+	}
+	return 0
+}
+
+// verifyEntry checks one certificate table entry and fills info.
+func verifyEntry(info *SignatureInfo, im *image, e pe.CertEntry, digest func(crypto.Hash) ([]byte, error), opts VerifyOptions) error {
+	data := make([]byte, e.DataLen())
+	if err := pe.ReadFullAt(im.r, data, e.DataOffset()); err != nil {
+		return fmt.Errorf("reading the entry at offset %d: %w", e.Offset, err)
+	}
+	switch e.Type {
+	case pe.WinCertTypePKCSSigned:
+	case pe.WinCertTypeEFIGUID:
+		if len(data) < 16 || !bytes.Equal(data[:16], oidEFICertPKCS7GUIDRaw) {
+			return errors.New("a WIN_CERTIFICATE_UEFI_GUID entry whose type is not EFI_CERT_TYPE_PKCS7_GUID; firmware skips it")
+		}
+		data = data[16:]
+	default:
+		return fmt.Errorf("certificate type %#04x is not PKCS_SIGNED_DATA; firmware skips it", e.Type)
+	}
+	sig, err := parseSignature(data)
+	if err != nil {
+		return err
+	}
+	info.Hash = sig.edk2Hash
+	info.Certificates = sig.certs
+	info.SigningTime = sig.signingTime
+	info.Signer = sig.signer()
+
+	if sig.edk2Hash == crypto.SHA1 || sig.signerHash == crypto.SHA1 {
+		return errors.New("SHA-1 digests are not accepted")
+	}
+	if sig.idcDigestHash != sig.edk2Hash {
+		return fmt.Errorf("the SpcIndirectDataContent digest is %v but SignedData names %v", sig.idcDigestHash, sig.edk2Hash)
+	}
+	d, err := digest(sig.edk2Hash)
+	if err != nil {
+		return err
+	}
+	// EDK2 compares the last digest-size bytes of the content.
+	if len(sig.idcContent) < len(d) {
+		return errors.New("the SpcIndirectDataContent is shorter than the image digest")
+	}
+	tail := sig.idcContent[len(sig.idcContent)-len(d):]
+	if !bytes.Equal(tail, d) {
+		return fmt.Errorf("image digest mismatch: the signature is for %v %x, the image hashes to %x (modified after signing)", sig.edk2Hash, tail, d)
+	}
+	hh := sig.signerHash.New()
+	hh.Write(sig.idcContent)
+	if !bytes.Equal(hh.Sum(nil), sig.messageDigest) {
+		return errors.New("the messageDigest attribute does not match the SpcIndirectDataContent")
+	}
+	if info.Signer == nil {
+		return errors.New("the signer's certificate (issuerAndSerialNumber) is not embedded")
+	}
+	if err := checkSignatureAlgorithm(sig.sigAlg); err != nil {
+		return err
+	}
+	pub, ok := info.Signer.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return fmt.Errorf("the signer certificate %q has a %v key; firmware accepts RSA only", info.Signer.Subject, info.Signer.PublicKeyAlgorithm)
+	}
+	hh = sig.signerHash.New()
+	if sig.hasAttrs {
+		hh.Write(setOf(sig.attrs))
+	} else {
+		hh.Write(sig.idcContent)
+	}
+	if err := rsa.VerifyPKCS1v15(pub, sig.signerHash, hh.Sum(nil), sig.sig); err != nil {
+		return fmt.Errorf("bad signature by %q: %w", info.Signer.Subject, err)
+	}
+	for _, c := range opts.DBX.Certificates {
+		if chainTo(info.Signer, sig.certs, []*x509.Certificate{c}) != nil {
+			return fmt.Errorf("%w: it chains to the dbx certificate %q", errForbidden, c.Subject)
+		}
+	}
+	if len(opts.DB) > 0 {
+		info.TrustedBy = chainTo(info.Signer, sig.certs, opts.DB)
+		if info.TrustedBy == nil {
+			return fmt.Errorf("the signer %q does not chain to any db certificate", info.Signer.Subject)
+		}
+	}
+	return nil
+}
+
+// setOf returns the DER of the authenticated attributes with the SET OF tag
+// (0x31) instead of [0] IMPLICIT, the bytes the signature covers.
+func setOf(content []byte) []byte {
+	var hdr []byte
+	n := len(content)
+	switch {
+	case n < 0x80:
+		hdr = []byte{0x31, byte(n)}
+	case n < 0x100:
+		hdr = []byte{0x31, 0x81, byte(n)}
+	case n < 0x10000:
+		hdr = []byte{0x31, 0x82, byte(n >> 8), byte(n)}
+	default:
+		hdr = []byte{0x31, 0x83, byte(n >> 16), byte(n >> 8), byte(n)}
+	}
+	return append(hdr, content...)
+}
+
+func checkSignatureAlgorithm(oid encasn1.ObjectIdentifier) error {
+	switch {
+	case oid.Equal(oidRSAEncryption), oid.Equal(oidSHA256WithRSA), oid.Equal(oidSHA384WithRSA), oid.Equal(oidSHA512WithRSA):
+		return nil
+	case oid.Equal(oidRSASSAPSS):
+		return fmt.Errorf("%w: an RSA-PSS signature; UEFI firmware (EDK2/OVMF) rejects RSA-PSS", ErrUnsupportedKey)
+	case len(oid) > 4 && oid[:4].Equal(oidECPublicKey[:4]): // 1.2.840.10045: ecdsa-with-*
+		return fmt.Errorf("%w: an ECDSA signature; UEFI firmware (EDK2/OVMF) rejects ECDSA", ErrUnsupportedKey)
+	case oid.Equal(oidSHA1WithRSA):
+		return errors.New("a SHA-1 RSA signature is not accepted")
+	}
+	return fmt.Errorf("signature algorithm %v is not RSA PKCS#1 v1.5", oid)
+}
+
+// chainTo returns the anchor that leaf is, or chains to through pool and
+// anchors (issuer name match and a valid signature at each step, as OpenSSL
+// builds chains with X509_V_FLAG_PARTIAL_CHAIN; no time checks), or nil.
+func chainTo(leaf *x509.Certificate, pool, anchors []*x509.Certificate) *x509.Certificate {
+	isAnchor := func(c *x509.Certificate) *x509.Certificate {
+		for _, a := range anchors {
+			if bytes.Equal(a.Raw, c.Raw) {
+				return a
+			}
+		}
+		return nil
+	}
+	var visit func(c *x509.Certificate, depth int) *x509.Certificate
+	visit = func(c *x509.Certificate, depth int) *x509.Certificate {
+		if a := isAnchor(c); a != nil {
+			return a
+		}
+		if depth >= 8 {
+			return nil
+		}
+		for _, set := range [][]*x509.Certificate{anchors, pool} {
+			for _, p := range set {
+				if bytes.Equal(p.Raw, c.Raw) || !bytes.Equal(p.RawSubject, c.RawIssuer) {
+					continue
+				}
+				if c.CheckSignatureFrom(p) != nil {
+					continue
+				}
+				if a := visit(p, depth+1); a != nil {
+					return a
+				}
+			}
+		}
+		return nil
+	}
+	return visit(leaf, 0)
+}
+
+// VerifyFile verifies the PE image at path (see Verify); errors name the
+// file.
+func VerifyFile(path string, opts VerifyOptions) (*Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	rep, err := Verify(f, st.Size(), opts)
+	if err != nil {
+		return rep, fmt.Errorf("%s: %w", path, err)
+	}
+	return rep, nil
+}
