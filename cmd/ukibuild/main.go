@@ -19,6 +19,8 @@ type cli struct {
 	Build   buildCmd         `cmd:"" help:"Build a UKI (or a PE add-on) from a stub, a kernel and other parts."`
 	Inspect inspectCmd       `cmd:"" help:"Show the sections of a UKI or another PE image."`
 	Measure measureCmd       `cmd:"" help:"Predict PCR 11 and sign PCR policies (systemd-measure compatible)."`
+	Sign    signCmd          `cmd:"" help:"Sign a PE image (UKI) with Authenticode for Secure Boot."`
+	Verify  verifyCmd        `cmd:"" help:"Verify the Authenticode signatures of a PE image with UEFI firmware's rules."`
 	Version kong.VersionFlag `help:"Print the version and exit."`
 }
 

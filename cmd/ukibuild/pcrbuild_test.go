@@ -43,17 +43,23 @@ func sidToolsDir(t *testing.T, f *fixture) string {
 // selfSignedCert writes a certificate for the key in privPath.
 func selfSignedCert(t *testing.T, dir, privPath string) string {
 	t.Helper()
+	return selfSignedCertNamed(t, dir, privPath, "pcr")
+}
+
+// selfSignedCertNamed writes NAME.crt, a certificate for the key in privPath.
+func selfSignedCertNamed(t *testing.T, dir, privPath, name string) string {
+	t.Helper()
 	signer, err := keys.PrivateKey(privPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "PCR test"},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ukibuild test " + name},
 		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(4e9, 0)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, signer.Public(), signer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return writeFile(dir, "pcr.crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	return writeFile(dir, name+".crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
 // TestBuildWithPCRKeysMatchesUkify: with PCR signing keys, the UKI (with its

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"crypto"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/sign"
+	"github.com/ukibuild/ukibuild/sign/pkcs11"
+)
+
+type signCmd struct {
+	Input        string   `arg:"" name:"in" help:"PE image to sign." type:"existingfile"`
+	Output       string   `short:"o" help:"Output file; default: sign in place." placeholder:"FILE"`
+	Key          string   `required:"" help:"Private key: a PEM file or a pkcs11: URI." placeholder:"FILE|URI"`
+	Cert         string   `help:"Signing certificate (PEM); default: the token's certificate for a pkcs11: key." placeholder:"FILE"`
+	Chain        []string `help:"Intermediate certificates to embed; repeatable." sep:"none" placeholder:"FILE"`
+	Hash         string   `enum:"sha256,sha384,sha512" default:"sha256" help:"Digest algorithm: sha256, sha384 or sha512."`
+	Replace      bool     `help:"Drop existing signatures instead of adding another one."`
+	Profile      string   `enum:"default,sbsign,osslsigncode" default:"default" help:"Attribute set: default (reproducible), sbsign or osslsigncode (as those tools write them)."`
+	PKCS11Module string   `name:"pkcs11-module" help:"PKCS#11 module for a pkcs11: key without module-path (else $UKIBUILD_PKCS11_MODULE)." placeholder:"PATH"`
+}
+
+var hashes = map[string]crypto.Hash{"sha256": crypto.SHA256, "sha384": crypto.SHA384, "sha512": crypto.SHA512}
+
+// loadSigner opens a PEM key or a pkcs11: URI; the certificate comes from
+// certPath or, for a token key, from the token. close releases the token.
+func loadSigner(keyArg, certPath, module string) (s crypto.Signer, cert *x509.Certificate, closeFn func(), err error) {
+	closeFn = func() {}
+	if strings.HasPrefix(keyArg, "pkcs11:") {
+		k, err := pkcs11.Open(keyArg, pkcs11.EnvOptions(module))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		s, closeFn = k, func() { k.Close() }
+		if certPath == "" {
+			if cert, err = k.Certificate(); err != nil {
+				closeFn()
+				return nil, nil, nil, fmt.Errorf("%w (give --cert)", err)
+			}
+		}
+	} else if s, err = keys.PrivateKey(keyArg); err != nil {
+		return nil, nil, nil, err
+	}
+	if certPath != "" {
+		if cert, err = keys.Certificate(certPath); err != nil {
+			closeFn()
+			return nil, nil, nil, err
+		}
+	}
+	if cert == nil {
+		closeFn()
+		return nil, nil, nil, fmt.Errorf("no signing certificate: give --cert")
+	}
+	return s, cert, closeFn, nil
+}
+
+func (c *signCmd) Run(e *env) error {
+	signer, cert, closeFn, err := loadSigner(c.Key, c.Cert, c.PKCS11Module)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	profile, err := sign.ParseProfile(c.Profile)
+	if err != nil {
+		return err
+	}
+	opts := sign.Options{Certificate: cert, Hash: hashes[c.Hash], Profile: profile, Replace: c.Replace}
+	for _, p := range c.Chain {
+		ch, err := keys.Certificate(p)
+		if err != nil {
+			return fmt.Errorf("--chain: %w", err)
+		}
+		opts.Chain = append(opts.Chain, ch)
+	}
+	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+		if opts.SigningTime, err = sign.SourceDateEpoch(v); err != nil {
+			return err
+		}
+	}
+	out := c.Output
+	if out == "" {
+		out = c.Input
+	}
+	return sign.SignFile(c.Input, out, signer, opts)
+}
+
+type verifyCmd struct {
+	File    string   `arg:"" help:"Signed PE image." type:"existingfile"`
+	Cert    []string `help:"Trusted (db) certificate; repeatable. Without any, only the signatures' integrity is checked." sep:"none" placeholder:"FILE"`
+	DBXCert []string `name:"dbx-cert" help:"Forbidden (dbx) certificate; repeatable." sep:"none" placeholder:"FILE"`
+	DBXHash []string `name:"dbx-hash" help:"Forbidden image digest (hex); repeatable." sep:"none" placeholder:"HEX"`
+	JSON    bool     `name:"json" help:"Print the report as JSON."`
+}
+
+func (c *verifyCmd) Run(e *env) error {
+	var opts sign.VerifyOptions
+	for _, p := range c.Cert {
+		cert, err := keys.Certificate(p)
+		if err != nil {
+			return err
+		}
+		opts.DB = append(opts.DB, cert)
+	}
+	for _, p := range c.DBXCert {
+		cert, err := keys.Certificate(p)
+		if err != nil {
+			return err
+		}
+		opts.DBX.Certificates = append(opts.DBX.Certificates, cert)
+	}
+	for _, h := range c.DBXHash {
+		d, err := hex.DecodeString(h)
+		if err != nil {
+			return fmt.Errorf("--dbx-hash %q: %w", h, err)
+		}
+		opts.DBX.ImageDigests = append(opts.DBX.ImageDigests, d)
+	}
+	report, verr := sign.VerifyFile(c.File, opts)
+	if report != nil {
+		type sig struct {
+			Index   int    `json:"index"`
+			Signer  string `json:"signer"`
+			Hash    string `json:"hash"`
+			OK      bool   `json:"ok"`
+			Problem string `json:"problem,omitempty"`
+		}
+		var sigs []sig
+		for i := range report.Signatures {
+			s := &report.Signatures[i]
+			p := ""
+			if s.Err != nil {
+				p = s.Err.Error()
+			}
+			sigs = append(sigs, sig{s.Index, s.Subject(), strings.ToLower(strings.ReplaceAll(s.Hash.String(), "-", "")), s.OK(), p})
+		}
+		if c.JSON {
+			b, _ := json.MarshalIndent(map[string]any{"file": c.File, "ok": verr == nil, "signatures": sigs}, "", "  ")
+			fmt.Fprintf(e.stdout, "%s\n", b)
+		} else {
+			for _, s := range sigs {
+				status := "ok"
+				if !s.OK {
+					status = "FAILED: " + s.Problem
+				}
+				fmt.Fprintf(e.stdout, "signature %d: %s (%s): %s\n", s.Index, s.Signer, s.Hash, status)
+			}
+		}
+	}
+	if verr != nil {
+		return fmt.Errorf("%s: %w", c.File, verr)
+	}
+	fmt.Fprintf(e.stdout, "%s: verification succeeded\n", c.File)
+	return nil
+}
