@@ -1,13 +1,12 @@
 package pcr
 
 import (
-	"bufio"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"slices"
-	"strconv"
 	"unicode/utf8"
+
+	"github.com/ukibuild/ukibuild/internal/pyjson"
 )
 
 // kernelBootPCR is TPM2_PCR_KERNEL_BOOT, the PCR the stub measures into.
@@ -63,13 +62,6 @@ func formatText(w, comments io.Writer, preds []Prediction) error {
 	return nil
 }
 
-// bankEntries is one key of the calculate JSON object: a bank and its array.
-type bankEntries struct {
-	bank  string
-	preds []int    // indexes into preds
-	vals  [][]byte // the bank's digest for each
-}
-
 func formatJSON(w io.Writer, preds []Prediction, pretty bool) error {
 	for _, p := range preds {
 		if !validSystemdUTF8(string(p.Phase)) {
@@ -82,105 +74,33 @@ func formatJSON(w io.Writer, preds []Prediction, pretty bool) error {
 	// systemd-measure appends each bank's entry and then re-sets the bank's
 	// key with sd_json_variant_set_field, which moves the key to the end of
 	// the object: the last prediction's bank order is the key order.
-	var keys []*bankEntries
-	for i, p := range preds {
+	obj := pyjson.NewObject()
+	for _, p := range preds {
 		for _, v := range p.Values {
-			k := slices.IndexFunc(keys, func(e *bankEntries) bool { return e.bank == v.Bank.Name })
-			var e *bankEntries
-			if k >= 0 {
-				e = keys[k]
-				keys = slices.Delete(keys, k, k+1)
-			} else {
-				e = &bankEntries{bank: v.Bank.Name}
+			entry := pyjson.NewObject()
+			if p.Phase != "" {
+				entry.Set("phase", string(p.Phase))
 			}
-			e.preds = append(e.preds, i)
-			e.vals = append(e.vals, v.Digest)
-			keys = append(keys, e)
+			entry.Set("pcr", kernelBootPCR)
+			entry.Set("hash", hex.EncodeToString(v.Digest))
+			list, _ := obj.Get(v.Bank.Name)
+			entries, _ := list.([]any)
+			obj.Delete(v.Bank.Name)
+			obj.Set(v.Bank.Name, append(entries, entry))
 		}
 	}
-
-	bw := bufio.NewWriter(w)
-	sep, nl, ind := ":", "", ""
+	style := MeasureJSONShort
 	if pretty {
-		sep, nl, ind = " : ", "\n", "\t"
+		style = MeasureJSONPretty
 	}
-	indent := func(n int) {
-		for range n {
-			bw.WriteString(ind)
-		}
+	b, err := FormatMeasureJSON(obj, style)
+	if err != nil {
+		return fmt.Errorf("format calculate: %w", err)
 	}
-	bw.WriteString("{" + nl)
-	for ki, e := range keys {
-		if ki > 0 {
-			bw.WriteString("," + nl)
-		}
-		indent(1)
-		writeJSONString(bw, e.bank)
-		bw.WriteString(sep + "[" + nl)
-		for j, pi := range e.preds {
-			if j > 0 {
-				bw.WriteString("," + nl)
-			}
-			indent(2)
-			bw.WriteString("{" + nl)
-			if ph := preds[pi].Phase; ph != "" {
-				indent(3)
-				bw.WriteString(`"phase"` + sep)
-				writeJSONString(bw, string(ph))
-				bw.WriteString("," + nl)
-			}
-			indent(3)
-			bw.WriteString(`"pcr"` + sep + strconv.Itoa(kernelBootPCR) + "," + nl)
-			indent(3)
-			bw.WriteString(`"hash"` + sep + `"` + hex.EncodeToString(e.vals[j]) + `"` + nl)
-			indent(2)
-			bw.WriteString("}")
-		}
-		bw.WriteString(nl)
-		indent(1)
-		bw.WriteString("]")
-	}
-	bw.WriteString(nl + "}\n")
-	if err := bw.Flush(); err != nil {
+	if _, err := w.Write(b); err != nil {
 		return fmt.Errorf("format calculate: %w", err)
 	}
 	return nil
-}
-
-// writeJSONString writes s quoted as sd_json's json_format_string does:
-// '"' and '\\' escaped, \b \f \n \r \t by name, other bytes below 0x20 as
-// \u00XX (lower-case hex), everything else (DEL, non-ASCII) verbatim.
-func writeJSONString(w *bufio.Writer, s string) {
-	const hexDigits = "0123456789abcdef"
-	w.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case '"':
-			w.WriteString(`\"`)
-		case '\\':
-			w.WriteString(`\\`)
-		case '\b':
-			w.WriteString(`\b`)
-		case '\f':
-			w.WriteString(`\f`)
-		case '\n':
-			w.WriteString(`\n`)
-		case '\r':
-			w.WriteString(`\r`)
-		case '\t':
-			w.WriteString(`\t`)
-		default:
-			if c < 0x20 {
-				w.WriteString(`\u00`)
-				w.WriteByte(hexDigits[c>>4])
-				w.WriteByte(hexDigits[c&0xf])
-			} else {
-				w.WriteByte(c)
-			}
-		}
-	}
-	w.WriteByte('"')
 }
 
 // validSystemdUTF8 applies systemd's utf8_is_valid_n (src/basic/utf8.c):
