@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/ukibuild/ukibuild/internal/keys"
 	"github.com/ukibuild/ukibuild/sign"
@@ -60,29 +61,44 @@ func loadSigner(keyArg, certPath, module string) (s crypto.Signer, cert *x509.Ce
 	return s, cert, closeFn, nil
 }
 
+// signOptions are the signature options of the sign verb and of build's
+// Secure Boot signing. The signing time comes from SOURCE_DATE_EPOCH; the
+// sbsign and osslsigncode profiles, which always carry one, take the
+// current time when it is not set, as those tools do.
+func signOptions(cert *x509.Certificate, chain []string, hash, profile string) (sign.Options, error) {
+	p, err := sign.ParseProfile(profile)
+	if err != nil {
+		return sign.Options{}, err
+	}
+	opts := sign.Options{Certificate: cert, Hash: hashes[hash], Profile: p}
+	for _, path := range chain {
+		ch, err := keys.Certificate(path)
+		if err != nil {
+			return sign.Options{}, fmt.Errorf("certificate chain: %w", err)
+		}
+		opts.Chain = append(opts.Chain, ch)
+	}
+	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+		if opts.SigningTime, err = sign.SourceDateEpoch(v); err != nil {
+			return sign.Options{}, err
+		}
+	} else if p != sign.ProfileDefault {
+		opts.SigningTime = time.Now()
+	}
+	return opts, nil
+}
+
 func (c *signCmd) Run(e *env) error {
 	signer, cert, closeFn, err := loadSigner(c.Key, c.Cert, c.PKCS11Module)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	profile, err := sign.ParseProfile(c.Profile)
+	opts, err := signOptions(cert, c.Chain, c.Hash, c.Profile)
 	if err != nil {
 		return err
 	}
-	opts := sign.Options{Certificate: cert, Hash: hashes[c.Hash], Profile: profile, Replace: c.Replace}
-	for _, p := range c.Chain {
-		ch, err := keys.Certificate(p)
-		if err != nil {
-			return fmt.Errorf("--chain: %w", err)
-		}
-		opts.Chain = append(opts.Chain, ch)
-	}
-	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
-		if opts.SigningTime, err = sign.SourceDateEpoch(v); err != nil {
-			return err
-		}
-	}
+	opts.Replace = c.Replace
 	out := c.Output
 	if out == "" {
 		out = c.Input
