@@ -185,8 +185,8 @@ func TestBuildSecureBootOptionErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		"key-without-cert": {[]string{"--secureboot-private-key", key}, "must be given together"},
-		"cert-without-key": {[]string{"--secureboot-certificate", cert}, "must be given together"},
+		"key-without-cert":  {[]string{"--secureboot-private-key", key}, "must be given together"},
+		"cert-without-key":  {[]string{"--secureboot-certificate", cert}, "must be given together"},
 		"sign-kernel-alone": {[]string{"--sign-kernel"}, "--sign-kernel requires"},
 		"pesign":            {[]string{"--signtool", "pesign", "--secureboot-private-key", key, "--secureboot-certificate", cert}, "pesign is not supported"},
 		"cert-name":         {[]string{"--secureboot-certificate-name", "x"}, "NSS"},
