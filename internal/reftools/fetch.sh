@@ -78,6 +78,9 @@ wanted=(
   "sid sid python3-pefile"
   "sid sid systemd-tpm"
   "sid sid systemd-repart"
+  # kernel-install and its plugins (the kernel-install tests), in a
+  # directory of their own so that the sid tree above stays as it is.
+  "sid-systemd sid systemd"
 )
 # sid's runtime libraries, so that sid's binaries run through sid's ld.so.
 for lib in libc6 libssl3t64 libsystemd-shared libcrypt1 libacl1 libcap2 libblkid1 libmount1 \
@@ -179,6 +182,8 @@ UKIBUILD_UKIFY=$dest/sid/usr/lib/systemd/ukify
 UKIBUILD_SID_ROOT=$dest/sid
 UKIBUILD_SID_LIBRARY_PATH=$libdirs
 UKIBUILD_SID_PYTHONPATH=$dest/sid/usr/lib/python3/dist-packages
+UKIBUILD_SID_SYSTEMD=$dest/sid-systemd
+UKIBUILD_KERNEL_INSTALL=$dest/sid-systemd/usr/bin/kernel-install
 UKIBUILD_KERNEL=$vmlinuz
 ENV
 # systemd-measure of each release: the binary, the ld.so to run it with and
