@@ -95,6 +95,24 @@ type PCRKey struct {
 	PolicyRef string
 }
 
+// PublicKeyContent is the key group's public key as ukify embeds it as
+// .pcrpkey: the PublicKeyFile as it is, else the key of the certificate or
+// of the private key in PEM, as systemd-keyutil extract-public prints it.
+func (k PCRKey) PublicKeyContent() (Content, error) {
+	if k.PublicKeyFile != nil {
+		return k.PublicKeyFile, nil
+	}
+	pub := k.PublicKey
+	if pub == nil && k.Signer != nil {
+		pub = k.Signer.Public()
+	}
+	b, err := pcr.PublicKeyPEM(pub)
+	if err != nil {
+		return nil, fmt.Errorf(".pcrpkey: %w", err)
+	}
+	return Bytes("PCR public key", b), nil
+}
+
 // Plan is a resolved Config: the stub is read, the kernel decompressed if
 // needed, uname detected and SBAT merged. Close it to remove temporary files.
 type Plan struct {
@@ -225,20 +243,9 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 	// prints it.
 	pcrpkey := cfg.PCRPKey
 	if pcrpkey == nil && len(cfg.PCRKeys) == 1 {
-		k := cfg.PCRKeys[0]
-		switch {
-		case k.PublicKeyFile != nil:
-			pcrpkey = k.PublicKeyFile
-		default:
-			pub := k.PublicKey
-			if pub == nil && k.Signer != nil {
-				pub = k.Signer.Public()
-			}
-			b, err := pcr.PublicKeyPEM(pub)
-			if err != nil {
-				return nil, fmt.Errorf(".pcrpkey: %w", err)
-			}
-			pcrpkey = Bytes("PCR public key", b)
+		var err error
+		if pcrpkey, err = cfg.PCRKeys[0].PublicKeyContent(); err != nil {
+			return nil, err
 		}
 	}
 

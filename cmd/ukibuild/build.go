@@ -105,7 +105,9 @@ func (b *buildCmd) pcrKeys() ([]uki.PCRKey, error) {
 		if g.Signer, err = keys.PrivateKey(path); err != nil {
 			return nil, fmt.Errorf("--pcr-private-key: %w", err)
 		}
-		if len(b.PCRPublicKey) > 0 {
+		// An empty entry is a key group of a configuration file that
+		// does not set this key (see config.go).
+		if len(b.PCRPublicKey) > 0 && b.PCRPublicKey[i] != "" {
 			if g.PublicKey, err = keys.PublicKey(b.PCRPublicKey[i]); err != nil {
 				return nil, fmt.Errorf("--pcr-public-key: %w", err)
 			}
@@ -113,7 +115,7 @@ func (b *buildCmd) pcrKeys() ([]uki.PCRKey, error) {
 				return nil, fmt.Errorf("--pcr-public-key: %w", err)
 			}
 		}
-		if len(b.PCRCertificate) > 0 {
+		if len(b.PCRCertificate) > 0 && b.PCRCertificate[i] != "" {
 			cert, err := keys.Certificate(b.PCRCertificate[i])
 			if err != nil {
 				return nil, fmt.Errorf("--pcr-certificate: %w", err)
@@ -247,7 +249,13 @@ func (b *buildCmd) Run(e *env) error {
 		if len(cfg.PCRKeys) == 0 {
 			return fmt.Errorf("--sign-initrd-pcrs requires --pcr-private-key or --policy-digest")
 		}
-		// ukify adds a group with the first key for enter-initrd only.
+		// ukify embeds the key of a single key group as .pcrpkey,
+		// not counting the extra group it adds for enter-initrd only.
+		if cfg.PCRPKey == nil && len(cfg.PCRKeys) == 1 {
+			if cfg.PCRPKey, err = cfg.PCRKeys[0].PublicKeyContent(); err != nil {
+				return err
+			}
+		}
 		extra := cfg.PCRKeys[0]
 		extra.Phases, extra.PolicyRef = []string{"enter-initrd"}, "initrd"
 		cfg.PCRKeys = append(cfg.PCRKeys, extra)
