@@ -68,7 +68,7 @@ func (g *genkeyCmd) Run(e *env) error {
 			return err
 		}
 		files = append(files, file{p, 0o600, priv, "private key for PCR signing"})
-		if i < len(g.PCRPublic) {
+		if i < len(g.PCRPublic) && g.PCRPublic[i] != "" {
 			files = append(files, file{g.PCRPublic[i], 0o644, pub, "public key for PCR signing"})
 		}
 	}

@@ -23,12 +23,18 @@ type cli struct {
 	Verify  verifyCmd        `cmd:"" help:"Verify the Authenticode signatures of a PE image with UEFI firmware's rules."`
 	Genkey  genkeyCmd        `cmd:"" help:"Create Secure Boot and PCR signing keys (ukify genkey)."`
 	Version kong.VersionFlag `help:"Print the version and exit."`
+	Config  string           `short:"c" help:"Configuration file (ukify.conf syntax) for build, genkey and inspect; default: the first of /etc/systemd/ukify.conf, /run/systemd/ukify.conf, /usr/local/lib/systemd/ukify.conf, /usr/lib/systemd/ukify.conf." placeholder:"PATH"`
 }
 
 // env carries what commands need from the process, so that tests can run
 // commands in-process without global state.
 type env struct {
 	stdout, stderr io.Writer
+	// getenv reads the environment (os.Getenv; tests pass their own).
+	getenv func(string) string
+	// root prefixes the fixed system paths read (configuration search
+	// paths, /etc/kernel, /proc/cmdline); "" is the real root.
+	root string
 }
 
 func (e *env) warnf(format string, args ...any) {
@@ -36,6 +42,13 @@ func (e *env) warnf(format string, args ...any) {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	return runEnv(args, &env{stdout: stdout, stderr: stderr, getenv: os.Getenv})
+}
+
+// runEnv parses args and runs the command; the exit code is 0 on success,
+// 1 when the command fails and 2 for a usage error.
+func runEnv(args []string, e *env) int {
+	stdout, stderr := e.stdout, e.stderr
 	var c cli
 	exit := -1
 	parser, err := kong.New(&c,
@@ -58,7 +71,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ukibuild: error: %v\n", err)
 		return 2
 	}
-	e := &env{stdout: stdout, stderr: stderr}
+	if err := applyConfig(ctx, e, c.Config); err != nil {
+		fmt.Fprintf(stderr, "ukibuild: error: %v\n", err)
+		return 1
+	}
 	if err := ctx.Run(e); err != nil {
 		fmt.Fprintf(stderr, "ukibuild: error: %v\n", err)
 		return 1
