@@ -54,14 +54,14 @@ const (
 type valueKind int
 
 const (
-	textValue  valueKind = iota // as it is
-	pathValue                   // a file name (Path): not empty
-	wordsValue                  // whitespace-separated file names (Initrd, DeviceTreeAuto)
-	boolValue                   // 1/true/yes/y/t/on or 0/false/no/n/f/off
-	intValue                    // a decimal integer
-	banksValue                  // ukify's parse_banks
-	phasesValue                 // ukify's parse_phase_paths
-	archValue                   // one of uki.EFIArches
+	textValue   valueKind = iota // as it is
+	pathValue                    // a file name (Path): not empty
+	wordsValue                   // whitespace-separated file names (Initrd, DeviceTreeAuto)
+	boolValue                    // 1/true/yes/y/t/on or 0/false/no/n/f/off
+	intValue                     // a decimal integer
+	banksValue                   // ukify's parse_banks
+	phasesValue                  // ukify's parse_phase_paths
+	archValue                    // one of uki.EFIArches
 )
 
 // configItem maps one ukify configuration key to the option it sets.
