@@ -396,7 +396,7 @@ func TestConfigSearchPath(t *testing.T) {
 		t.Fatalf("ukify: %s", e)
 	}
 	var o, e bytes.Buffer
-	if code := runEnv([]string{"build", "--output", ours}, &env{stdout: &o, stderr: &e, getenv: func(string) string { return "" }, root: root}); code != 0 {
+	if code := runEnv([]string{"build", "--output", ours}, &env{stdout: &o, stderr: &e, root: root}); code != 0 {
 		t.Fatalf("ukibuild: %s", e.String())
 	}
 	if !strings.Contains(e.String(), "Using found config file: "+want) {

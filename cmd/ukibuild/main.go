@@ -16,12 +16,15 @@ import (
 var version = "devel"
 
 type cli struct {
-	Build   buildCmd         `cmd:"" help:"Build a UKI (or a PE add-on) from a stub, a kernel and other parts."`
-	Inspect inspectCmd       `cmd:"" help:"Show the sections of a UKI or another PE image."`
-	Measure measureCmd       `cmd:"" help:"Predict PCR 11 and sign PCR policies (systemd-measure compatible)."`
-	Sign    signCmd          `cmd:"" help:"Sign a PE image (UKI) with Authenticode for Secure Boot."`
-	Verify  verifyCmd        `cmd:"" help:"Verify the Authenticode signatures of a PE image with UEFI firmware's rules."`
-	Genkey  genkeyCmd        `cmd:"" help:"Create Secure Boot and PCR signing keys (ukify genkey)."`
+	Build   buildCmd   `cmd:"" help:"Build a UKI (or a PE add-on) from a stub, a kernel and other parts."`
+	Inspect inspectCmd `cmd:"" help:"Show the sections of a UKI or another PE image."`
+	Measure measureCmd `cmd:"" help:"Predict PCR 11 and sign PCR policies (systemd-measure compatible)."`
+	Sign    signCmd    `cmd:"" help:"Sign a PE image (UKI) with Authenticode for Secure Boot."`
+	Verify  verifyCmd  `cmd:"" help:"Verify the Authenticode signatures of a PE image with UEFI firmware's rules."`
+	Genkey  genkeyCmd  `cmd:"" help:"Create Secure Boot and PCR signing keys (ukify genkey)."`
+
+	KernelInstall kernelInstallCmd `cmd:"" name:"kernel-install" help:"kernel-install(8) plugin: build $KERNEL_INSTALL_STAGING_AREA/uki.efi as 60-ukify.install does."`
+
 	Version kong.VersionFlag `help:"Print the version and exit."`
 	Config  string           `short:"c" help:"Configuration file (ukify.conf syntax) for build, genkey and inspect; default: the first of /etc/systemd/ukify.conf, /run/systemd/ukify.conf, /usr/local/lib/systemd/ukify.conf, /usr/lib/systemd/ukify.conf." placeholder:"PATH"`
 }
@@ -30,11 +33,20 @@ type cli struct {
 // commands in-process without global state.
 type env struct {
 	stdout, stderr io.Writer
-	// getenv reads the environment (os.Getenv; tests pass their own).
-	getenv func(string) string
+	// lookupEnv reads the environment (os.LookupEnv; tests pass their own).
+	lookupEnv func(string) (string, bool)
 	// root prefixes the fixed system paths read (configuration search
 	// paths, /etc/kernel, /proc/cmdline); "" is the real root.
 	root string
+}
+
+// getenv returns the variable's value, "" when it is not set.
+func (e *env) getenv(name string) string {
+	if e.lookupEnv == nil {
+		return ""
+	}
+	v, _ := e.lookupEnv(name)
+	return v
 }
 
 func (e *env) warnf(format string, args ...any) {
@@ -42,7 +54,7 @@ func (e *env) warnf(format string, args ...any) {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	return runEnv(args, &env{stdout: stdout, stderr: stderr, getenv: os.Getenv})
+	return runEnv(args, &env{stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv})
 }
 
 // runEnv parses args and runs the command; the exit code is 0 on success,
@@ -76,6 +88,9 @@ func runEnv(args []string, e *env) int {
 		return 1
 	}
 	if err := ctx.Run(e); err != nil {
+		if code, ok := errExitCode(err); ok {
+			return code
+		}
 		fmt.Fprintf(stderr, "ukibuild: error: %v\n", err)
 		return 1
 	}
