@@ -65,7 +65,8 @@ func runEnv(args []string, e *env) int {
 	exit := -1
 	parser, err := kong.New(&c,
 		kong.Name("ukibuild"),
-		kong.Description("Build, measure, sign and inspect Unified Kernel Images (ukify-compatible)."),
+		kong.Description("Build, measure, sign and inspect Unified Kernel Images (ukify-compatible).\n\n"+exitCodesHelp),
+		helpOption(),
 		kong.UsageOnError(),
 		kong.Vars{"version": "ukibuild " + version},
 		kong.Writers(stdout, stderr),
