@@ -52,11 +52,11 @@ type buildCmd struct {
 	Phases         []string `help:"Phase paths to sign for, for the matching --pcr-private-key (space or comma separated)." sep:"none" placeholder:"PHASE-PATH..."`
 	PolicyRef      []string `name:"policyref" help:"Policy reference for the matching --pcr-private-key." sep:"none" placeholder:"STRING"`
 	PCRBanks       string   `name:"pcr-banks" help:"PCR banks to sign for (space or comma separated); default all four." placeholder:"BANK..."`
-	SignInitrdPCRs bool     `name:"sign-initrd-pcrs" help:"Also sign (or, with --policy-digest, prepare) policies for enter-initrd with the policy reference 'initrd'."`
-	PolicyDigest   bool     `name:"policy-digest" help:"Put unsigned policies for offline signing into .pcrsig (needs one --pcr-public-key or --pcr-certificate) and print them."`
+	SignInitrdPCRs bool     `name:"sign-initrd-pcrs" negatable:"" help:"Also sign (or, with --policy-digest, prepare) policies for enter-initrd with the policy reference 'initrd'."`
+	PolicyDigest   bool     `name:"policy-digest" negatable:"" help:"Put unsigned policies for offline signing into .pcrsig (needs one --pcr-public-key or --pcr-certificate) and print them."`
 	JoinPCRSig     string   `name:"join-pcrsig" help:"A UKI built with --policy-digest to put the --pcrsig signatures into." placeholder:"UKI"`
 	PCRSig         string   `name:"pcrsig" help:"Signed policies (JSON) for --join-pcrsig." placeholder:"TEXT|@FILE"`
-	Measure        bool     `help:"Print the expected PCR 11 values (systemd-measure calculate)."`
+	Measure        bool     `negatable:"" help:"Print the expected PCR 11 values (systemd-measure calculate)."`
 
 	SBKey            string   `name:"secureboot-private-key" help:"Secure Boot signing key: a PEM file or a pkcs11: URI. Signs the UKI (and the kernel, see --sign-kernel)." placeholder:"FILE|URI"`
 	SBCert           string   `name:"secureboot-certificate" help:"Secure Boot signing certificate (PEM); default for a pkcs11: key: the token's certificate." placeholder:"FILE"`
@@ -70,6 +70,7 @@ type buildCmd struct {
 	SigningProvider  string   `name:"signing-provider" help:"Accepted for ukify compatibility: only 'pkcs11' (with a pkcs11: key URI)." placeholder:"PROVIDER"`
 	SBCertName       string   `name:"secureboot-certificate-name" help:"pesign's NSS certificate nickname: not supported (give --secureboot-private-key and --secureboot-certificate)." placeholder:"NAME"`
 	JSON             string   `name:"json" enum:"pretty,short,off" default:"off" help:"Output format of --measure: pretty, short or off."`
+	JSONPretty       bool     `short:"j" name:"pretty-json" help:"Same as --json=pretty (ukify's -j)."`
 }
 
 // knownPhases are the boot phases ukify accepts (ukify.py, KNOWN_PHASES).
@@ -366,6 +367,9 @@ func (b *buildCmd) printMeasure(e *env, plan *uki.Plan, banks []pcr.Bank) error 
 		return err
 	}
 	mode := map[string]pcr.MeasureJSON{"off": pcr.MeasureJSONOff, "short": pcr.MeasureJSONShort, "pretty": pcr.MeasureJSONPretty}[b.JSON]
+	if b.JSONPretty {
+		mode = pcr.MeasureJSONPretty
+	}
 	if err := pcr.FormatCalculate(e.stdout, e.stderr, preds, mode); err != nil {
 		return err
 	}

@@ -147,6 +147,8 @@ PCRBanks=sha1 sha256
 PCRPrivateKey=$K1
 Phases=enter-initrd,enter-initrd:leave-initrd
 `, args: []string{"--measure", "--json=short"}, stdout: true},
+	{name: "measure-pretty-no-policy-digest", conf: "[UKI]\nLinux=$KERNEL\nStub=$STUB\nPCRBanks=sha256\nSignInitrdPCRs=no\n",
+		args: []string{"--measure", "-j", "--no-policy-digest", "--no-sign-initrd-pcrs", "--tools", "/nonexistent"}, stdout: true},
 	{name: "sign-initrd-pcrs-false-and-signtool", conf: "[UKI]\nLinux=$KERNEL\nStub=$STUB\nSignInitrdPCRs=off\nSignKernel=no\nSecureBootSigningTool=sbsign\n"},
 
 	// Errors: both fail; ours names the file and the line.

@@ -24,7 +24,7 @@ var helpGroups = []struct {
 		"devicetree", "devicetree-auto", "hwids", "efifw", "pcrpkey", "sbat", "section", "profile", "join-profile"}},
 	{kong.Group{Key: "stub", Title: "Stub and output:"}, []string{"efi-arch", "stub", "output"}},
 	{kong.Group{Key: "pcr", Title: "PCR policies ([PCRSignature:NAME] sections set one key group each):"}, []string{"pcr-private-key", "pcr-public-key",
-		"pcr-certificate", "phases", "policyref", "pcr-banks", "sign-initrd-pcrs", "sign-profile", "policy-digest", "join-pcrsig", "pcrsig", "measure", "json"}},
+		"pcr-certificate", "phases", "policyref", "pcr-banks", "sign-initrd-pcrs", "sign-profile", "policy-digest", "join-pcrsig", "pcrsig", "measure", "json", "pretty-json"}},
 	{kong.Group{Key: "secureboot", Title: "Secure Boot signing:"}, []string{"secureboot-private-key", "secureboot-certificate", "secureboot-chain",
 		"sign-kernel", "signature-profile", "signature-hash", "pkcs11-module", "signtool", "signing-engine", "signing-provider",
 		"certificate-provider", "secureboot-certificate-name"}},
