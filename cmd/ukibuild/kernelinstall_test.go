@@ -253,6 +253,19 @@ func TestKernelInstallContract(t *testing.T) {
 			}
 		}
 	})
+	t.Run("generator-ukibuild-builds", func(t *testing.T) {
+		staging := t.TempDir()
+		vars := baseVars(staging)
+		vars["KERNEL_INSTALL_UKI_GENERATOR"] = "ukibuild"
+		root := t.TempDir()
+		mkdirs(t, root, map[string]string{"proc/cmdline": "quiet\n"})
+		if code, out := run(t, root, vars, "add", kiVersion, "/entry", f.kernel); code != 0 {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		if _, err := os.Stat(filepath.Join(staging, "uki.efi")); err != nil {
+			t.Error(err)
+		}
+	})
 	t.Run("missing-variable", func(t *testing.T) {
 		vars := baseVars(t.TempDir())
 		delete(vars, "KERNEL_INSTALL_ENTRY_TOKEN")
