@@ -398,9 +398,9 @@ func parseCalculate(out string) map[string]string {
 	return m
 }
 
-// TestBootPCR11MatchesPrediction (cases 1 and 5): a UKI built by ukibuild
-// with a PCR key and signed with the db key boots under Secure Boot with a
-// TPM; the firmware measured Secure Boot on with our keys and names the db
+// TestBootPCR11MatchesPrediction (cases 1 and 5): a UKI built and signed
+// by "ukibuild build" (Secure Boot key: the test db key; a PCR key) boots
+// under Secure Boot with a TPM; the firmware measured Secure Boot on with our keys and names the db
 // certificate as the UKI's authority; PCR 11 in the sha1 and sha256 banks,
 // as the guest reads it, equals "ukibuild measure" for the stub stage
 // (phase ":"); and the event log's PCR 11 events are the predictor's
@@ -414,7 +414,7 @@ func TestBootPCR11MatchesPrediction(t *testing.T) {
 		t.Run(version, func(t *testing.T) {
 			name := "1 signed UKI, stub " + version
 			efi := filepath.Join(e.workDir(t), "uki.efi")
-			e.buildSigned(t, efi, slices.Concat(e.ukiArgs(t, version), []string{"--pcr-private-key", key})...)
+			e.buildSigned(t, efi, e.sb.db, slices.Concat(e.ukiArgs(t, version), []string{"--pcr-private-key", key})...)
 			want := parseCalculate(e.run(t, "measure", efi, "--bank=sha1", "--bank=sha256", "--phase=:"))
 			res := e.boot(t, efi)
 			e.checkSecureBoot(t, name, res, e.sb.db.c)
@@ -466,7 +466,7 @@ func TestBootUnsealsCredentialInInitrd(t *testing.T) {
 		t.Fatal(err)
 	}
 	efi := filepath.Join(dir, "uki.efi")
-	e.buildSigned(t, efi, slices.Concat(e.ukiArgs(t, "262"), []string{"--initrd", blobs,
+	e.buildSigned(t, efi, e.sb.db, slices.Concat(e.ukiArgs(t, "262"), []string{"--initrd", blobs,
 		"--pcr-private-key", filepath.Join(dir, "pcr.pem"), "--phases", "enter-initrd"})...)
 	res := e.bootWithTPM(t, efi, state)
 	e.checkSecureBoot(t, name, res, e.sb.db.c)

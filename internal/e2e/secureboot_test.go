@@ -125,14 +125,11 @@ func newSecureBoot(dir string) (*secureBoot, error) {
 	return sb, nil
 }
 
-// buildSigned runs "ukibuild build args..." into efi+".unsigned" and makes
-// efi, the same UKI signed for Secure Boot with the db key.
-func (e *env) buildSigned(t *testing.T, efi string, args ...string) {
+// buildSigned runs "ukibuild build args..." into efi, signed for Secure
+// Boot by the build itself with key (the db key unless told otherwise).
+func (e *env) buildSigned(t *testing.T, efi string, key *testCert, args ...string) {
 	t.Helper()
-	e.run(t, slices.Concat(args, []string{"--output", efi + ".unsigned"})...)
-	// TODO(lead): use build --secureboot-*: replace the next line with
-	//   e.run(t, slices.Concat(args, []string{"--secureboot-private-key", e.sb.db.key, "--secureboot-certificate", e.sb.db.cert, "--output", efi})...)
-	e.run(t, "sign", efi+".unsigned", "-o", efi, "--key", e.sb.db.key, "--cert", e.sb.db.cert)
+	e.run(t, slices.Concat(args, []string{"--secureboot-private-key", key.key, "--secureboot-certificate", key.cert, "--output", efi})...)
 }
 
 // checkSecureBoot replays PCR 7 of the guest's event log against the value
@@ -229,12 +226,21 @@ func TestSecureBootRefusesUntrustedUKI(t *testing.T) {
 	e := setup(t)
 	dir := e.workDir(t)
 	signed := filepath.Join(dir, "uki.efi")
-	e.buildSigned(t, signed, e.ukiArgs(t, "262")...)
-	unsigned := signed + ".unsigned"
+	e.buildSigned(t, signed, e.sb.db, e.ukiArgs(t, "262")...)
+	unsigned := filepath.Join(dir, "uki.unsigned.efi")
+	e.run(t, slices.Concat(e.ukiArgs(t, "262"), []string{"--output", unsigned})...)
 	wrong := filepath.Join(dir, "uki.wrong-key.efi")
-	e.run(t, "sign", unsigned, "-o", wrong, "--key", e.sb.wrong.key, "--cert", e.sb.wrong.cert)
-	// The db-signed UKI (the control: the same image, case 1 boots one
-	// like it) passes ukibuild's EDK2-rule check; the other two fail it.
+	e.buildSigned(t, wrong, e.sb.wrong, e.ukiArgs(t, "262")...)
+	// The three are one UKI (same sections, so the same PCR 11
+	// prediction) but for the signature. The db-signed one (the control:
+	// case 1 boots one like it) passes ukibuild's EDK2-rule check; the
+	// other two fail it.
+	want := e.run(t, "measure", signed, "--bank=sha256", "--phase=:")
+	for _, efi := range []string{unsigned, wrong} {
+		if got := e.run(t, "measure", efi, "--bank=sha256", "--phase=:"); got != want {
+			t.Fatalf("%s measures %q, the db-signed UKI %q: not the same UKI", efi, got, want)
+		}
+	}
 	if out, err := e.verify(signed); err != nil {
 		t.Fatalf("ukibuild verify of the db-signed UKI: %v\n%s", err, out)
 	}
