@@ -31,10 +31,10 @@ type SecureBoot struct {
 
 func (sb *SecureBoot) check() error {
 	if sb.Signer == nil {
-		return errors.New("Secure Boot signing: no signing key")
+		return errors.New("no Secure Boot signing key")
 	}
 	if sb.Options.Certificate == nil {
-		return errors.New("Secure Boot signing: no signing certificate")
+		return errors.New("no Secure Boot signing certificate")
 	}
 	return nil
 }
