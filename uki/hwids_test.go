@@ -139,15 +139,15 @@ func TestHWIDsMatchUkify(t *testing.T) {
 func TestHWIDsErrorsLikeUkify(t *testing.T) {
 	root := t.TempDir()
 	bad := []string{
-		`{"type": "devicetree", "name": "x", "hwids": []}`,                            // no compatible/fwid
-		`{"type": "devicetree", "name": "x", "compatible": "c"}`,                      // no hwids
-		`{"name": "x", "compatible": "c", "hwids": []}`,                               // no type
-		`{"type": "acpi", "name": "x", "compatible": "c", "hwids": []}`,               // unknown type
-		`{"type": "devicetree", "name": "x", "fwid": "f", "hwids": []}`,               // wrong attribute
-		`{"type": "uefi-fw", "name": "x", "compatible": "c", "hwids": []}`,            // wrong attribute
-		`{"type": "devicetree", "name": "x", "compatible": "c", "hwids": ["1234"]}`,   // bad UUID
-		`{"type": "devicetree", "name": "x", "compatible": "c", "hwids": [5]}`,        // not a string
-		`{"type": "devicetree", "name": "x", "compatible": "c", "hwids": [] ,}`,       // bad JSON
+		`{"type": "devicetree", "name": "x", "hwids": []}`,                                     // no compatible/fwid
+		`{"type": "devicetree", "name": "x", "compatible": "c"}`,                               // no hwids
+		`{"name": "x", "compatible": "c", "hwids": []}`,                                        // no type
+		`{"type": "acpi", "name": "x", "compatible": "c", "hwids": []}`,                        // unknown type
+		`{"type": "devicetree", "name": "x", "fwid": "f", "hwids": []}`,                        // wrong attribute
+		`{"type": "uefi-fw", "name": "x", "compatible": "c", "hwids": []}`,                     // wrong attribute
+		`{"type": "devicetree", "name": "x", "compatible": "c", "hwids": ["1234"]}`,            // bad UUID
+		`{"type": "devicetree", "name": "x", "compatible": "c", "hwids": [5]}`,                 // not a string
+		`{"type": "devicetree", "name": "x", "compatible": "c", "hwids": [] ,}`,                // bad JSON
 		"{\"type\": \"devicetree\", \"name\": \"\xff\", \"compatible\": \"c\", \"hwids\": []}", // not UTF-8
 	}
 	var dirs []any
