@@ -10,6 +10,7 @@ pkgs=(
   debian-archive-keyring        # verifies the Debian archive in fetch.sh
   gcc libc6-dev libssl-dev       # cgo build of the go-tpm-tools TPM simulator (pcr tests)
   sbsigntool osslsigncode openssl # Authenticode reference signers and verifiers (sign tests)
+  faketime                      # freezes the clock for sbsign under ukify (signingTime byte identity)
   softhsm2 opensc               # a real PKCS#11 token for the sign/pkcs11 tests
   qemu-system-x86 ovmf swtpm swtpm-tools busybox-static  # the boot tests (internal/e2e)
   ca-certificates git

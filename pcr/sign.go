@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 )
 
@@ -251,4 +252,22 @@ func PolicyInputs(preds []Prediction) []PolicyInput {
 		}
 	}
 	return in
+}
+
+// GenerateKey makes a PCR signing key pair as "ukify genkey" does (ukify
+// 262, generate_priv_pub_key_pair): RSA-2048, the private key as PEM "RSA
+// PRIVATE KEY" (PKCS#1), the public key as PEM "PUBLIC KEY" (SPKI). rnd is
+// the randomness source (nil: crypto/rand).
+func GenerateKey(rnd io.Reader) (privatePEM, publicPEM []byte, err error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	key, err := rsa.GenerateKey(rnd, 2048)
+	if err != nil {
+		return nil, nil, err
+	}
+	if publicPEM, err = PublicKeyPEM(&key.PublicKey); err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), publicPEM, nil
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/ukibuild/ukibuild/internal/keys"
 	"github.com/ukibuild/ukibuild/internal/reftools"
-	"github.com/ukibuild/ukibuild/uki"
 )
 
 // fixtureDir holds inputs shared by the tests (removed by TestMain).
@@ -89,9 +88,10 @@ var (
 	ukiErr  error
 )
 
-// testUKI builds a UKI with uki.Build from the reference stub 262 and the
-// reference Debian kernel (odd-sized sections make the image size a
-// non-multiple of 8 when the initrd has an odd size).
+// testUKI builds a UKI with ukify 262.1 (the reference tool; package uki
+// imports this package, so its composer cannot be used here) from the
+// reference stub 262 and the reference Debian kernel (the odd-sized initrd
+// makes the image size a non-multiple of 8).
 func testUKI(t testing.TB) string {
 	t.Helper()
 	tools := reftools.Locate(t)
@@ -99,18 +99,16 @@ func testUKI(t testing.TB) string {
 	kernel := tools.Path(t, "UKIBUILD_KERNEL")
 	ukiOnce.Do(func() {
 		p := filepath.Join(fixtureDir, "uki.efi")
-		initrd := bytes.Repeat([]byte("initrd\x00"), 1001) // 7007 bytes
-		uname := "6.1.0-50-amd64"
-		cfg := uki.Config{
-			Stub:      stub,
-			Linux:     kernel,
-			Initrds:   []uki.Content{uki.Bytes("initrd", initrd)},
-			Cmdline:   uki.Text("cmdline", "root=/dev/vda1 quiet"),
-			OSRelease: uki.Text("os-release", "ID=test\nNAME=Test\n"),
-			Uname:     &uname,
-			TempDir:   fixtureDir,
+		initrd := filepath.Join(fixtureDir, "initrd")
+		if ukiErr = os.WriteFile(initrd, bytes.Repeat([]byte("initrd\x00"), 1001), 0o644); ukiErr != nil { // 7007 bytes
+			return
 		}
-		ukiErr = uki.Build(cfg, p)
+		cmd := tools.Ukify(t, "build", "--stub", stub, "--linux", kernel, "--initrd", initrd,
+			"--cmdline", "root=/dev/vda1 quiet", "--os-release", "ID=test\nNAME=Test\n", "--uname", "6.1.0-50-amd64",
+			"--output", p)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			ukiErr = fmt.Errorf("ukify build: %v\n%s", err, out)
+		}
 		ukiPath = p
 	})
 	if ukiErr != nil {

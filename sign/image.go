@@ -120,3 +120,16 @@ func ImageDigest(r io.ReaderAt, size int64, h crypto.Hash) ([]byte, error) {
 	}
 	return im.firmwareDigest(h)
 }
+
+// Signed reports whether the PE image r (size bytes) has a certificate
+// table, that is a non-zero certificate table directory entry: what
+// "sbverify --list" reports as "No signature table present" when it has
+// none. It does not check the signatures (see Verify).
+func Signed(r io.ReaderAt, size int64) (bool, error) {
+	f, err := pe.Parse(r, size)
+	if err != nil {
+		return false, err
+	}
+	dir, _ := f.Security()
+	return dir.Size != 0, nil
+}

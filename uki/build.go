@@ -70,6 +70,10 @@ type Config struct {
 	// reference "initrd" to the PolicyDigestKey ones (ukify's
 	// --sign-initrd-pcrs with --policy-digest).
 	PolicyDigestInitrd bool
+	// SecureBoot, when set, signs the output for UEFI Secure Boot (and,
+	// by its SignKernel rule, the kernel inside it, before anything is
+	// measured). See Plan.WriteFile.
+	SecureBoot *SecureBoot
 	// Warnf receives warnings (nil: discarded).
 	Warnf func(format string, args ...any)
 }
@@ -101,35 +105,39 @@ type Plan struct {
 	// PolicyDigest is the unsigned .pcrsig text when Config.PolicyDigestKey
 	// was set (ukify prints it for offline signing).
 	PolicyDigest []byte
-	temp         string
+	// SecureBoot is Config.SecureBoot: Plan.WriteFile signs with it.
+	SecureBoot *SecureBoot
+	// KernelSigned reports whether the kernel was signed (SecureBoot's
+	// SignKernel rule) before it was measured and embedded.
+	KernelSigned bool
+	temps        []string
 }
 
 // Close removes the temporary files of the plan.
 func (p *Plan) Close() error {
-	if p.temp != "" {
-		err := os.Remove(p.temp)
-		p.temp = ""
-		return err
+	var errs []error
+	for _, t := range p.temps {
+		if err := os.Remove(t); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
 	}
-	return nil
+	p.temps = nil
+	return errors.Join(errs...)
 }
 
 // Compose lays out the image (see Compose).
 func (p *Plan) Compose() (*Image, error) { return Compose(p.Stub, p.Sections) }
 
-// Build resolves cfg and writes the UKI to output atomically: on any error
-// no output file is created and an existing one is left untouched.
+// Build resolves cfg and writes the UKI to output atomically (signed when
+// cfg.SecureBoot is set): on any error no output file is created and an
+// existing one is left untouched.
 func Build(cfg Config, output string) error {
 	plan, err := Prepare(cfg)
 	if err != nil {
 		return err
 	}
 	defer plan.Close()
-	img, err := plan.Compose()
-	if err != nil {
-		return err
-	}
-	return WriteFile(output, img)
+	return plan.WriteFile(output)
 }
 
 // WriteFile writes img to path atomically (new files get mode 0644).
@@ -158,7 +166,12 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 	if err != nil {
 		return nil, err
 	}
-	plan := &Plan{Stub: stub}
+	plan := &Plan{Stub: stub, SecureBoot: cfg.SecureBoot}
+	if sb := cfg.SecureBoot; sb != nil {
+		if err := sb.check(); err != nil {
+			return nil, err
+		}
+	}
 	defer func() {
 		if err != nil {
 			plan.Close()
@@ -167,9 +180,25 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 
 	var linux Content
 	if cfg.Linux != "" {
-		linux, plan.temp, err = openKernel(cfg.Linux, cfg.TempDir, warnf)
+		var temp string
+		linux, temp, err = openKernel(cfg.Linux, cfg.TempDir, warnf)
+		if temp != "" {
+			plan.temps = append(plan.temps, temp)
+		}
 		if err != nil {
 			return nil, err
+		}
+		if cfg.SecureBoot != nil {
+			signed, temp, err := cfg.SecureBoot.signKernel(linux, cfg.TempDir)
+			if temp != "" {
+				plan.temps = append(plan.temps, temp)
+			}
+			if err != nil {
+				return nil, err
+			}
+			if signed != nil {
+				linux, plan.KernelSigned = signed, true
+			}
 		}
 	}
 

@@ -57,7 +57,19 @@ type buildCmd struct {
 	JoinPCRSig     string   `name:"join-pcrsig" help:"A UKI built with --policy-digest to put the --pcrsig signatures into." placeholder:"UKI"`
 	PCRSig         string   `name:"pcrsig" help:"Signed policies (JSON) for --join-pcrsig." placeholder:"TEXT|@FILE"`
 	Measure        bool     `help:"Print the expected PCR 11 values (systemd-measure calculate)."`
-	JSON           string   `name:"json" enum:"pretty,short,off" default:"off" help:"Output format of --measure: pretty, short or off."`
+
+	SBKey            string   `name:"secureboot-private-key" help:"Secure Boot signing key: a PEM file or a pkcs11: URI. Signs the UKI (and the kernel, see --sign-kernel)." placeholder:"FILE|URI"`
+	SBCert           string   `name:"secureboot-certificate" help:"Secure Boot signing certificate (PEM); default for a pkcs11: key: the token's certificate." placeholder:"FILE"`
+	SignKernel       *bool    `name:"sign-kernel" negatable:"" help:"Sign the embedded kernel too (default: when it is not signed yet)."`
+	SignatureProfile string   `name:"signature-profile" enum:"default,sbsign,osslsigncode" default:"default" help:"Authenticode attribute set: default (reproducible), sbsign or osslsigncode."`
+	SignatureHash    string   `name:"signature-hash" enum:"sha256,sha384,sha512" default:"sha256" help:"Authenticode digest: sha256, sha384 or sha512."`
+	SBChain          []string `name:"secureboot-chain" help:"Intermediate certificates to embed in the signatures; repeatable." sep:"none" placeholder:"FILE"`
+	PKCS11Module     string   `name:"pkcs11-module" help:"PKCS#11 module for a pkcs11: key without module-path (else $UKIBUILD_PKCS11_MODULE)." placeholder:"PATH"`
+	Signtool         string   `name:"signtool" help:"Accepted for ukify compatibility: sbsign or systemd-sbsign (ukibuild signs in-process either way); pesign is not supported." placeholder:"TOOL"`
+	SigningEngine    string   `name:"signing-engine" help:"Accepted for ukify compatibility: only 'pkcs11' (with a pkcs11: key URI)." placeholder:"ENGINE"`
+	SigningProvider  string   `name:"signing-provider" help:"Accepted for ukify compatibility: only 'pkcs11' (with a pkcs11: key URI)." placeholder:"PROVIDER"`
+	SBCertName       string   `name:"secureboot-certificate-name" help:"pesign's NSS certificate nickname: not supported (give --secureboot-private-key and --secureboot-certificate)." placeholder:"NAME"`
+	JSON             string   `name:"json" enum:"pretty,short,off" default:"off" help:"Output format of --measure: pretty, short or off."`
 }
 
 // knownPhases are the boot phases ukify accepts (ukify.py, KNOWN_PHASES).
@@ -248,6 +260,13 @@ func (b *buildCmd) Run(e *env) error {
 		cfg.PCRBanks = append(cfg.PCRBanks, bank)
 	}
 
+	sb, closeSigner, err := b.secureBoot()
+	if err != nil {
+		return err
+	}
+	defer closeSigner()
+	cfg.SecureBoot = sb
+
 	out := b.Output
 	if out == "" {
 		if b.Linux == "" {
@@ -265,18 +284,66 @@ func (b *buildCmd) Run(e *env) error {
 			return err
 		}
 	}
-	img, err := plan.Compose()
-	if err != nil {
+	if plan.KernelSigned {
+		fmt.Fprintf(e.stderr, "Signed the kernel %s before embedding it\n", b.Linux)
+	}
+	if err := plan.WriteFile(out); err != nil {
 		return err
 	}
-	if err := uki.WriteFile(out, img); err != nil {
-		return err
+	if sb != nil {
+		fmt.Fprintf(e.stderr, "Wrote signed %s\n", out)
+	} else {
+		fmt.Fprintf(e.stderr, "Wrote unsigned %s\n", out)
 	}
-	fmt.Fprintf(e.stderr, "Wrote unsigned %s\n", out)
 	if plan.PolicyDigest != nil {
 		fmt.Fprintf(e.stdout, "%s\n", plan.PolicyDigest)
 	}
 	return nil
+}
+
+// secureBoot checks the Secure Boot options as ukify does and loads the key;
+// nil when no signing was asked for. closeFn releases a token key.
+func (b *buildCmd) secureBoot() (sb *uki.SecureBoot, closeFn func(), err error) {
+	closeFn = func() {}
+	pkcs11Key := strings.HasPrefix(b.SBKey, "pkcs11:")
+	switch {
+	case b.SBCertName != "":
+		return nil, nil, fmt.Errorf("--secureboot-certificate-name: pesign's NSS databases are not supported; give --secureboot-private-key and --secureboot-certificate (a PEM file or a pkcs11: URI)")
+	case b.Signtool == "pesign":
+		return nil, nil, fmt.Errorf("--signtool=pesign is not supported: ukibuild signs in-process like sbsign; give --secureboot-private-key and --secureboot-certificate")
+	case b.Signtool != "" && b.Signtool != "sbsign" && b.Signtool != "systemd-sbsign":
+		return nil, nil, fmt.Errorf("--signtool: unknown signing tool %q (ukify knows sbsign, pesign, systemd-sbsign)", b.Signtool)
+	case b.SigningEngine != "" && b.SigningProvider != "":
+		return nil, nil, fmt.Errorf("only one of --signing-engine and --signing-provider may be given")
+	case b.SBCert != "" && b.SBKey == "":
+		return nil, nil, fmt.Errorf("--secureboot-private-key and --secureboot-certificate must be given together")
+	case b.SBKey != "" && b.SBCert == "" && !pkcs11Key:
+		return nil, nil, fmt.Errorf("--secureboot-private-key and --secureboot-certificate must be given together (only a pkcs11: key may take its certificate from the token)")
+	case b.SignKernel != nil && *b.SignKernel && b.SBKey == "":
+		return nil, nil, fmt.Errorf("--sign-kernel requires --secureboot-private-key and --secureboot-certificate")
+	}
+	for _, o := range []struct{ flag, value string }{{"signing-engine", b.SigningEngine}, {"signing-provider", b.SigningProvider}} {
+		switch {
+		case o.value == "":
+		case o.value != "pkcs11":
+			return nil, nil, fmt.Errorf("--%s=%s: OpenSSL engines and providers are not used; ukibuild takes PEM files and pkcs11: URIs (with --%s=pkcs11)", o.flag, o.value, o.flag)
+		case !pkcs11Key:
+			return nil, nil, fmt.Errorf("--%s=pkcs11 needs a pkcs11: URI in --secureboot-private-key", o.flag)
+		}
+	}
+	if b.SBKey == "" {
+		return nil, closeFn, nil
+	}
+	signer, cert, closeFn, err := loadSigner(b.SBKey, b.SBCert, b.PKCS11Module)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--secureboot-private-key: %w", err)
+	}
+	opts, err := signOptions(cert, b.SBChain, b.SignatureHash, b.SignatureProfile)
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	return &uki.SecureBoot{Signer: signer, Options: opts, SignKernel: b.SignKernel}, closeFn, nil
 }
 
 // printMeasure prints what ukify's --measure prints: systemd-measure

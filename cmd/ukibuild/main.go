@@ -21,6 +21,7 @@ type cli struct {
 	Measure measureCmd       `cmd:"" help:"Predict PCR 11 and sign PCR policies (systemd-measure compatible)."`
 	Sign    signCmd          `cmd:"" help:"Sign a PE image (UKI) with Authenticode for Secure Boot."`
 	Verify  verifyCmd        `cmd:"" help:"Verify the Authenticode signatures of a PE image with UEFI firmware's rules."`
+	Genkey  genkeyCmd        `cmd:"" help:"Create Secure Boot and PCR signing keys (ukify genkey)."`
 	Version kong.VersionFlag `help:"Print the version and exit."`
 }
 

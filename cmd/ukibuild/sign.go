@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/ukibuild/ukibuild/internal/atomicfile"
 	"github.com/ukibuild/ukibuild/internal/keys"
 	"github.com/ukibuild/ukibuild/sign"
 	"github.com/ukibuild/ukibuild/sign/pkcs11"
@@ -17,7 +19,9 @@ import (
 type signCmd struct {
 	Input        string   `arg:"" name:"in" help:"PE image to sign." type:"existingfile"`
 	Output       string   `short:"o" help:"Output file; default: sign in place." placeholder:"FILE"`
-	Key          string   `required:"" help:"Private key: a PEM file or a pkcs11: URI." placeholder:"FILE|URI"`
+	Key          string   `help:"Private key: a PEM file or a pkcs11: URI (or sign offline: --export-attributes, --attach-signature)." placeholder:"FILE|URI"`
+	Export       string   `name:"export-attributes" help:"Offline signing, step 1: write the DER bytes to sign (the authenticated attributes) to FILE and print the digest algorithm; needs --cert, writes no image." placeholder:"FILE"`
+	Attach       string   `name:"attach-signature" help:"Offline signing, step 2: attach the raw RSA PKCS#1 v1.5 signature in FILE of the exported bytes; needs --cert and the same options as step 1." placeholder:"FILE"`
 	Cert         string   `help:"Signing certificate (PEM); default: the token's certificate for a pkcs11: key." placeholder:"FILE"`
 	Chain        []string `help:"Intermediate certificates to embed; repeatable." sep:"none" placeholder:"FILE"`
 	Hash         string   `enum:"sha256,sha384,sha512" default:"sha256" help:"Digest algorithm: sha256, sha384 or sha512."`
@@ -60,34 +64,120 @@ func loadSigner(keyArg, certPath, module string) (s crypto.Signer, cert *x509.Ce
 	return s, cert, closeFn, nil
 }
 
-func (c *signCmd) Run(e *env) error {
-	signer, cert, closeFn, err := loadSigner(c.Key, c.Cert, c.PKCS11Module)
+// signOptions are the signature options of the sign verb and of build's
+// Secure Boot signing. The signing time comes from SOURCE_DATE_EPOCH; the
+// sbsign and osslsigncode profiles, which always carry one, take the
+// current time when it is not set, as those tools do.
+func signOptions(cert *x509.Certificate, chain []string, hash, profile string) (sign.Options, error) {
+	p, err := sign.ParseProfile(profile)
 	if err != nil {
-		return err
+		return sign.Options{}, err
 	}
-	defer closeFn()
-	profile, err := sign.ParseProfile(c.Profile)
-	if err != nil {
-		return err
-	}
-	opts := sign.Options{Certificate: cert, Hash: hashes[c.Hash], Profile: profile, Replace: c.Replace}
-	for _, p := range c.Chain {
-		ch, err := keys.Certificate(p)
+	opts := sign.Options{Certificate: cert, Hash: hashes[hash], Profile: p}
+	for _, path := range chain {
+		ch, err := keys.Certificate(path)
 		if err != nil {
-			return fmt.Errorf("--chain: %w", err)
+			return sign.Options{}, fmt.Errorf("certificate chain: %w", err)
 		}
 		opts.Chain = append(opts.Chain, ch)
 	}
 	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
 		if opts.SigningTime, err = sign.SourceDateEpoch(v); err != nil {
-			return err
+			return sign.Options{}, err
+		}
+	} else if p != sign.ProfileDefault {
+		opts.SigningTime = time.Now()
+	}
+	return opts, nil
+}
+
+func (c *signCmd) Run(e *env) error {
+	modes := 0
+	for _, v := range []string{c.Key, c.Export, c.Attach} {
+		if v != "" {
+			modes++
 		}
 	}
+	if modes != 1 {
+		return fmt.Errorf("give exactly one of --key, --export-attributes and --attach-signature")
+	}
+	if c.Key == "" {
+		return c.offline(e)
+	}
+	signer, cert, closeFn, err := loadSigner(c.Key, c.Cert, c.PKCS11Module)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	opts, err := signOptions(cert, c.Chain, c.Hash, c.Profile)
+	if err != nil {
+		return err
+	}
+	opts.Replace = c.Replace
 	out := c.Output
 	if out == "" {
 		out = c.Input
 	}
 	return sign.SignFile(c.Input, out, signer, opts)
+}
+
+// offline is the two-step signing for keys that only sign a digest
+// elsewhere (an HSM service, a smart card on another machine): the same
+// input and options give the same attributes in both steps (the signing
+// time is SOURCE_DATE_EPOCH's, or none; the sbsign and osslsigncode
+// profiles need SOURCE_DATE_EPOCH here for that reason).
+func (c *signCmd) offline(e *env) error {
+	if c.Cert == "" {
+		return fmt.Errorf("offline signing needs --cert")
+	}
+	if c.Profile != "default" && os.Getenv("SOURCE_DATE_EPOCH") == "" {
+		return fmt.Errorf("offline signing with the %s profile needs SOURCE_DATE_EPOCH, so that both steps use the same signing time", c.Profile)
+	}
+	cert, err := keys.Certificate(c.Cert)
+	if err != nil {
+		return err
+	}
+	opts, err := signOptions(cert, c.Chain, c.Hash, c.Profile)
+	if err != nil {
+		return err
+	}
+	opts.Replace = c.Replace
+	in, err := os.Open(c.Input)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	req, err := sign.NewRequest(in, st.Size(), opts)
+	if err != nil {
+		return fmt.Errorf("signing %s: %w", c.Input, err)
+	}
+	if c.Export != "" {
+		if err := atomicfile.Write(c.Export, 0o644, func(f *os.File) error {
+			_, err := f.Write(req.SignedAttributes())
+			return err
+		}); err != nil {
+			return fmt.Errorf("writing %s: %w", c.Export, err)
+		}
+		fmt.Fprintf(e.stdout, "%s\n", c.Hash)
+		return nil
+	}
+	sig, err := os.ReadFile(c.Attach)
+	if err != nil {
+		return err
+	}
+	p7, err := req.Attach(sig)
+	if err != nil {
+		return fmt.Errorf("--attach-signature %s: %w", c.Attach, err)
+	}
+	out := c.Output
+	if out == "" {
+		out = c.Input
+	}
+	return req.WriteFile(out, st.Mode().Perm(), p7)
 }
 
 type verifyCmd struct {

@@ -60,3 +60,61 @@ func selfSignedKeyCert(t *testing.T, dir, name string) (key, cert string) {
 	key, _ = rsaKeyPEM(t, dir, name)
 	return key, selfSignedCertNamed(t, dir, key, name)
 }
+
+// TestSignOffline: the attributes exported by --export-attributes, signed by
+// openssl (as a hash-only signer elsewhere would), attached with
+// --attach-signature, give the same bytes as signing with the key directly,
+// and sbverify (osslsigncode for SHA-384) accepts them. A signature of other bytes is refused.
+func TestSignOffline(t *testing.T) {
+	f := getFixture(t)
+	dir := t.TempDir()
+	key, cert := selfSignedKeyCert(t, dir, "db")
+	otherKey, _ := selfSignedKeyCert(t, dir, "other")
+	in := filepath.Join(dir, "uki.efi")
+	if code, _, e := runOurs("build", "--stub", f.stubs["262"], "--linux", f.kernel, "--output", in); code != 0 {
+		t.Fatal(e)
+	}
+	for _, hash := range []string{"sha256", "sha384"} {
+		t.Run(hash, func(t *testing.T) {
+			direct, offline := filepath.Join(dir, hash+"-direct.efi"), filepath.Join(dir, hash+"-offline.efi")
+			if code, _, e := runOurs("sign", in, "-o", direct, "--key", key, "--cert", cert, "--hash", hash); code != 0 {
+				t.Fatalf("sign: %s", e)
+			}
+			attrs := filepath.Join(dir, hash+".attrs")
+			code, out, e := runOurs("sign", in, "--cert", cert, "--hash", hash, "--export-attributes", attrs)
+			if code != 0 || strings.TrimSpace(out) != hash {
+				t.Fatalf("export: exit %d, stdout %q, stderr %s", code, out, e)
+			}
+			for _, k := range []string{otherKey, key} {
+				sig := filepath.Join(dir, hash+".sig")
+				if o, err := exec.Command("openssl", "dgst", "-"+hash, "-sign", k, "-out", sig, attrs).CombinedOutput(); err != nil {
+					t.Fatalf("openssl dgst -sign: %v\n%s", err, o)
+				}
+				code, _, e = runOurs("sign", in, "-o", offline, "--cert", cert, "--hash", hash, "--attach-signature", sig)
+				if k == otherKey {
+					if code == 0 || !strings.Contains(e, sig) {
+						t.Errorf("a signature by another key was attached (exit %d, %q)", code, e)
+					}
+					if _, err := os.Stat(offline); err == nil {
+						t.Errorf("an output file was written for a bad signature")
+					}
+					continue
+				}
+				if code != 0 {
+					t.Fatalf("attach: %s", e)
+				}
+			}
+			compareFiles(t, direct, offline)
+			verifier := []string{"sbverify", "--cert", cert, offline} // sbverify knows SHA-256 only
+			if hash != "sha256" {
+				verifier = []string{"osslsigncode", "verify", "-CAfile", cert, "-in", offline}
+			}
+			if o, err := exec.Command(verifier[0], verifier[1:]...).CombinedOutput(); err != nil {
+				t.Errorf("%s refuses the offline-signed image: %v\n%s", verifier[0], err, o)
+			}
+		})
+	}
+	if code, _, e := runOurs("sign", in, "--key", key, "--cert", cert, "--export-attributes", filepath.Join(dir, "x")); code == 0 || !strings.Contains(e, "exactly one") {
+		t.Errorf("--key with --export-attributes: exit %d %q", code, e)
+	}
+}
