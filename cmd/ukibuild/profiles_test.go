@@ -5,12 +5,20 @@ package main
 // 262.1 and a simulated TPM.
 
 import (
+	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-tpm/tpm2/transport/simulator"
+
+	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/internal/tpmunseal"
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // buildBoth builds with ukify (run with sid's tools) and with ukibuild from
@@ -206,4 +214,154 @@ func TestDevicetreeAutoHWIDsEFIFWMatchUkify(t *testing.T) {
 			compareInspect(t, f, dir, filepath.Join(dir, "ours.efi"))
 		})
 	}
+}
+
+// stubOrder is the order in which systemd-stub 262 measures UKI sections
+// into PCR 11 (the UnifiedSection enumeration of src/fundamental/uki.h,
+// v262, without .pcrsig), written out here so that the TPM test does not
+// depend on the predictor it checks.
+var stubOrder = []string{".linux", ".osrel", ".cmdline", ".initrd", ".ucode", ".splash", ".dtb", ".uname", ".sbat",
+	".pcrpkey", ".profile", ".dtbauto", ".hwids", ".efifw"}
+
+// TestMeasureProfilesMatchSystemdMeasureAndUnseal: on a UKI with three
+// profiles (the implicit main one and two joined) and two .dtbauto
+// sections, "ukibuild measure FILE --profile N --dtbauto I" equals
+// systemd-measure 262.1 given the files of the sections the stub uses; and
+// for every profile and devicetree, a secret sealed to the PCR key unseals
+// in a simulated TPM whose PCR 11 was extended as the stub extends it, with
+// that profile's .pcrsig only.
+func TestMeasureProfilesMatchSystemdMeasureAndUnseal(t *testing.T) {
+	f := getFixture(t)
+	dir := t.TempDir()
+	profiles := profilePEs(t, f, t.TempDir())
+	k1, _ := rsaKeyPEM(t, dir, "k1")
+	dtb2 := writeFile(dir, "dtb2", append([]byte{0xd0, 0x0d, 0xfe, 0xed}, randomBytes(11, 400)...))
+	hw := hwidsDir(t, dir)
+	efi := filepath.Join(dir, "multi.efi")
+	if code, _, e := runOurs("build", "--stub", f.stubs["262"], "--linux", f.kernel, "--initrd", filepath.Join(f.dir, "initrd1"),
+		"--cmdline", "quiet", "--os-release", "@"+filepath.Join(f.dir, "os-release"),
+		"--devicetree-auto", filepath.Join(f.dir, "dtb"), "--devicetree-auto", dtb2, "--hwids", hw,
+		"--join-profile", profiles[0], "--join-profile", profiles[1],
+		"--pcr-private-key", k1, "--pcr-banks", "sha256", "--output", efi); code != 0 {
+		t.Fatalf("ukibuild: %s", e)
+	}
+	// The sections that exist once, as ukify's inspect extracts them.
+	files := map[string]string{".linux": f.kernel, ".initrd": filepath.Join(f.dir, "initrd1")}
+	for _, s := range []string{".uname", ".sbat", ".pcrpkey", ".hwids"} {
+		out := filepath.Join(dir, "section"+s)
+		if code, _, e := runUkify(t, f.tools, dir, "inspect", efi, "--section", s+":binary@"+out); code != 0 {
+			t.Fatalf("ukify inspect: %s", e)
+		}
+		files[s] = out
+	}
+	// The per-profile ones, from the inputs.
+	type profile struct{ profile, cmdline, osrel string }
+	prof := []profile{
+		{"ID=main", "quiet", filepath.Join(f.dir, "os-release")},
+		{"ID=factory-reset\nTITLE=Factory Reset", "systemd.unit=factory-reset.target", filepath.Join(f.dir, "os-release")},
+		{"ID=\"debug\"\nTITLE='Debug ünicode'", "debug loglevel=7", "ID=debug-os\n"},
+	}
+	// Each profile's .pcrsig, as ukify's inspect reports it.
+	_, js, _ := runUkify(t, f.tools, dir, "inspect", efi, "--json=short", "--section", ".pcrsig:text", "--section", ".profile:text")
+	var insp struct {
+		Profiles []map[string]struct{ Text string } `json:"_profiles"`
+	}
+	if err := json.Unmarshal([]byte(js), &insp); err != nil || len(insp.Profiles) != 3 {
+		t.Fatalf("inspect: %v: %s", err, js)
+	}
+	signer, err := keys.PrivateKey(k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := signer.Public().(*rsa.PublicKey)
+	for n, p := range prof {
+		if got := insp.Profiles[n][".profile"].Text; got != p.profile {
+			t.Fatalf("profile %d is %q, want %q", n, got, p.profile)
+		}
+		osrel := p.osrel
+		if !strings.HasPrefix(osrel, "/") {
+			osrel = writeFile(dir, fmt.Sprintf("osrel%d", n), []byte(osrel))
+		}
+		secs := map[string]string{
+			".profile": writeFile(dir, fmt.Sprintf("profile%d", n), []byte(p.profile)),
+			".cmdline": writeFile(dir, fmt.Sprintf("cmdline%d", n), []byte(p.cmdline)),
+			".osrel":   osrel,
+		}
+		for k, v := range files {
+			secs[k] = v
+		}
+		for i, dtb := range []string{filepath.Join(f.dir, "dtb"), dtb2} {
+			secs[".dtbauto"] = dtb
+			var args []string
+			for name, file := range secs {
+				args = append(args, "--"+name[1:]+"="+file)
+			}
+			_, want, e := runMeasure(t, f, "262", append([]string{"calculate", "--json=short", "--bank=sha256"}, args...)...)
+			code, got, oe := runOurs("measure", efi, "--profile", fmt.Sprint(n), "--dtbauto", fmt.Sprint(i), "--json=short", "--bank=sha256")
+			if code != 0 || got != want || want == "" {
+				t.Errorf("profile %d, dtbauto %d: exit %d %s\n--- systemd-measure %s\n%s--- ukibuild\n%s", n, i, code, oe, e, want, got)
+			}
+			// The TPM: the stub's measurements, then enter-initrd.
+			for m := range prof {
+				secret, err := unsealAfter(t, secs, insp.Profiles[m][".pcrsig"].Text, pub)
+				switch {
+				case m == n && err != nil:
+					t.Errorf("profile %d, dtbauto %d: unseal with its .pcrsig: %v", n, i, err)
+				case m == n && string(secret) != "profile secret":
+					t.Errorf("profile %d, dtbauto %d: unsealed %q", n, i, secret)
+				case m != n && !errors.Is(err, tpmunseal.ErrNoPolicy):
+					t.Errorf("profile %d, dtbauto %d: the .pcrsig of profile %d gave %q, %v; want %v", n, i, m, secret, err, tpmunseal.ErrNoPolicy)
+				}
+			}
+		}
+	}
+	// Without --dtbauto the prediction is ambiguous; profiles beyond the
+	// last do not exist.
+	if code, _, e := runOurs("measure", efi); code == 0 || !strings.Contains(e, "--dtbauto=INDEX") {
+		t.Errorf("measure without --dtbauto: exit %d, %s", code, e)
+	}
+	if code, _, e := runOurs("measure", efi, "--profile", "3", "--dtbauto", "none"); code == 0 || !strings.Contains(e, "profile 3 does not exist") {
+		t.Errorf("measure --profile 3: exit %d, %s", code, e)
+	}
+}
+
+// unsealAfter seals a secret to the PCR key in a fresh simulated TPM,
+// extends PCR 11 (sha256) with the sections (name -> file) as systemd-stub
+// does (in stubOrder: the name with its NUL, then the data; empty sections
+// skipped), then with "enter-initrd", and unseals with pcrsig.
+func unsealAfter(t *testing.T, secs map[string]string, pcrsig string, pub *rsa.PublicKey) ([]byte, error) {
+	t.Helper()
+	tpm, err := simulator.OpenSimulator()
+	if err != nil {
+		t.Fatalf("TPM simulator: %v", err)
+	}
+	defer tpm.Close()
+	banks := []pcr.Bank{pcr.SHA256}
+	public, private, err := tpmunseal.Seal(tpm, []byte("profile secret"), pub, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range stubOrder {
+		file, ok := secs[name]
+		if !ok {
+			continue
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) == 0 {
+			continue
+		}
+		if err := tpmunseal.ExtendPhase(tpm, name+"\x00", banks); err != nil {
+			t.Fatal(err)
+		}
+		if err := tpmunseal.ExtendPhase(tpm, string(data), banks); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tpmunseal.ExtendPhase(tpm, "enter-initrd", banks); err != nil {
+		t.Fatal(err)
+	}
+	return tpmunseal.Unseal(tpm, public, private, []byte(pcrsig), pub, pcr.SHA256, "")
 }
