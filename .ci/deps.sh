@@ -19,10 +19,32 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 sudo=
 [ "$(id -u)" -eq 0 ] || sudo=sudo
-echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Secure Boot boot tests (internal/e2e): virt-fw-vars (python3-virt-firmware)
+# enrolls the tests' PK, KEK and db into a copy of OVMF's varstore. Bookworm
+# has it only in bookworm-backports: add that suite (signed by the Debian
+# archive keyring) and take only this package from it (-t), so nothing else,
+# systemd in particular, is upgraded. Later releases have it in main.
+if ! dpkg-query -W -f='${Status}' python3-virt-firmware 2>/dev/null | grep -q "install ok installed"; then
+  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+  target=()
+  if [ "$codename" = bookworm ]; then
+    src=/etc/apt/sources.list.d/ukibuild-backports.sources
+    if ! grep -qs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/*; then
+      printf '%s\n' "Types: deb" "URIs: http://deb.debian.org/debian" "Suites: bookworm-backports" \
+        "Components: main" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" | $sudo tee "$src" >/dev/null
+    fi
+    target=(-t bookworm-backports)
+  fi
+  echo "deps: installing python3-virt-firmware ${target[*]}" >&2
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${target[@]}" python3-virt-firmware
+fi

@@ -219,20 +219,29 @@ func NewRequest(src io.ReaderAt, size int64, opts Options) (*Request, error) {
 			return nil, &pe.FormatError{Defect: fmt.Sprintf("the existing certificate table at %d is not 8-byte aligned", im.contentEnd)}
 		}
 	}
-	h := opts.hash()
-	digest, err := im.signingDigest(h)
+	digest, err := im.signingDigest(opts.hash())
 	if err != nil {
 		return nil, err
 	}
+	r, err := newRequest(opts, digest)
+	if err != nil {
+		return nil, err
+	}
+	r.im = im
+	return r, nil
+}
+
+// newRequest makes the signed content and attributes for an image digest.
+func newRequest(opts Options, digest []byte) (*Request, error) {
 	flags := []byte{0}
 	if opts.Profile == ProfileOsslsigncode {
 		flags = []byte{7, 0x80}
 	}
-	idc, err := spcIndirectDataContent(h, digest, flags)
+	idc, err := spcIndirectDataContent(opts.hash(), digest, flags)
 	if err != nil {
 		return nil, err
 	}
-	r := &Request{opts: opts, im: im, digest: digest, idc: idc}
+	r := &Request{opts: opts, digest: digest, idc: idc}
 	r.attrs, err = r.buildAttributes()
 	if err != nil {
 		return nil, err
@@ -424,6 +433,9 @@ func (r *Request) Write(dst io.WriterAt, p7 []byte) (int64, error) {
 		return 0, errors.New("the signature to attach is for a different image (its SpcIndirectDataContent digest does not match)")
 	}
 	im := r.im
+	if im == nil {
+		return 0, errors.New("this request was made for a stream (see Stream); it cannot copy an image")
+	}
 	keep := im.signed() && !r.opts.Replace
 	contentEnd := im.contentEnd
 	tableStart := im.paddedEnd()
@@ -431,12 +443,8 @@ func (r *Request) Write(dst io.WriterAt, p7 []byte) (int64, error) {
 	if keep {
 		oldTable = int64(im.dir.Size)
 	}
-	entryLen := int64(pe.WinCertHeaderSize + len(p7))
-	padded := int64(pe.RoundUp(uint64(entryLen), pe.CertTableAlignment))
-	dwLength := entryLen
-	if r.opts.Profile == ProfileOsslsigncode {
-		dwLength = padded
-	}
+	entry := certEntry(p7, r.opts.Profile)
+	padded := int64(len(entry))
 	tableSize := oldTable + padded
 	total := tableStart + tableSize
 	if total > 0xffffffff {
@@ -465,13 +473,6 @@ func (r *Request) Write(dst io.WriterAt, p7 []byte) (int64, error) {
 			return 0, fmt.Errorf("copying the existing certificate table: %w", err)
 		}
 	}
-	var hdr [pe.WinCertHeaderSize]byte
-	binary.LittleEndian.PutUint32(hdr[0:], uint32(dwLength))
-	binary.LittleEndian.PutUint16(hdr[4:], pe.WinCertRevision2)
-	binary.LittleEndian.PutUint16(hdr[6:], pe.WinCertTypePKCSSigned)
-	entry := make([]byte, padded)
-	copy(entry, hdr[:])
-	copy(entry[pe.WinCertHeaderSize:], p7)
 	if _, err := w.Write(entry); err != nil {
 		return 0, err
 	}
@@ -483,11 +484,32 @@ func (r *Request) Write(dst io.WriterAt, p7 []byte) (int64, error) {
 	return total, nil
 }
 
+// certEntry is the WIN_CERTIFICATE (revision 2.0, PKCS_SIGNED_DATA) holding
+// p7, zero-padded to 8 bytes; dwLength leaves the padding out except in the
+// osslsigncode profile.
+func certEntry(p7 []byte, profile Profile) []byte {
+	entryLen := pe.WinCertHeaderSize + len(p7)
+	padded := int(pe.RoundUp(uint64(entryLen), pe.CertTableAlignment))
+	dwLength := entryLen
+	if profile == ProfileOsslsigncode {
+		dwLength = padded
+	}
+	entry := make([]byte, padded)
+	binary.LittleEndian.PutUint32(entry[0:], uint32(dwLength))
+	binary.LittleEndian.PutUint16(entry[4:], pe.WinCertRevision2)
+	binary.LittleEndian.PutUint16(entry[6:], pe.WinCertTypePKCSSigned)
+	copy(entry[pe.WinCertHeaderSize:], p7)
+	return entry
+}
+
 // digestFor returns the signing digest of the image with h (computing it
 // when h is not the request's algorithm).
 func (r *Request) digestFor(h crypto.Hash) []byte {
 	if h == r.Hash() {
 		return r.digest
+	}
+	if r.im == nil {
+		return nil
 	}
 	d, err := r.im.signingDigest(h)
 	if err != nil {

@@ -4,10 +4,12 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
+	"github.com/ukibuild/ukibuild/internal/fanout"
 	"github.com/ukibuild/ukibuild/sign"
 )
 
@@ -29,10 +31,10 @@ type SecureBoot struct {
 
 func (sb *SecureBoot) check() error {
 	if sb.Signer == nil {
-		return errors.New("Secure Boot signing: no signing key")
+		return errors.New("no Secure Boot signing key")
 	}
 	if sb.Options.Certificate == nil {
-		return errors.New("Secure Boot signing: no signing certificate")
+		return errors.New("no Secure Boot signing certificate")
 	}
 	return nil
 }
@@ -96,6 +98,14 @@ func (p *Plan) WriteFile(path string) error {
 	if p.SecureBoot == nil {
 		return WriteFile(path, img)
 	}
+	stream, err := sign.NewStream(img.head, img.Size(), p.SecureBoot.Options)
+	switch {
+	case err == nil:
+		return writeSigned(path, img, stream, p.SecureBoot.Signer)
+	case !errors.Is(err, sign.ErrNotStreamable):
+		return fmt.Errorf("signing %s: %w", path, err)
+	}
+	// An unusual stub (sections out of file order): write, then sign.
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".unsigned-*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
@@ -119,6 +129,30 @@ func (p *Plan) WriteFile(path string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeSigned writes img to path atomically while the Authenticode digest
+// is computed from the same bytes, on another core, then appends the
+// signature: every byte is produced once.
+func writeSigned(path string, img *Image, stream *sign.Stream, signer crypto.Signer) error {
+	err := atomicfile.Write(path, 0o644, func(f *os.File) error {
+		pr, pw := io.Pipe()
+		go func() {
+			_, err := img.WriteTo(pw)
+			pw.CloseWithError(err)
+		}()
+		_, err := fanout.Copy(pr, f, stream)
+		pr.CloseWithError(io.ErrClosedPipe) // unblock the writer after a failure
+		if err != nil {
+			return err
+		}
+		_, err = stream.Finish(f, signer)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("writing signed %s: %w", path, err)
 	}
 	return nil
 }

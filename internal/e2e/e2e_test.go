@@ -16,6 +16,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,9 +33,11 @@ import (
 )
 
 // Host tools (Debian packages qemu-system-x86, ovmf, swtpm, swtpm-tools,
-// busybox-static; installed by .ci/deps.sh).
+// busybox-static, softhsm2, python3-virt-firmware; installed by
+// .ci/deps.sh). Every boot is a Secure Boot: OVMF's SMM build with its
+// varstore holding our own PK, KEK and db (secureboot_test.go).
 const (
-	ovmfCode = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+	ovmfCode = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
 	ovmfVars = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 	busybox  = "/bin/busybox"
 )
@@ -53,12 +57,15 @@ func need(t *testing.T, paths ...string) {
 	}
 }
 
-// env is what every boot test shares: the ukibuild binary, the initrd.
+// env is what every boot test shares: the ukibuild binary, the initrd,
+// the Secure Boot keys and varstore. Everything lives in dir, which
+// TestMain removes after a run that passed and keeps after one that failed.
 type env struct {
 	dir      string
 	ukibuild string
 	initrd   string
 	tools    *reftools.Tools
+	sb       *secureBoot
 }
 
 var (
@@ -69,7 +76,7 @@ var (
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	need(t, "qemu-system-x86_64", "swtpm", "swtpm_setup", ovmfCode, ovmfVars, busybox)
+	need(t, "qemu-system-x86_64", "swtpm", "swtpm_setup", "swtpm_ioctl", virtFwVars, ovmfCode, ovmfVars, busybox)
 	tools := reftools.Locate(t)
 	envOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "ukibuild-e2e-")
@@ -77,48 +84,71 @@ func setup(t *testing.T) *env {
 			envErr = err
 			return
 		}
-		e := &env{dir: dir, tools: tools, ukibuild: filepath.Join(dir, "ukibuild"), initrd: filepath.Join(dir, "initrd.cpio")}
-		build := func(out, pkg string, env ...string) error {
-			cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
-			cmd.Env = append(os.Environ(), env...)
-			if b, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-			}
-			return nil
-		}
-		if envErr = build(e.ukibuild, "github.com/ukibuild/ukibuild/cmd/ukibuild"); envErr != nil {
-			return
-		}
-		guest := filepath.Join(dir, "guest")
-		if envErr = build(guest, "github.com/ukibuild/ukibuild/internal/e2e/guest", "CGO_ENABLED=0"); envErr != nil {
-			return
-		}
-		init, err := os.ReadFile(guest)
-		if err != nil {
-			envErr = err
-			return
-		}
-		bb, err := os.ReadFile(busybox)
-		if err != nil {
-			envErr = err
-			return
-		}
-		envErr = os.WriteFile(e.initrd, CPIO([]CPIOEntry{
-			{Name: "dev", Mode: ModeDir | 0o755},
-			{Name: "dev/console", Mode: ModeChar | 0o600, Major: 5, Minor: 1},
-			{Name: "proc", Mode: ModeDir | 0o755},
-			{Name: "sys", Mode: ModeDir | 0o755},
-			{Name: "bin", Mode: ModeDir | 0o755},
-			{Name: "bin/busybox", Mode: ModeFile | 0o755, Data: bb},
-			{Name: "bin/sh", Mode: ModeLink | 0o777, Data: []byte("busybox")},
-			{Name: "init", Mode: ModeFile | 0o755, Data: init},
-		}), 0o644)
-		envVal = e
+		envVal = &env{dir: dir, tools: tools, ukibuild: filepath.Join(dir, "ukibuild"), initrd: filepath.Join(dir, "initrd.cpio")}
+		envErr = envVal.prepare()
 	})
 	if envErr != nil {
-		t.Fatal(envErr)
+		t.Fatalf("setting up the boot tests: %v", envErr)
 	}
 	return envVal
+}
+
+// prepare builds ukibuild and the guest, writes the initrd, and makes the
+// Secure Boot keys and varstore.
+func (e *env) prepare() error {
+	build := func(out, pkg string, env ...string) error {
+		cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+		cmd.Env = append(os.Environ(), env...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+		}
+		return nil
+	}
+	if err := build(e.ukibuild, "github.com/ukibuild/ukibuild/cmd/ukibuild"); err != nil {
+		return err
+	}
+	guest := filepath.Join(e.dir, "guest")
+	if err := build(guest, "github.com/ukibuild/ukibuild/internal/e2e/guest", "CGO_ENABLED=0"); err != nil {
+		return err
+	}
+	init, err := os.ReadFile(guest)
+	if err != nil {
+		return err
+	}
+	bb, err := os.ReadFile(busybox)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(e.initrd, CPIO([]CPIOEntry{
+		{Name: "dev", Mode: ModeDir | 0o755},
+		{Name: "dev/console", Mode: ModeChar | 0o600, Major: 5, Minor: 1},
+		{Name: "proc", Mode: ModeDir | 0o755},
+		{Name: "sys", Mode: ModeDir | 0o755},
+		{Name: "bin", Mode: ModeDir | 0o755},
+		{Name: "bin/busybox", Mode: ModeFile | 0o755, Data: bb},
+		{Name: "bin/sh", Mode: ModeLink | 0o777, Data: []byte("busybox")},
+		{Name: "init", Mode: ModeFile | 0o755, Data: init},
+	}), 0o644); err != nil {
+		return err
+	}
+	e.sb, err = newSecureBoot(e.dir)
+	return err
+}
+
+// workDir makes a new directory for a test's files in the run's directory
+// (kept when the run fails, unlike t.TempDir). The name is short: swtpm's
+// sockets live in these directories.
+func (e *env) workDir(t *testing.T) string {
+	t.Helper()
+	name := strings.NewReplacer("/", "-", " ", "_").Replace(strings.TrimPrefix(t.Name(), "Test"))
+	if len(name) > 32 {
+		name = name[len(name)-32:]
+	}
+	d, err := os.MkdirTemp(e.dir, name+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func (e *env) run(t *testing.T, args ...string) string {
@@ -136,15 +166,19 @@ func (e *env) run(t *testing.T, args ...string) string {
 type bootResult struct {
 	lines  []string
 	pcr11  map[string]string // bank → hex, at boot
+	pcr7   map[string]string // bank → hex, at boot (sha256 only)
 	evlog  []byte            // the TCG event log
 	extra  map[string]string // /.extra file → "size sha256"
 	serial string            // the serial log file
+	// kernelSB: the kernel logged "secureboot: Secure boot enabled".
+	kernelSB bool
 }
 
-// newTPMState manufactures a swtpm state with the sha1 and sha256 banks.
-func newTPMState(t *testing.T) string {
+// newTPMState manufactures a swtpm state with the sha1 and sha256 banks in
+// dir.
+func newTPMState(t *testing.T, dir string) string {
 	t.Helper()
-	state := filepath.Join(t.TempDir(), "tpm")
+	state := filepath.Join(dir, "tpm")
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -195,55 +229,18 @@ func sealInTPM(t *testing.T, state string, secret []byte, pub *rsa.PublicKey) (p
 
 // boot boots efi as the ESP's default loader with a fresh swtpm and returns
 // what the guest printed. The serial log is kept in the test's directory.
-func boot(t *testing.T, efi string) *bootResult {
+func (e *env) boot(t *testing.T, efi string) *bootResult {
 	t.Helper()
-	return bootWithTPM(t, efi, newTPMState(t))
+	return e.bootWithTPM(t, efi, newTPMState(t, e.workDir(t)))
 }
 
-// bootWithTPM boots with the given swtpm state.
-func bootWithTPM(t *testing.T, efi, state string) *bootResult {
+// bootWithTPM boots with the given swtpm state; the test fails unless the
+// guest ran to its end.
+func (e *env) bootWithTPM(t *testing.T, efi, state string) *bootResult {
 	t.Helper()
-	dir := t.TempDir()
-	esp := filepath.Join(dir, "esp", "EFI", "BOOT")
-	if err := os.MkdirAll(esp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(efi)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(esp, "BOOTX64.EFI"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(state, "ctrl.sock")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	swtpm := exec.CommandContext(ctx, "swtpm", "socket", "--tpm2", "--tpmstate", "dir="+state,
-		"--ctrl", "type=unixio,path="+sock, "--terminate")
-	if err := swtpm.Start(); err != nil {
-		t.Fatalf("swtpm: %v", err)
-	}
-	defer swtpm.Wait()
-	waitFor(sock)
-	vars := filepath.Join(dir, "vars.fd")
-	varsData, err := os.ReadFile(ovmfVars)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(vars, varsData, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	serial := filepath.Join(dir, "serial.log")
-	qemu := exec.CommandContext(ctx, "qemu-system-x86_64", "-machine", "q35", "-m", "1024", "-display", "none",
-		"-no-reboot", "-serial", "file:"+serial,
-		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+ovmfCode,
-		"-drive", "if=pflash,format=raw,unit=1,file="+vars,
-		"-chardev", "socket,id=chrtpm,path="+sock, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-crb,tpmdev=tpm0",
-		"-drive", "file=fat:rw:"+filepath.Join(dir, "esp")+",format=raw,if=virtio")
-	qout, qerr := qemu.CombinedOutput()
-	log, _ := os.ReadFile(serial)
-	res := &bootResult{pcr11: map[string]string{}, extra: map[string]string{}, serial: serial}
-	sc := bufio.NewScanner(bytes.NewReader(log))
+	r := e.qemu(t, efi, state, 3*time.Minute)
+	res := &bootResult{pcr11: map[string]string{}, pcr7: map[string]string{}, extra: map[string]string{}, serial: r.serial}
+	sc := bufio.NewScanner(bytes.NewReader(r.log))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
@@ -256,20 +253,123 @@ func bootWithTPM(t *testing.T, efi, state string) *bootResult {
 		switch {
 		case len(f) == 4 && f[0] == "pcr11" && f[1] == "boot":
 			res.pcr11[f[2]] = f[3]
+		case len(f) == 4 && f[0] == "pcr7" && f[1] == "boot":
+			res.pcr7[f[2]] = f[3]
 		case len(f) == 4 && f[0] == "extra":
 			res.extra[f[1]] = f[2] + " " + f[3]
 		case len(f) == 2 && f[0] == "eventlog":
 			res.evlog, _ = base64.StdEncoding.DecodeString(f[1])
 		}
 	}
-	if qerr != nil || !strings.Contains(string(log), "UKIBUILD-E2E end") {
-		tail := log
-		if len(tail) > 3000 {
-			tail = tail[len(tail)-3000:]
-		}
-		t.Fatalf("boot did not complete (qemu: %v %s); serial log kept at %s, its tail:\n%s", qerr, qout, serial, tail)
+	res.kernelSB = bytes.Contains(r.log, []byte("secureboot: Secure boot enabled"))
+	if r.refusal != "" {
+		t.Fatalf("the firmware refused %s: %q; serial log kept at %s, its tail:\n%s", efi, r.refusal, r.serial, tail(r.log))
+	}
+	if r.err != nil || !strings.Contains(string(r.log), "UKIBUILD-E2E end") {
+		t.Fatalf("boot did not complete (qemu: %v %s); serial log kept at %s, its tail:\n%s", r.err, r.out, r.serial, tail(r.log))
 	}
 	return res
+}
+
+// qemuRun is what one QEMU run left.
+type qemuRun struct {
+	log     []byte // the serial log
+	serial  string // its file
+	out     []byte // QEMU's own output
+	err     error  // QEMU's exit (a kill after a refusal is not an error)
+	refusal string // the firmware's "Access Denied" line, if it refused the image
+}
+
+// refusalRE is the boot manager's line when Secure Boot verification fails:
+//
+//	BdsDxe: failed to load Boot0002 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x3,0x0): Access Denied
+var refusalRE = regexp.MustCompile(`BdsDxe: failed to load [^\r\n]*: Access Denied`)
+
+// qemu boots efi as EFI/BOOT/BOOTX64.EFI from a FAT ESP under Secure Boot
+// (SMM OVMF, our varstore) with a swtpm on state. It watches the serial
+// log: after a refusal OVMF would wait in its boot manager, so QEMU is
+// stopped as soon as the refusal is logged; otherwise it runs until the
+// guest powers off or timeout passes.
+func (e *env) qemu(t *testing.T, efi, state string, timeout time.Duration) *qemuRun {
+	t.Helper()
+	dir := e.workDir(t)
+	esp := filepath.Join(dir, "esp", "EFI", "BOOT")
+	if err := os.MkdirAll(esp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, efi, filepath.Join(esp, "BOOTX64.EFI"))
+	vars := filepath.Join(dir, "vars.fd")
+	copyFile(t, e.sb.vars, vars)
+	sock := filepath.Join(state, "ctrl.sock")
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	swtpm := exec.CommandContext(ctx, "swtpm", "socket", "--tpm2", "--tpmstate", "dir="+state,
+		"--ctrl", "type=unixio,path="+sock, "--terminate")
+	if err := swtpm.Start(); err != nil {
+		t.Fatalf("swtpm: %v", err)
+	}
+	defer swtpm.Wait()
+	waitFor(sock)
+	r := &qemuRun{serial: filepath.Join(dir, "serial.log")}
+	var out bytes.Buffer
+	qemu := exec.CommandContext(ctx, "qemu-system-x86_64", "-machine", "q35,smm=on", "-m", "1024", "-display", "none",
+		"-no-reboot", "-nic", "none", "-serial", "file:"+r.serial,
+		"-global", "driver=cfi.pflash01,property=secure,value=on",
+		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+ovmfCode,
+		"-drive", "if=pflash,format=raw,unit=1,file="+vars,
+		"-chardev", "socket,id=chrtpm,path="+sock, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-crb,tpmdev=tpm0",
+		"-drive", "file=fat:rw:"+filepath.Join(dir, "esp")+",format=raw,if=virtio")
+	qemu.Stdout, qemu.Stderr = &out, &out
+	if err := qemu.Start(); err != nil {
+		t.Fatalf("qemu: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- qemu.Wait() }()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for r.refusal == "" {
+		select {
+		case r.err = <-done:
+			r.log, _ = os.ReadFile(r.serial)
+			r.refusal = refusalRE.FindString(string(r.log))
+			r.out = out.Bytes()
+			if ctx.Err() != nil {
+				r.err = fmt.Errorf("no power-off or refusal within %s: %w", timeout, r.err)
+			}
+			return r
+		case <-tick.C:
+			log, _ := os.ReadFile(r.serial)
+			r.refusal = refusalRE.FindString(string(log))
+		}
+	}
+	cancel()
+	<-done
+	r.log, _ = os.ReadFile(r.serial)
+	r.out = out.Bytes()
+	return r
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var escapeRE = regexp.MustCompile("\x1b\\[[0-9;=?]*[A-Za-z]")
+
+// tail is the end of a serial log, without the firmware's terminal escape
+// sequences.
+func tail(log []byte) string {
+	s := escapeRE.ReplaceAllString(string(log), "")
+	if len(s) > 3000 {
+		s = s[len(s)-3000:]
+	}
+	return s
 }
 
 func writeRSAKey(t *testing.T, path string) *rsa.PrivateKey {
@@ -298,61 +398,64 @@ func parseCalculate(out string) map[string]string {
 	return m
 }
 
-// TestBootPCR11MatchesPrediction: a UKI built by ukibuild with a PCR key
-// boots under OVMF with a TPM, and PCR 11 in the sha1 and sha256 banks, as
-// the guest reads it, equals "ukibuild measure" for the stub stage (phase
-// ":"). With stub 252 the prediction of systemd-measure 262's section list
-// (what ukify embeds) does not match the boot, and ours does.
+// TestBootPCR11MatchesPrediction (cases 1 and 5): a UKI built and signed
+// by "ukibuild build" (Secure Boot key: the test db key; a PCR key) boots
+// under Secure Boot with a TPM; the firmware measured Secure Boot on with our keys and names the db
+// certificate as the UKI's authority; PCR 11 in the sha1 and sha256 banks,
+// as the guest reads it, equals "ukibuild measure" for the stub stage
+// (phase ":"); and the event log's PCR 11 events are the predictor's
+// section list. With stub 252 the prediction of systemd-measure 262's
+// section list (what ukify embeds) does not match the boot, and ours does.
 func TestBootPCR11MatchesPrediction(t *testing.T) {
 	e := setup(t)
 	key := filepath.Join(e.dir, "pcr.pem")
 	writeRSAKey(t, key)
-	var table []string
 	for _, version := range []string{"262", "252"} {
 		t.Run(version, func(t *testing.T) {
-			dir := t.TempDir()
-			efi := filepath.Join(dir, "uki.efi")
-			e.run(t, "build", "--stub", e.tools.Path(t, "UKIBUILD_STUB_"+version), "--linux", e.tools.Path(t, "UKIBUILD_KERNEL"),
-				"--initrd", e.initrd, "--cmdline", "console=ttyS0 panic=-1", "--os-release", "ID=ukibuild-e2e",
-				"--pcr-private-key", key, "--output", efi)
+			name := "1 signed UKI, stub " + version
+			efi := filepath.Join(e.workDir(t), "uki.efi")
+			e.buildSigned(t, efi, e.sb.db, slices.Concat(e.ukiArgs(t, version), []string{"--pcr-private-key", key})...)
 			want := parseCalculate(e.run(t, "measure", efi, "--bank=sha1", "--bank=sha256", "--phase=:"))
-			res := boot(t, efi)
+			res := e.boot(t, efi)
+			e.checkSecureBoot(t, name, res, e.sb.db.c)
 			for _, bank := range []string{"sha1", "sha256"} {
 				ok := res.pcr11[bank] == want[bank] && want[bank] != ""
-				table = append(table, fmt.Sprintf("stub %s  PCR11 %-6s expected %s  seen %s  %v", version, bank, want[bank], res.pcr11[bank], ok))
+				record(t, name, "PCR 11 "+bank+" = ukibuild measure", want[bank], res.pcr11[bank], ok)
 				if !ok {
 					t.Errorf("stub %s: PCR 11 %s: predicted %s, the TPM has %s (serial log %s)", version, bank, want[bank], res.pcr11[bank], res.serial)
 				}
 			}
-			if _, ok := res.extra["/.extra/tpm2-pcr-signature.json"]; !ok {
+			_, ok := res.extra["/.extra/tpm2-pcr-signature.json"]
+			record(t, name, "stub passed the PCR signature", "/.extra/tpm2-pcr-signature.json", fmt.Sprintf("%d /.extra files", len(res.extra)), ok)
+			if !ok {
 				t.Errorf("the stub passed no /.extra/tpm2-pcr-signature.json: %v", res.extra)
 			}
-			table = append(table, checkEventLog(t, version, efi, res))
+			checkEventLog(t, "5 event log, stub "+version, version, efi, res)
 			if version == "252" {
 				wrong := parseCalculate(e.run(t, "measure", efi, "--bank=sha256", "--phase=:", "--stub-version=262"))
-				if wrong["sha256"] == res.pcr11["sha256"] {
+				differs := wrong["sha256"] != "" && wrong["sha256"] != res.pcr11["sha256"]
+				record(t, name, "PCR 11 sha256 by 262's section list (ukify)", "differs from the TPM: "+wrong["sha256"], res.pcr11["sha256"], differs)
+				if !differs {
 					t.Errorf("stub 252: the 262 section list predicts the boot too; the test cannot tell the tables apart")
 				}
-				table = append(table, fmt.Sprintf("stub 252  PCR11 sha256 with 262's section list (ukify) %s  seen %s  differs: %v",
-					wrong["sha256"], res.pcr11["sha256"], wrong["sha256"] != res.pcr11["sha256"]))
 			}
 		})
 	}
-	t.Logf("boot results:\n%s", strings.Join(table, "\n"))
 }
 
-// TestBootUnsealsCredentialInInitrd: the UKI's policies are signed for the
-// enter-initrd phase only ("this vendor's kernel in the initrd"). A secret
-// sealed in the TPM before the boot to PolicyAuthorize(the PCR public key)
-// unseals in the guest after it extends "enter-initrd" (as
+// TestBootUnsealsCredentialInInitrd (case 2): the UKI's policies are signed
+// for the enter-initrd phase only ("this vendor's kernel in the initrd").
+// A secret sealed in the TPM before the boot to PolicyAuthorize(the PCR
+// public key) unseals in the guest after it extends "enter-initrd" (as
 // systemd-pcrphase-initrd does), with the policy signature and public key
 // the stub placed in /.extra, and no longer after "leave-initrd".
 func TestBootUnsealsCredentialInInitrd(t *testing.T) {
+	const name = "2 unseal in initrd"
 	e := setup(t)
-	dir := t.TempDir()
+	dir := e.workDir(t)
 	key := writeRSAKey(t, filepath.Join(dir, "pcr.pem"))
 	secret := fmt.Sprintf("ukibuild-secret-%d", time.Now().UnixNano())
-	state := newTPMState(t)
+	state := newTPMState(t, dir)
 	public, private := sealInTPM(t, state, []byte(secret), &key.PublicKey)
 	blobs := filepath.Join(dir, "sealed.cpio")
 	if err := os.WriteFile(blobs, CPIO([]CPIOEntry{
@@ -363,33 +466,37 @@ func TestBootUnsealsCredentialInInitrd(t *testing.T) {
 		t.Fatal(err)
 	}
 	efi := filepath.Join(dir, "uki.efi")
-	e.run(t, "build", "--stub", e.tools.Path(t, "UKIBUILD_STUB_262"), "--linux", e.tools.Path(t, "UKIBUILD_KERNEL"),
-		"--initrd", e.initrd, "--initrd", blobs, "--cmdline", "console=ttyS0 panic=-1", "--os-release", "ID=ukibuild-e2e",
-		"--pcr-private-key", filepath.Join(dir, "pcr.pem"), "--phases", "enter-initrd", "--output", efi)
-	res := bootWithTPM(t, efi, state)
+	e.buildSigned(t, efi, e.sb.db, slices.Concat(e.ukiArgs(t, "262"), []string{"--initrd", blobs,
+		"--pcr-private-key", filepath.Join(dir, "pcr.pem"), "--phases", "enter-initrd"})...)
+	res := e.bootWithTPM(t, efi, state)
+	e.checkSecureBoot(t, name, res, e.sb.db.c)
 	var got []string
 	for _, l := range res.lines {
 		if strings.HasPrefix(l, "unseal ") {
 			got = append(got, l)
 		}
 	}
-	want := []string{"unseal enter-initrd ok " + secret}
-	if len(got) != 2 || got[0] != want[0] || !strings.HasPrefix(got[1], "unseal leave-initrd failed") {
-		t.Fatalf("unseal results %q; want %q then a failure after leave-initrd (serial log %s)", got, want[0], res.serial)
+	want := "unseal enter-initrd ok " + secret
+	ok := len(got) == 2 && got[0] == want && strings.HasPrefix(got[1], "unseal leave-initrd failed")
+	record(t, name, "credential sealed to the PCR key", "unsealed at enter-initrd, refused after leave-initrd",
+		strings.Join(got, "; "), ok)
+	if !ok {
+		t.Fatalf("unseal results %q; want %q then a failure after leave-initrd (serial log %s)", got, want, res.serial)
 	}
-	t.Logf("credential: expected unsealed at enter-initrd, refused after leave-initrd; seen %q", got)
 }
 
-// checkEventLog replays the guest's TCG event log: the PCR 11 events (sha256
-// bank) must be, in order, H(name + NUL) and H(data) of each non-empty
-// section that the predictor's table for this stub version measures, and
-// replaying them must give the PCR value the guest read.
-func checkEventLog(t *testing.T, version, efi string, res *bootResult) string {
+// checkEventLog (case 5) replays the guest's TCG event log: the PCR 11
+// events (sha256 bank) must be, in order, H(name + NUL) and H(data) of each
+// non-empty section that the predictor's table for this stub version
+// measures, and replaying them must give the PCR value the guest read. It
+// records one row under name.
+func checkEventLog(t *testing.T, name, version, efi string, res *bootResult) {
 	t.Helper()
 	el, err := attest.ParseEventLog(res.evlog)
 	if err != nil {
+		record(t, name, "PCR 11 events replay to the PCR", "the predictor's sections", "unparsable event log", false)
 		t.Errorf("stub %s: parsing the event log: %v", version, err)
-		return ""
+		return
 	}
 	var seen []string
 	for _, ev := range el.Events(attest.HashSHA256) {
@@ -439,6 +546,6 @@ func checkEventLog(t *testing.T, version, efi string, res *bootResult) string {
 		t.Errorf("stub %s: PCR 11 events in the log %v; want the name and data digests of %v: %v (replay %x, PCR %s)",
 			version, seen, names, want, replay, res.pcr11["sha256"])
 	}
-	return fmt.Sprintf("stub %s  event log PCR 11: expected %d events for %v, seen %d, replay equals PCR: %v",
-		version, len(want), names, len(seen), ok)
+	record(t, name, "PCR 11 events replay to the PCR", fmt.Sprintf("%d events: %s", len(want), strings.Join(names, " ")),
+		fmt.Sprintf("%d events, replay = PCR 11: %v", len(seen), hex.EncodeToString(replay) == res.pcr11["sha256"]), ok)
 }

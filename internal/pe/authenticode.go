@@ -286,6 +286,17 @@ func (c *Checksum) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// AddAt adds b to the checksum as if it stood at file offset off, where
+// zeros were written (or will be): a signer that learns a header field only
+// after the image was streamed patches it in this way. One's complement
+// addition is order-independent, so the result is the checksum of the file
+// with b in place.
+func (c *Checksum) AddAt(off int64, b []byte) {
+	for i, v := range b {
+		c.add(uint32(v) << (8 * ((off + int64(i)) & 1)))
+	}
+}
+
 // Sum returns the checksum of what was written so far (a trailing odd byte
 // counts as a word with a zero high byte).
 func (c *Checksum) Sum() uint32 {

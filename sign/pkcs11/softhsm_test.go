@@ -4,155 +4,46 @@ package pkcs11
 
 import (
 	"crypto"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"fmt"
-	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/ThalesGroup/crypto11"
+	"github.com/ukibuild/ukibuild/internal/softhsmtest"
 )
 
-// The SoftHSM2 fixture: two tokens in a private token directory.
-//
-//	ukibuild-test (PIN testPIN): RSA "signer" id 01 with a self-signed
-//	    certificate (id 01, label "signer-cert"), RSA "nocert" id 02 with
-//	    no certificate, EC P-256 "ec-key" id 03.
-//	ukibuild-other (PIN testPIN): RSA "other" id 01.
+// The SoftHSM2 fixture (internal/softhsmtest): two tokens in a private
+// token directory, set up once for the test binary.
 const (
-	testPIN   = "1234-test"
-	testToken = "ukibuild-test"
-	otherTok  = "ukibuild-other"
+	testPIN   = softhsmtest.PIN
+	testToken = softhsmtest.Token
+	otherTok  = softhsmtest.OtherToken
 )
 
-var softhsmModule = "/usr/lib/softhsm/libsofthsm2.so"
-
-var fixture struct {
-	once sync.Once
-	err  error
-	dir  string
-}
+var fx *softhsmtest.Fixture
 
 // softhsm sets up the fixture once and fails the test (never skips it)
 // when SoftHSM2 is not installed.
 func softhsm(t *testing.T) {
 	t.Helper()
-	fixture.once.Do(func() { fixture.err = setupSoftHSM() })
-	if fixture.err != nil {
-		t.Fatalf("SoftHSM2 fixture: %v", fixture.err)
-	}
+	fx = softhsmtest.Shared(t)
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if fixture.dir != "" {
-		_ = os.RemoveAll(fixture.dir)
-	}
+	softhsmtest.RemoveShared()
 	os.Exit(code)
-}
-
-func setupSoftHSM() error {
-	if v := os.Getenv("UKIBUILD_TEST_SOFTHSM_MODULE"); v != "" {
-		softhsmModule = v
-	}
-	if _, err := os.Stat(softhsmModule); err != nil {
-		return fmt.Errorf("SoftHSM2 module %s is missing (apt-get install softhsm2): %v", softhsmModule, err)
-	}
-	util, err := exec.LookPath("softhsm2-util")
-	if err != nil {
-		return fmt.Errorf("softhsm2-util is missing (apt-get install softhsm2): %v", err)
-	}
-	dir, err := os.MkdirTemp("", "ukibuild-softhsm-")
-	if err != nil {
-		return err
-	}
-	fixture.dir = dir
-	tokens := filepath.Join(dir, "tokens")
-	if err := os.Mkdir(tokens, 0o700); err != nil {
-		return err
-	}
-	conf := filepath.Join(dir, "softhsm2.conf")
-	cfg := fmt.Sprintf("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n", tokens)
-	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
-		return err
-	}
-	// SoftHSM reads its configuration at C_Initialize, in this process and
-	// in softhsm2-util alike.
-	if err := os.Setenv("SOFTHSM2_CONF", conf); err != nil {
-		return err
-	}
-	for _, label := range []string{testToken, otherTok} {
-		out, err := exec.Command(util, "--init-token", "--free", "--label", label, "--pin", testPIN, "--so-pin", "so-"+testPIN).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("softhsm2-util --init-token %s: %v\n%s", label, err, out)
-		}
-	}
-
-	ctx, err := crypto11.Configure(&crypto11.Config{Path: softhsmModule, TokenLabel: testToken, Pin: testPIN})
-	if err != nil {
-		return fmt.Errorf("crypto11 on %s: %v", testToken, err)
-	}
-	signer, err := ctx.GenerateRSAKeyPairWithLabel([]byte{1}, []byte("signer"), 2048)
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "ukibuild PKCS #11 test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, signer.Public(), signer)
-	if err != nil {
-		return fmt.Errorf("self-signing on the token: %v", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return err
-	}
-	if err := ctx.ImportCertificateWithLabel([]byte{1}, []byte("signer-cert"), cert); err != nil {
-		return err
-	}
-	if _, err := ctx.GenerateRSAKeyPairWithLabel([]byte{2}, []byte("nocert"), 2048); err != nil {
-		return err
-	}
-	if _, err := ctx.GenerateECDSAKeyPairWithLabel([]byte{3}, []byte("ec-key"), elliptic.P256()); err != nil {
-		return err
-	}
-	if err := ctx.Close(); err != nil {
-		return err
-	}
-
-	ctx, err = crypto11.Configure(&crypto11.Config{Path: softhsmModule, TokenLabel: otherTok, Pin: testPIN})
-	if err != nil {
-		return fmt.Errorf("crypto11 on %s: %v", otherTok, err)
-	}
-	if _, err := ctx.GenerateRSAKeyPairWithLabel([]byte{1}, []byte("other"), 2048); err != nil {
-		return err
-	}
-	return ctx.Close()
 }
 
 // uri builds a pkcs11: URI for the fixture's module.
 func uri(path, query string) string {
-	s := "pkcs11:" + path + "?module-path=" + softhsmModule
-	if query != "" {
-		s += "&" + query
-	}
-	return s
+	return fx.URI(path, query)
 }
 
 func open(t *testing.T, u string, opts Options) *Key {
@@ -224,8 +115,11 @@ func TestSignVerify(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Certificate: %v", err)
 	}
-	if cert.Subject.CommonName != "ukibuild PKCS #11 test" {
+	if cert.Subject.CommonName != softhsmtest.CertCN {
 		t.Errorf("certificate subject %q", cert.Subject)
+	}
+	if !cert.Equal(fx.Cert) {
+		t.Error("the token's certificate is not the one the fixture wrote to its PEM file")
 	}
 	if !cert.PublicKey.(*rsa.PublicKey).Equal(k.Public()) {
 		t.Error("certificate's public key is not the key's")
@@ -419,14 +313,14 @@ func TestModule(t *testing.T) {
 
 	// Options.ModulePath is used when the URI has no module-path, and the
 	// URI's module-path wins over it.
-	k := open(t, "pkcs11:token="+testToken+";object=signer?pin-value="+testPIN, Options{ModulePath: softhsmModule})
+	k := open(t, "pkcs11:token="+testToken+";object=signer?pin-value="+testPIN, Options{ModulePath: fx.Module})
 	signVerify(t, k, crypto.SHA256)
 	k2 := open(t, uri("token="+testToken+";object=signer", "pin-value="+testPIN), Options{ModulePath: "/nonexistent.so"})
 	signVerify(t, k2, crypto.SHA256)
 
 	// The same module under another name (Debian's path is a symlink)
 	// while keys opened through the first name are still open.
-	real, err := filepath.EvalSymlinks(softhsmModule)
+	real, err := filepath.EvalSymlinks(fx.Module)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +328,7 @@ func TestModule(t *testing.T) {
 	signVerify(t, k4, crypto.SHA256)
 	signVerify(t, k, crypto.SHA256)
 
-	t.Setenv(EnvModule, softhsmModule)
+	t.Setenv(EnvModule, fx.Module)
 	t.Setenv(EnvPIN, testPIN)
 	k3 := open(t, "pkcs11:token="+testToken+";object=signer", EnvOptions(""))
 	signVerify(t, k3, crypto.SHA512)

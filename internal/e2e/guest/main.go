@@ -1,6 +1,7 @@
 // Command guest is the /init of the boot tests' initrd (built static with
 // CGO_ENABLED=0). In the guest it mounts the kernel file systems, prints a
-// marker, PCR 11 of every active bank, /proc/cmdline, the files the stub put
+// marker, PCR 11 of every active bank, PCR 7 (Secure Boot policy) in the
+// sha256 bank, /proc/cmdline, the files the stub put
 // in /.extra, the TCG event log (base64), runs the unseal check when the
 // host sealed a secret, and powers off. Everything goes to the serial
 // console as "UKIBUILD-E2E <key> <value>" lines that the host test parses.
@@ -53,6 +54,9 @@ func main() {
 	}
 	defer tpm.Close()
 	printPCRs(tpm, "boot")
+	if v := readPCR(tpm, tpm2.TPMAlgSHA256, 7); v != nil {
+		out("pcr7", "boot sha256 %s", hex.EncodeToString(v))
+	}
 	if b, err := os.ReadFile("/sys/kernel/security/tpm0/binary_bios_measurements"); err == nil {
 		out("eventlog", "%s", base64.StdEncoding.EncodeToString(b))
 	} else {
@@ -89,16 +93,16 @@ var banks = []struct {
 
 func printPCRs(tpm transport.TPM, label string) {
 	for _, b := range banks {
-		if v := readPCR(tpm, b.alg); v != nil {
+		if v := readPCR(tpm, b.alg, 11); v != nil {
 			out("pcr11", "%s %s %s", label, b.name, hex.EncodeToString(v))
 		}
 	}
 }
 
-// readPCR reads PCR 11 in a bank; nil when the bank is not active.
-func readPCR(tpm transport.TPM, alg tpm2.TPMAlgID) []byte {
+// readPCR reads a PCR in a bank; nil when the bank is not active.
+func readPCR(tpm transport.TPM, alg tpm2.TPMAlgID, index uint) []byte {
 	rsp, err := tpm2.PCRRead{PCRSelectionIn: tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{
-		{Hash: alg, PCRSelect: tpm2.PCClientCompatible.PCRs(11)},
+		{Hash: alg, PCRSelect: tpm2.PCClientCompatible.PCRs(index)},
 	}}}.Execute(tpm)
 	if err != nil || len(rsp.PCRValues.Digests) == 0 {
 		return nil

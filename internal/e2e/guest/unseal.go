@@ -79,7 +79,7 @@ func readPublicKey(path string) (*rsa.PublicKey, error) {
 func activeBanks(tpm transport.TPM) []pcr.Bank {
 	var out []pcr.Bank
 	for _, b := range banks {
-		if readPCR(tpm, b.alg) != nil {
+		if readPCR(tpm, b.alg, 11) != nil {
 			bank, _ := pcr.ParseBank(b.name)
 			out = append(out, bank)
 		}
