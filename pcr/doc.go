@@ -30,6 +30,14 @@
 // FormatCalculate writes the result in systemd-measure's text or JSON
 // format, byte for byte.
 //
+// # Profiles and devicetrees
+//
+// A UKI may hold several profiles (boot menu entries sharing a kernel): the
+// stub boots the base sections overridden by those of one .profile, and of
+// several .dtbauto sections it measures the one matching the machine.
+// LocateProfile says which sections the stub uses for a profile, and
+// Located.WithDTBAuto which are measured for each devicetree.
+//
 // # Policies and signatures
 //
 // The TPM2 policies that bind a secret to these values (PolicyPCR,

@@ -14,7 +14,6 @@ import (
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/internal/pystr"
 	"github.com/ukibuild/ukibuild/pcr"
-	"github.com/ukibuild/ukibuild/sbat"
 )
 
 // Config describes a UKI (or PE add-on) to build, with the inputs and the
@@ -49,6 +48,29 @@ type Config struct {
 	// Sections are extra sections, added after the standard ones and before
 	// .sbat.
 	Sections []Section
+	// DevicetreeAuto become .dtbauto sections, one each: the stub picks the
+	// one matching the machine (ukify's --devicetree-auto). PCR policies
+	// are signed for each.
+	DevicetreeAuto []Content
+	// HWIDs becomes .hwids, the table mapping hardware IDs to devicetrees
+	// and firmware (see HWIDsFromDir, EncodeHWIDs).
+	HWIDs Content
+	// EFIFW become .efifw sections, one each (see EFIFWFromDir, EFIFW).
+	EFIFW []Content
+	// Profile becomes .profile (ukify's --profile; empty content counts as
+	// none). Without JoinProfiles the result is a profile PE: .profile
+	// first, no .sbat and no PCR signatures. With JoinProfiles it is the
+	// base profile's (default "ID=main"), after the shared sections.
+	Profile Content
+	// JoinProfiles are profile PEs whose sections (.profile, .linux,
+	// .osrel (when the base has one), .cmdline, .initrd, .efifw, .ucode,
+	// .splash, .dtb, .uname, .sbat) are appended as further profiles, each
+	// followed by its .pcrsig when PCR keys are given (ukify's
+	// --join-profile).
+	JoinProfiles []string
+	// SignProfiles, when not empty, limits PCR signing to the profiles
+	// with these IDs (ukify's --sign-profile; the base profile too).
+	SignProfiles []string
 	// TempDir holds the decompressed kernel while building; default
 	// os.TempDir().
 	TempDir string
@@ -123,6 +145,9 @@ type Plan struct {
 	// PolicyDigest is the unsigned .pcrsig text when Config.PolicyDigestKey
 	// was set (ukify prints it for offline signing).
 	PolicyDigest []byte
+	// Variants are the sets of sections PCR 11 is predicted (and, with
+	// keys, signed) for: per measured profile, one per .dtbauto.
+	Variants []PCRVariant
 	// SecureBoot is Config.SecureBoot: Plan.WriteFile signs with it.
 	SecureBoot *SecureBoot
 	// KernelSigned reports whether the kernel was signed (SecureBoot's
@@ -249,100 +274,9 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 		}
 	}
 
-	// The order of ukify 262 (src/ukify/ukify.py, make_uki, "sections").
-	// .dtbauto, .hwids and .efifw come with the profile/add-on work.
-	std := []Section{
-		{".osrel", cfg.OSRelease},
-		{".cmdline", cfg.Cmdline},
-		{".dtb", cfg.Devicetree},
-		{".uname", unameContent},
-		{".splash", cfg.Splash},
-		{".pcrpkey", pcrpkey},
-		{".linux", linux},
-		{".initrd", JoinInitrds(cfg.Initrds)},
-		{".ucode", cfg.Microcode},
-	}
-	add := func(s Section) error {
-		for _, have := range plan.Sections {
-			if have.Name == s.Name {
-				return fmt.Errorf("duplicate section %s", s.Name)
-			}
-		}
-		plan.Sections = append(plan.Sections, s)
-		return nil
-	}
-	for _, s := range std {
-		if s.Content != nil {
-			if err := add(s); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for _, s := range cfg.Sections {
-		if err := CheckSectionName(s.Name); err != nil {
-			return nil, err
-		}
-		if s.Content == nil {
-			return nil, fmt.Errorf("section %s has no content", s.Name)
-		}
-		if err := add(s); err != nil {
-			return nil, err
-		}
-	}
-
-	// SBAT: the stub's and the kernel's records, then the user's (ukify's
-	// merge_sbat). Add-ons merge only the user's.
-	var peSBAT []sbat.PESection
-	defText := sbat.DefaultAddon
-	if linux != nil {
-		defText = sbat.DefaultUKI
-		for _, d := range stub.sbat {
-			peSBAT = append(peSBAT, sbat.PESection{Source: "stub " + cfg.Stub, Data: d})
-		}
-		ks, err := contentSBAT(linux)
-		if err != nil {
-			return nil, fmt.Errorf("kernel %s: %w", cfg.Linux, err)
-		}
-		for _, d := range ks {
-			peSBAT = append(peSBAT, sbat.PESection{Source: "kernel " + cfg.Linux, Data: d})
-		}
-	}
-	var texts []string
-	for _, c := range cfg.SBAT {
-		b, err := readSmall(c, 1<<20)
-		if err != nil {
-			return nil, fmt.Errorf("SBAT %s: %w", c, err)
-		}
-		texts = append(texts, string(b))
-	}
-	if len(texts) == 0 {
-		texts = []string{defText}
-	}
-	merged, err := sbat.MergeTexts(peSBAT, texts, warnf)
-	if err != nil {
-		var te *sbat.TextError
-		if errors.As(err, &te) && te.Index < len(cfg.SBAT) {
-			return nil, fmt.Errorf("invalid SBAT in %s: %w", cfg.SBAT[te.Index], te.Err)
-		}
-		return nil, fmt.Errorf("SBAT: %w", err)
-	}
-	if err := add(Section{".sbat", Text("merged SBAT", merged)}); err != nil {
+	a := &assembler{cfg: &cfg, plan: plan, warnf: warnf}
+	if err := a.assemble(linux, unameContent, pcrpkey); err != nil {
 		return nil, err
-	}
-	switch {
-	case cfg.PolicyDigestKey != nil && len(cfg.PCRKeys) > 0:
-		return nil, errors.New("PCR signing keys and a policy digest key exclude each other")
-	case len(cfg.PCRKeys) > 0 || cfg.PolicyDigestKey != nil:
-		sig, err := signPCRs(stub, plan.Sections, cfg)
-		if err != nil {
-			return nil, err
-		}
-		if cfg.PolicyDigestKey != nil {
-			plan.PolicyDigest = sig
-		}
-		if err := add(Section{".pcrsig", Bytes("PCR signatures", sig)}); err != nil {
-			return nil, err
-		}
 	}
 	return plan, nil
 }
@@ -363,13 +297,29 @@ func (p *Plan) Order() (pcr.Order, error) {
 
 // Predict predicts PCR 11 for the plan's UKI as its stub measures it, as
 // "systemd-measure calculate" does (banks none: all four; phases none:
-// the default set).
+// the default set): for the first of Plan.Variants (see PredictVariant),
+// else for all sections.
 func (p *Plan) Predict(banks []pcr.Bank, phases []string) ([]pcr.Prediction, error) {
+	if len(p.Variants) > 0 {
+		return p.PredictVariant(p.Variants[0], banks, phases)
+	}
 	order, err := p.Order()
 	if err != nil {
 		return nil, err
 	}
 	return pcr.Predict(order, pcrSections(p.Sections), banks, phases)
+}
+
+// PredictVariant predicts PCR 11 for one variant of the plan.
+func (p *Plan) PredictVariant(v PCRVariant, banks []pcr.Bank, phases []string) ([]pcr.Prediction, error) {
+	if err := v.checkLinux(); err != nil {
+		return nil, err
+	}
+	order, err := p.Order()
+	if err != nil {
+		return nil, err
+	}
+	return pcr.Predict(order, v.Sections, banks, phases)
 }
 
 func pcrSections(sections []Section) []pcr.Section {
@@ -378,58 +328,6 @@ func pcrSections(sections []Section) []pcr.Section {
 		secs[i] = pcr.Section{Name: s.Name, Content: s.Content}
 	}
 	return secs
-}
-
-// signPCRs predicts PCR 11 for the sections as the stub measures them and
-// returns the .pcrsig content: the signed policies of every key group (or
-// the unsigned ones for PolicyDigestKey, padded), combined as ukify combines
-// systemd-measure's outputs.
-func signPCRs(stub *Stub, sections []Section, cfg Config) ([]byte, error) {
-	plan := &Plan{Stub: stub, Sections: sections}
-	order, err := plan.Order()
-	if err != nil {
-		return nil, err
-	}
-	m, err := pcr.Measure(order, pcrSections(sections), pcr.NormalizeBanks(cfg.PCRBanks))
-	if err != nil {
-		return nil, err
-	}
-	sign := func(phases []string, opts pcr.SignOptions) (*pcr.PolicyDocument, error) {
-		ps, err := pcr.ParsePhases(phases)
-		if err != nil {
-			return nil, err
-		}
-		var preds []pcr.Prediction
-		for _, p := range ps {
-			preds = append(preds, m.Phase(p))
-		}
-		return pcr.Sign(pcr.PolicyInputs(preds), opts)
-	}
-	var docs []*pcr.PolicyDocument
-	if cfg.PolicyDigestKey != nil {
-		opts := pcr.SignOptions{PublicKey: cfg.PolicyDigestKey, PolicyDigest: true}
-		doc, err := sign(nil, opts)
-		if err != nil {
-			return nil, err
-		}
-		docs = append(docs, doc)
-		if cfg.PolicyDigestInitrd {
-			opts.PolicyRef = "initrd"
-			if doc, err = sign([]string{"enter-initrd"}, opts); err != nil {
-				return nil, err
-			}
-			docs = append(docs, doc)
-		}
-		return pcr.PCRSigSection(true, docs...)
-	}
-	for i, g := range cfg.PCRKeys {
-		doc, err := sign(g.Phases, pcr.SignOptions{Signer: g.Signer, PublicKey: g.PublicKey, PolicyRef: g.PolicyRef})
-		if err != nil {
-			return nil, fmt.Errorf("PCR key %d: %w", i+1, err)
-		}
-		docs = append(docs, doc)
-	}
-	return pcr.PCRSigSection(false, docs...)
 }
 
 // CheckSectionName applies ukify's rule for user-named sections: printable

@@ -8,6 +8,12 @@
 // data is streamed from its source to the output: the kernel and initrds are
 // never held in memory. Output is written atomically.
 //
+// Besides plain UKIs it builds PE add-ons (no kernel: the add-on stub),
+// profile PEs and multi-profile UKIs (Config.Profile, JoinProfiles,
+// SignProfiles), and the hardware-matched parts of ARM laptops' UKIs:
+// .dtbauto devicetrees, the .hwids table (EncodeHWIDs, HWIDsFromDir) and
+// .efifw firmware (EFIFW, EFIFWFromDir).
+//
 // The simplest use is Build with a Config; Prepare, Compose and Image.WriteTo
 // give control over each step. Inspect prints what "ukify inspect" prints.
 package uki

@@ -46,6 +46,13 @@ type buildCmd struct {
 	Stub       string    `help:"systemd-stub to use; default /usr/lib/systemd/boot/efi/linux<arch>.efi.stub." placeholder:"FILE"`
 	Output     string    `short:"o" help:"Output file; default <kernel name>.unsigned.efi in the current directory." placeholder:"FILE"`
 
+	DevicetreeAuto []string  `name:"devicetree-auto" help:"Devicetree for automatic selection by hardware [.dtbauto section]; repeatable." sep:"none" placeholder:"FILE"`
+	HWIDs          optString `name:"hwids" help:"Directory of device descriptions (JSON) [.hwids section]; default /usr/lib/systemd/boot/hwids/<arch> when it exists, '' to leave out." placeholder:"DIR"`
+	EFIFW          []string  `name:"efifw" help:"Directory holding one firmware file, named by the firmware ID [.efifw section]; repeatable." sep:"none" placeholder:"DIR"`
+	Profile        string    `help:"Profile (os-release style, with ID= and TITLE=) [.profile section]; without --join-profile this builds a profile PE." placeholder:"TEXT|@FILE"`
+	JoinProfile    []string  `name:"join-profile" help:"A profile PE (built with --profile) to add as a further profile; repeatable." sep:"none" placeholder:"FILE"`
+	SignProfile    []string  `name:"sign-profile" help:"Sign PCR policies only for the profiles with this ID; repeatable." sep:"none" placeholder:"ID"`
+
 	PCRPrivateKey  []string `name:"pcr-private-key" help:"PCR signing key (PEM, RSA); repeatable, one per key group." sep:"none" placeholder:"PATH"`
 	PCRPublicKey   []string `name:"pcr-public-key" help:"Public key of the matching --pcr-private-key." sep:"none" placeholder:"PATH"`
 	PCRCertificate []string `name:"pcr-certificate" help:"Certificate of the matching --pcr-private-key." sep:"none" placeholder:"PATH"`
@@ -208,6 +215,9 @@ func (b *buildCmd) Run(e *env) error {
 			cfg.SBAT = append(cfg.SBAT, c)
 		}
 	}
+	if err == nil {
+		err = b.profileOptions(&cfg, arch, e)
+	}
 	for _, s := range b.Section {
 		name, val, ok := cutSection(s)
 		if !ok {
@@ -355,26 +365,31 @@ func (b *buildCmd) secureBoot() (sb *uki.SecureBoot, closeFn func(), err error) 
 	return &uki.SecureBoot{Signer: signer, Options: opts, SignKernel: b.SignKernel}, closeFn, nil
 }
 
-// printMeasure prints what ukify's --measure prints: systemd-measure
-// calculate for the phases of all key groups together, plus a newline.
+// printMeasure prints what ukify's --measure prints: for each PCR variant
+// (profile and .dtbauto), systemd-measure calculate for the phases of all
+// key groups together, plus a newline.
 func (b *buildCmd) printMeasure(e *env, plan *uki.Plan, banks []pcr.Bank) error {
 	var phases []string
 	for _, g := range b.Phases {
 		phases = append(phases, splitList(g)...)
 	}
-	preds, err := plan.Predict(banks, phases)
-	if err != nil {
-		return err
-	}
 	mode := map[string]pcr.MeasureJSON{"off": pcr.MeasureJSONOff, "short": pcr.MeasureJSONShort, "pretty": pcr.MeasureJSONPretty}[b.JSON]
 	if b.JSONPretty {
 		mode = pcr.MeasureJSONPretty
 	}
-	if err := pcr.FormatCalculate(e.stdout, e.stderr, preds, mode); err != nil {
-		return err
+	for _, v := range plan.Variants {
+		preds, err := plan.PredictVariant(v, banks, phases)
+		if err != nil {
+			return err
+		}
+		if err := pcr.FormatCalculate(e.stdout, e.stderr, preds, mode); err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintln(e.stdout); err != nil {
+			return err
+		}
 	}
-	_, err = fmt.Fprintln(e.stdout)
-	return err
+	return nil
 }
 
 // policyDigestKey is the one public key --policy-digest needs.
@@ -403,7 +418,7 @@ func (b *buildCmd) joinPCRSig() error {
 		return fmt.Errorf("--join-pcrsig requires --pcrsig")
 	case b.Linux != "" || len(b.Initrd) > 0 || b.Microcode != "" || len(b.SBAT) > 0 || b.Uname.Set || b.OSRelease.Set ||
 		b.Cmdline != "" || b.Splash != "" || b.Devicetree != "" || len(b.PCRPrivateKey) > 0 || len(b.PCRPublicKey) > 0 ||
-		len(b.PCRCertificate) > 0:
+		len(b.PCRCertificate) > 0 || b.Profile != "" || len(b.JoinProfile) > 0 || b.HWIDs.Value != "" || len(b.DevicetreeAuto) > 0:
 		return fmt.Errorf("--pcrsig and --join-pcrsig cannot be used with other sections")
 	case b.Output == "":
 		return fmt.Errorf("--output must be given with --join-pcrsig")

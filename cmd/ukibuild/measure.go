@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"golang.org/x/term"
 
@@ -226,7 +227,9 @@ func (m *measureSignOpts) run(e *env, policyDigest bool) error {
 }
 
 type measureFileCmd struct {
-	File string `arg:"" help:"The UKI." type:"existingfile"`
+	File    string `arg:"" help:"The UKI." type:"existingfile"`
+	Profile int    `help:"Profile to predict for: the base sections overridden by those of the N-th .profile (0, the default, is what the stub boots unless told otherwise)." default:"0" placeholder:"N"`
+	DTBAuto string `name:"dtbauto" help:"With .dtbauto sections: the index of the one the stub picks for the machine (0 is the profile's first), or 'none'." placeholder:"INDEX|none"`
 	measureCommon
 }
 
@@ -241,9 +244,27 @@ func (m *measureFileCmd) Run(e *env) error {
 			return fmt.Errorf("%s: no systemd-stub version in its .sdmagic section; give --stub-version", m.File)
 		}
 	}
-	var secs []pcr.Section
-	for _, s := range img.BaseSections() {
-		secs = append(secs, pcr.Section{Name: s.Name, Content: s.Content})
+	var all []pcr.Section
+	for _, s := range img.Sections() {
+		all = append(all, pcr.Section{Name: s.Name, Content: s.Content})
+	}
+	loc, err := pcr.LocateProfile(all, m.Profile)
+	if err != nil {
+		return fmt.Errorf("%s: --profile: %w", m.File, err)
+	}
+	dtb := -1
+	switch {
+	case m.DTBAuto == "" && len(loc.DTBAuto) > 0:
+		return fmt.Errorf("%s: profile %d has %d .dtbauto sections, of which the stub measures the one matching the machine: give --dtbauto=INDEX (0 to %d) or --dtbauto=none", m.File, m.Profile, len(loc.DTBAuto), len(loc.DTBAuto)-1)
+	case m.DTBAuto == "" || m.DTBAuto == "none":
+	default:
+		if dtb, err = strconv.Atoi(m.DTBAuto); err != nil || dtb < 0 {
+			return fmt.Errorf("--dtbauto: %q is not an index or 'none'", m.DTBAuto)
+		}
+	}
+	secs, err := loc.WithDTBAuto(dtb)
+	if err != nil {
+		return fmt.Errorf("%s: --dtbauto: %w", m.File, err)
 	}
 	preds, err := m.predict(secs)
 	if err != nil {

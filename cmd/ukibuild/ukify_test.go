@@ -350,15 +350,21 @@ func compareFiles(t *testing.T, want, got string) {
 // every output mode.
 func compareInspect(t *testing.T, f *fixture, dir, file string) {
 	t.Helper()
-	for _, mode := range [][]string{
-		{"--json=short"},
-		{"--json=pretty"},
-		{},
-		{"--all"},
-		{"--all", "--json=short"},
-		{"--section", ".cmdline:text", "--section", ".linux:binary", "--section", ".sdmagic:text"},
-		{"--section", ".sbat:binary", "--json=pretty"},
-	} {
+	compareInspectModes(t, f, dir, file,
+		[]string{"--json=short"},
+		[]string{"--json=pretty"},
+		[]string{},
+		[]string{"--all"},
+		[]string{"--all", "--json=short"},
+		[]string{"--section", ".cmdline:text", "--section", ".linux:binary", "--section", ".sdmagic:text"},
+		[]string{"--section", ".sbat:binary", "--json=pretty"},
+	)
+}
+
+// compareInspectModes checks inspect in the given output modes.
+func compareInspectModes(t *testing.T, f *fixture, dir, file string, modes ...[]string) {
+	t.Helper()
+	for _, mode := range modes {
 		args := append([]string{"inspect", file}, mode...)
 		ucode, uout, uerr := runUkify(t, f.tools, dir, args...)
 		ocode, oout, oerr := runOurs(args...)

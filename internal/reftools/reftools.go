@@ -7,6 +7,7 @@ package reftools
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,6 +94,29 @@ func (t *Tools) Ukify(tb testing.TB, args ...string) *exec.Cmd {
 	cmd := exec.Command(py, append([]string{ukify}, args...)...)
 	cmd.Env = append(os.Environ(), "PYTHONPATH="+t.Var("UKIBUILD_SID_PYTHONPATH"), "PYTHONDONTWRITEBYTECODE=1")
 	return cmd
+}
+
+// UkifyPython runs a Python snippet with ukify 262 imported as the module
+// "ukify" (and json, sys imported), with stdin as its standard input, and
+// returns its standard output. A failure of the snippet fails the test.
+func (t *Tools) UkifyPython(tb testing.TB, script string, stdin []byte) []byte {
+	tb.Helper()
+	ukify := t.Path(tb, "UKIBUILD_UKIFY")
+	prog := `import importlib.machinery, importlib.util, json, sys
+loader = importlib.machinery.SourceFileLoader('ukify', sys.argv[1])
+spec = importlib.util.spec_from_loader('ukify', loader)
+ukify = importlib.util.module_from_spec(spec)
+loader.exec_module(ukify)
+` + script
+	cmd := exec.Command("/usr/bin/python3", "-c", prog, ukify)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+t.Var("UKIBUILD_SID_PYTHONPATH"), "PYTHONDONTWRITEBYTECODE=1")
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		tb.Fatalf("python3 with ukify: %v: %s", err, stderr.Bytes())
+	}
+	return stdout.Bytes()
 }
 
 // MeasureVersion returns a command running systemd-measure of the given

@@ -1,0 +1,71 @@
+package pcr
+
+import (
+	"strings"
+	"testing"
+)
+
+func names(secs []Section) string {
+	var out []string
+	for _, s := range secs {
+		out = append(out, s.Name+"="+string(s.Content.(bytesContent)))
+	}
+	return strings.Join(out, " ")
+}
+
+// TestLocateProfile follows systemd-stub's find_sections: base sections
+// before the first .profile, overridden by the n-th profile's, the first of
+// a name winning in each range; .dtbauto as candidates; .efifw never.
+func TestLocateProfile(t *testing.T) {
+	sec := func(name, data string) Section { return Section{name, Bytes([]byte(data))} }
+	uki := []Section{
+		sec(".linux", "k"), sec(".cmdline", "base"), sec(".cmdline", "shadowed"), sec(".dtbauto", "d1"),
+		sec(".dtbauto", "d2"), sec(".efifw", "fw"), sec(".sbat", "s"),
+		sec(".profile", "ID=main"), sec(".pcrsig", "sig0"),
+		sec(".profile", "ID=one"), sec(".cmdline", "one"), sec(".cmdline", "one-shadowed"), sec(".efifw", "fw1"), sec(".pcrsig", "sig1"),
+		sec(".profile", "ID=two"), sec(".dtbauto", "d3"), sec(".osrel", "two"),
+	}
+	if n := CountProfiles(uki); n != 3 {
+		t.Errorf("CountProfiles = %d, want 3", n)
+	}
+	for _, c := range []struct {
+		profile  int
+		sections string
+		dtbauto  string
+	}{
+		{0, ".linux=k .cmdline=base .sbat=s .profile=ID=main .pcrsig=sig0", ".dtbauto=d1 .dtbauto=d2"},
+		{1, ".linux=k .cmdline=one .sbat=s .profile=ID=one .pcrsig=sig1", ".dtbauto=d1 .dtbauto=d2"},
+		{2, ".linux=k .cmdline=base .sbat=s .profile=ID=two .osrel=two", ".dtbauto=d3 .dtbauto=d1 .dtbauto=d2"},
+	} {
+		loc, err := LocateProfile(uki, c.profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := names(loc.Sections); got != c.sections {
+			t.Errorf("profile %d: sections %s, want %s", c.profile, got, c.sections)
+		}
+		if got := names(loc.DTBAuto); got != c.dtbauto {
+			t.Errorf("profile %d: .dtbauto %s, want %s", c.profile, got, c.dtbauto)
+		}
+		with, err := loc.WithDTBAuto(1)
+		if err != nil || names(with[len(with)-1:]) != names(loc.DTBAuto[1:2]) || len(with) != len(loc.Sections)+1 {
+			t.Errorf("profile %d: WithDTBAuto(1) = %s, %v", c.profile, names(with), err)
+		}
+		if none, _ := loc.WithDTBAuto(-1); names(none) != c.sections {
+			t.Errorf("profile %d: WithDTBAuto(-1) = %s", c.profile, names(none))
+		}
+		if _, err := loc.WithDTBAuto(len(loc.DTBAuto)); err == nil {
+			t.Errorf("profile %d: a .dtbauto past the last was accepted", c.profile)
+		}
+	}
+	if _, err := LocateProfile(uki, 3); err == nil {
+		t.Error("profile 3 of 3 was accepted")
+	}
+	plain := []Section{sec(".linux", "k"), sec(".cmdline", "c")}
+	if loc, err := LocateProfile(plain, 0); err != nil || names(loc.Sections) != ".linux=k .cmdline=c" {
+		t.Errorf("profile 0 of a UKI without profiles: %v, %v", loc, err)
+	}
+	if _, err := LocateProfile(plain, 1); err == nil {
+		t.Error("profile 1 of a UKI without profiles was accepted")
+	}
+}
