@@ -41,12 +41,20 @@ func newConfigVars(t *testing.T, f *fixture) configVars {
 	kdir := t.TempDir()
 	k1, p1 := rsaKeyPEM(t, kdir, "k1")
 	k2, p2 := rsaKeyPEM(t, kdir, "k2")
+	if err := os.MkdirAll(filepath.Join(kdir, "fw", "test-fw"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(filepath.Join(kdir, "fw", "test-fw"), "firmware.bin", randomBytes(7, 3000))
 	return configVars{
+		"HW":        hwidsDir(t, kdir),
+		"DTB2":      writeFile(kdir, "dtb2", append([]byte{0xd0, 0x0d, 0xfe, 0xed}, randomBytes(10, 500)...)),
+		"FW":        filepath.Join(kdir, "fw", "test-fw"),
 		"D":         f.dir,
 		"KERNEL":    f.kernel,
 		"STUB":      f.stubs["262"],
 		"STUB_IA32": f.stubs["262_IA32"],
 		"STUB_257":  f.stubs["257"],
+		"ADDON":     f.tools.Path(t, "UKIBUILD_ADDON_STUB_262"),
 		"K1":        k1, "P1": p1, "K2": k2, "P2": p2,
 		"CERT1": selfSignedCert(t, kdir, k1),
 	}
@@ -104,6 +112,9 @@ Stub=$STUB_257
 	{name: "configparser-dialect", conf: "# a comment\r\n[UKI]\r\n  Linux   =   $KERNEL   \r\n" +
 		"Cmdline=a#b   # c\r\n\r\n[DEFAULT]\r\nSomething=else\r\n[UKI]\r\nUname=first\r\nUname=second\r\nStub=$STUB\r\n" +
 		"NotAKey=1\r\nOSRelease=ID=x\r\n\t# comment ends a value\r\n\tnot=a continuation\r\n"},
+	{name: "dtbauto-hwids-firmware-keys", conf: "[UKI]\nLinux=$KERNEL\nStub=$STUB\nCmdline=quiet\nOSRelease=ID=x\n" +
+		"DeviceTreeAuto=$D/dtb $DTB2\nHWIDs=$HW\nFirmware=$FW\nPCRBanks=sha256\n[PCRSignature:one]\nPCRPrivateKey=$K1\n"},
+	{name: "profile-key", conf: "[UKI]\nStub=$ADDON\nProfile=ID=factory\n  TITLE=Factory reset\nCmdline=quiet factory-reset\n"},
 	{name: "ia32", conf: "[UKI]\nLinux=$KERNEL\nEFIArch=ia32\nStub=$STUB_IA32\nCmdline=quiet\n"},
 	{name: "pcr-groups", conf: `[UKI]
 Linux=$KERNEL
