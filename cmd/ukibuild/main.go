@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/ukibuild/ukibuild/internal/atomicfile"
 )
 
 // version is set at link time (-ldflags "-X main.version=...").
@@ -66,5 +69,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	// An interrupted build or sign removes its temporary files and leaves
+	// the previous output as it was (run, used by the tests, does not
+	// install the handler: it belongs to the process).
+	stop := atomicfile.HandleSignals(func(sig os.Signal, removed []string) {
+		fmt.Fprintf(os.Stderr, "ukibuild: interrupted by %v", sig)
+		if len(removed) > 0 {
+			fmt.Fprintf(os.Stderr, "; removed the unfinished %s", strings.Join(removed, ", "))
+		}
+		fmt.Fprintln(os.Stderr)
+	})
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
