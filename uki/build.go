@@ -107,7 +107,7 @@ type Plan struct {
 // Close removes the temporary files of the plan.
 func (p *Plan) Close() error {
 	if p.temp != "" {
-		err := os.Remove(p.temp)
+		err := atomicfile.Remove(p.temp)
 		p.temp = ""
 		return err
 	}
@@ -437,10 +437,9 @@ func openKernel(path, tempDir string, warnf func(string, ...any)) (Content, stri
 		return nil, "", fmt.Errorf("kernel %s: %w", path, err)
 	}
 	defer rc.Close()
-	if tempDir == "" {
-		tempDir = os.TempDir()
-	}
-	tmp, err := os.CreateTemp(tempDir, "ukibuild-linux-*")
+	// A scratch file is removed when the build is interrupted, and a
+	// leftover of a killed build is recognised and removed later.
+	tmp, err := atomicfile.Scratch(tempDir, "linux-decompressed")
 	if err != nil {
 		return nil, "", fmt.Errorf("kernel %s: %w", path, err)
 	}
@@ -448,7 +447,7 @@ func openKernel(path, tempDir string, warnf func(string, ...any)) (Content, stri
 	defer func() {
 		tmp.Close()
 		if !ok {
-			os.Remove(tmp.Name())
+			atomicfile.Remove(tmp.Name())
 		}
 	}()
 	if _, err := io.Copy(tmp, rc); err != nil {
