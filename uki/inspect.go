@@ -3,7 +3,6 @@ package uki
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ukibuild/ukibuild/internal/atomicfile"
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/internal/pyjson"
 	"github.com/ukibuild/ukibuild/internal/pystr"
@@ -84,11 +84,11 @@ type SectionInfo struct {
 // path: one block per shown section in text mode, or a JSON object with the
 // base profile's sections at the top level and further profiles under
 // "_profiles".
+//
+// Inspecting an odd image is useful, so a defect that makes the image
+// unusable as a stub or unsignable (pe.File.CheckLayout) is a warning here,
+// not an error; headers that cannot be read at all are an error.
 func Inspect(w io.Writer, path string, opts InspectOptions) error {
-	warnf := opts.Warnf
-	if warnf == nil {
-		warnf = func(string, ...any) {}
-	}
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -98,9 +98,22 @@ func Inspect(w io.Writer, path string, opts InspectOptions) error {
 	if err != nil {
 		return err
 	}
-	hdr, err := pe.Parse(f, st.Size())
+	return inspect(w, f, st.Size(), path, opts)
+}
+
+// inspect is Inspect on the image r of the given size; path names it in
+// messages.
+func inspect(w io.Writer, f io.ReaderAt, size int64, path string, opts InspectOptions) error {
+	warnf := opts.Warnf
+	if warnf == nil {
+		warnf = func(string, ...any) {}
+	}
+	hdr, err := pe.Parse(f, size)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := hdr.CheckLayout(); err != nil {
+		warnf("%s: %v", path, err)
 	}
 	byName := map[string]InspectSection{}
 	for _, s := range opts.Sections {
@@ -133,17 +146,12 @@ func Inspect(w io.Writer, path string, opts InspectOptions) error {
 				mode = "binary"
 			}
 		}
-		info, data, err := readSectionInfo(f, hdr, i, mode == "text", cfg.Out != "")
+		info, err := readSectionInfo(f, hdr, i, mode == "text", cfg.Out)
 		if err != nil {
 			return fmt.Errorf("%s: section %s: %w", path, name, err)
 		}
 		if info.IsText && info.Text == notUTF8 {
 			warnf("Section %q is not valid text", name)
-		}
-		if cfg.Out != "" {
-			if err := os.WriteFile(cfg.Out, data, 0o644); err != nil {
-				return err
-			}
 		}
 		if !emitJSON {
 			fmt.Fprintf(w, "%s:\n  size: %d bytes\n  sha256: %s\n", name, info.Size, info.SHA256)
@@ -181,25 +189,44 @@ func Inspect(w io.Writer, path string, opts InspectOptions) error {
 
 const notUTF8 = "(not valid UTF-8)"
 
-// readSectionInfo reads section i the way ukify's inspect_section does.
-func readSectionInfo(r io.ReaderAt, hdr *pe.File, i int, asText, keep bool) (SectionInfo, []byte, error) {
+// maxTextSection bounds a section shown as text.
+const maxTextSection = 64 << 20
+
+// readSectionInfo reads section i the way ukify's inspect_section does and,
+// when out is set, writes its data there (atomically).
+func readSectionInfo(r io.ReaderAt, hdr *pe.File, i int, asText bool, out string) (SectionInfo, error) {
 	s := &hdr.Sections[i]
 	size := int64(min(s.VirtualSize, s.SizeOfRawData))
 	off, end := hdr.DataRange(i, size)
 	info := SectionInfo{Name: s.NameString(), Size: size, IsText: asText}
 	h := sha256.New()
 	var data []byte
-	if asText || keep {
-		if end-off > 64<<20 && asText && !keep {
-			return info, nil, errors.New("too large to show as text")
+	if asText {
+		if end-off > maxTextSection {
+			return info, fmt.Errorf("%d bytes is too large to show as text (limit %d)", end-off, maxTextSection)
 		}
 		data = make([]byte, end-off)
-		if _, err := r.ReadAt(data, off); err != nil {
-			return info, nil, err
+		if err := pe.ReadFullAt(r, data, off); err != nil {
+			return info, err
 		}
 		h.Write(data)
-	} else if _, err := io.Copy(h, io.NewSectionReader(r, off, end-off)); err != nil {
-		return info, nil, err
+	}
+	if out != "" {
+		err := atomicfile.Write(out, 0o644, func(f *os.File) error {
+			if data != nil {
+				_, err := f.Write(data)
+				return err
+			}
+			_, err := io.Copy(io.MultiWriter(f, h), io.NewSectionReader(r, off, end-off))
+			return err
+		})
+		if err != nil {
+			return info, fmt.Errorf("writing %s: %w", out, err)
+		}
+	} else if data == nil {
+		if _, err := io.Copy(h, io.NewSectionReader(r, off, end-off)); err != nil {
+			return info, err
+		}
 	}
 	info.SHA256 = hex.EncodeToString(h.Sum(nil))
 	if asText {
@@ -209,7 +236,7 @@ func readSectionInfo(r io.ReaderAt, hdr *pe.File, i int, asText, keep bool) (Sec
 		}
 		info.Text = t
 	}
-	return info, data, nil
+	return info, nil
 }
 
 // addToProfile mirrors ukify's add_section_to_profile.
