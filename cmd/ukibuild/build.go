@@ -329,16 +329,17 @@ func (b *buildCmd) joinPCRSig() error {
 	case b.Output == "":
 		return fmt.Errorf("--output must be given with --join-pcrsig")
 	}
-	text := []byte(b.PCRSig)
+	text, what := []byte(b.PCRSig), "--pcrsig"
 	if p, ok := strings.CutPrefix(b.PCRSig, "@"); ok {
 		var err error
 		if text, err = os.ReadFile(p); err != nil {
 			return fmt.Errorf("--pcrsig: %w", err)
 		}
+		what = "--pcrsig " + p
 	}
 	sigs, err := pyjson.UnmarshalObject(text)
 	if err != nil {
-		return fmt.Errorf("--pcrsig: not a JSON object: %w", err)
+		return fmt.Errorf("%s: not a JSON object: %w", what, err)
 	}
 	return uki.JoinPCRSig(b.JoinPCRSig, sigs, b.Output)
 }
