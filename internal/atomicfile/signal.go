@@ -27,9 +27,12 @@ func HandleSignals(report func(sig os.Signal, removed []string)) (stop func()) {
 				report(sig, removed)
 			}
 			signal.Reset(InterruptSignals...)
+			if p, err := os.FindProcess(os.Getpid()); err == nil {
+				_ = p.Signal(sig)
+			}
+			// Still here: the signal is ignored (inherited so).
 			if s, ok := sig.(syscall.Signal); ok {
-				_ = syscall.Kill(os.Getpid(), s)
-				os.Exit(128 + int(s)) // in case the signal is ignored by inheritance
+				os.Exit(128 + int(s))
 			}
 			os.Exit(1)
 		case <-done:
