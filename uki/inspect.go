@@ -85,9 +85,10 @@ type SectionInfo struct {
 // base profile's sections at the top level and further profiles under
 // "_profiles".
 //
-// Inspecting an odd image is useful, so a defect that makes the image
-// unusable as a stub or unsignable (pe.File.CheckLayout) is a warning here,
-// not an error; headers that cannot be read at all are an error.
+// Inspecting an odd image is useful, so section data past the end of the
+// file or overlapping (pe.File.CheckOverlap), which make the image
+// unsignable, are a warning here, not an error; headers that cannot be read
+// at all are an error.
 func Inspect(w io.Writer, path string, opts InspectOptions) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -112,7 +113,7 @@ func inspect(w io.Writer, f io.ReaderAt, size int64, path string, opts InspectOp
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := hdr.CheckLayout(); err != nil {
+	if err := hdr.CheckOverlap(); err != nil {
 		warnf("%s: %v", path, err)
 	}
 	byName := map[string]InspectSection{}

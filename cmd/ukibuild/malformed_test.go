@@ -457,7 +457,7 @@ func malformedCases() []malformedCase {
 		{name: "inspect: sections overlapping", warn: true, args: func(t *testing.T, in *malformedInputs) ([]string, string) {
 			p := in.file(t, "i-overlap.efi", with(in.unsigned, secField(1, 20), uint32(0x500)))
 			return []string{"inspect", p}, p
-		}, want: []string{"overlaps or precedes"}},
+		}, want: []string{`section 1 (".data"): raw data at 1280+512 overlaps that of section 0 (".text")`}},
 
 		// PCR signatures.
 		{name: "join-pcrsig: signatures not JSON", args: func(t *testing.T, in *malformedInputs) ([]string, string) {

@@ -106,9 +106,28 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 		}
+		overlapOK := file.CheckOverlap() == nil
+		if overlapOK {
+			var rs []pe.Range
+			for _, s := range file.Sections {
+				if s.SizeOfRawData != 0 {
+					rs = append(rs, pe.Range{Off: int64(s.PointerToRawData), End: int64(s.PointerToRawData) + int64(s.SizeOfRawData)})
+				}
+			}
+			for i, a := range rs {
+				if a.Off < int64(file.SizeOfHeaders) {
+					t.Fatalf("CheckOverlap accepted raw data at %d inside the headers", a.Off)
+				}
+				for _, b := range rs[i+1:] {
+					if a.Off < b.End && b.Off < a.End {
+						t.Fatalf("CheckOverlap accepted overlapping raw data [%d, %d) and [%d, %d)", a.Off, a.End, b.Off, b.End)
+					}
+				}
+			}
+		}
 		if err := file.CheckLayout(); err == nil {
-			if !sectionsOK {
-				t.Fatal("CheckLayout accepted what CheckSections refuses")
+			if !sectionsOK || !overlapOK {
+				t.Fatal("CheckLayout accepted what CheckSections or CheckOverlap refuses")
 			}
 			end := int64(file.SizeOfHeaders)
 			for i, s := range file.Sections {

@@ -1,5 +1,7 @@
 package pe
 
+import "sort"
+
 // Machine types (PE format, "Machine Types") whose optional header format
 // is fixed: 32-bit machines use PE32, 64-bit ones PE32+.
 var machineMagic = map[uint16]struct {
@@ -76,6 +78,41 @@ func (f *File) CheckLayout() error {
 				i, s.NameString(), s.VirtualAddress, i-1, p.NameString(), p.VirtualAddress, p.VirtualSize)
 		}
 		vaEnd = uint64(s.VirtualAddress) + uint64(s.VirtualSize)
+	}
+	return nil
+}
+
+// CheckOverlap verifies, beyond CheckSections (which it calls), that no two
+// sections' raw data overlap and that none overlaps the headers: firmware
+// refuses to hash such an image for Secure Boot. Unlike CheckLayout it
+// accepts sections in any order in the file and overlapping virtual ranges
+// (ukify makes one when the stub's .sbat grows into the address of the next
+// section, which the loader tolerates).
+func (f *File) CheckOverlap() error {
+	if err := f.CheckSections(); err != nil {
+		return err
+	}
+	idx := make([]int, 0, len(f.Sections))
+	for i := range f.Sections {
+		if f.Sections[i].SizeOfRawData != 0 {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		return f.Sections[idx[a]].PointerToRawData < f.Sections[idx[b]].PointerToRawData
+	})
+	end, prev := int64(f.SizeOfHeaders), -1
+	for _, i := range idx {
+		s := &f.Sections[i]
+		if int64(s.PointerToRawData) < end {
+			if prev < 0 {
+				return formatErr("section %d (%q): raw data at %d starts inside the headers (SizeOfHeaders %d)", i, s.NameString(), s.PointerToRawData, f.SizeOfHeaders)
+			}
+			p := &f.Sections[prev]
+			return formatErr("section %d (%q): raw data at %d+%d overlaps that of section %d (%q) at %d+%d",
+				i, s.NameString(), s.PointerToRawData, s.SizeOfRawData, prev, p.NameString(), p.PointerToRawData, p.SizeOfRawData)
+		}
+		end, prev = int64(s.PointerToRawData)+int64(s.SizeOfRawData), i
 	}
 	return nil
 }

@@ -82,3 +82,47 @@ func TestCheckLayout(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckOverlap(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		secs []petest.Section
+		want string
+	}{
+		{"in order", []petest.Section{
+			petest.Sec(".text", 0x1000, 0x150, 0x400, 0x200, nil),
+			petest.Sec(".data", 0x2000, 0x80, 0x600, 0x200, nil),
+		}, ""},
+		{"out of order, apart", []petest.Section{
+			petest.Sec(".text", 0x1000, 0x150, 0x600, 0x200, nil),
+			petest.Sec(".data", 0x2000, 0x80, 0x400, 0x200, nil),
+		}, ""},
+		{"virtual ranges overlapping", []petest.Section{
+			petest.Sec(".text", 0x1000, 0x1500, 0x400, 0x200, nil),
+			petest.Sec(".data", 0x2000, 0x80, 0x600, 0x200, nil),
+		}, ""},
+		{"raw data overlapping", []petest.Section{
+			petest.Sec(".text", 0x1000, 0x150, 0x600, 0x200, nil),
+			petest.Sec(".data", 0x2000, 0x80, 0x400, 0x300, nil),
+		}, `section 0 (".text"): raw data at 1536+512 overlaps that of section 1 (".data") at 1024+768`},
+		{"raw data inside the headers", []petest.Section{
+			petest.Sec(".text", 0x1000, 0x150, 0x600, 0x200, nil),
+			petest.Sec(".data", 0x2000, 0x80, 0x300, 0x100, nil),
+		}, `section 1 (".data"): raw data at 768 starts inside the headers`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			img := petest.Stub(0x400, c.secs, 0, nil)
+			f, err := pe.Parse(bytes.NewReader(img), int64(len(img)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = f.CheckOverlap()
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("CheckOverlap = %v, want nil", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("CheckOverlap = %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
