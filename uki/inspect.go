@@ -280,6 +280,18 @@ func OpenImage(path string) (*ImageFile, error) {
 	if err == nil {
 		err = hdr.CheckSections()
 	}
+	if err == nil {
+		// Sections() zero-extends each section to its VirtualSize; a
+		// hostile image could otherwise make measuring it hash
+		// terabytes of zeros.
+		var total uint64
+		for _, s := range hdr.Sections {
+			total += uint64(s.VirtualSize)
+		}
+		if total > 1<<32 {
+			err = &pe.FormatError{Defect: fmt.Sprintf("the sections' VirtualSize add up to %d bytes, more than the 4 GiB address space", total)}
+		}
+	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -482,6 +482,14 @@ func malformedCases() []malformedCase {
 			p := in.file(t, "m-short.efi", in.unsigned[:len(in.unsigned)-0x100])
 			return []string{"measure", p}, p
 		}, want: []string{"lies beyond the end of the file"}},
+		{name: "measure: sections larger than the address space", args: func(t *testing.T, in *malformedInputs) ([]string, string) {
+			b := in.unsigned
+			for i := 0; i < 3; i++ {
+				b = with(b, secField(i, 8), uint32(0x70000000))
+			}
+			p := in.file(t, "m-huge.efi", b)
+			return []string{"measure", p}, p
+		}, want: []string{"VirtualSize add up to", "more than the 4 GiB address space"}},
 	}
 }
 
