@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"strings"
@@ -213,14 +214,21 @@ func readSectionInfo(r io.ReaderAt, hdr *pe.File, i int, asText bool, out string
 		h.Write(data)
 	}
 	if out != "" {
-		err := atomicfile.Write(out, 0o644, func(f *os.File) error {
+		write := func(f *os.File) error {
 			if data != nil {
 				_, err := f.Write(data)
 				return err
 			}
 			_, err := io.Copy(io.MultiWriter(f, h), io.NewSectionReader(r, off, end-off))
 			return err
-		})
+		}
+		var err error
+		if st, serr := os.Stat(out); serr == nil && st.Mode()&(fs.ModeCharDevice|fs.ModeNamedPipe) != 0 {
+			// /dev/stdout or a pipe: nothing to replace atomically.
+			err = writeTo(out, write)
+		} else {
+			err = atomicfile.Write(out, 0o644, write)
+		}
 		if err != nil {
 			return info, fmt.Errorf("writing %s: %w", out, err)
 		}
@@ -238,6 +246,19 @@ func readSectionInfo(r io.ReaderAt, hdr *pe.File, i int, asText bool, out string
 		info.Text = t
 	}
 	return info, nil
+}
+
+// writeTo opens the existing file path for writing and runs write on it.
+func writeTo(path string, write func(*os.File) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // addToProfile mirrors ukify's add_section_to_profile.
