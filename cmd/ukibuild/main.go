@@ -109,7 +109,7 @@ func checkKeyFlags(ctx *kong.Context, e *env) {
 }
 
 // pinValueRE finds the value of a pin-value attribute of a PKCS #11 URI.
-var pinValueRE = regexp.MustCompile(`(?i)([?&]\s*pin-value\s*=)[^&;\s"']*`)
+var pinValueRE = regexp.MustCompile(`(?i)([?&]\s*pin-value\s*=\s*)[^&;\s"']*`)
 
 // redactPINs hides pin-value values in a message: an error may quote the
 // argument it could not use.
