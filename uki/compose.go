@@ -68,6 +68,10 @@ func ReadStub(path string) (*Stub, error) {
 	return s, nil
 }
 
+// MaxSBAT bounds the SBAT data read from the .sbat sections of a stub or a
+// kernel, all together (real ones hold a few hundred bytes).
+const MaxSBAT = 1 << 20
+
 // MaxStubSections bounds the number of sections of a stub: the Windows
 // loader's limit, which the PE format documents. systemd's stubs have
 // fewer than ten.
@@ -102,9 +106,13 @@ func NewStub(data []byte) (*Stub, error) {
 	}
 	// ukify's merge_sbat reads .sbat from the stub as it is on disk.
 	var sbatData [][]byte
+	sbatSize := int64(0)
 	for i := range hdr.Sections {
 		if hdr.Sections[i].NameString() == ".sbat" {
 			off, end := hdr.DataRange(i, -1)
+			if sbatSize += end - off; sbatSize > MaxSBAT {
+				return nil, &pe.FormatError{Defect: fmt.Sprintf(".sbat sections of more than %d bytes", MaxSBAT)}
+			}
 			sbatData = append(sbatData, bytes.Clone(buf[off:end]))
 		}
 	}

@@ -117,6 +117,7 @@ func inspect(w io.Writer, f io.ReaderAt, size int64, path string, opts InspectOp
 	if err := hdr.CheckOverlap(); err != nil {
 		warnf("%s: %v", path, err)
 	}
+	var read int64 // bytes of section data read so far
 	byName := map[string]InspectSection{}
 	for _, s := range opts.Sections {
 		byName[s.Name] = s
@@ -147,6 +148,11 @@ func inspect(w io.Writer, f io.ReaderAt, size int64, path string, opts InspectOp
 			if mode == "" {
 				mode = "binary"
 			}
+		}
+		sec := &hdr.Sections[i]
+		off, end := hdr.DataRange(i, int64(min(sec.VirtualSize, sec.SizeOfRawData)))
+		if read += end - off; read > maxInspectRead(size) {
+			return fmt.Errorf("%s: the data of the sections shown adds up to more than %d bytes for a file of %d bytes: the sections overlap over and over", path, maxInspectRead(size), size)
 		}
 		info, err := readSectionInfo(f, hdr, i, mode == "text", cfg.Out)
 		if err != nil {
@@ -190,6 +196,12 @@ func inspect(w io.Writer, f io.ReaderAt, size int64, path string, opts InspectOp
 }
 
 const notUTF8 = "(not valid UTF-8)"
+
+// maxInspectRead bounds the section data inspect reads from a file of size
+// bytes. Sections of a sound image do not overlap, so their data adds up to
+// less than the file; a crafted section table can name the same megabytes
+// thousands of times.
+func maxInspectRead(size int64) int64 { return 4*size + 1<<20 }
 
 // maxTextSection bounds a section shown as text.
 const maxTextSection = 64 << 20
