@@ -489,13 +489,17 @@ func contentSBAT(c Content) ([][]byte, error) {
 		return nil, nil
 	}
 	var out [][]byte
+	total := int64(0)
 	for i := range f.Sections {
 		if f.Sections[i].NameString() != ".sbat" {
 			continue
 		}
 		off, end := f.DataRange(i, -1)
-		if end-off > 1<<20 {
+		if end-off > MaxSBAT {
 			return nil, fmt.Errorf(".sbat section is %d bytes, more than 1 MiB", end-off)
+		}
+		if total += end - off; total > MaxSBAT {
+			return nil, fmt.Errorf(".sbat sections add up to more than 1 MiB")
 		}
 		b := make([]byte, end-off)
 		if _, err := ra.ReadAt(b, off); err != nil {
