@@ -326,6 +326,21 @@ func malformedCases() []malformedCase {
 			}, 0, nil)
 		}), want: []string{".sbat section is 1049088 bytes, more than 1 MiB"}},
 
+		{name: "kernel .sbat sections adding up to over 1 MiB", args: buildWithKernel("sbats-kernel", func(*testing.T) []byte {
+			// Twenty headers naming the same 64 KiB as .sbat.
+			secs := []petest.Section{petest.Sec(".text", 0x1000, 0x100, 0x1000, 0x200, nil)}
+			for i := 0; i < 20; i++ {
+				secs = append(secs, petest.Sec(".sbat", 0x2000, 0x100, 0x1200, 0x10000, nil))
+			}
+			return petest.Stub(0x1000, secs, 0, nil)
+		}), want: []string{".sbat sections add up to more than 1 MiB"}},
+		{name: "stub .sbat over 1 MiB", args: buildWithStub("big-sbat.stub", func(*malformedInputs) []byte {
+			return petest.Stub(0x400, []petest.Section{
+				petest.Sec(".text", 0x1000, 0x100, 0x400, 0x200, nil),
+				petest.Sec(".sbat", 0x2000, 0x100, 0x600, 0x100200, []byte(malformedSBAT)),
+			}, 0, nil)
+		}), want: []string{".sbat sections of more than 1048576 bytes"}},
+
 		// Other build inputs.
 		{name: "initrd of 5 GiB", args: func(t *testing.T, in *malformedInputs) ([]string, string) {
 			p := in.file(t, "huge.initrd", nil)
@@ -458,6 +473,15 @@ func malformedCases() []malformedCase {
 			p := in.file(t, "i-overlap.efi", with(in.unsigned, secField(1, 20), uint32(0x500)))
 			return []string{"inspect", p}, p
 		}, want: []string{`section 1 (".data"): raw data at 1280+512 overlaps that of section 0 (".text")`}},
+
+		{name: "inspect: sections naming the same data over and over", args: func(t *testing.T, in *malformedInputs) ([]string, string) {
+			secs := make([]petest.Section, 2000)
+			for i := range secs {
+				secs[i] = petest.Sec(".linux", 0x20000, 0x10000, 0x20000, 0x10000, nil)
+			}
+			p := in.file(t, "i-repeat.efi", petest.Stub(0x20000, secs, 0, nil))
+			return []string{"inspect", p}, p
+		}, want: []string{"the data of the sections shown adds up to more than", "the sections overlap over and over"}},
 
 		// PCR signatures.
 		{name: "join-pcrsig: signatures not JSON", args: func(t *testing.T, in *malformedInputs) ([]string, string) {
