@@ -42,6 +42,12 @@ func openImage(r io.ReaderAt, size int64) (*image, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A section table outside SizeOfHeaders would not be covered by the
+	// signature (and EDK2's loader refuses it); section data past the end
+	// of the file cannot be hashed.
+	if err := f.CheckSections(); err != nil {
+		return nil, err
+	}
 	im := &image{r: r, size: size, f: f, contentEnd: size}
 	if _, ok := f.SecurityDirOffset(); !ok {
 		return nil, &pe.FormatError{Defect: fmt.Sprintf("the optional header has %d data directories, no certificate table entry (index 4)", f.NumberOfRvaAndSizes)}

@@ -297,9 +297,15 @@ func checkSignatureAlgorithm(oid encasn1.ObjectIdentifier) error {
 	return fmt.Errorf("signature algorithm %v is not RSA PKCS#1 v1.5", oid)
 }
 
+// maxChainDepth bounds the certificates between a signer and its anchor.
+const maxChainDepth = 8
+
 // chainTo returns the anchor that leaf is, or chains to through pool and
 // anchors (issuer name match and a valid signature at each step, as OpenSSL
 // builds chains with X509_V_FLAG_PARTIAL_CHAIN; no time checks), or nil.
+// The search is breadth-first and visits each certificate once, so a
+// signature embedding many certificates that all issue each other costs at
+// most one signature check per pair of certificates, not one per path.
 func chainTo(leaf *x509.Certificate, pool, anchors []*x509.Certificate) *x509.Certificate {
 	isAnchor := func(c *x509.Certificate) *x509.Certificate {
 		for _, a := range anchors {
@@ -309,30 +315,35 @@ func chainTo(leaf *x509.Certificate, pool, anchors []*x509.Certificate) *x509.Ce
 		}
 		return nil
 	}
-	var visit func(c *x509.Certificate, depth int) *x509.Certificate
-	visit = func(c *x509.Certificate, depth int) *x509.Certificate {
-		if a := isAnchor(c); a != nil {
-			return a
+	seen := map[string]bool{string(leaf.Raw): true}
+	level := []*x509.Certificate{leaf}
+	for depth := 0; len(level) > 0; depth++ {
+		for _, c := range level {
+			if a := isAnchor(c); a != nil {
+				return a
+			}
 		}
-		if depth >= 8 {
+		if depth >= maxChainDepth {
 			return nil
 		}
-		for _, set := range [][]*x509.Certificate{anchors, pool} {
-			for _, p := range set {
-				if bytes.Equal(p.Raw, c.Raw) || !bytes.Equal(p.RawSubject, c.RawIssuer) {
-					continue
-				}
-				if c.CheckSignatureFrom(p) != nil {
-					continue
-				}
-				if a := visit(p, depth+1); a != nil {
-					return a
+		var next []*x509.Certificate
+		for _, c := range level {
+			for _, set := range [][]*x509.Certificate{anchors, pool} {
+				for _, p := range set {
+					if seen[string(p.Raw)] || !bytes.Equal(p.RawSubject, c.RawIssuer) {
+						continue
+					}
+					if c.CheckSignatureFrom(p) != nil {
+						continue
+					}
+					seen[string(p.Raw)] = true
+					next = append(next, p)
 				}
 			}
 		}
-		return nil
+		level = next
 	}
-	return visit(leaf, 0)
+	return nil
 }
 
 // VerifyFile verifies the PE image at path (see Verify); errors name the

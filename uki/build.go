@@ -160,7 +160,7 @@ type Plan struct {
 func (p *Plan) Close() error {
 	var errs []error
 	for _, t := range p.temps {
-		if err := os.Remove(t); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := atomicfile.Remove(t); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
@@ -371,10 +371,9 @@ func openKernel(path, tempDir string, warnf func(string, ...any)) (Content, stri
 		return nil, "", fmt.Errorf("kernel %s: %w", path, err)
 	}
 	defer rc.Close()
-	if tempDir == "" {
-		tempDir = os.TempDir()
-	}
-	tmp, err := os.CreateTemp(tempDir, "ukibuild-linux-*")
+	// A scratch file is removed when the build is interrupted, and a
+	// leftover of a killed build is recognised and removed later.
+	tmp, err := atomicfile.Scratch(tempDir, "linux-decompressed")
 	if err != nil {
 		return nil, "", fmt.Errorf("kernel %s: %w", path, err)
 	}
@@ -382,7 +381,7 @@ func openKernel(path, tempDir string, warnf func(string, ...any)) (Content, stri
 	defer func() {
 		tmp.Close()
 		if !ok {
-			os.Remove(tmp.Name())
+			atomicfile.Remove(tmp.Name())
 		}
 	}()
 	if _, err := io.Copy(tmp, rc); err != nil {
@@ -424,13 +423,17 @@ func contentSBAT(c Content) ([][]byte, error) {
 		return nil, nil
 	}
 	var out [][]byte
+	total := int64(0)
 	for i := range f.Sections {
 		if f.Sections[i].NameString() != ".sbat" {
 			continue
 		}
 		off, end := f.DataRange(i, -1)
-		if end-off > 1<<20 {
+		if end-off > MaxSBAT {
 			return nil, fmt.Errorf(".sbat section is %d bytes, more than 1 MiB", end-off)
+		}
+		if total += end - off; total > MaxSBAT {
+			return nil, fmt.Errorf(".sbat sections add up to more than 1 MiB")
 		}
 		b := make([]byte, end-off)
 		if _, err := ra.ReadAt(b, off); err != nil {

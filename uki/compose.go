@@ -68,7 +68,23 @@ func ReadStub(path string) (*Stub, error) {
 	return s, nil
 }
 
+// MaxSBAT bounds the SBAT data read from the .sbat sections of a stub or a
+// kernel, all together (real ones hold a few hundred bytes).
+const MaxSBAT = 1 << 20
+
+// MaxStubSections bounds the number of sections of a stub: the Windows
+// loader's limit, which the PE format documents. systemd's stubs have
+// fewer than ten.
+const MaxStubSections = 96
+
 // NewStub parses and fixes up a stub held in memory. data is not modified.
+//
+// The stub must be a sound image (pe.File.CheckLayout): its raw data and
+// virtual ranges follow each other in section table order, so that the
+// fix-ups and the sections added after the last one cannot overwrite
+// anything. Sections without raw data are left as they are (ukify moves
+// their PointerToRawData along and may insert padding at it; systemd's
+// stubs have none).
 func NewStub(data []byte) (*Stub, error) {
 	buf := bytes.Clone(data)
 	hdr, err := pe.Parse(bytes.NewReader(buf), int64(len(buf)))
@@ -78,7 +94,10 @@ func NewStub(data []byte) (*Stub, error) {
 	if len(hdr.Sections) == 0 {
 		return nil, &pe.FormatError{Defect: "the image has no sections"}
 	}
-	if err := hdr.CheckSections(); err != nil {
+	if len(hdr.Sections) > MaxStubSections {
+		return nil, &pe.FormatError{Defect: fmt.Sprintf("NumberOfSections %d is more than the %d a PE image may have", len(hdr.Sections), MaxStubSections)}
+	}
+	if err := hdr.CheckLayout(); err != nil {
 		return nil, err
 	}
 	if sec, ok := hdr.Security(); ok && sec.VirtualAddress != 0 {
@@ -87,9 +106,13 @@ func NewStub(data []byte) (*Stub, error) {
 	}
 	// ukify's merge_sbat reads .sbat from the stub as it is on disk.
 	var sbatData [][]byte
+	sbatSize := int64(0)
 	for i := range hdr.Sections {
 		if hdr.Sections[i].NameString() == ".sbat" {
 			off, end := hdr.DataRange(i, -1)
+			if sbatSize += end - off; sbatSize > MaxSBAT {
+				return nil, &pe.FormatError{Defect: fmt.Sprintf(".sbat sections of more than %d bytes", MaxSBAT)}
+			}
 			sbatData = append(sbatData, bytes.Clone(buf[off:end]))
 		}
 	}
@@ -102,41 +125,49 @@ func NewStub(data []byte) (*Stub, error) {
 			size += uint64(le.Uint32(buf[st:]))
 		}
 		if ptr+size == uint64(len(buf)) {
+			for i := range hdr.Sections {
+				s := &hdr.Sections[i]
+				if s.SizeOfRawData != 0 && uint64(s.PointerToRawData)+uint64(s.SizeOfRawData) > ptr {
+					return nil, &pe.FormatError{Defect: fmt.Sprintf("the COFF symbol table at %d overlaps the raw data of section %d (%q) at %d+%d",
+						ptr, i, s.NameString(), s.PointerToRawData, s.SizeOfRawData)}
+				}
+			}
 			buf = buf[:ptr]
 			hdr.PointerToSymbolTable = 0
 			hdr.NumberOfSymbols = 0
 		}
 	}
 
-	// Align raw data. Every later section's pointer moves by the padding
-	// inserted for earlier ones, as in ukify.
+	// Align raw data in one pass over the file (CheckLayout made sure the
+	// sections follow each other): each section moves to the next
+	// FileAlignment boundary and is zero-padded to a multiple of it, and
+	// everything after it moves along, as in ukify.
 	fa := uint64(hdr.FileAlignment)
+	nb := make([]byte, 0, uint64(len(buf))+uint64(len(hdr.Sections)+1)*fa)
+	pos := uint64(0) // how much of buf is copied
 	for i := range hdr.Sections {
 		s := &hdr.Sections[i]
-		oldp, oldsz := uint64(s.PointerToRawData), uint64(s.SizeOfRawData)
-		newp, newsz := pe.RoundUp(oldp, fa), pe.RoundUp(oldsz, fa)
-		padp, padsz := newp-oldp, newsz-oldsz
-		if padp == 0 && padsz == 0 {
+		if s.SizeOfRawData == 0 {
 			continue
 		}
-		if newp > math.MaxUint32 || newsz > math.MaxUint32 {
+		oldp, oldsz := uint64(s.PointerToRawData), uint64(s.SizeOfRawData)
+		nb = append(nb, buf[pos:oldp]...)
+		newp, newsz := pe.RoundUp(uint64(len(nb)), fa), pe.RoundUp(oldsz, fa)
+		if newp+newsz > math.MaxUint32 {
 			return nil, &pe.FormatError{Defect: fmt.Sprintf("section %q cannot be aligned within 32-bit offsets", s.NameString())}
 		}
+		nb = append(nb, make([]byte, newp-uint64(len(nb)))...)
+		nb = append(nb, buf[oldp:oldp+oldsz]...)
+		nb = append(nb, make([]byte, newsz-oldsz)...)
 		s.PointerToRawData, s.SizeOfRawData = uint32(newp), uint32(newsz)
-		for j := i + 1; j < len(hdr.Sections); j++ {
-			hdr.Sections[j].PointerToRawData += uint32(padp + padsz)
-		}
-		end := min(oldp+oldsz, uint64(len(buf)))
-		start := min(oldp, uint64(len(buf)))
-		nb := make([]byte, 0, uint64(len(buf))+padp+padsz)
-		nb = append(nb, buf[:start]...)
-		nb = append(nb, make([]byte, padp)...)
-		nb = append(nb, buf[start:end]...)
-		nb = append(nb, make([]byte, padsz)...)
-		nb = append(nb, buf[end:]...)
-		buf = nb
+		pos = oldp + oldsz
 	}
-	hdr.SizeOfHeaders = uint32(pe.RoundUp(uint64(hdr.SizeOfHeaders), fa))
+	buf = append(nb, buf[pos:]...)
+	soh := pe.RoundUp(uint64(hdr.SizeOfHeaders), fa)
+	if soh > uint64(len(buf)) {
+		return nil, &pe.FormatError{Defect: fmt.Sprintf("SizeOfHeaders %d rounded up to FileAlignment %d lies beyond the end of the file (%d bytes)", hdr.SizeOfHeaders, fa, len(buf))}
+	}
+	hdr.SizeOfHeaders = uint32(soh)
 	hdr.Size = int64(len(buf))
 	return &Stub{data: buf, hdr: hdr, sbat: sbatData}, nil
 }

@@ -3,14 +3,15 @@ package uki
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ukibuild/ukibuild/internal/atomicfile"
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/internal/pyjson"
 	"github.com/ukibuild/ukibuild/internal/pystr"
@@ -84,11 +85,12 @@ type SectionInfo struct {
 // path: one block per shown section in text mode, or a JSON object with the
 // base profile's sections at the top level and further profiles under
 // "_profiles".
+//
+// Inspecting an odd image is useful, so section data past the end of the
+// file or overlapping (pe.File.CheckOverlap), which make the image
+// unsignable, are a warning here, not an error; headers that cannot be read
+// at all are an error.
 func Inspect(w io.Writer, path string, opts InspectOptions) error {
-	warnf := opts.Warnf
-	if warnf == nil {
-		warnf = func(string, ...any) {}
-	}
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -98,10 +100,24 @@ func Inspect(w io.Writer, path string, opts InspectOptions) error {
 	if err != nil {
 		return err
 	}
-	hdr, err := pe.Parse(f, st.Size())
+	return inspect(w, f, st.Size(), path, opts)
+}
+
+// inspect is Inspect on the image r of the given size; path names it in
+// messages.
+func inspect(w io.Writer, f io.ReaderAt, size int64, path string, opts InspectOptions) error {
+	warnf := opts.Warnf
+	if warnf == nil {
+		warnf = func(string, ...any) {}
+	}
+	hdr, err := pe.Parse(f, size)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	if err := hdr.CheckOverlap(); err != nil {
+		warnf("%s: %v", path, err)
+	}
+	var read int64 // bytes of section data read so far
 	byName := map[string]InspectSection{}
 	for _, s := range opts.Sections {
 		byName[s.Name] = s
@@ -133,17 +149,17 @@ func Inspect(w io.Writer, path string, opts InspectOptions) error {
 				mode = "binary"
 			}
 		}
-		info, data, err := readSectionInfo(f, hdr, i, mode == "text", cfg.Out != "")
+		sec := &hdr.Sections[i]
+		off, end := hdr.DataRange(i, int64(min(sec.VirtualSize, sec.SizeOfRawData)))
+		if read += end - off; read > maxInspectRead(size) {
+			return fmt.Errorf("%s: the data of the sections shown adds up to more than %d bytes for a file of %d bytes: the sections overlap over and over", path, maxInspectRead(size), size)
+		}
+		info, err := readSectionInfo(f, hdr, i, mode == "text", cfg.Out)
 		if err != nil {
 			return fmt.Errorf("%s: section %s: %w", path, name, err)
 		}
 		if info.IsText && info.Text == notUTF8 {
 			warnf("Section %q is not valid text", name)
-		}
-		if cfg.Out != "" {
-			if err := os.WriteFile(cfg.Out, data, 0o644); err != nil {
-				return err
-			}
 		}
 		if !emitJSON {
 			fmt.Fprintf(w, "%s:\n  size: %d bytes\n  sha256: %s\n", name, info.Size, info.SHA256)
@@ -181,25 +197,57 @@ func Inspect(w io.Writer, path string, opts InspectOptions) error {
 
 const notUTF8 = "(not valid UTF-8)"
 
-// readSectionInfo reads section i the way ukify's inspect_section does.
-func readSectionInfo(r io.ReaderAt, hdr *pe.File, i int, asText, keep bool) (SectionInfo, []byte, error) {
+// maxInspectRead bounds the section data inspect reads from a file of size
+// bytes. Sections of a sound image do not overlap, so their data adds up to
+// less than the file; a crafted section table can name the same megabytes
+// thousands of times.
+func maxInspectRead(size int64) int64 { return 4*size + 1<<20 }
+
+// maxTextSection bounds a section shown as text.
+const maxTextSection = 64 << 20
+
+// readSectionInfo reads section i the way ukify's inspect_section does and,
+// when out is set, writes its data there (atomically).
+func readSectionInfo(r io.ReaderAt, hdr *pe.File, i int, asText bool, out string) (SectionInfo, error) {
 	s := &hdr.Sections[i]
 	size := int64(min(s.VirtualSize, s.SizeOfRawData))
 	off, end := hdr.DataRange(i, size)
 	info := SectionInfo{Name: s.NameString(), Size: size, IsText: asText}
 	h := sha256.New()
 	var data []byte
-	if asText || keep {
-		if end-off > 64<<20 && asText && !keep {
-			return info, nil, errors.New("too large to show as text")
+	if asText {
+		if end-off > maxTextSection {
+			return info, fmt.Errorf("%d bytes is too large to show as text (limit %d)", end-off, maxTextSection)
 		}
 		data = make([]byte, end-off)
-		if _, err := r.ReadAt(data, off); err != nil {
-			return info, nil, err
+		if err := pe.ReadFullAt(r, data, off); err != nil {
+			return info, err
 		}
 		h.Write(data)
-	} else if _, err := io.Copy(h, io.NewSectionReader(r, off, end-off)); err != nil {
-		return info, nil, err
+	}
+	if out != "" {
+		write := func(f *os.File) error {
+			if data != nil {
+				_, err := f.Write(data)
+				return err
+			}
+			_, err := io.Copy(io.MultiWriter(f, h), io.NewSectionReader(r, off, end-off))
+			return err
+		}
+		var err error
+		if st, serr := os.Stat(out); serr == nil && st.Mode()&(fs.ModeCharDevice|fs.ModeNamedPipe) != 0 {
+			// /dev/stdout or a pipe: nothing to replace atomically.
+			err = writeTo(out, write)
+		} else {
+			err = atomicfile.Write(out, 0o644, write)
+		}
+		if err != nil {
+			return info, fmt.Errorf("writing %s: %w", out, err)
+		}
+	} else if data == nil {
+		if _, err := io.Copy(h, io.NewSectionReader(r, off, end-off)); err != nil {
+			return info, err
+		}
 	}
 	info.SHA256 = hex.EncodeToString(h.Sum(nil))
 	if asText {
@@ -209,7 +257,20 @@ func readSectionInfo(r io.ReaderAt, hdr *pe.File, i int, asText, keep bool) (Sec
 		}
 		info.Text = t
 	}
-	return info, data, nil
+	return info, nil
+}
+
+// writeTo opens the existing file path for writing and runs write on it.
+func writeTo(path string, write func(*os.File) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // addToProfile mirrors ukify's add_section_to_profile.
@@ -251,6 +312,18 @@ func OpenImage(path string) (*ImageFile, error) {
 	hdr, err := pe.Parse(f, st.Size())
 	if err == nil {
 		err = hdr.CheckSections()
+	}
+	if err == nil {
+		// Sections() zero-extends each section to its VirtualSize; a
+		// hostile image could otherwise make measuring it hash
+		// terabytes of zeros.
+		var total uint64
+		for _, s := range hdr.Sections {
+			total += uint64(s.VirtualSize)
+		}
+		if total > 1<<32 {
+			err = &pe.FormatError{Defect: fmt.Sprintf("the sections' VirtualSize add up to %d bytes, more than the 4 GiB address space", total)}
+		}
 	}
 	if err != nil {
 		f.Close()

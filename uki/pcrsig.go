@@ -13,6 +13,10 @@ import (
 	"github.com/ukibuild/ukibuild/pcr"
 )
 
+// maxPCRSig bounds the .pcrsig section JoinPCRSig reads into memory; one
+// policy of each bank for each phase takes a few KiB.
+const maxPCRSig = 16 << 20
+
 // JoinPCRSig puts offline-made signatures into a UKI built with
 // Config.PolicyDigestKey, as ukify 262's --join-pcrsig=UKI --pcrsig=JSON
 // does: the .pcrsig JSON gets each matching policy's "sig" (matched by
@@ -38,6 +42,9 @@ func JoinPCRSig(ukiPath string, signatures *pyjson.Object, output string) error 
 			continue
 		}
 		found = true
+		if s.SizeOfRawData > maxPCRSig {
+			return fmt.Errorf("%s: the .pcrsig section is %d bytes, more than the %d a PCR signature section can need", ukiPath, s.SizeOfRawData, maxPCRSig)
+		}
 		raw := make([]byte, s.SizeOfRawData)
 		if _, err := f.ReadAt(raw, int64(s.PointerToRawData)); err != nil {
 			return fmt.Errorf("%s: reading .pcrsig: %w", ukiPath, err)
@@ -51,7 +58,7 @@ func JoinPCRSig(ukiPath string, signatures *pyjson.Object, output string) error 
 		}
 		enc, err := pcr.PCRSigText(obj)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", ukiPath, err)
 		}
 		if len(enc) > len(raw) {
 			return fmt.Errorf("%s: not enough space in the existing .pcrsig section (%d bytes) for the signed policies (%d bytes)", ukiPath, len(raw), len(enc))

@@ -63,10 +63,7 @@ func (sb *SecureBoot) signKernel(linux Content, tempDir string) (Content, string
 	if !want {
 		return nil, "", nil
 	}
-	if tempDir == "" {
-		tempDir = os.TempDir()
-	}
-	tmp, err := os.CreateTemp(tempDir, "ukibuild-linux-signed-*")
+	tmp, err := atomicfile.Scratch(tempDir, "linux-signed")
 	if err != nil {
 		return nil, "", fmt.Errorf("kernel %s: %w", linux, err)
 	}
@@ -106,11 +103,11 @@ func (p *Plan) WriteFile(path string) error {
 		return fmt.Errorf("signing %s: %w", path, err)
 	}
 	// An unusual stub (sections out of file order): write, then sign.
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".unsigned-*")
+	tmp, err := atomicfile.Scratch(filepath.Dir(path), filepath.Base(path)+".unsigned")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
+	defer atomicfile.Remove(tmp.Name())
 	defer tmp.Close()
 	if _, err := img.WriteTo(tmp); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)

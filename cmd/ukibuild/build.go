@@ -279,7 +279,7 @@ func (b *buildCmd) Run(e *env) error {
 		cfg.PCRBanks = append(cfg.PCRBanks, bank)
 	}
 
-	sb, closeSigner, err := b.secureBoot()
+	sb, closeSigner, err := b.secureBoot(e)
 	if err != nil {
 		return err
 	}
@@ -322,7 +322,7 @@ func (b *buildCmd) Run(e *env) error {
 
 // secureBoot checks the Secure Boot options as ukify does and loads the key;
 // nil when no signing was asked for. closeFn releases a token key.
-func (b *buildCmd) secureBoot() (sb *uki.SecureBoot, closeFn func(), err error) {
+func (b *buildCmd) secureBoot(e *env) (sb *uki.SecureBoot, closeFn func(), err error) {
 	closeFn = func() {}
 	pkcs11Key := strings.HasPrefix(b.SBKey, "pkcs11:")
 	switch {
@@ -353,7 +353,7 @@ func (b *buildCmd) secureBoot() (sb *uki.SecureBoot, closeFn func(), err error) 
 	if b.SBKey == "" {
 		return nil, closeFn, nil
 	}
-	signer, cert, closeFn, err := loadSigner(b.SBKey, b.SBCert, b.PKCS11Module)
+	signer, cert, closeFn, err := loadSigner(e, b.SBKey, b.SBCert, b.PKCS11Module)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--secureboot-private-key: %w", err)
 	}
@@ -423,16 +423,17 @@ func (b *buildCmd) joinPCRSig() error {
 	case b.Output == "":
 		return fmt.Errorf("--output must be given with --join-pcrsig")
 	}
-	text := []byte(b.PCRSig)
+	text, what := []byte(b.PCRSig), "--pcrsig"
 	if p, ok := strings.CutPrefix(b.PCRSig, "@"); ok {
 		var err error
 		if text, err = os.ReadFile(p); err != nil {
 			return fmt.Errorf("--pcrsig: %w", err)
 		}
+		what = "--pcrsig " + p
 	}
 	sigs, err := pyjson.UnmarshalObject(text)
 	if err != nil {
-		return fmt.Errorf("--pcrsig: not a JSON object: %w", err)
+		return fmt.Errorf("%s: not a JSON object: %w", what, err)
 	}
 	return uki.JoinPCRSig(b.JoinPCRSig, sigs, b.Output)
 }

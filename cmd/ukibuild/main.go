@@ -8,8 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/ukibuild/ukibuild/internal/atomicfile"
+	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/sign/pkcs11"
 )
 
 // version is set at link time (-ldflags "-X main.version=...").
@@ -82,23 +88,81 @@ func runEnv(args []string, e *env) int {
 		return exit
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "ukibuild: error: %v\n", err)
+		fmt.Fprintf(stderr, "ukibuild: error: %s\n", redactPINs(err.Error()))
 		return 2
 	}
 	if err := applyConfig(ctx, e, c.Config); err != nil {
-		fmt.Fprintf(stderr, "ukibuild: error: %v\n", err)
+		fmt.Fprintf(stderr, "ukibuild: error: %s\n", redactPINs(err.Error()))
 		return 1
 	}
+	checkKeyFlags(ctx, e)
 	if err := ctx.Run(e); err != nil {
 		if code, ok := errExitCode(err); ok {
 			return code
 		}
-		fmt.Fprintf(stderr, "ukibuild: error: %v\n", err)
+		fmt.Fprintf(stderr, "ukibuild: error: %s\n", redactPINs(err.Error()))
 		return 1
 	}
 	return 0
 }
 
+// privateKeyFlags are the options that name a private key: a PEM file, or
+// for --key also a pkcs11: URI. Options added later that name private keys
+// belong here.
+var privateKeyFlags = map[string]bool{"key": true, "pcr-private-key": true, "private-key": true, "secureboot-private-key": true}
+
+// checkKeyFlags warns about private key files that other users can read and
+// about PKCS #11 URIs that carry the PIN (pin-value), which puts it in ps
+// output and shell history.
+func checkKeyFlags(ctx *kong.Context, e *env) {
+	for _, f := range ctx.Flags() {
+		if !privateKeyFlags[f.Name] {
+			continue
+		}
+		var vals []string
+		switch v := ctx.FlagValue(f).(type) {
+		case string:
+			vals = []string{v}
+		case []string:
+			vals = v
+		}
+		for _, v := range vals {
+			switch {
+			case v == "":
+			case strings.HasPrefix(strings.ToLower(v), "pkcs11:"):
+				if pinValueRE.MatchString(v) {
+					e.warnf("--%s: the PKCS #11 URI carries the PIN in pin-value, which other users can see in ps and which stays in shell history; use pin-source=file:PATH or $%s", f.Name, pkcs11.EnvPIN)
+				}
+			default:
+				if w := keys.PermissionWarning(v); w != "" {
+					e.warnf("--%s: %s", f.Name, w)
+				}
+			}
+		}
+	}
+}
+
+// pinValueRE finds the value of a pin-value attribute of a PKCS #11 URI.
+var pinValueRE = regexp.MustCompile(`(?i)([?&]\s*pin-value\s*=\s*)[^&;\s"']*`)
+
+// redactPINs hides pin-value values in a message: an error may quote the
+// argument it could not use.
+func redactPINs(msg string) string {
+	return pinValueRE.ReplaceAllString(msg, "${1}REDACTED")
+}
+
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	// An interrupted build or sign removes its temporary files and leaves
+	// the previous output as it was (run, used by the tests, does not
+	// install the handler: it belongs to the process).
+	stop := atomicfile.HandleSignals(func(sig os.Signal, removed []string) {
+		fmt.Fprintf(os.Stderr, "ukibuild: interrupted by %v", sig)
+		if len(removed) > 0 {
+			fmt.Fprintf(os.Stderr, "; removed the unfinished %s", strings.Join(removed, ", "))
+		}
+		fmt.Fprintln(os.Stderr)
+	})
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

@@ -34,7 +34,39 @@ var hashes = map[string]crypto.Hash{"sha256": crypto.SHA256, "sha384": crypto.SH
 
 // loadSigner opens a PEM key or a pkcs11: URI; the certificate comes from
 // certPath or, for a token key, from the token. close releases the token.
-func loadSigner(keyArg, certPath, module string) (s crypto.Signer, cert *x509.Certificate, closeFn func(), err error) {
+// The key must suit UEFI Secure Boot and match the certificate; what is
+// odd about the certificate but accepted by firmware (an expired one) is a
+// warning.
+func loadSigner(e *env, keyArg, certPath, module string) (s crypto.Signer, cert *x509.Certificate, closeFn func(), err error) {
+	s, cert, closeFn, err = openSigner(keyArg, certPath, module)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	keyName := "--key " + pkcs11.Redact(keyArg)
+	certName := "the token's certificate"
+	if certPath != "" {
+		certName = "--cert " + certPath
+	}
+	fail := func(err error) (crypto.Signer, *x509.Certificate, func(), error) {
+		closeFn()
+		return nil, nil, nil, err
+	}
+	if err := sign.CheckKey(s.Public()); err != nil {
+		return fail(fmt.Errorf("%s: %w", keyName, err))
+	}
+	if err := sign.CheckCertificate(cert); err != nil {
+		return fail(fmt.Errorf("%s: %w", certName, err))
+	}
+	if err := sign.CheckKeyMatches(cert, s.Public()); err != nil {
+		return fail(fmt.Errorf("%s does not match %s: %w", keyName, certName, err))
+	}
+	for _, w := range sign.CertificateWarnings(cert, time.Now()) {
+		e.warnf("%s: %s", certName, w)
+	}
+	return s, cert, closeFn, nil
+}
+
+func openSigner(keyArg, certPath, module string) (s crypto.Signer, cert *x509.Certificate, closeFn func(), err error) {
 	closeFn = func() {}
 	if strings.HasPrefix(keyArg, "pkcs11:") {
 		k, err := pkcs11.Open(keyArg, pkcs11.EnvOptions(module))
@@ -104,7 +136,7 @@ func (c *signCmd) Run(e *env) error {
 	if c.Key == "" {
 		return c.offline(e)
 	}
-	signer, cert, closeFn, err := loadSigner(c.Key, c.Cert, c.PKCS11Module)
+	signer, cert, closeFn, err := loadSigner(e, c.Key, c.Cert, c.PKCS11Module)
 	if err != nil {
 		return err
 	}
@@ -243,7 +275,7 @@ func (c *verifyCmd) Run(e *env) error {
 		}
 	}
 	if verr != nil {
-		return fmt.Errorf("%s: %w", c.File, verr)
+		return verr // VerifyFile's errors name the file
 	}
 	fmt.Fprintf(e.stdout, "%s: verification succeeded\n", c.File)
 	return nil

@@ -17,8 +17,17 @@ import (
 	"github.com/ulikunitz/xz/lzma"
 )
 
-// DefaultLimit is the decompressed-size limit used when Options.Limit is 0.
-const DefaultLimit int64 = 2 << 30 // 2 GiB
+// Decompressed-size limits used when Options.Limit is 0: the output may be
+// MaxRatio times the compressed input, but at least MinLimit and at most
+// DefaultLimit. Real kernels decompress to 3 to 6 times their compressed
+// size (gzip, zstd, xz of vmlinux or an arm64 Image); a decompression bomb
+// reaches thousands, so it is stopped after a few seconds and MinLimit bytes
+// of scratch space instead of filling the disk with 2 GiB.
+const (
+	DefaultLimit int64 = 2 << 30  // 2 GiB
+	MinLimit     int64 = 64 << 20 // 64 MiB
+	MaxRatio     int64 = 32
+)
 
 // maxDictCap bounds the LZMA/LZMA2 dictionary a header may request, so that
 // a 13-byte header cannot make the decoder allocate gigabytes: the
@@ -35,7 +44,8 @@ const bufSize = 64 << 10
 type Options struct {
 	// Limit is the maximum number of decompressed bytes any decompressor
 	// may produce; reading past it fails with an error wrapping ErrLimit.
-	// 0 means DefaultLimit; a negative value disables the limit.
+	// 0 means MaxRatio times the compressed size, at least MinLimit and at
+	// most DefaultLimit; a negative value disables the limit.
 	Limit int64
 	// Warn, if set, receives the diagnostics ukify prints to stderr: the
 	// lz4-frame warning, and the reason each uname detection step failed.
@@ -43,10 +53,14 @@ type Options struct {
 	Warn func(format string, args ...any)
 }
 
-func (o Options) limit() int64 {
+// limit is the output limit for in compressed bytes.
+func (o Options) limit(in int64) int64 {
 	switch {
 	case o.Limit == 0:
-		return DefaultLimit
+		if in > DefaultLimit/MaxRatio {
+			return DefaultLimit
+		}
+		return max(MinLimit, in*MaxRatio)
 	case o.Limit < 0:
 		return -1
 	}
@@ -238,7 +252,7 @@ func (o Options) stream(r io.ReaderAt, off, size int64, f Format, what string) (
 	if err != nil {
 		return nil, fmt.Errorf("decompressing %s: %w", ctx, classify(err))
 	}
-	return &limitReader{r: dec, limit: o.limit(), ctx: ctx, closeFn: closeFn}, nil
+	return &limitReader{r: dec, limit: o.limit(size), ctx: ctx, closeFn: closeFn}, nil
 }
 
 // classify wraps decoder errors in ErrCorrupt (or ErrLimit for dictionary
@@ -298,7 +312,7 @@ func (l *limitReader) Read(p []byte) (n int, err error) {
 	if l.limit >= 0 && l.n > l.limit {
 		n -= int(l.n - l.limit)
 		l.n = l.limit
-		l.err = fmt.Errorf("decompressing %s: %w: more than %d bytes", l.ctx, ErrLimit, l.limit)
+		l.err = fmt.Errorf("decompressing %s: %w: more than %d bytes (a decompression bomb?)", l.ctx, ErrLimit, l.limit)
 		return n, l.err
 	}
 	if err != nil && err != io.EOF {

@@ -58,7 +58,7 @@ func sizeAppend(b []byte, n int) []byte {
 	return binary.LittleEndian.AppendUint32(append([]byte(nil), b...), uint32(n))
 }
 
-func encGzip(t *testing.T, data []byte) []byte {
+func encGzip(t testing.TB, data []byte) []byte {
 	var b bytes.Buffer
 	w, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
 	if _, err := w.Write(data); err != nil {
@@ -70,7 +70,7 @@ func encGzip(t *testing.T, data []byte) []byte {
 	return b.Bytes()
 }
 
-func encZstd(t *testing.T, data []byte) []byte {
+func encZstd(t testing.TB, data []byte) []byte {
 	w, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +79,7 @@ func encZstd(t *testing.T, data []byte) []byte {
 	return w.EncodeAll(data, nil)
 }
 
-func encLZ4(t *testing.T, data []byte, legacy bool) []byte {
+func encLZ4(t testing.TB, data []byte, legacy bool) []byte {
 	var b bytes.Buffer
 	w := lz4.NewWriter(&b)
 	opts := []lz4.Option{lz4.ConcurrencyOption(1)}
@@ -98,7 +98,7 @@ func encLZ4(t *testing.T, data []byte, legacy bool) []byte {
 	return b.Bytes()
 }
 
-func encXZ(t *testing.T, data []byte) []byte {
+func encXZ(t testing.TB, data []byte) []byte {
 	var b bytes.Buffer
 	w, err := xz.NewWriter(&b)
 	if err != nil {
@@ -113,7 +113,7 @@ func encXZ(t *testing.T, data []byte) []byte {
 	return b.Bytes()
 }
 
-func encLZMA(t *testing.T, data []byte) []byte {
+func encLZMA(t testing.TB, data []byte) []byte {
 	var b bytes.Buffer
 	w, err := lzma.WriterConfig{EOSMarker: true, DictCap: 1 << 20}.NewWriter(&b)
 	if err != nil {

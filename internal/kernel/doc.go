@@ -7,9 +7,9 @@
 //     maybe_decompress, plus xz which ukify does not recognise.
 //   - Streaming decompression ([Decompress], [MaybeDecompress]) of gzip,
 //     bzip2, zstd, lz4 (legacy and frame), lzma-alone, xz and EFI zboot
-//     images. Output is never buffered in full; a caller-set limit
-//     ([Options.Limit], default [DefaultLimit]) guards against
-//     decompression bombs.
+//     images. Output is never buffered in full; a limit ([Options.Limit],
+//     by default [MaxRatio] times the input, between [MinLimit] and
+//     [DefaultLimit]) guards against decompression bombs.
 //   - Kernel release ("uname -r") detection ([DetectUname]) that reproduces
 //     ukify's Uname.scrape: the x86 real-mode header, then the ELF
 //     build-salt note, then a streaming scan for "Linux version X.Y".

@@ -1,6 +1,10 @@
 // Package keys loads keys and certificates from PEM files: private keys
-// (PKCS#1, PKCS#8, SEC 1), public keys (SubjectPublicKeyInfo, PKCS#1) and
-// X.509 certificates. Errors name the file and what is wrong with it.
+// (PKCS#1, PKCS#8, SEC 1, and PKCS#8 encrypted with PBES2), public keys
+// (SubjectPublicKeyInfo, PKCS#1) and X.509 certificates. Errors name the
+// file and what is wrong with it, and never contain a passphrase.
+//
+// A file may hold several PEM blocks (a key and its certificate, say): each
+// loader takes the first block of its kind.
 package keys
 
 import (
@@ -8,40 +12,85 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io/fs"
 	"os"
+	"strings"
 )
 
-// readPEM returns the first PEM block of path.
-func readPEM(path, what string) (*pem.Block, error) {
+// privateKeyTypes are the PEM block types of private keys.
+var privateKeyTypes = map[string]bool{
+	"RSA PRIVATE KEY": true, "EC PRIVATE KEY": true, "PRIVATE KEY": true, "ENCRYPTED PRIVATE KEY": true,
+}
+
+// readPEM returns the first PEM block of path whose type want accepts.
+func readPEM(path, what string, want func(string) bool) (*pem.Block, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("%s %s: no PEM block found", what, path)
-	}
-	return block, nil
+	return findPEM(data, path, what, want)
 }
 
-// PrivateKey loads a PEM private key.
+// findPEM returns the first PEM block of data whose type want accepts; the
+// error lists the blocks there are instead.
+func findPEM(data []byte, path, what string, want func(string) bool) (*pem.Block, error) {
+	var seen []string
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if want(block.Type) {
+			return block, nil
+		}
+		seen = append(seen, fmt.Sprintf("%q", block.Type))
+	}
+	if len(seen) == 0 {
+		return nil, fmt.Errorf("%s %s: no PEM block found (a DER or empty file?)", what, path)
+	}
+	return nil, fmt.Errorf("%s %s: no %s in the file, only PEM %s", what, path, what, strings.Join(seen, ", "))
+}
+
+// PrivateKey loads a PEM private key. An encrypted one (PKCS#8
+// "ENCRYPTED PRIVATE KEY") is decrypted with the passphrase from
+// $UKIBUILD_KEY_PASSPHRASE_FILE, $UKIBUILD_KEY_PASSPHRASE or a prompt on
+// the terminal (see Passphrase).
 func PrivateKey(path string) (crypto.Signer, error) {
-	block, err := readPEM(path, "private key")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("private key: %w", err)
+	}
+	return parsePrivateKey(data, path, Passphrase)
+}
+
+// parsePrivateKey parses the first private key of data; passphrase is
+// asked for an encrypted one.
+func parsePrivateKey(data []byte, path string, passphrase func(path string) ([]byte, error)) (crypto.Signer, error) {
+	block, err := findPEM(data, path, "private key", func(t string) bool { return privateKeyTypes[t] })
 	if err != nil {
 		return nil, err
 	}
+	if block.Headers["Proc-Type"] != "" {
+		return nil, fmt.Errorf("private key %s: legacy OpenSSL PEM encryption (Proc-Type %s) is not supported; convert the key to PKCS#8 with 'openssl pkcs8 -topk8 -v2 aes-256-cbc -in OLD -out NEW'", path, block.Headers["Proc-Type"])
+	}
 	var key any
+	format := ""
 	switch block.Type {
 	case "RSA PRIVATE KEY":
 		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		format = "PKCS#1 RSA"
 	case "EC PRIVATE KEY":
 		key, err = x509.ParseECPrivateKey(block.Bytes)
+		format = "SEC 1 EC"
 	case "PRIVATE KEY":
 		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		format = "PKCS#8"
 	case "ENCRYPTED PRIVATE KEY":
-		return nil, fmt.Errorf("private key %s: encrypted keys are not supported", path)
-	default:
-		return nil, fmt.Errorf("private key %s: a PEM %q block is not a private key", path, block.Type)
+		key, err = decryptPKCS8(block.Bytes, path, passphrase)
+	}
+	if err != nil && format != "" {
+		return nil, fmt.Errorf("private key %s: the PEM %q block does not hold a valid %s key (%w)", path, block.Type, format, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("private key %s: %w", path, err)
@@ -55,7 +104,7 @@ func PrivateKey(path string) (crypto.Signer, error) {
 
 // PublicKey loads a PEM public key (SubjectPublicKeyInfo or PKCS#1).
 func PublicKey(path string) (crypto.PublicKey, error) {
-	block, err := readPEM(path, "public key")
+	block, err := readPEM(path, "public key", func(t string) bool { return t == "PUBLIC KEY" || t == "RSA PUBLIC KEY" })
 	if err != nil {
 		return nil, err
 	}
@@ -65,8 +114,6 @@ func PublicKey(path string) (crypto.PublicKey, error) {
 		key, err = x509.ParsePKIXPublicKey(block.Bytes)
 	case "RSA PUBLIC KEY":
 		key, err = x509.ParsePKCS1PublicKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("public key %s: a PEM %q block is not a public key", path, block.Type)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("public key %s: %w", path, err)
@@ -76,16 +123,37 @@ func PublicKey(path string) (crypto.PublicKey, error) {
 
 // Certificate loads a PEM X.509 certificate.
 func Certificate(path string) (*x509.Certificate, error) {
-	block, err := readPEM(path, "certificate")
+	block, err := readPEM(path, "certificate", func(t string) bool { return t == "CERTIFICATE" })
 	if err != nil {
 		return nil, err
-	}
-	if block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("certificate %s: a PEM %q block is not a certificate", path, block.Type)
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		return nil, fmt.Errorf("certificate %s: %w", path, err)
 	}
 	return cert, nil
+}
+
+// PermissionWarning returns a warning when the private key file at path can
+// be read by users other than its owner, or "" when it cannot (or does not
+// exist: loading it reports that).
+func PermissionWarning(path string) string {
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	if perm := st.Mode().Perm(); perm&0o044 != 0 {
+		return fmt.Sprintf("private key %s is readable by %s (mode %#o); restrict it with 'chmod go-rwx %s'", path, readers(perm), perm, path)
+	}
+	return ""
+}
+
+func readers(perm fs.FileMode) string {
+	switch {
+	case perm&0o040 != 0 && perm&0o004 != 0:
+		return "its group and all other users"
+	case perm&0o040 != 0:
+		return "its group"
+	}
+	return "all other users"
 }

@@ -1,0 +1,74 @@
+package keys
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+)
+
+// Environment variables Passphrase reads.
+const (
+	// EnvPassphraseFile names a file holding the passphrase of encrypted
+	// private keys (one trailing newline is ignored).
+	EnvPassphraseFile = "UKIBUILD_KEY_PASSPHRASE_FILE"
+	// EnvPassphrase holds the passphrase itself. The file is safer: the
+	// environment of a process can be read by its user and by root.
+	EnvPassphrase = "UKIBUILD_KEY_PASSPHRASE"
+)
+
+// Passphrase returns the passphrase for the encrypted private key at path:
+// the content of the file $UKIBUILD_KEY_PASSPHRASE_FILE names, else
+// $UKIBUILD_KEY_PASSPHRASE, else what the user types at a prompt on the
+// controlling terminal (without echo). There is deliberately no
+// command-line option: a passphrase there would be visible in ps and in
+// shell history. Errors never contain the passphrase.
+func Passphrase(path string) ([]byte, error) {
+	if file := os.Getenv(EnvPassphraseFile); file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("reading the passphrase file ($%s): %w", EnvPassphraseFile, err)
+		}
+		if p, ok := bytes.CutSuffix(b, []byte("\n")); ok {
+			b = bytes.TrimSuffix(p, []byte("\r"))
+		}
+		if len(b) == 0 {
+			return nil, fmt.Errorf("the passphrase file %s ($%s) is empty", file, EnvPassphraseFile)
+		}
+		return b, nil
+	}
+	if p := os.Getenv(EnvPassphrase); p != "" {
+		return []byte(p), nil
+	}
+	return terminalPassphrase(path)
+}
+
+// terminalPassphrase prompts on /dev/tty (or standard input and error when
+// they are a terminal).
+func terminalPassphrase(path string) ([]byte, error) {
+	var in int
+	var out io.Writer
+	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
+		defer tty.Close()
+		in, out = int(tty.Fd()), tty
+	} else if term.IsTerminal(int(os.Stdin.Fd())) {
+		in, out = int(os.Stdin.Fd()), os.Stderr
+	} else {
+		return nil, fmt.Errorf("the key is encrypted and there is no terminal to ask for its passphrase: set $%s (a file holding it) or $%s", EnvPassphraseFile, EnvPassphrase)
+	}
+	if _, err := fmt.Fprintf(out, "Passphrase for private key %s: ", path); err != nil {
+		return nil, err
+	}
+	p, err := term.ReadPassword(in)
+	_, _ = io.WriteString(out, "\n")
+	if err != nil {
+		return nil, fmt.Errorf("reading the passphrase from the terminal: %w", err)
+	}
+	if len(p) == 0 {
+		return nil, errors.New("the passphrase entered was empty")
+	}
+	return p, nil
+}
