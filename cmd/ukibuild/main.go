@@ -12,6 +12,9 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+	mangokong "github.com/alecthomas/mango-kong"
+	"github.com/posener/complete"
+	"github.com/willabides/kongplete"
 
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
 	"github.com/ukibuild/ukibuild/internal/keys"
@@ -30,8 +33,10 @@ type cli struct {
 	Genkey  genkeyCmd  `cmd:"" help:"Create Secure Boot and PCR signing keys (ukify genkey)."`
 
 	KernelInstall kernelInstallCmd `cmd:"" name:"kernel-install" help:"kernel-install(8) plugin: build $KERNEL_INSTALL_STAGING_AREA/uki.efi as 60-ukify.install does."`
+	Completion    completionCmd    `cmd:"" help:"Print the shell code that sets up completion for bash, zsh or fish."`
 
 	Version kong.VersionFlag `help:"Print the version and exit."`
+	Man     mangokong.ManFlag `help:"Print the man page (roff, section 1) and exit: ukibuild --man > ukibuild.1."`
 	Tools   []string         `help:"Accepted for ukify compatibility and ignored: ukibuild runs no external tool (systemd-measure, sbsign, ...)." sep:"none" placeholder:"DIR"`
 	Config  string           `short:"c" help:"Configuration file (ukify.conf syntax) for build, genkey and inspect; default: the first of /etc/systemd/ukify.conf, /run/systemd/ukify.conf, /usr/local/lib/systemd/ukify.conf, /usr/lib/systemd/ukify.conf." placeholder:"PATH"`
 }
@@ -82,6 +87,13 @@ func runEnv(args []string, e *env) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "ukibuild: %v\n", err)
 		return 2
+	}
+	// Shell completion: the shell runs ukibuild with COMP_LINE set (see
+	// "ukibuild completion"); kongplete answers from the same model.
+	kongplete.Complete(parser, kongplete.WithPredictor("file", complete.PredictFiles("*")),
+		kongplete.WithExitFunc(func(code int) { exit = code }))
+	if exit >= 0 {
+		return exit
 	}
 	ctx, err := parser.Parse(args)
 	if exit >= 0 {
