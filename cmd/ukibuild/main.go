@@ -35,10 +35,10 @@ type cli struct {
 	KernelInstall kernelInstallCmd `cmd:"" name:"kernel-install" help:"kernel-install(8) plugin: build $KERNEL_INSTALL_STAGING_AREA/uki.efi as 60-ukify.install does."`
 	Completion    completionCmd    `cmd:"" help:"Print the shell code that sets up completion for bash, zsh or fish."`
 
-	Version kong.VersionFlag `help:"Print the version and exit."`
+	Version kong.VersionFlag  `help:"Print the version and exit."`
 	Man     mangokong.ManFlag `help:"Print the man page (roff, section 1) and exit: ukibuild --man > ukibuild.1."`
-	Tools   []string         `help:"Accepted for ukify compatibility and ignored: ukibuild runs no external tool (systemd-measure, sbsign, ...)." sep:"none" placeholder:"DIR"`
-	Config  string           `short:"c" help:"Configuration file (ukify.conf syntax) for build, genkey and inspect; default: the first of /etc/systemd/ukify.conf, /run/systemd/ukify.conf, /usr/local/lib/systemd/ukify.conf, /usr/lib/systemd/ukify.conf." placeholder:"PATH"`
+	Tools   []string          `help:"Accepted for ukify compatibility and ignored: ukibuild runs no external tool (systemd-measure, sbsign, ...)." sep:"none" placeholder:"DIR"`
+	Config  string            `short:"c" help:"Configuration file (ukify.conf syntax) for build, genkey and inspect; default: the first of /etc/systemd/ukify.conf, /run/systemd/ukify.conf, /usr/local/lib/systemd/ukify.conf, /usr/lib/systemd/ukify.conf." placeholder:"PATH"`
 }
 
 // env carries what commands need from the process, so that tests can run
