@@ -226,11 +226,34 @@ func (m *measureSignOpts) run(e *env, policyDigest bool) error {
 }
 
 type measureFileCmd struct {
-	File string `arg:"" help:"The UKI." type:"existingfile"`
+	File    string `arg:"" help:"The UKI." type:"existingfile"`
+	Explain bool   `help:"List the events that make up each PCR (--pcrs), with descriptions, and their replay."`
+	PCRs    string `name:"pcrs" default:"11" help:"With --explain: the PCRs to predict (4, 11)." placeholder:"LIST"`
 	measureCommon
+	eventPrediction
 }
 
 func (m *measureFileCmd) Run(e *env) error {
+	if m.Explain {
+		pcrs, err := pcr.ParsePCRList(m.PCRs)
+		if err != nil {
+			return fmt.Errorf("--pcrs: %w", err)
+		}
+		banks, err := m.banks()
+		if err != nil {
+			return err
+		}
+		banks = pcr.NormalizeBanks(banks)
+		if m.Stub != "" {
+			return fmt.Errorf("--explain takes --stub-version, not --stub")
+		}
+		events, err := predictEvents(m.File, m.StubVersion, m.eventPrediction, pcrs, banks)
+		if err != nil {
+			return err
+		}
+		asJSON := m.jsonMode(e.stdout, pcr.MeasureJSONOff) != pcr.MeasureJSONOff
+		return writeEvents(e.stdout, events, pcrs, banks, asJSON)
+	}
 	img, err := uki.OpenImage(m.File)
 	if err != nil {
 		return err
