@@ -1,5 +1,5 @@
 // Package pcr predicts the TPM PCR 11 values a Unified Kernel Image produces
-// when it boots, and signs TPM policies for them, as systemd-measure does.
+// when it boots (and PCR 4, as events), and signs TPM policies for them, as systemd-measure does.
 //
 // # Measured boot and PCR 11
 //
@@ -29,6 +29,18 @@
 // every section once and hashing it in all banks in parallel.
 // FormatCalculate writes the result in systemd-measure's text or JSON
 // format, byte for byte.
+//
+// # Events and event logs
+//
+// A prediction can also be had as the list of events behind it (Event: PCR,
+// type, digest per bank, description), so that a value can be explained
+// and compared with a TPM's event log event by event: SectionEvents are the
+// stub's PCR 11 events (Measure is their Replay), PCR4Events what EDK2
+// firmware measures into PCR 4 when it starts a UKI (with ImageApplication's
+// Authenticode digests). ParseEventLog reads a TCG2 event log (with
+// go-attestation) into the same events, and CompareEvents reports, per PCR,
+// a match or the first diverging event. The event logs of ukibuild's boot
+// tests (testvectors/eventlog) are the golden values.
 //
 // # Policies and signatures
 //
