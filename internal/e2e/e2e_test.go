@@ -431,6 +431,8 @@ func TestBootPCR11MatchesPrediction(t *testing.T) {
 				t.Errorf("the stub passed no /.extra/tpm2-pcr-signature.json: %v", res.extra)
 			}
 			checkEventLog(t, "5 event log, stub "+version, version, efi, res)
+			e.checkEventlogVerify(t, "5 event log, stub "+version, efi, res)
+			saveVector(t, e, version, efi, res)
 			if version == "252" {
 				wrong := parseCalculate(e.run(t, "measure", efi, "--bank=sha256", "--phase=:", "--stub-version=262"))
 				differs := wrong["sha256"] != "" && wrong["sha256"] != res.pcr11["sha256"]
@@ -548,4 +550,78 @@ func checkEventLog(t *testing.T, name, version, efi string, res *bootResult) {
 	}
 	record(t, name, "PCR 11 events replay to the PCR", fmt.Sprintf("%d events: %s", len(want), strings.Join(names, " ")),
 		fmt.Sprintf("%d events, replay = PCR 11: %v", len(seen), hex.EncodeToString(replay) == res.pcr11["sha256"]), ok)
+}
+
+// checkEventlogVerify (case 5) runs "ukibuild eventlog verify" on the
+// guest's event log: PCR 4 and 11 must match the prediction for efi, the
+// log must replay to the PCR values the guest read (--quote-pcrs), and the
+// same log against efi with one byte changed (in .linux) must be reported at
+// its first diverging events: the UKI's PCR 4 event and the .linux data
+// event of PCR 11. OVMF here tries two boot options (--boot-attempts 2).
+func (e *env) checkEventlogVerify(t *testing.T, name, efi string, res *bootResult) {
+	t.Helper()
+	dir := e.workDir(t)
+	log, quote := filepath.Join(dir, "eventlog.bin"), filepath.Join(dir, "quote.txt")
+	var q strings.Builder
+	for bank, v := range res.pcr11 {
+		fmt.Fprintf(&q, "11:%s=%s\n", bank, v)
+	}
+	fmt.Fprintf(&q, "7:sha256=%s\n", res.pcr7["sha256"])
+	if err := os.WriteFile(log, res.evlog, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(quote, []byte(q.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(uki string) (string, error) {
+		out, err := exec.Command(e.ukibuild, "eventlog", "verify", log, "--uki", uki, "--pcrs", "4,11",
+			"--boot-attempts", "2", "--quote-pcrs", quote).CombinedOutput()
+		return string(out), err
+	}
+	out, err := verify(efi)
+	ok := err == nil && strings.Contains(out, "PCR 4: match (5 events)") && strings.Contains(out, "PCR 11: match")
+	record(t, name, "ukibuild eventlog verify --pcrs 4,11 --quote-pcrs", "PCR 4, 11 match; replay = TPM", oneLine(out), ok)
+	if !ok {
+		t.Errorf("%s: ukibuild eventlog verify: %v\n%s", name, err, out)
+	}
+	b, err := os.ReadFile(efi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const at = 5000000 // inside .linux
+	b[at] ^= 0xff
+	changed := filepath.Join(dir, "uki.changed.efi")
+	if err := os.WriteFile(changed, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = verify(changed)
+	ok = err != nil && strings.Contains(out, "PCR 4: event 4 differs") && strings.Contains(out, "PCR 11: event 1 differs") &&
+		strings.Contains(out, "EV_EFI_BOOT_SERVICES_APPLICATION")
+	record(t, name, fmt.Sprintf("eventlog verify, UKI byte %d changed", at), "fails: PCR 4 event 4 (UKI), PCR 11 event 1 (.linux data)", oneLine(out), ok)
+	if !ok {
+		t.Errorf("%s: ukibuild eventlog verify of the changed UKI: %v\n%s", name, err, out)
+	}
+}
+
+// saveVector copies the boot's event log, the UKI, the guest's lines and
+// the Secure Boot certificates to $UKIBUILD_E2E_SAVE when it is set: how the
+// event logs in testvectors/eventlog were recorded.
+func saveVector(t *testing.T, e *env, version, efi string, res *bootResult) {
+	t.Helper()
+	d := os.Getenv("UKIBUILD_E2E_SAVE")
+	if d == "" {
+		return
+	}
+	if err := os.WriteFile(filepath.Join(d, "eventlog-"+version+".bin"), res.evlog, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "lines-"+version+".txt"), []byte(strings.Join(res.lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, efi, filepath.Join(d, "uki-"+version+".efi"))
+	for _, c := range []struct{ from, to string }{
+		{e.sb.pk.cert, "pk.pem"}, {e.sb.kek.cert, "kek.pem"}, {e.sb.db.cert, "db.pem"}, {e.sb.hsm.CertPEM, "hsm.pem"},
+	} {
+		copyFile(t, c.from, filepath.Join(d, c.to))
+	}
 }
