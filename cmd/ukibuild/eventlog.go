@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -13,18 +14,115 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ukibuild/ukibuild/internal/keys"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/sign"
 	"github.com/ukibuild/ukibuild/uki"
 )
 
 // eventPrediction are the options that say what booted, shared by
 // "measure FILE --explain" and "eventlog verify".
 type eventPrediction struct {
-	BootAttempts int `name:"boot-attempts" default:"1" help:"Boot options the firmware tried up to the one that started the UKI (each adds a \"Returning from EFI Application\" event to PCR 4)."`
+	BootAttempts int      `name:"boot-attempts" default:"1" help:"Boot options the firmware tried up to the one that started the UKI (each adds a \"Returning from EFI Application\" event to PCR 4)."`
+	PK           string   `name:"pk" help:"PCR 7: the PK certificate (PEM) or EFI signature list (.esl)." placeholder:"FILE"`
+	KEK          []string `name:"kek" help:"PCR 7: a KEK certificate (PEM) or EFI signature list (.esl); repeatable, in enrolment order." placeholder:"FILE"`
+	DB           []string `name:"db" help:"PCR 7: a db certificate (PEM) or EFI signature list (.esl); repeatable, in enrolment order." placeholder:"FILE"`
+	DBX          []string `name:"dbx" help:"PCR 7: a dbx EFI signature list (.esl); repeatable." placeholder:"FILE"`
+	OwnerGUID    string   `name:"owner-guid" help:"PCR 7: the owner GUID of the certificates given as PEM." placeholder:"GUID"`
+	SecureBoot   bool     `name:"secure-boot" default:"true" negatable:"" help:"PCR 7: the SecureBoot variable is 1."`
 }
 
 // predictedPCRs are the PCRs ukibuild predicts events for.
-var predictedPCRs = []int{4, 11}
+var predictedPCRs = []int{4, 7, 11}
+
+// signatureLists reads certificates (PEM: one EFI_SIGNATURE_LIST each,
+// owned by owner, as virt-fw-vars and efi-updatevar enroll them) or
+// EFI signature lists (.esl, taken as they are) and concatenates them. It
+// also returns the certificates' EFI_SIGNATURE_DATA entries and parsed
+// certificates, for finding the authority.
+func signatureLists(files []string, owner *pcr.GUID) (lists []byte, entries [][]byte, certs []*x509.Certificate, err error) {
+	for _, f := range files {
+		if strings.HasSuffix(f, ".esl") {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			lists = append(lists, b...)
+			continue
+		}
+		if owner == nil {
+			return nil, nil, nil, fmt.Errorf("%s: a certificate needs --owner-guid", f)
+		}
+		c, err := keys.Certificate(f)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		lists = append(lists, pcr.X509SignatureList(*owner, c.Raw)...)
+		entries = append(entries, pcr.SignatureData(*owner, c.Raw))
+		certs = append(certs, c)
+	}
+	return lists, entries, certs, nil
+}
+
+// pcr7Events predicts PCR 7 for the UKI at path: the variables from the
+// options, and as the authority the db certificate (given as PEM) that the
+// UKI's signature chains to (sign.Verify, as the firmware checks it).
+func pcr7Events(path string, p eventPrediction, banks []pcr.Bank) ([]pcr.Event, error) {
+	var owner *pcr.GUID
+	if p.OwnerGUID != "" {
+		g, err := pcr.ParseGUID(p.OwnerGUID)
+		if err != nil {
+			return nil, fmt.Errorf("--owner-guid: %w", err)
+		}
+		owner = &g
+	}
+	vars := pcr.SecureBootVariables{SecureBoot: p.SecureBoot}
+	var err error
+	var pk []string
+	if p.PK != "" {
+		pk = []string{p.PK}
+	}
+	if vars.PK, _, _, err = signatureLists(pk, owner); err != nil {
+		return nil, fmt.Errorf("--pk: %w", err)
+	}
+	if vars.KEK, _, _, err = signatureLists(p.KEK, owner); err != nil {
+		return nil, fmt.Errorf("--kek: %w", err)
+	}
+	db, entries, certs, err := signatureLists(p.DB, owner)
+	if err != nil {
+		return nil, fmt.Errorf("--db: %w", err)
+	}
+	vars.DB = db
+	for _, f := range p.DBX {
+		if !strings.HasSuffix(f, ".esl") {
+			return nil, fmt.Errorf("--dbx %s: want an EFI signature list (.esl)", f)
+		}
+	}
+	if vars.DBX, _, _, err = signatureLists(p.DBX, owner); err != nil {
+		return nil, fmt.Errorf("--dbx: %w", err)
+	}
+	if len(vars.PK) == 0 || len(vars.DB) == 0 {
+		return nil, fmt.Errorf("PCR 7 needs --pk and --db (and --kek, --dbx as enrolled)")
+	}
+	var auth [][]byte
+	if vars.SecureBoot {
+		rep, err := sign.VerifyFile(path, sign.VerifyOptions{DB: certs})
+		if err != nil {
+			return nil, fmt.Errorf("PCR 7: the UKI is not authorized by the --db certificates given as PEM: %w", err)
+		}
+		for _, s := range rep.Signatures {
+			if s.OK() && s.TrustedBy != nil {
+				for i, c := range certs {
+					if c.Equal(s.TrustedBy) {
+						auth = append(auth, entries[i])
+					}
+				}
+				break // the firmware stops at the first signature that verifies
+			}
+		}
+	}
+	return pcr.PCR7Events(vars, auth, banks), nil
+}
 
 // predictEvents predicts the events of pcrs for the UKI at path, booted
 // directly by the firmware (no shim, no boot loader), in banks.
@@ -55,6 +153,13 @@ func predictEvents(path, stubVersion string, p eventPrediction, pcrs []int, bank
 			return nil, err
 		}
 		evs, err := pcr.PCR4Events(pcr.FirmwareBoot{BootAttempts: p.BootAttempts, Chain: []pcr.BootApplication{app}}, banks)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, evs...)
+	}
+	if slices.Contains(pcrs, 7) {
+		evs, err := pcr7Events(path, p, banks)
 		if err != nil {
 			return nil, err
 		}
@@ -162,7 +267,7 @@ type eventlogCmd struct {
 type eventlogVerifyCmd struct {
 	Log         string `arg:"" help:"TCG2 event log (/sys/kernel/security/tpm0/binary_bios_measurements)." type:"existingfile"`
 	UKI         string `name:"uki" required:"" help:"The UKI the firmware started." type:"existingfile" placeholder:"FILE.efi"`
-	PCRs        string `name:"pcrs" default:"4,11" help:"PCRs to compare (ukibuild predicts 4 and 11)." placeholder:"LIST"`
+	PCRs        string `name:"pcrs" default:"4,11" help:"PCRs to compare (ukibuild predicts 4, 7 and 11)." placeholder:"LIST"`
 	StubVersion string `name:"stub-version" help:"Predict PCR 11 as this systemd-stub version would (default: the UKI's .sdmagic)." placeholder:"VERSION"`
 	QuotePCRs   string `name:"quote-pcrs" help:"PCR values the TPM reported, lines PCR:BANK=HEX: the log's replay must equal them." type:"existingfile" placeholder:"FILE"`
 	eventPrediction

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -76,8 +77,11 @@ func TestMeasureExplain(t *testing.T) {
 	if !strings.Contains(text, "PCR 11 event 1: EV_IPL section .linux (data,") || !strings.Contains(text, strings.TrimSpace(calc)) {
 		t.Errorf("measure --explain text output:\n%s", text)
 	}
-	if code, _, e := runOurs("measure", efi, "--explain", "--pcrs", "7"); code == 0 || !strings.Contains(e, "PCR 7: not predicted") {
-		t.Errorf("--pcrs 7: exit %d, %s", code, e)
+	if code, _, e := runOurs("measure", efi, "--explain", "--pcrs", "12"); code == 0 || !strings.Contains(e, "PCR 12: not predicted") {
+		t.Errorf("--pcrs 12: exit %d, %s", code, e)
+	}
+	if code, _, e := runOurs("measure", efi, "--explain", "--pcrs", "7"); code == 0 || !strings.Contains(e, "PCR 7 needs --pk and --db") {
+		t.Errorf("--pcrs 7 without variables: exit %d, %s", code, e)
 	}
 }
 
@@ -122,5 +126,45 @@ func TestEventlogVerifyReportsFirstDivergingEvent(t *testing.T) {
 	}
 	if code, _, e := runOurs("eventlog", "verify", log, "--uki", efi, "--pcrs", "9"); code != 1 || !strings.Contains(e, "PCR 9: not predicted") {
 		t.Errorf("--pcrs 9: exit %d, %s", code, e)
+	}
+}
+
+// TestEventlogVerifyPCR7 runs "eventlog verify --pcrs 7" on the recorded
+// stub 252 log with the boot's PK and KEK and virt-fw-vars' dbx, but a db
+// of another certificate (which signed this UKI): the first diverging event
+// is the db variable's.
+func TestEventlogVerifyPCR7(t *testing.T) {
+	f := getFixture(t)
+	dir := t.TempDir()
+	if code, _, e := runUkify(t, f.tools, dir, "build", "--stub", f.stubs["252"], "--linux", f.kernel,
+		"--initrd", filepath.Join(f.dir, "initrd1"), "--output", filepath.Join(dir, "unsigned.efi")); code != 0 {
+		t.Fatalf("ukify: %s", e)
+	}
+	key, cert := selfSignedKeyCert(t, dir, "db")
+	efi := filepath.Join(dir, "uki.efi")
+	if code, _, e := runOurs("sign", filepath.Join(dir, "unsigned.efi"), "-o", efi, "--key", key, "--cert", cert); code != 0 {
+		t.Fatalf("sign: %s", e)
+	}
+	// virt-fw-vars' dbx: EFI_CERT_SHA256_GUID, sizes 76, 0, 48, the owner
+	// a0baa8a3-041d-48a8-bc87-c36d121b5e3d and SHA-256("").
+	dbx, _ := hex.DecodeString("2616c4c14c509240aca941f9369343284c0000000000000030000000" +
+		"a3a8baa01d04a848bc87c36d121b5e3d" + "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+	dbxFile := writeFile(dir, "dbx.esl", dbx)
+	args := []string{"eventlog", "verify", filepath.Join(vectors, "ovmf-sb-stub252.bin"), "--uki", efi, "--pcrs", "7",
+		"--pk", filepath.Join(vectors, "pk.pem"), "--kek", filepath.Join(vectors, "kek.pem"), "--dbx", dbxFile}
+	code, out, e := runOurs(append(args, "--db", cert)...)
+	if code != 1 || !strings.Contains(e, "--owner-guid") {
+		t.Errorf("without --owner-guid: exit %d, %s", code, e)
+	}
+	args = append(args, "--owner-guid", "7ab1e5e2-0c3b-4b8e-9a51-1f0ddba11e55")
+	code, out, e = runOurs(append(args, "--db", cert)...)
+	if code != 1 || !strings.Contains(out, "PCR 7: event 3 differs (sha1 digest):\n  expected EV_EFI_VARIABLE_DRIVER_CONFIG") ||
+		!strings.Contains(out, `"variable db (1656 bytes of data)"`) {
+		t.Errorf("another db: exit %d, %s\n%s", code, e, out)
+	}
+	// The recorded db, which did not sign this UKI: no authority.
+	code, _, e = runOurs(append(args, "--db", filepath.Join(vectors, "db.pem"), "--db", filepath.Join(vectors, "hsm.pem"))...)
+	if code != 1 || !strings.Contains(e, "not authorized by the --db certificates") {
+		t.Errorf("a db that did not sign the UKI: exit %d, %s", code, e)
 	}
 }
