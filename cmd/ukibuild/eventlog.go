@@ -67,7 +67,10 @@ func signatureLists(files []string, owner *pcr.GUID) (lists []byte, entries [][]
 // pcr7Events predicts PCR 7 for the UKI at path: the variables from the
 // options, and as the authority the db certificate (given as PEM) that the
 // UKI's signature chains to (sign.Verify, as the firmware checks it).
-func pcr7Events(path string, p eventPrediction, banks []pcr.Bank) ([]pcr.Event, error) {
+//
+// When the UKI is not authorized (a tampered or unsigned UKI, which the
+// firmware would refuse), warn says so and no authority is predicted.
+func pcr7Events(path string, p eventPrediction, banks []pcr.Bank, warn func(string, ...any)) ([]pcr.Event, error) {
 	var owner *pcr.GUID
 	if p.OwnerGUID != "" {
 		g, err := pcr.ParseGUID(p.OwnerGUID)
@@ -108,7 +111,8 @@ func pcr7Events(path string, p eventPrediction, banks []pcr.Bank) ([]pcr.Event, 
 	if vars.SecureBoot {
 		rep, err := sign.VerifyFile(path, sign.VerifyOptions{DB: certs})
 		if err != nil {
-			return nil, fmt.Errorf("PCR 7: the UKI is not authorized by the --db certificates given as PEM: %w", err)
+			warn("PCR 7: the UKI is not authorized by the --db certificates given as PEM (the firmware would refuse it), so no authority event is predicted: %v", err)
+			rep = &sign.Report{}
 		}
 		for _, s := range rep.Signatures {
 			if s.OK() && s.TrustedBy != nil {
@@ -126,7 +130,7 @@ func pcr7Events(path string, p eventPrediction, banks []pcr.Bank) ([]pcr.Event, 
 
 // predictEvents predicts the events of pcrs for the UKI at path, booted
 // directly by the firmware (no shim, no boot loader), in banks.
-func predictEvents(path, stubVersion string, p eventPrediction, pcrs []int, banks []pcr.Bank) ([]pcr.Event, error) {
+func predictEvents(e *env, path, stubVersion string, p eventPrediction, pcrs []int, banks []pcr.Bank) ([]pcr.Event, error) {
 	for _, i := range pcrs {
 		if !slices.Contains(predictedPCRs, i) {
 			return nil, fmt.Errorf("PCR %d: not predicted (ukibuild predicts PCR %s)", i, joinInts(predictedPCRs))
@@ -159,7 +163,7 @@ func predictEvents(path, stubVersion string, p eventPrediction, pcrs []int, bank
 		events = append(events, evs...)
 	}
 	if slices.Contains(pcrs, 7) {
-		evs, err := pcr7Events(path, p, banks)
+		evs, err := pcr7Events(path, p, banks, e.warnf)
 		if err != nil {
 			return nil, err
 		}
@@ -304,7 +308,7 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 		}
 		bad += n
 	}
-	expected, err := predictEvents(c.UKI, c.StubVersion, c.eventPrediction, pcrs, banks)
+	expected, err := predictEvents(e, c.UKI, c.StubVersion, c.eventPrediction, pcrs, banks)
 	if err != nil {
 		return err
 	}

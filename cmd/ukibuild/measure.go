@@ -247,7 +247,7 @@ func (m *measureFileCmd) Run(e *env) error {
 		if m.Stub != "" {
 			return fmt.Errorf("--explain takes --stub-version, not --stub")
 		}
-		events, err := predictEvents(m.File, m.StubVersion, m.eventPrediction, pcrs, banks)
+		events, err := predictEvents(e, m.File, m.StubVersion, m.eventPrediction, pcrs, banks)
 		if err != nil {
 			return err
 		}

@@ -557,7 +557,10 @@ func checkEventLog(t *testing.T, name, version, efi string, res *bootResult) {
 // log must replay to the PCR values the guest read (--quote-pcrs), and the
 // same log against efi with one byte changed (in .linux) must be reported at
 // its first diverging events: the UKI's PCR 4 event and the .linux data
-// event of PCR 11. OVMF here tries two boot options (--boot-attempts 2).
+// event of PCR 11, and PCR 7 at its authority event (the changed UKI's
+// signature no longer verifies: no db entry authorizes it). PCR 7 is predicted from the test's PK, KEK and db
+// certificates; with a db lacking the token's certificate it differs at
+// the db event. OVMF here tries two boot options (--boot-attempts 2).
 func (e *env) checkEventlogVerify(t *testing.T, name, efi string, res *bootResult) {
 	t.Helper()
 	dir := e.workDir(t)
@@ -573,14 +576,26 @@ func (e *env) checkEventlogVerify(t *testing.T, name, efi string, res *bootResul
 	if err := os.WriteFile(quote, []byte(q.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	verify := func(uki string) (string, error) {
-		out, err := exec.Command(e.ukibuild, "eventlog", "verify", log, "--uki", uki, "--pcrs", "4,11",
-			"--boot-attempts", "2", "--quote-pcrs", quote).CombinedOutput()
+	dbx := filepath.Join(dir, "dbx.esl")
+	if err := os.WriteFile(dbx, virtFwVarsDBX(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(uki string, db ...string) (string, error) {
+		args := []string{"eventlog", "verify", log, "--uki", uki, "--pcrs", "4,7,11", "--boot-attempts", "2", "--quote-pcrs", quote,
+			"--owner-guid", ownerGUID, "--pk", e.sb.pk.cert, "--kek", e.sb.kek.cert, "--dbx", dbx}
+		if db == nil {
+			db = []string{e.sb.db.cert, e.sb.hsm.CertPEM}
+		}
+		for _, c := range db {
+			args = append(args, "--db", c)
+		}
+		out, err := exec.Command(e.ukibuild, args...).CombinedOutput()
 		return string(out), err
 	}
 	out, err := verify(efi)
-	ok := err == nil && strings.Contains(out, "PCR 4: match (5 events)") && strings.Contains(out, "PCR 11: match")
-	record(t, name, "ukibuild eventlog verify --pcrs 4,11 --quote-pcrs", "PCR 4, 11 match; replay = TPM", oneLine(out), ok)
+	ok := err == nil && strings.Contains(out, "PCR 4: match (5 events)") && strings.Contains(out, "PCR 7: match (7 events)") &&
+		strings.Contains(out, "PCR 11: match")
+	record(t, name, "ukibuild eventlog verify --pcrs 4,7,11 --quote-pcrs", "PCR 4, 7, 11 match; replay = TPM", oneLine(out), ok)
 	if !ok {
 		t.Errorf("%s: ukibuild eventlog verify: %v\n%s", name, err, out)
 	}
@@ -596,11 +611,27 @@ func (e *env) checkEventlogVerify(t *testing.T, name, efi string, res *bootResul
 	}
 	out, err = verify(changed)
 	ok = err != nil && strings.Contains(out, "PCR 4: event 4 differs") && strings.Contains(out, "PCR 11: event 1 differs") &&
-		strings.Contains(out, "EV_EFI_BOOT_SERVICES_APPLICATION")
-	record(t, name, fmt.Sprintf("eventlog verify, UKI byte %d changed", at), "fails: PCR 4 event 4 (UKI), PCR 11 event 1 (.linux data)", oneLine(out), ok)
+		strings.Contains(out, "EV_EFI_BOOT_SERVICES_APPLICATION") && strings.Contains(out, "PCR 7: event 6 differs")
+	record(t, name, fmt.Sprintf("eventlog verify, UKI byte %d changed", at), "fails: PCR 4 event 4 (UKI), PCR 7 event 6 (no authority: not signed by db), PCR 11 event 1 (.linux data)", oneLine(out), ok)
 	if !ok {
 		t.Errorf("%s: ukibuild eventlog verify of the changed UKI: %v\n%s", name, err, out)
 	}
+	out, err = verify(efi, e.sb.db.cert)
+	ok = err != nil && strings.Contains(out, "PCR 7: event 3 differs") && strings.Contains(out, "PCR 4: match")
+	record(t, name, "eventlog verify, db without the token certificate", "fails: PCR 7 event 3 (db)", oneLine(out), ok)
+	if !ok {
+		t.Errorf("%s: ukibuild eventlog verify with another db: %v\n%s", name, err, out)
+	}
+}
+
+// virtFwVarsDBX is the dbx that virt-fw-vars --secure-boot enrolls when
+// given none: one EFI_CERT_SHA256 entry, the SHA-256 of nothing, owned by
+// a0baa8a3-041d-48a8-bc87-c36d121b5e3d (as the recorded event logs show).
+func virtFwVarsDBX() []byte {
+	owner, _ := pcr.ParseGUID("a0baa8a3-041d-48a8-bc87-c36d121b5e3d")
+	empty := sha256.Sum256(nil)
+	l, _ := pcr.SignatureList(pcr.EFICertSHA256GUID, pcr.SignatureData(owner, empty[:]))
+	return l
 }
 
 // saveVector copies the boot's event log, the UKI, the guest's lines and
