@@ -6,8 +6,10 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,10 +32,56 @@ type eventPrediction struct {
 	DBX          []string `name:"dbx" help:"PCR 7: a dbx EFI signature list (.esl); repeatable." placeholder:"FILE"`
 	OwnerGUID    string   `name:"owner-guid" help:"PCR 7: the owner GUID of the certificates given as PEM." placeholder:"GUID"`
 	SecureBoot   bool     `name:"secure-boot" default:"true" negatable:"" help:"PCR 7: the SecureBoot variable is 1."`
+	ESP          string   `name:"esp" help:"PCR 12: the ESP, for /loader/credentials/*.cred (the UKI's own FILE.efi.extra.d/ is read next to it)." placeholder:"DIR"`
 }
 
 // predictedPCRs are the PCRs ukibuild predicts events for.
-var predictedPCRs = []int{4, 7, 11}
+var predictedPCRs = []int{4, 7, 11, 12, 13}
+
+// readExtras reads the regular files of dir; none when it does not exist.
+func readExtras(dir string) ([]pcr.ExtraFile, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []pcr.ExtraFile
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pcr.ExtraFile{Name: e.Name(), Data: b})
+	}
+	return out, nil
+}
+
+// extrasEvents predicts PCR 12 and 13 for the UKI at path: the files in
+// path.extra.d/ and, with esp, in esp/loader/credentials/.
+func extrasEvents(path string, p eventPrediction, banks []pcr.Bank) ([]pcr.Event, error) {
+	local, err := readExtras(path + ".extra.d")
+	if err != nil {
+		return nil, err
+	}
+	x := pcr.StubExtras{
+		Credentials: pcr.SelectExtras(local, ".cred", ""),
+		Sysexts:     pcr.SelectExtras(local, ".raw", ".confext.raw"),
+		Confexts:    pcr.SelectExtras(local, ".confext.raw", ""),
+	}
+	if p.ESP != "" {
+		global, err := readExtras(filepath.Join(p.ESP, "loader", "credentials"))
+		if err != nil {
+			return nil, err
+		}
+		x.GlobalCredentials = pcr.SelectExtras(global, ".cred", "")
+	}
+	return pcr.ExtrasEvents(x, banks)
+}
 
 // signatureLists reads certificates (PEM: one EFI_SIGNATURE_LIST each,
 // owned by owner, as virt-fw-vars and efi-updatevar enroll them) or
@@ -169,6 +217,13 @@ func predictEvents(e *env, path, stubVersion string, p eventPrediction, pcrs []i
 		}
 		events = append(events, evs...)
 	}
+	if slices.Contains(pcrs, 12) || slices.Contains(pcrs, 13) {
+		evs, err := extrasEvents(path, p, banks)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, evs...)
+	}
 	if slices.Contains(pcrs, 11) {
 		if stubVersion == "" {
 			if stubVersion = img.StubVersion(); stubVersion == "" {
@@ -271,7 +326,7 @@ type eventlogCmd struct {
 type eventlogVerifyCmd struct {
 	Log         string `arg:"" help:"TCG2 event log (/sys/kernel/security/tpm0/binary_bios_measurements)." type:"existingfile"`
 	UKI         string `name:"uki" required:"" help:"The UKI the firmware started." type:"existingfile" placeholder:"FILE.efi"`
-	PCRs        string `name:"pcrs" default:"4,11" help:"PCRs to compare (ukibuild predicts 4, 7 and 11)." placeholder:"LIST"`
+	PCRs        string `name:"pcrs" default:"4,11" help:"PCRs to compare (ukibuild predicts 4, 7, 11, 12 and 13)." placeholder:"LIST"`
 	StubVersion string `name:"stub-version" help:"Predict PCR 11 as this systemd-stub version would (default: the UKI's .sdmagic)." placeholder:"VERSION"`
 	QuotePCRs   string `name:"quote-pcrs" help:"PCR values the TPM reported, lines PCR:BANK=HEX: the log's replay must equal them." type:"existingfile" placeholder:"FILE"`
 	eventPrediction
