@@ -36,7 +36,7 @@ type eventPrediction struct {
 }
 
 // predictedPCRs are the PCRs ukibuild predicts events for.
-var predictedPCRs = []int{4, 7, 11, 12, 13}
+var predictedPCRs = []int{4, 7, 9, 11, 12, 13}
 
 // readExtras reads the regular files of dir; none when it does not exist.
 func readExtras(dir string) ([]pcr.ExtraFile, error) {
@@ -61,12 +61,12 @@ func readExtras(dir string) ([]pcr.ExtraFile, error) {
 	return out, nil
 }
 
-// extrasEvents predicts PCR 12 and 13 for the UKI at path: the files in
+// stubExtras reads what the stub finds for the UKI at path: the files in
 // path.extra.d/ and, with esp, in esp/loader/credentials/.
-func extrasEvents(path string, p eventPrediction, banks []pcr.Bank) ([]pcr.Event, error) {
+func stubExtras(path string, p eventPrediction) (pcr.StubExtras, error) {
 	local, err := readExtras(path + ".extra.d")
 	if err != nil {
-		return nil, err
+		return pcr.StubExtras{}, err
 	}
 	x := pcr.StubExtras{
 		Credentials: pcr.SelectExtras(local, ".cred", ""),
@@ -76,11 +76,41 @@ func extrasEvents(path string, p eventPrediction, banks []pcr.Bank) ([]pcr.Event
 	if p.ESP != "" {
 		global, err := readExtras(filepath.Join(p.ESP, "loader", "credentials"))
 		if err != nil {
-			return nil, err
+			return x, err
 		}
 		x.GlobalCredentials = pcr.SelectExtras(global, ".cred", "")
 	}
-	return pcr.ExtrasEvents(x, banks)
+	return x, nil
+}
+
+// pcr9Events predicts what Linux's EFI stub measures into PCR 9 for the
+// UKI img: its .cmdline and the initrd the stub hands over (pcr.StubInitrd).
+func pcr9Events(img *uki.ImageFile, stubVersion string, x pcr.StubExtras, banks []pcr.Bank) ([]pcr.Event, error) {
+	major, err := pcr.MajorVersion(stubVersion)
+	if err != nil {
+		return nil, err
+	}
+	secs := map[string][]byte{}
+	for _, s := range img.BaseSections() {
+		switch s.Name {
+		case ".initrd", ".pcrsig", ".pcrpkey", ".osrel", ".cmdline", ".ucode", ".profile":
+			rc, err := s.Content.Open()
+			if err != nil {
+				return nil, err
+			}
+			b, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				return nil, fmt.Errorf("section %s: %w", s.Name, err)
+			}
+			secs[s.Name] = b
+		}
+	}
+	initrd, err := pcr.StubInitrd(major, secs, x)
+	if err != nil {
+		return nil, fmt.Errorf("PCR 9: %w", err)
+	}
+	return pcr.LinuxEvents(string(secs[".cmdline"]), initrd, banks), nil
 }
 
 // signatureLists reads certificates (PEM: one EFI_SIGNATURE_LIST each,
@@ -217,19 +247,30 @@ func predictEvents(e *env, path, stubVersion string, p eventPrediction, pcrs []i
 		}
 		events = append(events, evs...)
 	}
+	if stubVersion == "" {
+		if stubVersion = img.StubVersion(); stubVersion == "" {
+			return nil, fmt.Errorf("%s: no systemd-stub version in its .sdmagic section; give --stub-version", path)
+		}
+	}
+	x, err := stubExtras(path, p)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(pcrs, 9) {
+		evs, err := pcr9Events(img, stubVersion, x, banks)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, evs...)
+	}
 	if slices.Contains(pcrs, 12) || slices.Contains(pcrs, 13) {
-		evs, err := extrasEvents(path, p, banks)
+		evs, err := pcr.ExtrasEvents(x, banks)
 		if err != nil {
 			return nil, err
 		}
 		events = append(events, evs...)
 	}
 	if slices.Contains(pcrs, 11) {
-		if stubVersion == "" {
-			if stubVersion = img.StubVersion(); stubVersion == "" {
-				return nil, fmt.Errorf("%s: no systemd-stub version in its .sdmagic section; give --stub-version", path)
-			}
-		}
 		order, err := pcr.OrderFor(stubVersion)
 		if err != nil {
 			return nil, err
@@ -326,7 +367,7 @@ type eventlogCmd struct {
 type eventlogVerifyCmd struct {
 	Log         string `arg:"" help:"TCG2 event log (/sys/kernel/security/tpm0/binary_bios_measurements)." type:"existingfile"`
 	UKI         string `name:"uki" required:"" help:"The UKI the firmware started." type:"existingfile" placeholder:"FILE.efi"`
-	PCRs        string `name:"pcrs" default:"4,11" help:"PCRs to compare (ukibuild predicts 4, 7, 11, 12 and 13)." placeholder:"LIST"`
+	PCRs        string `name:"pcrs" default:"4,11" help:"PCRs to compare (ukibuild predicts 4, 7, 9, 11, 12 and 13)." placeholder:"LIST"`
 	StubVersion string `name:"stub-version" help:"Predict PCR 11 as this systemd-stub version would (default: the UKI's .sdmagic)." placeholder:"VERSION"`
 	QuotePCRs   string `name:"quote-pcrs" help:"PCR values the TPM reported, lines PCR:BANK=HEX: the log's replay must equal them." type:"existingfile" placeholder:"FILE"`
 	eventPrediction

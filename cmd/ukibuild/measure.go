@@ -228,7 +228,7 @@ func (m *measureSignOpts) run(e *env, policyDigest bool) error {
 type measureFileCmd struct {
 	File    string `arg:"" help:"The UKI." type:"existingfile"`
 	Explain bool   `help:"List the events that make up each PCR (--pcrs), with descriptions, and their replay."`
-	PCRs    string `name:"pcrs" default:"11" help:"With --explain: the PCRs to predict (4, 7, 11, 12, 13)." placeholder:"LIST"`
+	PCRs    string `name:"pcrs" default:"11" help:"With --explain: the PCRs to predict (4, 7, 9, 11, 12, 13)." placeholder:"LIST"`
 	measureCommon
 	eventPrediction
 }
