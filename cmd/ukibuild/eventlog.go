@@ -247,7 +247,7 @@ func predictEvents(e *env, path, stubVersion string, p eventPrediction, pcrs []i
 		}
 		events = append(events, evs...)
 	}
-	if stubVersion == "" {
+	if stubVersion == "" && (slices.Contains(pcrs, 9) || slices.Contains(pcrs, 11)) {
 		if stubVersion = img.StubVersion(); stubVersion == "" {
 			return nil, fmt.Errorf("%s: no systemd-stub version in its .sdmagic section; give --stub-version", path)
 		}
