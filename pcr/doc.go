@@ -1,5 +1,5 @@
 // Package pcr predicts the TPM PCR 11 values a Unified Kernel Image produces
-// when it boots, and signs TPM policies for them, as systemd-measure does.
+// when it boots (and PCR 4, 7, 9, 12 and 13, as events), and signs TPM policies for them, as systemd-measure does.
 //
 // # Measured boot and PCR 11
 //
@@ -37,6 +37,22 @@
 // several .dtbauto sections it measures the one matching the machine.
 // LocateProfile says which sections the stub uses for a profile, and
 // Located.WithDTBAuto which are measured for each devicetree.
+//
+// # Events and event logs
+//
+// A prediction can also be had as the list of events behind it (Event: PCR,
+// type, digest per bank, description), so that a value can be explained
+// and compared with a TPM's event log event by event: SectionEvents are the
+// stub's PCR 11 events (Measure is their Replay), PCR4Events what EDK2
+// firmware measures into PCR 4 when it starts a UKI (with ImageApplication's
+// Authenticode digests), PCR7Events its Secure Boot measurements,
+// LinuxEvents what Linux's EFI stub measures into PCR 9 (with StubInitrd,
+// the initrd systemd-stub hands over), ExtrasEvents systemd-stub's PCR 12
+// and 13 measurements of credentials and extensions (StubCPIO).
+// ParseEventLog reads a TCG2 event log (with
+// go-attestation) into the same events, and CompareEvents reports, per PCR,
+// a match or the first diverging event. The event logs of ukibuild's boot
+// tests (testvectors/eventlog) are the golden values.
 //
 // # Policies and signatures
 //

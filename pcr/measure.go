@@ -101,6 +101,29 @@ func NormalizeBanks(banks []Bank) []Bank {
 // way. A UKI may hold several .dtbauto sections, of which the stub measures
 // the one it picks for the machine: predict once for each (ukify does).
 func Measure(order Order, sections []Section, banks []Bank) (*Measurement, error) {
+	events, err := SectionEvents(order, sections, banks)
+	if err != nil {
+		return nil, err
+	}
+	m := &Measurement{Values: make([]Value, len(banks))}
+	for i, b := range banks {
+		v, err := Replay(events, 11, b)
+		if err != nil {
+			return nil, fmt.Errorf("measure: %w", err)
+		}
+		m.Values[i] = Value{Bank: b, Digest: v}
+	}
+	return m, nil
+}
+
+// SectionEvents returns the events systemd-stub logs when it measures
+// sections into PCR 11 (see Measure for which and in what order): for each,
+// an EV_IPL event whose digest is H(name + NUL) and one whose digest is
+// H(data), both described in the log by the section's name in UTF-16
+// (src/boot/measure.c, tpm_log_ipl_event, called by src/boot/stub.c; the
+// same in systemd 252 and 262, as the boot tests' event logs show).
+// Replaying them (Replay) gives Measure's value.
+func SectionEvents(order Order, sections []Section, banks []Bank) ([]Event, error) {
 	if len(banks) == 0 {
 		return nil, fmt.Errorf("measure: no PCR bank given")
 	}
@@ -117,13 +140,12 @@ func Measure(order Order, sections []Section, banks []Bank) (*Measurement, error
 		}
 		byName[s.Name] = s.Content
 	}
-	m := &Measurement{Values: make([]Value, len(banks))}
-	for i, b := range banks {
+	for _, b := range banks {
 		if b.Hash == 0 || !b.Hash.Available() {
 			return nil, fmt.Errorf("measure: PCR bank %q has no usable hash", b.Name)
 		}
-		m.Values[i] = Value{Bank: b, Digest: b.Zero()}
 	}
+	var events []Event
 	h := newMultiHasher(banks)
 	for _, name := range order.Sections {
 		c, ok := byName[name]
@@ -137,15 +159,14 @@ func Measure(order Order, sections []Section, banks []Bank) (*Measurement, error
 		if n == 0 { // the stub skips empty sections, systemd-measure empty files
 			continue
 		}
-		for i := range m.Values {
-			v := &m.Values[i]
-			nh := v.Bank.Hash.New()
-			nh.Write(append([]byte(name), 0))
-			v.Digest = v.Bank.Extend(v.Digest, nh.Sum(nil))
-			v.Digest = v.Bank.Extend(v.Digest, digests[i])
+		nameEv := hashEvent(11, EvIPL, "section "+name+" (name)", append([]byte(name), 0), banks)
+		dataEv := Event{PCR: 11, Type: EvIPL, Description: fmt.Sprintf("section %s (data, %d bytes)", name, n), Digests: make([]Value, len(banks))}
+		for i, b := range banks {
+			dataEv.Digests[i] = Value{Bank: b, Digest: digests[i]}
 		}
+		events = append(events, nameEv, dataEv)
 	}
-	return m, nil
+	return events, nil
 }
 
 // Phase returns PCR 11 after the words of p were measured on top of m.

@@ -127,6 +127,18 @@ func ImageDigest(r io.ReaderAt, size int64, h crypto.Hash) ([]byte, error) {
 	return im.firmwareDigest(h)
 }
 
+// MeasuredImageDigest is ImageDigest for the firmware's measurement of
+// the image it starts (EV_EFI_BOOT_SERVICES_APPLICATION in PCR 4): the same
+// Authenticode ranges (EDK2, SecurityPkg/Tcg/Tcg2Dxe/MeasureBootPeCoff.c),
+// hashed with any available h, SHA-1 included, one per TPM bank.
+func MeasuredImageDigest(r io.ReaderAt, size int64, h crypto.Hash) ([]byte, error) {
+	im, err := openImage(r, size)
+	if err != nil {
+		return nil, err
+	}
+	return im.firmwareDigest(h)
+}
+
 // Signed reports whether the PE image r (size bytes) has a certificate
 // table, that is a non-zero certificate table directory entry: what
 // "sbverify --list" reports as "No signature table present" when it has

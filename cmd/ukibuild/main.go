@@ -25,12 +25,13 @@ import (
 var version = "devel"
 
 type cli struct {
-	Build   buildCmd   `cmd:"" help:"Build a UKI (or a PE add-on) from a stub, a kernel and other parts."`
-	Inspect inspectCmd `cmd:"" help:"Show the sections of a UKI or another PE image."`
-	Measure measureCmd `cmd:"" help:"Predict PCR 11 and sign PCR policies (systemd-measure compatible)."`
-	Sign    signCmd    `cmd:"" help:"Sign a PE image (UKI) with Authenticode for Secure Boot."`
-	Verify  verifyCmd  `cmd:"" help:"Verify the Authenticode signatures of a PE image with UEFI firmware's rules."`
-	Genkey  genkeyCmd  `cmd:"" help:"Create Secure Boot and PCR signing keys (ukify genkey)."`
+	Build    buildCmd    `cmd:"" help:"Build a UKI (or a PE add-on) from a stub, a kernel and other parts."`
+	Inspect  inspectCmd  `cmd:"" help:"Show the sections of a UKI or another PE image."`
+	Measure  measureCmd  `cmd:"" help:"Predict PCR 11 and sign PCR policies (systemd-measure compatible)."`
+	Sign     signCmd     `cmd:"" help:"Sign a PE image (UKI) with Authenticode for Secure Boot."`
+	Verify   verifyCmd   `cmd:"" help:"Verify the Authenticode signatures of a PE image with UEFI firmware's rules."`
+	Genkey   genkeyCmd   `cmd:"" help:"Create Secure Boot and PCR signing keys (ukify genkey)."`
+	Eventlog eventlogCmd `cmd:"" help:"Check a TPM event log against the prediction for a UKI."`
 
 	KernelInstall kernelInstallCmd `cmd:"" name:"kernel-install" help:"kernel-install(8) plugin: build $KERNEL_INSTALL_STAGING_AREA/uki.efi as 60-ukify.install does."`
 	Completion    completionCmd    `cmd:"" help:"Print the shell code that sets up completion for bash, zsh or fish."`

@@ -230,10 +230,36 @@ type measureFileCmd struct {
 	File    string `arg:"" help:"The UKI." type:"existingfile"`
 	Profile int    `help:"Profile to predict for: the base sections overridden by those of the N-th .profile (0, the default, is what the stub boots unless told otherwise)." default:"0" placeholder:"N"`
 	DTBAuto string `name:"dtbauto" help:"With .dtbauto sections: the index of the one the stub picks for the machine (0 is the profile's first), or 'none'." placeholder:"INDEX|none"`
+	Explain bool   `help:"List the events that make up each PCR (--pcrs), with descriptions, and their replay."`
+	PCRs    string `name:"pcrs" default:"11" help:"With --explain: the PCRs to predict (4, 7, 9, 11, 12, 13)." placeholder:"LIST"`
 	measureCommon
+	eventPrediction
 }
 
 func (m *measureFileCmd) Run(e *env) error {
+	if m.Explain && (m.Profile != 0 || m.DTBAuto != "") {
+		return fmt.Errorf("--explain predicts the base profile without .dtbauto only; --profile and --dtbauto are for the PCR 11 values")
+	}
+	if m.Explain {
+		pcrs, err := pcr.ParsePCRList(m.PCRs)
+		if err != nil {
+			return fmt.Errorf("--pcrs: %w", err)
+		}
+		banks, err := m.banks()
+		if err != nil {
+			return err
+		}
+		banks = pcr.NormalizeBanks(banks)
+		if m.Stub != "" {
+			return fmt.Errorf("--explain takes --stub-version, not --stub")
+		}
+		events, err := predictEvents(e, m.File, m.StubVersion, m.eventPrediction, pcrs, banks)
+		if err != nil {
+			return err
+		}
+		asJSON := m.jsonMode(e.stdout, pcr.MeasureJSONOff) != pcr.MeasureJSONOff
+		return writeEvents(e.stdout, events, pcrs, banks, asJSON)
+	}
 	img, err := uki.OpenImage(m.File)
 	if err != nil {
 		return err

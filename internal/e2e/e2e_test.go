@@ -229,16 +229,24 @@ func sealInTPM(t *testing.T, state string, secret []byte, pub *rsa.PublicKey) (p
 
 // boot boots efi as the ESP's default loader with a fresh swtpm and returns
 // what the guest printed. The serial log is kept in the test's directory.
-func (e *env) boot(t *testing.T, efi string) *bootResult {
+func (e *env) boot(t *testing.T, efi string, extras ...extraFile) *bootResult {
 	t.Helper()
-	return e.bootWithTPM(t, efi, newTPMState(t, e.workDir(t)))
+	return e.bootWithTPM(t, efi, newTPMState(t, e.workDir(t)), extras...)
+}
+
+// extraFile is a file put in the UKI's .extra.d directory on the ESP
+// (EFI/BOOT/BOOTX64.EFI.extra.d/), where systemd-stub finds credentials
+// (*.cred), system extensions (*.raw) and others.
+type extraFile struct {
+	name string
+	data []byte
 }
 
 // bootWithTPM boots with the given swtpm state; the test fails unless the
 // guest ran to its end.
-func (e *env) bootWithTPM(t *testing.T, efi, state string) *bootResult {
+func (e *env) bootWithTPM(t *testing.T, efi, state string, extras ...extraFile) *bootResult {
 	t.Helper()
-	r := e.qemu(t, efi, state, 3*time.Minute)
+	r := e.qemu(t, efi, state, 3*time.Minute, extras...)
 	res := &bootResult{pcr11: map[string]string{}, pcr7: map[string]string{}, extra: map[string]string{}, serial: r.serial}
 	sc := bufio.NewScanner(bytes.NewReader(r.log))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
@@ -290,7 +298,7 @@ var refusalRE = regexp.MustCompile(`BdsDxe: failed to load [^\r\n]*: Access Deni
 // log: after a refusal OVMF would wait in its boot manager, so QEMU is
 // stopped as soon as the refusal is logged; otherwise it runs until the
 // guest powers off or timeout passes.
-func (e *env) qemu(t *testing.T, efi, state string, timeout time.Duration) *qemuRun {
+func (e *env) qemu(t *testing.T, efi, state string, timeout time.Duration, extras ...extraFile) *qemuRun {
 	t.Helper()
 	dir := e.workDir(t)
 	esp := filepath.Join(dir, "esp", "EFI", "BOOT")
@@ -298,6 +306,17 @@ func (e *env) qemu(t *testing.T, efi, state string, timeout time.Duration) *qemu
 		t.Fatal(err)
 	}
 	copyFile(t, efi, filepath.Join(esp, "BOOTX64.EFI"))
+	if len(extras) > 0 {
+		d := filepath.Join(esp, "BOOTX64.EFI.extra.d")
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range extras {
+			if err := os.WriteFile(filepath.Join(d, x.name), x.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	vars := filepath.Join(dir, "vars.fd")
 	copyFile(t, e.sb.vars, vars)
 	sock := filepath.Join(state, "ctrl.sock")
@@ -398,6 +417,14 @@ func parseCalculate(out string) map[string]string {
 	return m
 }
 
+// testExtras are the credential and the system extension put next to the
+// stub 262 UKI on the ESP: systemd-stub measures them (into PCR 12 and 13)
+// and passes them in /.extra; their content is not checked by the stub.
+var testExtras = []extraFile{
+	{"ukibuild-e2e.cred", []byte("ukibuild e2e credential\n")},
+	{"ukibuild-e2e.raw", []byte("ukibuild e2e system extension image\n")},
+}
+
 // TestBootPCR11MatchesPrediction (cases 1 and 5): a UKI built and signed
 // by "ukibuild build" (Secure Boot key: the test db key; a PCR key) boots
 // under Secure Boot with a TPM; the firmware measured Secure Boot on with our keys and names the db
@@ -416,7 +443,11 @@ func TestBootPCR11MatchesPrediction(t *testing.T) {
 			efi := filepath.Join(e.workDir(t), "uki.efi")
 			e.buildSigned(t, efi, e.sb.db, slices.Concat(e.ukiArgs(t, version), []string{"--pcr-private-key", key})...)
 			want := parseCalculate(e.run(t, "measure", efi, "--bank=sha1", "--bank=sha256", "--phase=:"))
-			res := e.boot(t, efi)
+			var extras []extraFile
+			if version == "262" {
+				extras = testExtras
+			}
+			res := e.boot(t, efi, extras...)
 			e.checkSecureBoot(t, name, res, e.sb.db.c)
 			for _, bank := range []string{"sha1", "sha256"} {
 				ok := res.pcr11[bank] == want[bank] && want[bank] != ""
@@ -431,6 +462,8 @@ func TestBootPCR11MatchesPrediction(t *testing.T) {
 				t.Errorf("the stub passed no /.extra/tpm2-pcr-signature.json: %v", res.extra)
 			}
 			checkEventLog(t, "5 event log, stub "+version, version, efi, res)
+			e.checkEventlogVerify(t, "5 event log, stub "+version, efi, res, extras)
+			saveVector(t, e, version, efi, res)
 			if version == "252" {
 				wrong := parseCalculate(e.run(t, "measure", efi, "--bank=sha256", "--phase=:", "--stub-version=262"))
 				differs := wrong["sha256"] != "" && wrong["sha256"] != res.pcr11["sha256"]
@@ -548,4 +581,131 @@ func checkEventLog(t *testing.T, name, version, efi string, res *bootResult) {
 	}
 	record(t, name, "PCR 11 events replay to the PCR", fmt.Sprintf("%d events: %s", len(want), strings.Join(names, " ")),
 		fmt.Sprintf("%d events, replay = PCR 11: %v", len(seen), hex.EncodeToString(replay) == res.pcr11["sha256"]), ok)
+}
+
+// checkEventlogVerify (case 5) runs "ukibuild eventlog verify" on the
+// guest's event log: PCR 4 and 11 must match the prediction for efi, the
+// log must replay to the PCR values the guest read (--quote-pcrs), and the
+// same log against efi with one byte changed (in .linux) must be reported at
+// its first diverging events: the UKI's PCR 4 event and the .linux data
+// event of PCR 11, and PCR 7 at its authority event (the changed UKI's
+// signature no longer verifies: no db entry authorizes it). PCR 7 is predicted from the test's PK, KEK and db
+// certificates; with a db lacking the token's certificate it differs at
+// the db event. OVMF here tries two boot options (--boot-attempts 2).
+func (e *env) checkEventlogVerify(t *testing.T, name, efi string, res *bootResult, extras []extraFile) {
+	t.Helper()
+	dir := e.workDir(t)
+	writeExtras(t, efi, extras)
+	log, quote := filepath.Join(dir, "eventlog.bin"), filepath.Join(dir, "quote.txt")
+	var q strings.Builder
+	for bank, v := range res.pcr11 {
+		fmt.Fprintf(&q, "11:%s=%s\n", bank, v)
+	}
+	fmt.Fprintf(&q, "7:sha256=%s\n", res.pcr7["sha256"])
+	if err := os.WriteFile(log, res.evlog, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(quote, []byte(q.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dbx := filepath.Join(dir, "dbx.esl")
+	if err := os.WriteFile(dbx, virtFwVarsDBX(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(uki string, db ...string) (string, error) {
+		args := []string{"eventlog", "verify", log, "--uki", uki, "--pcrs", "4,7,9,11,12,13", "--boot-attempts", "2", "--quote-pcrs", quote,
+			"--owner-guid", ownerGUID, "--pk", e.sb.pk.cert, "--kek", e.sb.kek.cert, "--dbx", dbx}
+		if db == nil {
+			db = []string{e.sb.db.cert, e.sb.hsm.CertPEM}
+		}
+		for _, c := range db {
+			args = append(args, "--db", c)
+		}
+		out, err := exec.Command(e.ukibuild, args...).CombinedOutput()
+		return string(out), err
+	}
+	out, err := verify(efi)
+	n := len(extras) / 2 // one credential and one sysext: one event each in PCR 12 and 13
+	pcr1213 := fmt.Sprintf("PCR 12: match (%d events)\nPCR 13: match (%d events)", n, n)
+	ok := err == nil && strings.Contains(out, "PCR 4: match (5 events)") && strings.Contains(out, "PCR 7: match (7 events)") &&
+		strings.Contains(out, "PCR 11: match") && strings.Contains(out, pcr1213) && strings.Contains(out, "PCR 9: match (2 events)")
+	record(t, name, "ukibuild eventlog verify --pcrs 4,7,9,11,12,13 --quote-pcrs", "PCR 4, 7, 9 (2 events), 11 match; "+oneLine(pcr1213)+"; replay = TPM", oneLine(out), ok)
+	if !ok {
+		t.Errorf("%s: ukibuild eventlog verify: %v\n%s", name, err, out)
+	}
+	b, err := os.ReadFile(efi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const at = 5000000 // inside .linux
+	b[at] ^= 0xff
+	changed := filepath.Join(dir, "uki.changed.efi")
+	if err := os.WriteFile(changed, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeExtras(t, changed, extras)
+	out, err = verify(changed)
+	ok = err != nil && strings.Contains(out, "PCR 4: event 4 differs") && strings.Contains(out, "PCR 11: event 1 differs") &&
+		strings.Contains(out, "EV_EFI_BOOT_SERVICES_APPLICATION") && strings.Contains(out, "PCR 7: event 6 differs")
+	record(t, name, fmt.Sprintf("eventlog verify, UKI byte %d changed", at), "fails: PCR 4 event 4 (UKI), PCR 7 event 6 (no authority: not signed by db), PCR 11 event 1 (.linux data)", oneLine(out), ok)
+	if !ok {
+		t.Errorf("%s: ukibuild eventlog verify of the changed UKI: %v\n%s", name, err, out)
+	}
+	out, err = verify(efi, e.sb.db.cert)
+	ok = err != nil && strings.Contains(out, "PCR 7: event 3 differs") && strings.Contains(out, "PCR 4: match")
+	record(t, name, "eventlog verify, db without the token certificate", "fails: PCR 7 event 3 (db)", oneLine(out), ok)
+	if !ok {
+		t.Errorf("%s: ukibuild eventlog verify with another db: %v\n%s", name, err, out)
+	}
+}
+
+// virtFwVarsDBX is the dbx that virt-fw-vars --secure-boot enrolls when
+// given none: one EFI_CERT_SHA256 entry, the SHA-256 of nothing, owned by
+// a0baa8a3-041d-48a8-bc87-c36d121b5e3d (as the recorded event logs show).
+func virtFwVarsDBX() []byte {
+	owner, _ := pcr.ParseGUID("a0baa8a3-041d-48a8-bc87-c36d121b5e3d")
+	empty := sha256.Sum256(nil)
+	l, _ := pcr.SignatureList(pcr.EFICertSHA256GUID, pcr.SignatureData(owner, empty[:]))
+	return l
+}
+
+// writeExtras puts extras in efi.extra.d/, where "ukibuild eventlog
+// verify --uki efi" reads them, as on the ESP.
+func writeExtras(t *testing.T, efi string, extras []extraFile) {
+	t.Helper()
+	if len(extras) == 0 {
+		return
+	}
+	d := efi + ".extra.d"
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range extras {
+		if err := os.WriteFile(filepath.Join(d, x.name), x.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// saveVector copies the boot's event log, the UKI, the guest's lines and
+// the Secure Boot certificates to $UKIBUILD_E2E_SAVE when it is set: how the
+// event logs in testvectors/eventlog were recorded.
+func saveVector(t *testing.T, e *env, version, efi string, res *bootResult) {
+	t.Helper()
+	d := os.Getenv("UKIBUILD_E2E_SAVE")
+	if d == "" {
+		return
+	}
+	if err := os.WriteFile(filepath.Join(d, "eventlog-"+version+".bin"), res.evlog, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "lines-"+version+".txt"), []byte(strings.Join(res.lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, efi, filepath.Join(d, "uki-"+version+".efi"))
+	for _, c := range []struct{ from, to string }{
+		{e.sb.pk.cert, "pk.pem"}, {e.sb.kek.cert, "kek.pem"}, {e.sb.db.cert, "db.pem"}, {e.sb.hsm.CertPEM, "hsm.pem"},
+	} {
+		copyFile(t, c.from, filepath.Join(d, c.to))
+	}
 }
