@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/internal/pe"
-	"github.com/ukibuild/ukibuild/internal/peakrss"
 	"github.com/ukibuild/ukibuild/internal/pe/petest"
+	"github.com/ukibuild/ukibuild/internal/peakrss"
 )
 
 const (
