@@ -470,18 +470,9 @@ type fileRange struct {
 func (c *fileRange) Size() int64    { return c.n }
 func (c *fileRange) String() string { return c.what }
 func (c *fileRange) Open() (io.ReadCloser, error) {
-	f, err := os.Open(c.path)
+	f, err := openChecked(c.path, c.fileSize)
 	if err != nil {
 		return nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if st.Size() != c.fileSize {
-		f.Close()
-		return nil, fmt.Errorf("%s: size changed from %d to %d bytes while building", c.path, c.fileSize, st.Size())
 	}
 	return struct {
 		io.Reader

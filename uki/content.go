@@ -64,10 +64,14 @@ type fileContent struct {
 	size int64
 }
 
-func (c *fileContent) Size() int64    { return c.size }
-func (c *fileContent) String() string { return c.path }
-func (c *fileContent) Open() (io.ReadCloser, error) {
-	f, err := os.Open(c.path)
+func (c *fileContent) Size() int64                  { return c.size }
+func (c *fileContent) String() string               { return c.path }
+func (c *fileContent) Open() (io.ReadCloser, error) { return openChecked(c.path, c.size) }
+
+// openChecked opens the file at path, which must still be size bytes long
+// (an input that changes while a UKI is built is an error, not a mix).
+func openChecked(path string, size int64) (*os.File, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -76,9 +80,9 @@ func (c *fileContent) Open() (io.ReadCloser, error) {
 		f.Close()
 		return nil, err
 	}
-	if st.Size() != c.size {
+	if st.Size() != size {
 		f.Close()
-		return nil, fmt.Errorf("%s: size changed from %d to %d bytes while building", c.path, c.size, st.Size())
+		return nil, fmt.Errorf("%s: size changed from %d to %d bytes while building", path, size, st.Size())
 	}
 	return f, nil
 }

@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
-	"golang.org/x/term"
+	"github.com/ukibuild/ukibuild/internal/secretprompt"
 )
 
 // Environment variables Passphrase reads.
@@ -46,28 +45,15 @@ func Passphrase(path string) ([]byte, error) {
 	return terminalPassphrase(path)
 }
 
-// terminalPassphrase prompts on /dev/tty (or standard input and error when
-// they are a terminal).
+// terminalPassphrase prompts on the terminal (see package secretprompt).
 func terminalPassphrase(path string) ([]byte, error) {
-	var in int
-	var out io.Writer
-	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
-		defer tty.Close()
-		in, out = int(tty.Fd()), tty
-	} else if term.IsTerminal(int(os.Stdin.Fd())) {
-		in, out = int(os.Stdin.Fd()), os.Stderr
-	} else {
+	p, err := secretprompt.Read(fmt.Sprintf("Passphrase for private key %s: ", path))
+	switch {
+	case errors.Is(err, secretprompt.ErrNoTerminal):
 		return nil, fmt.Errorf("the key is encrypted and there is no terminal to ask for its passphrase: set $%s (a file holding it) or $%s", EnvPassphraseFile, EnvPassphrase)
-	}
-	if _, err := fmt.Fprintf(out, "Passphrase for private key %s: ", path); err != nil {
-		return nil, err
-	}
-	p, err := term.ReadPassword(in)
-	_, _ = io.WriteString(out, "\n")
-	if err != nil {
-		return nil, fmt.Errorf("reading the passphrase from the terminal: %w", err)
-	}
-	if len(p) == 0 {
+	case err != nil:
+		return nil, fmt.Errorf("the passphrase: %w", err)
+	case len(p) == 0:
 		return nil, errors.New("the passphrase entered was empty")
 	}
 	return p, nil

@@ -3,11 +3,10 @@ package pkcs11
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
-	"golang.org/x/term"
+	"github.com/ukibuild/ukibuild/internal/secretprompt"
 )
 
 // Environment variables read by EnvOptions and PINFromEnv. The library
@@ -89,25 +88,13 @@ func TerminalPIN(prompt string) PINFunc {
 		if p == "" {
 			p = fmt.Sprintf("PIN for PKCS #11 token %s: ", token)
 		}
-		var in int
-		var out io.Writer
-		if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
-			defer tty.Close()
-			in, out = int(tty.Fd()), tty
-		} else if term.IsTerminal(int(os.Stdin.Fd())) {
-			in, out = int(os.Stdin.Fd()), os.Stderr
-		} else {
+		pin, err := secretprompt.Read(p)
+		switch {
+		case errors.Is(err, secretprompt.ErrNoTerminal):
 			return "", fmt.Errorf("%w for token %s: no terminal to prompt on; set %s or add pin-source to the URI", ErrNoPIN, token, EnvPIN)
-		}
-		if _, err := io.WriteString(out, p); err != nil {
-			return "", fmt.Errorf("pkcs11: prompting for the PIN of token %s: %w", token, err)
-		}
-		pin, err := term.ReadPassword(in)
-		_, _ = io.WriteString(out, "\n")
-		if err != nil {
-			return "", fmt.Errorf("pkcs11: reading the PIN of token %s from the terminal: %w", token, err)
-		}
-		if len(pin) == 0 {
+		case err != nil:
+			return "", fmt.Errorf("pkcs11: the PIN of token %s: %w", token, err)
+		case len(pin) == 0:
 			return "", fmt.Errorf("%w for token %s: the PIN entered was empty", ErrNoPIN, token)
 		}
 		return string(pin), nil
