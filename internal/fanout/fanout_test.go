@@ -7,8 +7,10 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 func TestCopyFeedsEveryWriterInOrder(t *testing.T) {
@@ -72,3 +74,78 @@ func BenchmarkCopy(b *testing.B) {
 		}
 	}
 }
+
+// countWriter counts what it is given, slowly enough that Sync has to wait.
+type countWriter struct{ n atomic.Int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	time.Sleep(50 * time.Microsecond)
+	c.n.Add(int64(len(p)))
+	return len(p), nil
+}
+
+// TestWriterSync: after Sync every writer has seen every byte written so
+// far, partial buffers included; after Close the whole stream, in order.
+func TestWriterSync(t *testing.T) {
+	var a, b countWriter
+	var h1, h2 = sha256.New(), sha256.New()
+	w := NewWriter(4096, 3, &a, &b, h1)
+	r := rand.New(rand.NewPCG(1, 2))
+	var total int64
+	for i := range 300 {
+		p := make([]byte, r.IntN(10000))
+		for k := range p {
+			p[k] = byte(r.Uint32())
+		}
+		h2.Write(p)
+		if i%2 == 0 {
+			if _, err := w.Write(p); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := w.ReadFrom(bytes.NewReader(p)); err != nil {
+			t.Fatal(err)
+		}
+		total += int64(len(p))
+		if w.Written() != total {
+			t.Fatalf("Written() = %d, want %d", w.Written(), total)
+		}
+		if i%7 == 0 {
+			if err := w.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			if a.n.Load() != total || b.n.Load() != total {
+				t.Fatalf("after Sync the writers saw %d and %d bytes, want %d", a.n.Load(), b.n.Load(), total)
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if a.n.Load() != total || !bytes.Equal(h1.Sum(nil), h2.Sum(nil)) {
+		t.Fatalf("after Close: %d of %d bytes, digest equal: %v", a.n.Load(), total, bytes.Equal(h1.Sum(nil), h2.Sum(nil)))
+	}
+	if err := w.Close(); err == nil {
+		t.Errorf("a second Close did not fail")
+	}
+}
+
+// TestWriterStopsOnWriterError: once a writer failed, Write and Sync return
+// its error, and Close too.
+func TestWriterStopsOnWriterError(t *testing.T) {
+	fail := errors.New("disk full")
+	w := NewWriter(1024, 2, io.Discard, failAfter{fail})
+	w.Write(make([]byte, 5000))
+	if err := w.Sync(); !errors.Is(err, fail) {
+		t.Fatalf("Sync after a writer failed: %v", err)
+	}
+	if _, err := w.Write([]byte{1}); !errors.Is(err, fail) {
+		t.Errorf("Write after a writer failed: %v", err)
+	}
+	if err := w.Close(); !errors.Is(err, fail) {
+		t.Errorf("Close after a writer failed: %v", err)
+	}
+}
+
+type failAfter struct{ err error }
+
+func (f failAfter) Write(p []byte) (int, error) { return 0, f.err }
