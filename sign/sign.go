@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
+	"github.com/ukibuild/ukibuild/internal/fanout"
 	"github.com/ukibuild/ukibuild/internal/pe"
 )
 
@@ -574,7 +575,10 @@ func Sign(dst io.WriterAt, src io.ReaderAt, size int64, signer crypto.Signer, op
 
 // SignFile signs the PE image at inPath and writes the signed image to
 // outPath atomically (outPath may be inPath). A new output file gets the
-// input's permissions. Errors name the file.
+// input's permissions. Errors name the file. An unsigned image whose
+// Authenticode ranges follow file order (any image ukibuild or ukify makes)
+// is read once: the digest is computed from the bytes as they are copied,
+// on another core (see Stream); others are read twice.
 func SignFile(inPath, outPath string, signer crypto.Signer, opts Options) error {
 	in, err := os.Open(inPath)
 	if err != nil {
@@ -585,6 +589,12 @@ func SignFile(inPath, outPath string, signer crypto.Signer, opts Options) error 
 	if err != nil {
 		return err
 	}
+	switch err := signFileStream(in, st.Size(), outPath, st.Mode().Perm(), signer, opts); {
+	case err == nil:
+		return nil
+	case !errors.Is(err, ErrNotStreamable):
+		return fmt.Errorf("signing %s: %w", inPath, err)
+	}
 	req, err := NewRequest(in, st.Size(), opts)
 	if err != nil {
 		return fmt.Errorf("signing %s: %w", inPath, err)
@@ -594,4 +604,41 @@ func SignFile(inPath, outPath string, signer crypto.Signer, opts Options) error 
 		return fmt.Errorf("signing %s: %w", inPath, err)
 	}
 	return req.WriteFile(outPath, st.Mode().Perm(), p7)
+}
+
+// signFileStream signs in (size bytes) into outPath while copying it, or
+// returns ErrNotStreamable (nothing written) for images Stream cannot sign.
+func signFileStream(in *os.File, size int64, outPath string, perm os.FileMode, signer crypto.Signer, opts Options) error {
+	if err := opts.check(); err != nil {
+		return err
+	}
+	im, err := openImage(in, size)
+	if err != nil {
+		return err
+	}
+	if im.signed() {
+		return ErrNotStreamable // NewRequest appends or replaces
+	}
+	if int64(im.f.SizeOfHeaders) > min(size, 64<<20) {
+		return ErrNotStreamable // NewRequest explains what is wrong
+	}
+	head := make([]byte, im.f.SizeOfHeaders)
+	if err := pe.ReadFullAt(in, head, 0); err != nil {
+		return err
+	}
+	stream, err := NewStream(head, size, opts)
+	if err != nil {
+		return err
+	}
+	err = atomicfile.Write(outPath, perm, func(f *os.File) error {
+		if _, err := fanout.Copy(io.NewSectionReader(in, 0, size), f, stream); err != nil {
+			return err
+		}
+		_, err := stream.Finish(f, signer)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("writing signed image %s: %w", outPath, err)
+	}
+	return nil
 }

@@ -273,7 +273,7 @@ func (a *assembler) measureProfile(n int) error {
 	var secs []pcr.Section
 	for i, s := range a.plan.Sections {
 		if a.measured[i] {
-			secs = append(secs, pcr.Section{Name: s.Name, Content: s.Content})
+			secs = append(secs, pcr.Section{Name: s.Name, Content: sectionRef{s.Content, i}})
 		}
 	}
 	loc, err := pcr.LocateProfile(secs, n)
@@ -296,14 +296,26 @@ func (a *assembler) measureProfile(n int) error {
 	if len(cfg.PCRKeys) == 0 && cfg.PolicyDigestKey == nil {
 		return nil
 	}
+	if cfg.PolicyDigestKey == nil {
+		// Signed while the image is written (see stream.go).
+		for _, v := range variants {
+			if err := v.checkLinux(); err != nil {
+				return err
+			}
+		}
+		job, err := newPCRSigJob(a.plan, cfg, variants)
+		if err != nil {
+			return err
+		}
+		job.index = len(a.plan.Sections)
+		return a.add(Section{".pcrsig", job}, false)
+	}
 	sig, err := signPCRVariants(a.plan, variants, cfg)
 	if err != nil {
 		return err
 	}
-	if cfg.PolicyDigestKey != nil {
-		a.digests = append(a.digests, sig)
-		a.profiles = append(a.profiles, n > 0)
-	}
+	a.digests = append(a.digests, sig)
+	a.profiles = append(a.profiles, n > 0)
 	return a.add(Section{".pcrsig", Bytes("PCR signatures", sig)}, false)
 }
 

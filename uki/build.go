@@ -168,8 +168,15 @@ func (p *Plan) Close() error {
 	return errors.Join(errs...)
 }
 
-// Compose lays out the image (see Compose).
-func (p *Plan) Compose() (*Image, error) { return Compose(p.Stub, p.Sections) }
+// Compose lays out the image (see Compose). The PCR policies of .pcrsig
+// sections are computed first, from a read of the sections they cover;
+// WriteFile instead computes them from the bytes it writes.
+func (p *Plan) Compose() (*Image, error) {
+	if err := p.resolvePCRSigs(); err != nil {
+		return nil, err
+	}
+	return Compose(p.Stub, p.Sections)
+}
 
 // Build resolves cfg and writes the UKI to output atomically (signed when
 // cfg.SecureBoot is set): on any error no output file is created and an

@@ -230,7 +230,13 @@ type Image struct {
 	head     []byte // fixed-up stub with final headers and in-place sections
 	appended []placed
 	size     int64
+	// data holds, per section given to Compose, where its data lies in
+	// the file (appended or in place in the stub).
+	data []fileSpan
 }
+
+// fileSpan is a byte range of the image file.
+type fileSpan struct{ off, n int64 }
 
 type placed struct {
 	name    string
@@ -322,6 +328,7 @@ func Compose(stub *Stub, sections []Section) (*Image, error) {
 			copy(head[s.PointerToRawData:end], b.Bytes())
 			clear(head[uint64(s.PointerToRawData)+size : end])
 			s.VirtualSize = uint32(size)
+			img.data = append(img.data, fileSpan{int64(s.PointerToRawData), int64(size)})
 			inPlace = true
 			break
 		}
@@ -334,6 +341,7 @@ func Compose(stub *Stub, sections []Section) (*Image, error) {
 		}
 		hdr.Sections = append(hdr.Sections, ns)
 		img.appended = append(img.appended, placed{name: sec.Name, offset: int64(ptr), rawSize: int64(raw), content: sec.Content})
+		img.data = append(img.data, fileSpan{int64(ptr), int64(size)})
 		fileLen = ptr + raw
 	}
 

@@ -4,12 +4,10 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
-	"github.com/ukibuild/ukibuild/internal/fanout"
 	"github.com/ukibuild/ukibuild/sign"
 )
 
@@ -84,21 +82,50 @@ func (sb *SecureBoot) signKernel(linux Content, tempDir string) (Content, string
 
 // WriteFile composes the image and writes it to path atomically: on any
 // error no output file is created and an existing one is left untouched.
-// With SecureBoot set the image is signed: the unsigned image goes to a
-// temporary file next to path, is signed into path and removed. New files
-// get mode 0644.
+// Each input byte is read once: the PCR bank digests of the .pcrsig
+// policies and, with SecureBoot set, the Authenticode digest are computed
+// from the bytes as they are written, on several cores (images whose
+// Authenticode ranges are not in file order are written to a temporary file
+// next to path first, then signed). New files get mode 0644.
 func (p *Plan) WriteFile(path string) error {
-	img, err := p.Compose()
+	err := p.writeFile(path)
+	if errors.Is(err, errNotStreamed) {
+		// The .pcrsig size laid out in advance was not the final one:
+		// compute the policies first, then write.
+		if err := p.resolvePCRSigs(); err != nil {
+			return err
+		}
+		err = p.writeFile(path)
+	}
+	return err
+}
+
+func (p *Plan) writeFile(path string) error {
+	img, err := Compose(p.Stub, p.Sections)
 	if err != nil {
 		return err
 	}
 	if p.SecureBoot == nil {
-		return WriteFile(path, img)
+		err := atomicfile.Write(path, 0o644, func(f *os.File) error { return p.writeImage(img, f) })
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		return nil
 	}
 	stream, err := sign.NewStream(img.head, img.Size(), p.SecureBoot.Options)
 	switch {
 	case err == nil:
-		return writeSigned(path, img, stream, p.SecureBoot.Signer)
+		err := atomicfile.Write(path, 0o644, func(f *os.File) error {
+			if err := p.writeImage(img, f, stream); err != nil {
+				return err
+			}
+			_, err := stream.Finish(f, p.SecureBoot.Signer)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("writing signed %s: %w", path, err)
+		}
+		return nil
 	case !errors.Is(err, sign.ErrNotStreamable):
 		return fmt.Errorf("signing %s: %w", path, err)
 	}
@@ -109,7 +136,7 @@ func (p *Plan) WriteFile(path string) error {
 	}
 	defer atomicfile.Remove(tmp.Name())
 	defer tmp.Close()
-	if _, err := img.WriteTo(tmp); err != nil {
+	if err := p.writeImage(img, tmp); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	req, err := sign.NewRequest(tmp, img.Size(), p.SecureBoot.Options)
@@ -126,30 +153,6 @@ func (p *Plan) WriteFile(path string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}
-
-// writeSigned writes img to path atomically while the Authenticode digest
-// is computed from the same bytes, on another core, then appends the
-// signature: every byte is produced once.
-func writeSigned(path string, img *Image, stream *sign.Stream, signer crypto.Signer) error {
-	err := atomicfile.Write(path, 0o644, func(f *os.File) error {
-		pr, pw := io.Pipe()
-		go func() {
-			_, err := img.WriteTo(pw)
-			pw.CloseWithError(err)
-		}()
-		_, err := fanout.Copy(pr, f, stream)
-		pr.CloseWithError(io.ErrClosedPipe) // unblock the writer after a failure
-		if err != nil {
-			return err
-		}
-		_, err = stream.Finish(f, signer)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("writing signed %s: %w", path, err)
 	}
 	return nil
 }

@@ -1,0 +1,185 @@
+package uki
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ukibuild/ukibuild/internal/reftools"
+	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/sign"
+)
+
+// countingContent counts the bytes read from a content.
+type countingContent struct {
+	Content
+	read *atomic.Int64
+}
+
+func (c countingContent) Open() (io.ReadCloser, error) {
+	rc, err := c.Content.Open()
+	if err != nil {
+		return nil, err
+	}
+	return countingReader{rc, c.read}, nil
+}
+
+type countingReader struct {
+	io.ReadCloser
+	read *atomic.Int64
+}
+
+func (r countingReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	r.read.Add(int64(n))
+	return n, err
+}
+
+// TestWriteFileReadsEachByteOnce: Plan.WriteFile signs the PCR policies of
+// .pcrsig from the bytes it writes (the initrd is read once, not once for
+// the bank digests and once for the file), and gives the same bytes as
+// computing the policies first (Plan.Compose, which reads the initrd
+// twice); with Secure Boot signing too; and when the .pcrsig size laid out
+// in advance is wrong, WriteFile starts over with the policies computed
+// first and still writes the same bytes.
+func TestWriteFileReadsEachByteOnce(t *testing.T) {
+	tools := reftools.Locate(t)
+	stub := tools.Path(t, "UKIBUILD_STUB_262")
+	kernel := tools.Path(t, "UKIBUILD_KERNEL")
+	pcrKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "stream test db"},
+		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(4e9, 0)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &sbKey.PublicKey, sbKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+
+	initrd := make([]byte, 3<<20+12345)
+	if _, err := rand.Read(initrd); err != nil {
+		t.Fatal(err)
+	}
+	var read atomic.Int64
+	uname := "6.1.0-test"
+	config := func(sb bool) Config {
+		cfg := Config{
+			Stub:     stub,
+			Linux:    kernel,
+			Uname:    &uname,
+			Cmdline:  Text("cmdline", "console=ttyS0 quiet"),
+			Initrds:  []Content{countingContent{Bytes("initrd", initrd), &read}},
+			PCRBanks: []pcr.Bank{pcr.SHA1, pcr.SHA256, pcr.SHA384, pcr.SHA512},
+			PCRKeys: []PCRKey{
+				{Signer: pcrKey, Phases: []string{"enter-initrd", "enter-initrd:leave-initrd"}},
+				{Signer: pcrKey, Phases: []string{"enter-initrd"}, PolicyRef: "initrd"},
+			},
+		}
+		if sb {
+			cfg.SecureBoot = &SecureBoot{Signer: sbKey, Options: sign.Options{Certificate: cert}, SignKernel: new(bool)}
+		}
+		return cfg
+	}
+	dir := t.TempDir()
+	build := func(cfg Config, out string, mangle func(*Plan), eager bool) int64 {
+		t.Helper()
+		plan, err := Prepare(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer plan.Close()
+		if mangle != nil {
+			mangle(plan)
+		}
+		read.Store(0)
+		if eager {
+			img, err := plan.Compose()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := WriteFile(out, img); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := plan.WriteFile(out); err != nil {
+			t.Fatal(err)
+		}
+		return read.Load()
+	}
+	file := func(name string) string { return filepath.Join(dir, name) }
+	size := int64(len(initrd))
+
+	if n := build(config(false), file("stream.efi"), nil, false); n != size {
+		t.Errorf("WriteFile read the initrd's %d bytes %d times (%d bytes), want once", size, n/size, n)
+	}
+	if n := build(config(false), file("eager.efi"), nil, true); n != 2*size {
+		t.Errorf("Compose then WriteTo read %d initrd bytes, want %d (twice)", n, 2*size)
+	}
+	stream, _ := os.ReadFile(file("stream.efi"))
+	eager, _ := os.ReadFile(file("eager.efi"))
+	if !bytes.Equal(stream, eager) {
+		t.Fatalf("the .pcrsig signed while writing differs from the one computed first")
+	}
+	img, err := OpenImage(file("stream.efi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcrsig := false
+	for _, s := range img.Sections() {
+		pcrsig = pcrsig || s.Name == ".pcrsig" && s.Content.Size() > 1000
+	}
+	img.Close()
+	if !pcrsig {
+		t.Fatalf("no .pcrsig in the image")
+	}
+
+	// A wrong size laid out in advance: WriteFile starts over.
+	wrong := func(p *Plan) {
+		jobs := p.deferredJobs()
+		if len(jobs) != 1 {
+			t.Fatalf("%d deferred .pcrsig sections, want 1", len(jobs))
+		}
+		jobs[0].size++
+	}
+	if n := build(config(false), file("redo.efi"), wrong, false); n < 2*size {
+		t.Errorf("after a wrong .pcrsig size, %d initrd bytes read, want at least %d", n, 2*size)
+	}
+	redo, _ := os.ReadFile(file("redo.efi"))
+	if !bytes.Equal(redo, eager) {
+		t.Errorf("the image written again after a wrong .pcrsig size differs")
+	}
+
+	// Secure Boot: signed while written, same as signing afterwards.
+	if n := build(config(true), file("signed.efi"), nil, false); n != size {
+		t.Errorf("a signed build read %d initrd bytes, want %d (once)", n, size)
+	}
+	if _, err := sign.VerifyFile(file("signed.efi"), sign.VerifyOptions{DB: []*x509.Certificate{cert}}); err != nil {
+		t.Errorf("the signed UKI does not verify: %v", err)
+	}
+	if err := sign.SignFile(file("eager.efi"), file("after.efi"), sbKey, sign.Options{Certificate: cert}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(file("after.efi"))
+	b, _ := os.ReadFile(file("signed.efi"))
+	if !bytes.Equal(a, b) {
+		t.Errorf("the UKI signed while written differs from the one signed afterwards")
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".*"))
+	if len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+}
