@@ -560,8 +560,16 @@ func copyPatched(w io.Writer, r io.ReaderAt, n int64, patches []patch, buf []byt
 }
 
 // Sign signs the PE image src (size bytes) with signer and writes the signed
-// image to dst, returning its size. See NewRequest and Request.Write.
+// image to dst, returning its size. See NewRequest and Request.Write. An
+// unsigned image whose Authenticode ranges follow file order (any image
+// ukibuild or ukify makes) is read once: the digest is computed from the
+// bytes as they are copied, on another core (see Stream); others are read
+// twice.
 func Sign(dst io.WriterAt, src io.ReaderAt, size int64, signer crypto.Signer, opts Options) (int64, error) {
+	n, err := signStream(dst, src, size, signer, opts)
+	if !errors.Is(err, ErrNotStreamable) {
+		return n, err
+	}
 	req, err := NewRequest(src, size, opts)
 	if err != nil {
 		return 0, err
@@ -573,12 +581,40 @@ func Sign(dst io.WriterAt, src io.ReaderAt, size int64, signer crypto.Signer, op
 	return req.Write(dst, p7)
 }
 
+// signStream signs src into dst while copying it, or returns
+// ErrNotStreamable, having written nothing, for images Stream cannot sign.
+func signStream(dst io.WriterAt, src io.ReaderAt, size int64, signer crypto.Signer, opts Options) (int64, error) {
+	if err := opts.check(); err != nil {
+		return 0, err
+	}
+	im, err := openImage(src, size)
+	if err != nil {
+		return 0, err
+	}
+	if im.signed() {
+		return 0, ErrNotStreamable // NewRequest appends or replaces
+	}
+	if int64(im.f.SizeOfHeaders) > min(size, 64<<20) {
+		return 0, ErrNotStreamable // NewRequest explains what is wrong
+	}
+	head := make([]byte, im.f.SizeOfHeaders)
+	if err := pe.ReadFullAt(src, head, 0); err != nil {
+		return 0, err
+	}
+	stream, err := NewStream(head, size, opts)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := fanout.Copy(io.NewSectionReader(src, 0, size), io.NewOffsetWriter(dst, 0), stream); err != nil {
+		return 0, err
+	}
+	return stream.Finish(dst, signer)
+}
+
 // SignFile signs the PE image at inPath and writes the signed image to
 // outPath atomically (outPath may be inPath). A new output file gets the
-// input's permissions. Errors name the file. An unsigned image whose
-// Authenticode ranges follow file order (any image ukibuild or ukify makes)
-// is read once: the digest is computed from the bytes as they are copied,
-// on another core (see Stream); others are read twice.
+// input's permissions. Errors name the file. See Sign for how often the
+// input is read.
 func SignFile(inPath, outPath string, signer crypto.Signer, opts Options) error {
 	in, err := os.Open(inPath)
 	if err != nil {
@@ -589,56 +625,12 @@ func SignFile(inPath, outPath string, signer crypto.Signer, opts Options) error 
 	if err != nil {
 		return err
 	}
-	switch err := signFileStream(in, st.Size(), outPath, st.Mode().Perm(), signer, opts); {
-	case err == nil:
-		return nil
-	case !errors.Is(err, ErrNotStreamable):
-		return fmt.Errorf("signing %s: %w", inPath, err)
-	}
-	req, err := NewRequest(in, st.Size(), opts)
-	if err != nil {
-		return fmt.Errorf("signing %s: %w", inPath, err)
-	}
-	p7, err := req.Sign(signer)
-	if err != nil {
-		return fmt.Errorf("signing %s: %w", inPath, err)
-	}
-	return req.WriteFile(outPath, st.Mode().Perm(), p7)
-}
-
-// signFileStream signs in (size bytes) into outPath while copying it, or
-// returns ErrNotStreamable (nothing written) for images Stream cannot sign.
-func signFileStream(in *os.File, size int64, outPath string, perm os.FileMode, signer crypto.Signer, opts Options) error {
-	if err := opts.check(); err != nil {
-		return err
-	}
-	im, err := openImage(in, size)
-	if err != nil {
-		return err
-	}
-	if im.signed() {
-		return ErrNotStreamable // NewRequest appends or replaces
-	}
-	if int64(im.f.SizeOfHeaders) > min(size, 64<<20) {
-		return ErrNotStreamable // NewRequest explains what is wrong
-	}
-	head := make([]byte, im.f.SizeOfHeaders)
-	if err := pe.ReadFullAt(in, head, 0); err != nil {
-		return err
-	}
-	stream, err := NewStream(head, size, opts)
-	if err != nil {
-		return err
-	}
-	err = atomicfile.Write(outPath, perm, func(f *os.File) error {
-		if _, err := fanout.Copy(io.NewSectionReader(in, 0, size), f, stream); err != nil {
-			return err
-		}
-		_, err := stream.Finish(f, signer)
+	err = atomicfile.Write(outPath, st.Mode().Perm(), func(f *os.File) error {
+		_, err := Sign(f, in, st.Size(), signer, opts)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("writing signed image %s: %w", outPath, err)
+		return fmt.Errorf("signing %s into %s: %w", inPath, outPath, err)
 	}
 	return nil
 }
