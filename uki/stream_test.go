@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
+	"hash"
 	"io"
 	"math/big"
 	"os"
@@ -181,5 +184,40 @@ func TestWriteFileReadsEachByteOnce(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(dir, ".*"))
 	if len(left) != 0 {
 		t.Errorf("temporary files left behind: %v", left)
+	}
+}
+
+// TestBankTapChunking: a bank tap gives each span's digest whatever the
+// write sizes, spans straddling writes and empty spans included.
+func TestBankTapChunking(t *testing.T) {
+	data := make([]byte, 100000)
+	rand.Read(data)
+	spans := []tapSpan{{0, fileSpan{10, 0}}, {1, fileSpan{10, 4097}}, {2, fileSpan{5000, 1}}, {3, fileSpan{5001, 60000}}, {4, fileSpan{99999, 1}}}
+	for _, step := range []int{1, 7, 4096, 4097, 65536, len(data)} {
+		bt := &bankTap{bank: pcr.SHA256, spans: spans, hashes: make([]hash.Hash, len(spans))}
+		for k := range spans {
+			bt.hashes[k] = sha256.New()
+		}
+		for off := 0; off < len(data); off += step {
+			bt.Write(data[off:min(off+step, len(data))])
+		}
+		tp := &taps{banks: []pcr.Bank{pcr.SHA256}, byBank: []*bankTap{bt}}
+		for _, s := range spans {
+			got, n, err := tp.digests(s.index, []pcr.Bank{pcr.SHA256})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := sha256.Sum256(data[s.off : s.off+s.n])
+			if n != s.n || !bytes.Equal(got[0], want[:]) {
+				t.Errorf("writes of %d bytes: span %d (%d+%d): wrong digest or size %d", step, s.index, s.off, s.n, n)
+			}
+		}
+	}
+	// A span not yet written is not a digest.
+	bt := &bankTap{bank: pcr.SHA256, spans: spans[:2], hashes: []hash.Hash{sha256.New(), sha256.New()}}
+	bt.Write(data[:100])
+	tp := &taps{banks: []pcr.Bank{pcr.SHA256}, byBank: []*bankTap{bt}}
+	if _, _, err := tp.digests(1, []pcr.Bank{pcr.SHA256}); !errors.Is(err, errNotStreamed) {
+		t.Errorf("digest of a half-written span: %v", err)
 	}
 }
