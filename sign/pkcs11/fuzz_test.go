@@ -44,6 +44,10 @@ func FuzzParseURI(f *testing.F) {
 			rest = s[:i+1] + strings.Join(others, "&")
 		}
 		leaks := func(what string) {
+			// The redaction marker itself, next to the URI's other text,
+			// may spell a PIN ("=_?p" in "=_?pin-value=REDACTED"): hide it
+			// before looking.
+			what = strings.ReplaceAll(what, "pin-value=REDACTED", "\x00")
 			for _, p := range pins {
 				if strings.Contains(what, p) && !strings.Contains(rest, p) {
 					t.Fatalf("%q shows the pin-value %q", what, p)
