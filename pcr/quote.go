@@ -173,6 +173,16 @@ func ParseQuote(q Quote) (*QuoteInfo, error) {
 		info.Selection = append(info.Selection, sel)
 	}
 
+	// The scheme is checked first too, so that one go-tpm does not know
+	// is reported as unsupported rather than as undecodable.
+	if len(q.Signature) < 2 {
+		return nil, fmt.Errorf("%w: the signature is %d bytes", ErrQuoteFormat, len(q.Signature))
+	}
+	switch alg := tpm2.TPMAlgID(binary.BigEndian.Uint16(q.Signature)); alg {
+	case tpm2.TPMAlgRSASSA, tpm2.TPMAlgRSAPSS, tpm2.TPMAlgECDSA:
+	default:
+		return nil, fmt.Errorf("%w: signature algorithm %#04x (want RSASSA, RSAPSS or ECDSA)", ErrQuoteScheme, uint16(alg))
+	}
 	sig, err := unmarshalExact[tpm2.TPMTSignature](q.Signature)
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature: %v", ErrQuoteFormat, err)
