@@ -474,3 +474,72 @@ func TestQuoteTPM2Tools(t *testing.T) {
 		wantQuoteErr(t, keyFile+": PCR 11 off", err, ErrQuotePCRDigest)
 	}
 }
+
+// FuzzParseQuote feeds arbitrary attest data and signatures to ParseQuote
+// and VerifyQuote, seeded with real quotes of the reference TPM: no panic,
+// every error names its defect, and whatever verifies with an AK is
+// attest data that AK's TPM signed.
+func FuzzParseQuote(f *testing.F) {
+	tpm, err := simulator.OpenSimulator()
+	if err != nil {
+		f.Fatalf("TPM simulator: %v", err)
+	}
+	events := quoteLogEvents(f)
+	extendEvents(f, tpm, events, []Bank{SHA1, SHA256})
+	nonce := []byte("fuzz nonce")
+	type key struct {
+		pub     crypto.PublicKey
+		genuine [][]byte
+	}
+	var keys []*key
+	for _, kind := range []string{"rsa", "ecc"} {
+		ak := createAK(f, tpm, kind, tpm2.TPMRHEndorsement)
+		pub, err := ParseAKPublic(ak.public)
+		if err != nil {
+			f.Fatal(err)
+		}
+		k := &key{pub: pub}
+		for _, sel := range [][]PCRSelection{
+			{{Bank: SHA256, PCRs: quotedPCRs}},
+			{{Bank: SHA1, PCRs: []int{4}}, {Bank: SHA256, PCRs: []int{7, 11}}},
+		} {
+			q := simQuote(f, tpm, ak, nonce, sel)
+			k.genuine = append(k.genuine, q.Attest)
+			f.Add(q.Attest, q.Signature)
+		}
+		tpm2.FlushContext{FlushHandle: ak.handle}.Execute(tpm)
+		keys = append(keys, k)
+	}
+	tpm.Close()
+	f.Add([]byte{}, []byte{})
+	f.Add([]byte{0xff, 0x54, 0x43, 0x47, 0x80, 0x18}, []byte{0x00, 0x14})
+	f.Add([]byte{0xff, 0x54, 0x43, 0x47, 0x80, 0x18, 0xff, 0xff}, []byte{0x00, 0x18, 0x00, 0x0b, 0xff, 0xff})
+
+	f.Fuzz(func(t *testing.T, attest, sig []byte) {
+		q := Quote{Attest: attest, Signature: sig}
+		info, err := ParseQuote(q)
+		if err != nil {
+			if !errors.Is(err, ErrQuoteFormat) && !errors.Is(err, ErrQuoteScheme) {
+				t.Fatalf("ParseQuote error names no defect: %v", err)
+			}
+			return
+		}
+		values, err := QuoteValues(events, info.Selection)
+		if err != nil {
+			return // a bank the log has no digests in
+		}
+		for _, k := range keys {
+			got, err := VerifyQuote(q, k.pub, nonce, values)
+			if err != nil {
+				if !errors.Is(err, ErrQuoteSignature) && !errors.Is(err, ErrQuoteNonce) && !errors.Is(err, ErrQuotePCRDigest) &&
+					!errors.Is(err, ErrQuotePCRs) && !errors.Is(err, ErrQuoteScheme) {
+					t.Fatalf("VerifyQuote error names no defect: %v", err)
+				}
+				continue
+			}
+			if !slices.ContainsFunc(k.genuine, func(g []byte) bool { return bytes.Equal(g, attest) }) {
+				t.Fatalf("VerifyQuote accepted attest data the TPM never signed: %x (info %+v)", attest, got)
+			}
+		}
+	})
+}
