@@ -234,7 +234,9 @@ func ParseQuote(q Quote) (*QuoteInfo, error) {
 // ErrQuotePCRDigest, checked in that order.
 //
 // The values to give are normally the replay of an event log (see
-// QuoteValues): then the quote proves the log.
+// QuoteValues): then the quote proves the log, for the PCRs and banks it
+// covers. A quote may cover fewer PCRs than the caller relies on: check
+// the returned Selection (QuoteInfo.Covers).
 //
 // go-attestation's (*attest.AKPublic).Verify does the same three checks,
 // but it decodes with go-tpm's legacy package, which refuses quotes over

@@ -52,16 +52,23 @@ func quoteLogEvents(t testing.TB) []Event {
 }
 
 // akTemplate is a restricted signing key (an AK, as tpm2_createak makes
-// it) of kind "rsa" (RSASSA-SHA256) or "ecc" (ECDSA-SHA256 on P-256).
+// it) of kind "rsa" (RSASSA-SHA256), "rsapss" (RSAPSS-SHA256) or "ecc"
+// (ECDSA-SHA256 on P-256).
 func akTemplate(kind string) tpm2.TPMTPublic {
 	attrs := tpm2.TPMAObject{FixedTPM: true, FixedParent: true, SensitiveDataOrigin: true,
 		UserWithAuth: true, NoDA: true, Restricted: true, SignEncrypt: true}
-	if kind == "rsa" {
+	switch kind {
+	case "rsa", "rsapss":
+		scheme := tpm2.TPMTRSAScheme{Scheme: tpm2.TPMAlgRSASSA, Details: tpm2.NewTPMUAsymScheme(
+			tpm2.TPMAlgRSASSA, &tpm2.TPMSSigSchemeRSASSA{HashAlg: tpm2.TPMAlgSHA256})}
+		if kind == "rsapss" {
+			scheme = tpm2.TPMTRSAScheme{Scheme: tpm2.TPMAlgRSAPSS, Details: tpm2.NewTPMUAsymScheme(
+				tpm2.TPMAlgRSAPSS, &tpm2.TPMSSigSchemeRSAPSS{HashAlg: tpm2.TPMAlgSHA256})}
+		}
 		return tpm2.TPMTPublic{
 			Type: tpm2.TPMAlgRSA, NameAlg: tpm2.TPMAlgSHA256, ObjectAttributes: attrs,
 			Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgRSA, &tpm2.TPMSRSAParms{
-				Scheme: tpm2.TPMTRSAScheme{Scheme: tpm2.TPMAlgRSASSA, Details: tpm2.NewTPMUAsymScheme(
-					tpm2.TPMAlgRSASSA, &tpm2.TPMSSigSchemeRSASSA{HashAlg: tpm2.TPMAlgSHA256})},
+				Scheme:  scheme,
 				KeyBits: 2048,
 			}),
 			Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgRSA, &tpm2.TPM2BPublicKeyRSA{Buffer: make([]byte, 256)}),
@@ -181,7 +188,7 @@ func tpmtPublic(t *testing.T, tpm2bPublic []byte) []byte {
 
 // TestQuoteSimulator: quotes by the reference TPM over the PCRs a
 // recorded boot's events were extended into verify with the log's replay,
-// for RSA and ECC AKs and each bank (and both banks in one quote); a wrong
+// for RSASSA, RSAPSS and ECDSA AKs and each bank (and both banks in one quote); a wrong
 // nonce, a flipped signature or attest byte, a PCR value off in one PCR
 // and another AK are each refused with the error naming the defect.
 func TestQuoteSimulator(t *testing.T) {
@@ -225,7 +232,7 @@ func TestQuoteSimulator(t *testing.T) {
 		t.Log("the simulator has no sha1 bank: sha256 quotes only")
 	}
 
-	for _, kind := range []string{"rsa", "ecc"} {
+	for _, kind := range []string{"rsa", "rsapss", "ecc"} {
 		t.Run(kind, func(t *testing.T) {
 			ak := createAK(t, tpm, kind, tpm2.TPMRHEndorsement)
 			defer tpm2.FlushContext{FlushHandle: ak.handle}.Execute(tpm)
@@ -239,6 +246,16 @@ func TestQuoteSimulator(t *testing.T) {
 			otherPub, err := ParseAKPublic(other.public)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// An unrestricted key's signature over a TPMS_ATTEST proves
+			// nothing: such a public area is refused.
+			pubArea, err := tpm2.Unmarshal[tpm2.TPMTPublic](tpmtPublic(t, ak.public))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pubArea.ObjectAttributes.Restricted = false
+			if _, err := ParseAKPublic(tpm2.Marshal(tpm2.New2B(*pubArea))); !errors.Is(err, ErrAKPublic) {
+				t.Errorf("ParseAKPublic accepts an unrestricted key: %v", err)
 			}
 			legacyAK, err := attest.ParseAKPublic(tpmtPublic(t, ak.public))
 			if err != nil {
@@ -260,12 +277,15 @@ func TestQuoteSimulator(t *testing.T) {
 				if got := formatSelection(info.Selection); got != name {
 					t.Errorf("the quote covers %s, want %s", got, name)
 				}
+				if want := map[string]string{"rsa": "rsassa", "rsapss": "rsapss", "ecc": "ecdsa"}[kind]; info.SignatureScheme != want {
+					t.Errorf("%s: scheme %q, want %q", name, info.SignatureScheme, want)
+				}
 				if !bytes.Equal(info.Nonce, nonce) || info.SignatureHash != crypto.SHA256 {
 					t.Errorf("%s: info nonce %x hash %v", name, info.Nonce, info.SignatureHash)
 				}
-				// go-attestation, which verifies single-bank quotes,
-				// agrees.
-				if len(sel) == 1 {
+				// go-attestation, which verifies single-bank RSASSA
+				// and ECDSA quotes, agrees.
+				if len(sel) == 1 && kind != "rsapss" {
 					var aps []attest.PCR
 					for _, v := range values {
 						aps = append(aps, attest.PCR{Index: v.PCR, Digest: v.Digest, DigestAlg: v.Bank.Hash})
