@@ -13,6 +13,7 @@ pkgs=(
   faketime                      # freezes the clock for sbsign under ukify (signingTime byte identity)
   softhsm2 opensc               # a real PKCS#11 token for the sign/pkcs11 tests
   qemu-system-x86 ovmf swtpm swtpm-tools busybox-static  # the boot tests (internal/e2e)
+  tpm2-tools libtss2-tcti-swtpm0 # tpm2_createak and tpm2_quote against swtpm: independent quotes (pcr tests)
   ca-certificates git
 )
 missing=()

@@ -1,0 +1,456 @@
+package pcr
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/google/go-tpm/tpm2"
+)
+
+// The defects VerifyQuote, ParseQuote and ParseAKPublic report; their
+// errors wrap one of these (errors.Is) and say more.
+var (
+	// ErrQuoteFormat: the attest data or the signature is not a
+	// well-formed TPMS_ATTEST of a quote / TPMT_SIGNATURE (wrong magic,
+	// wrong type, truncated, trailing bytes, unknown bank).
+	ErrQuoteFormat = errors.New("malformed quote")
+	// ErrQuoteScheme: a signature scheme, hash or key type this package
+	// does not verify.
+	ErrQuoteScheme = errors.New("unsupported signature scheme")
+	// ErrQuoteSignature: the signature is not the AK's over the attest
+	// data.
+	ErrQuoteSignature = errors.New("bad quote signature")
+	// ErrQuoteNonce: the quote's qualifying data is not the nonce.
+	ErrQuoteNonce = errors.New("quote nonce mismatch")
+	// ErrQuotePCRs: the PCR values given are incomplete or ambiguous for
+	// the quote's selection.
+	ErrQuotePCRs = errors.New("PCR values do not cover the quote")
+	// ErrQuotePCRDigest: the quote's PCR digest is not the digest of the
+	// PCR values given.
+	ErrQuotePCRDigest = errors.New("quote PCR digest mismatch")
+	// ErrAKPublic: the AK public key cannot be used to check quotes.
+	ErrAKPublic = errors.New("unusable attestation key")
+)
+
+// Quote is a TPM2 quote as tpm2_quote writes it: Attest is the marshalled
+// TPMS_ATTEST the TPM signed (-m quote.msg), Signature the TPMT_SIGNATURE
+// (-s quote.sig, in the default "tss" format). go-attestation's
+// attest.Quote holds the same two byte strings.
+type Quote struct {
+	Attest    []byte
+	Signature []byte
+}
+
+// PCRSelection is the set of PCRs a quote covers in one bank.
+type PCRSelection struct {
+	Bank Bank
+	// PCRs in ascending order, as the TPM concatenates their values.
+	PCRs []int
+}
+
+// String is "sha256:4,7,9".
+func (s PCRSelection) String() string {
+	var b strings.Builder
+	b.WriteString(s.Bank.Name + ":")
+	for i, p := range s.PCRs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprint(&b, p)
+	}
+	return b.String()
+}
+
+// PCRValue is the value of one PCR in one bank.
+type PCRValue struct {
+	PCR int
+	Value
+}
+
+// QuoteInfo is what a quote says (TPMS_ATTEST with TPMS_QUOTE_INFO, and
+// the signature's scheme). After VerifyQuote succeeded, all of it is
+// signed by the AK and the PCR values given are those of Selection.
+type QuoteInfo struct {
+	// Selection lists the banks and PCRs the quote covers, in the
+	// quote's order (TPML_PCR_SELECTION).
+	Selection []PCRSelection
+	// PCRDigest is the TPM's digest of the selected PCR values,
+	// concatenated in Selection's order, in SignatureHash.
+	PCRDigest []byte
+	// Nonce is the qualifying data (extraData; tpm2_quote -q).
+	Nonce []byte
+	// Signer is the qualified name of the signing key.
+	Signer []byte
+	// The TPM's clock: milliseconds, resets and restarts since it was
+	// last cleared, and whether Clock never went backwards.
+	Clock                    uint64
+	ResetCount, RestartCount uint32
+	Safe                     bool
+	FirmwareVersion          uint64
+	// SignatureScheme is "rsassa", "rsapss" or "ecdsa".
+	SignatureScheme string
+	// SignatureHash is the hash the scheme signed and the PCR digest
+	// was computed with.
+	SignatureHash crypto.Hash
+
+	sig *tpm2.TPMTSignature
+}
+
+// Covers reports whether the quote covers PCR index in bank b.
+func (qi *QuoteInfo) Covers(index int, b Bank) bool {
+	for _, s := range qi.Selection {
+		if s.Bank.Name == b.Name && slices.Contains(s.PCRs, index) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseQuote decodes a quote (with go-tpm's tpm2.Unmarshal) without
+// verifying anything: which PCRs and banks it covers, its nonce, its
+// signature scheme. It fails (ErrQuoteFormat, ErrQuoteScheme) on anything
+// a TPM does not write for TPM2_Quote.
+func ParseQuote(q Quote) (*QuoteInfo, error) {
+	a := q.Attest
+	// Magic and type are checked before go-tpm sees the bytes so that
+	// the error names them (go-tpm's Unmarshal only says "check failed").
+	if len(a) < 6 {
+		return nil, fmt.Errorf("%w: attest data is %d bytes, shorter than a TPMS_ATTEST header", ErrQuoteFormat, len(a))
+	}
+	if m := binary.BigEndian.Uint32(a); m != uint32(tpm2.TPMGeneratedValue) {
+		return nil, fmt.Errorf("%w: magic %#08x is not TPM_GENERATED_VALUE %#08x: not made by a TPM", ErrQuoteFormat, m, uint32(tpm2.TPMGeneratedValue))
+	}
+	if t := binary.BigEndian.Uint16(a[4:]); t != uint16(tpm2.TPMSTAttestQuote) {
+		return nil, fmt.Errorf("%w: attestation type %#04x is not TPM_ST_ATTEST_QUOTE %#04x", ErrQuoteFormat, t, uint16(tpm2.TPMSTAttestQuote))
+	}
+	att, err := unmarshalExact[tpm2.TPMSAttest](a)
+	if err != nil {
+		return nil, fmt.Errorf("%w: attest data: %v", ErrQuoteFormat, err)
+	}
+	qu, err := att.Attested.Quote()
+	if err != nil {
+		return nil, fmt.Errorf("%w: attest data: %v", ErrQuoteFormat, err)
+	}
+	info := &QuoteInfo{
+		PCRDigest:       qu.PCRDigest.Buffer,
+		Nonce:           att.ExtraData.Buffer,
+		Signer:          att.QualifiedSigner.Buffer,
+		Clock:           att.ClockInfo.Clock,
+		ResetCount:      att.ClockInfo.ResetCount,
+		RestartCount:    att.ClockInfo.RestartCount,
+		Safe:            bool(att.ClockInfo.Safe),
+		FirmwareVersion: att.FirmwareVersion,
+	}
+	for _, s := range qu.PCRSelect.PCRSelections {
+		b, ok := bankByAlg(uint16(s.Hash))
+		if !ok {
+			return nil, fmt.Errorf("%w: PCR selection of unknown bank algorithm %#04x", ErrQuoteFormat, uint16(s.Hash))
+		}
+		for _, prev := range info.Selection {
+			if prev.Bank.Name == b.Name {
+				return nil, fmt.Errorf("%w: the PCR selection names bank %s twice", ErrQuoteFormat, b.Name)
+			}
+		}
+		sel := PCRSelection{Bank: b}
+		for i, byt := range s.PCRSelect {
+			for bit := range 8 {
+				if byt&(1<<bit) != 0 {
+					sel.PCRs = append(sel.PCRs, 8*i+bit)
+				}
+			}
+		}
+		info.Selection = append(info.Selection, sel)
+	}
+
+	// The scheme is checked first too, so that one go-tpm does not know
+	// is reported as unsupported rather than as undecodable.
+	if len(q.Signature) < 2 {
+		return nil, fmt.Errorf("%w: the signature is %d bytes", ErrQuoteFormat, len(q.Signature))
+	}
+	switch alg := tpm2.TPMAlgID(binary.BigEndian.Uint16(q.Signature)); alg {
+	case tpm2.TPMAlgRSASSA, tpm2.TPMAlgRSAPSS, tpm2.TPMAlgECDSA:
+	default:
+		return nil, fmt.Errorf("%w: signature algorithm %#04x (want RSASSA, RSAPSS or ECDSA)", ErrQuoteScheme, uint16(alg))
+	}
+	sig, err := unmarshalExact[tpm2.TPMTSignature](q.Signature)
+	if err != nil {
+		return nil, fmt.Errorf("%w: signature: %v", ErrQuoteFormat, err)
+	}
+	var h tpm2.TPMIAlgHash
+	switch sig.SigAlg {
+	case tpm2.TPMAlgRSASSA, tpm2.TPMAlgRSAPSS:
+		var s *tpm2.TPMSSignatureRSA
+		if sig.SigAlg == tpm2.TPMAlgRSASSA {
+			info.SignatureScheme = "rsassa"
+			s, err = sig.Signature.RSASSA()
+		} else {
+			info.SignatureScheme = "rsapss"
+			s, err = sig.Signature.RSAPSS()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: signature: %v", ErrQuoteFormat, err)
+		}
+		h = s.Hash
+	case tpm2.TPMAlgECDSA:
+		info.SignatureScheme = "ecdsa"
+		s, err := sig.Signature.ECDSA()
+		if err != nil {
+			return nil, fmt.Errorf("%w: signature: %v", ErrQuoteFormat, err)
+		}
+		h = s.Hash
+	default:
+		return nil, fmt.Errorf("%w: signature algorithm %#04x (want RSASSA, RSAPSS or ECDSA)", ErrQuoteScheme, uint16(sig.SigAlg))
+	}
+	b, ok := bankByAlg(uint16(h))
+	if !ok || !b.Hash.Available() {
+		return nil, fmt.Errorf("%w: %s signature with hash algorithm %#04x", ErrQuoteScheme, info.SignatureScheme, uint16(h))
+	}
+	info.SignatureHash = b.Hash
+	if len(info.PCRDigest) != b.Hash.Size() {
+		return nil, fmt.Errorf("%w: the PCR digest is %d bytes, not a %s digest", ErrQuoteFormat, len(info.PCRDigest), b.Name)
+	}
+	info.sig = sig
+	return info, nil
+}
+
+// VerifyQuote checks that the quote q is signed by the attestation key ak
+// (an *rsa.PublicKey or *ecdsa.PublicKey, see ParseAKPublic), that its
+// qualifying data equals nonce, and that its PCR digest is the digest of
+// values for exactly the PCRs and banks the quote selects (values may hold
+// more, which are ignored; each selected one must be there once). It
+// returns what the quote says; the error wraps ErrQuoteFormat,
+// ErrQuoteScheme, ErrQuoteSignature, ErrQuoteNonce, ErrQuotePCRs or
+// ErrQuotePCRDigest, checked in that order.
+//
+// The values to give are normally the replay of an event log (see
+// QuoteValues): then the quote proves the log, for the PCRs and banks it
+// covers. A quote may cover fewer PCRs than the caller relies on: check
+// the returned Selection (QuoteInfo.Covers).
+//
+// go-attestation's (*attest.AKPublic).Verify does the same three checks,
+// but it decodes with go-tpm's legacy package, which refuses quotes over
+// more than one bank, knows RSASSA and ECDSA only, hashes with the AK's
+// scheme (a PEM key has none) and reports its errors as text only. So the
+// checks are written here, on go-tpm's decoding and key conversion and
+// the standard library's signature verification; the tests check that
+// go-attestation accepts what this accepts.
+func VerifyQuote(q Quote, ak crypto.PublicKey, nonce []byte, values []PCRValue) (*QuoteInfo, error) {
+	info, err := ParseQuote(q)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifySignature(info, q.Attest, ak); err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(info.Nonce, nonce) {
+		return nil, fmt.Errorf("%w: the quote's qualifying data is %x, the nonce %x", ErrQuoteNonce, info.Nonce, nonce)
+	}
+	h := info.SignatureHash.New()
+	for _, s := range info.Selection {
+		for _, p := range s.PCRs {
+			var found []byte
+			for _, v := range values {
+				if v.PCR != p || v.Bank.Name != s.Bank.Name {
+					continue
+				}
+				if found != nil && !bytes.Equal(found, v.Digest) {
+					return nil, fmt.Errorf("%w: two different values for PCR %d %s", ErrQuotePCRs, p, s.Bank.Name)
+				}
+				found = v.Digest
+			}
+			if found == nil {
+				return nil, fmt.Errorf("%w: no value for PCR %d %s, which the quote covers (selection %s)", ErrQuotePCRs, p, s.Bank.Name, formatSelection(info.Selection))
+			}
+			if len(found) != s.Bank.Hash.Size() {
+				return nil, fmt.Errorf("%w: the value of PCR %d %s is %d bytes", ErrQuotePCRs, p, s.Bank.Name, len(found))
+			}
+			h.Write(found)
+		}
+	}
+	if got := h.Sum(nil); !bytes.Equal(got, info.PCRDigest) {
+		return nil, fmt.Errorf("%w: the quote's digest of %s is %x, the values given digest to %x", ErrQuotePCRDigest, formatSelection(info.Selection), info.PCRDigest, got)
+	}
+	return info, nil
+}
+
+// QuoteValues returns the replay (Replay) of events for every PCR and
+// bank of sel: the values to give VerifyQuote to check a log against a
+// quote with that selection (QuoteInfo.Selection).
+func QuoteValues(events []Event, sel []PCRSelection) ([]PCRValue, error) {
+	var out []PCRValue
+	for _, s := range sel {
+		for _, p := range s.PCRs {
+			v, err := Replay(events, p, s.Bank)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, PCRValue{PCR: p, Value: Value{Bank: s.Bank, Digest: v}})
+		}
+	}
+	return out, nil
+}
+
+func verifySignature(info *QuoteInfo, attest []byte, ak crypto.PublicKey) error {
+	h := info.SignatureHash.New()
+	h.Write(attest)
+	digest := h.Sum(nil)
+	sig := info.sig
+	switch pub := ak.(type) {
+	case *rsa.PublicKey:
+		var s *tpm2.TPMSSignatureRSA
+		var err error
+		switch sig.SigAlg {
+		case tpm2.TPMAlgRSASSA:
+			s, _ = sig.Signature.RSASSA()
+			err = rsa.VerifyPKCS1v15(pub, info.SignatureHash, digest, s.Sig.Buffer)
+		case tpm2.TPMAlgRSAPSS:
+			s, _ = sig.Signature.RSAPSS()
+			err = rsa.VerifyPSS(pub, info.SignatureHash, digest, s.Sig.Buffer, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto})
+		default:
+			return fmt.Errorf("%w: an %s signature for an RSA key", ErrQuoteSignature, info.SignatureScheme)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %s %s signature does not verify with the RSA AK", ErrQuoteSignature, info.SignatureScheme, strings.ToLower(info.SignatureHash.String()))
+		}
+	case *ecdsa.PublicKey:
+		if sig.SigAlg != tpm2.TPMAlgECDSA {
+			return fmt.Errorf("%w: an %s signature for an ECC key", ErrQuoteSignature, info.SignatureScheme)
+		}
+		s, _ := sig.Signature.ECDSA()
+		r, ss := new(big.Int).SetBytes(s.SignatureR.Buffer), new(big.Int).SetBytes(s.SignatureS.Buffer)
+		if !ecdsa.Verify(pub, digest, r, ss) {
+			return fmt.Errorf("%w: ecdsa %s signature does not verify with the ECC AK", ErrQuoteSignature, strings.ToLower(info.SignatureHash.String()))
+		}
+	case nil:
+		return fmt.Errorf("%w: no AK public key", ErrAKPublic)
+	default:
+		return fmt.Errorf("%w: AK key type %T (want *rsa.PublicKey or *ecdsa.PublicKey)", ErrQuoteScheme, ak)
+	}
+	return nil
+}
+
+// ParseAKPublic reads an attestation key's public part: a TPM2B_PUBLIC
+// (tpm2_createak -u, tpm2_readpublic -o), a TPMT_PUBLIC (go-attestation's
+// AttestationParameters.Public) or a PEM "PUBLIC KEY" (tpm2_createak -f
+// pem). A TPM public area must be a restricted signing key, as an AK is:
+// only such a key refuses to sign data that looks like a TPMS_ATTEST, so
+// only its quotes prove anything. A PEM key carries no attributes: the
+// caller vouches for it. The result is an *rsa.PublicKey or an
+// *ecdsa.PublicKey.
+func ParseAKPublic(data []byte) (crypto.PublicKey, error) {
+	if blk, _ := pem.Decode(data); blk != nil {
+		if blk.Type != "PUBLIC KEY" {
+			return nil, fmt.Errorf("%w: PEM block %q (want PUBLIC KEY)", ErrAKPublic, blk.Type)
+		}
+		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrAKPublic, err)
+		}
+		switch k.(type) {
+		case *rsa.PublicKey, *ecdsa.PublicKey:
+			return k, nil
+		}
+		return nil, fmt.Errorf("%w: PEM key of type %T (want RSA or ECDSA)", ErrAKPublic, k)
+	}
+	body := data
+	if len(data) >= 2 && int(binary.BigEndian.Uint16(data)) == len(data)-2 {
+		body = data[2:] // TPM2B_PUBLIC: size, then TPMT_PUBLIC
+	}
+	pub, err := unmarshalExact[tpm2.TPMTPublic](body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not a TPM2B_PUBLIC, TPMT_PUBLIC or PEM public key: %v", ErrAKPublic, err)
+	}
+	if !pub.ObjectAttributes.SignEncrypt || !pub.ObjectAttributes.Restricted {
+		return nil, fmt.Errorf("%w: the key is not a restricted signing key (sign %v, restricted %v)", ErrAKPublic, pub.ObjectAttributes.SignEncrypt, pub.ObjectAttributes.Restricted)
+	}
+	k, err := tpm2.Pub(*pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrAKPublic, err)
+	}
+	return k, nil
+}
+
+// LoadQuote reads the files tpm2_quote writes with -m (TPMS_ATTEST) and
+// -s (TPMT_SIGNATURE).
+func LoadQuote(msgFile, sigFile string) (Quote, error) {
+	msg, err := os.ReadFile(msgFile)
+	if err != nil {
+		return Quote{}, err
+	}
+	sig, err := os.ReadFile(sigFile)
+	if err != nil {
+		return Quote{}, err
+	}
+	return Quote{Attest: msg, Signature: sig}, nil
+}
+
+// LoadAKPublic reads an AK public key file (see ParseAKPublic).
+func LoadAKPublic(file string) (crypto.PublicKey, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	k, err := ParseAKPublic(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return k, nil
+}
+
+// unmarshalExact decodes a T with go-tpm and refuses trailing bytes
+// (go-tpm's Unmarshal ignores them), comparing the re-marshalled bytes:
+// what a TPM signed has one encoding. go-tpm's reflection-based decoder is
+// kept from panicking on garbage by a recover, since the input comes from
+// the network.
+func unmarshalExact[T tpm2.Marshallable, P interface {
+	*T
+	tpm2.Unmarshallable
+}](data []byte) (t *T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			t, err = nil, fmt.Errorf("undecodable: %v", r)
+		}
+	}()
+	t, err = tpm2.Unmarshal[T, P](data)
+	if err != nil {
+		return nil, err
+	}
+	if again := tpm2.Marshal(*t); !bytes.Equal(again, data) {
+		if len(again) < len(data) && bytes.Equal(again, data[:len(again)]) {
+			return nil, fmt.Errorf("%d trailing bytes", len(data)-len(again))
+		}
+		return nil, errors.New("not in the TPM's encoding")
+	}
+	return t, nil
+}
+
+func bankByAlg(id uint16) (Bank, bool) {
+	for _, b := range AllBanks() {
+		if b.AlgID == id {
+			return b, true
+		}
+	}
+	return Bank{}, false
+}
+
+func formatSelection(sel []PCRSelection) string {
+	if len(sel) == 0 {
+		return "(none)"
+	}
+	s := make([]string, len(sel))
+	for i, x := range sel {
+		s[i] = x.String()
+	}
+	return strings.Join(s, "+")
+}
