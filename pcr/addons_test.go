@@ -1,0 +1,210 @@
+package pcr_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"github.com/ukibuild/ukibuild/pcr"
+)
+
+// sha256hex is H(b) written out by hand-made input, not by the code under
+// test: the tests spell the stub's UTF-16LE strings byte by byte.
+func sha256hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func digest(t *testing.T, ev pcr.Event) string {
+	t.Helper()
+	d, ok := ev.Digest(pcr.SHA256)
+	if !ok {
+		t.Fatalf("%s has no sha256 digest", ev)
+	}
+	return hex.EncodeToString(d)
+}
+
+var sha256Only = []pcr.Bank{pcr.SHA256}
+
+// TestProfileEvent: systemd-stub 262's measure_profile hashes the profile
+// number as a UTF-16 string with its NUL, logged as EV_EVENT_TAG
+// 0x13aed6db in PCR 12; profile 0 is not measured.
+func TestProfileEvent(t *testing.T) {
+	ev := pcr.ProfileEvent(12, sha256Only)
+	if ev.PCR != 12 || ev.Type != pcr.EvEventTag || digest(t, ev) != sha256hex([]byte{'1', 0, '2', 0, 0, 0}) {
+		t.Errorf("profile 12: %s", ev)
+	}
+	b := pcr.StubBoot{Major: 262, Profile: 3}
+	evs, err := b.KernelConfigEvents(sha256Only)
+	if err != nil || len(evs) != 1 || digest(t, evs[0]) != sha256hex([]byte{'3', 0, 0, 0}) {
+		t.Errorf("profile 3: %v %v", evs, err)
+	}
+	evs, err = pcr.StubBoot{Major: 262}.KernelConfigEvents(sha256Only)
+	if err != nil || len(evs) != 0 {
+		t.Errorf("profile 0: %v %v", evs, err)
+	}
+	if _, err := (pcr.StubBoot{Major: 252, Profile: 1}).KernelConfigEvents(sha256Only); err == nil || !strings.Contains(err.Error(), "no profiles") {
+		t.Errorf("stub 252 with a profile: %v", err)
+	}
+	if _, err := (pcr.StubBoot{Major: 257, Profile: 1}).KernelConfigEvents(sha256Only); err == nil || !strings.Contains(err.Error(), "not modelled") {
+		t.Errorf("stub 257 with a profile: %v", err)
+	}
+}
+
+// "quiet" in UTF-16LE with its NUL, as tpm_log_load_options hashes it.
+var quietUTF16 = []byte{'q', 0, 'u', 0, 'i', 0, 'e', 0, 't', 0, 0, 0}
+
+// TestLoadOptions: passed load options are used and measured (EV_IPL,
+// PCR 12) unless Secure Boot is on and the UKI has a .cmdline; the stub
+// mangles them first.
+func TestLoadOptions(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		b          pcr.StubBoot
+		cmdline    string
+		measured   bool
+		errContain string
+	}{
+		{"262 SB on, .cmdline: dropped", pcr.StubBoot{Major: 262, SecureBoot: true, HasCmdline: true, Cmdline: []byte("root=x"), LoadOptions: "quiet"}, "root=x", false, ""},
+		{"262 SB on, no .cmdline", pcr.StubBoot{Major: 262, SecureBoot: true, LoadOptions: "  quiet \x7f "}, "quiet", true, ""},
+		{"262 SB off, .cmdline", pcr.StubBoot{Major: 262, HasCmdline: true, Cmdline: []byte("root=x\n"), LoadOptions: "quiet"}, "quiet", true, ""},
+		{"262 only spaces: .cmdline", pcr.StubBoot{Major: 262, HasCmdline: true, Cmdline: []byte("root=x\n"), LoadOptions: "   "}, "root=x", false, ""},
+		{"252 SB off", pcr.StubBoot{Major: 252, HasCmdline: true, Cmdline: []byte("root=x"), LoadOptions: "quiet  "}, "quiet", true, ""},
+		{"252 SB on, .cmdline: dropped", pcr.StubBoot{Major: 252, SecureBoot: true, HasCmdline: true, Cmdline: []byte("root=x"), LoadOptions: "quiet"}, "root=x", false, ""},
+		{"control character", pcr.StubBoot{Major: 262, LoadOptions: "a\tb"}, "", false, "control character"},
+		{"stub 257", pcr.StubBoot{Major: 257, LoadOptions: "quiet"}, "", false, "not modelled"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmdline, evs, err := c.b.CommandLine(sha256Only)
+			if c.errContain != "" {
+				if err == nil || !strings.Contains(err.Error(), c.errContain) {
+					t.Fatalf("want an error with %q, got %v", c.errContain, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cmdline != c.cmdline {
+				t.Errorf("command line %q, want %q", cmdline, c.cmdline)
+			}
+			if !c.measured {
+				if len(evs) != 0 {
+					t.Errorf("events %v, want none", evs)
+				}
+				return
+			}
+			if len(evs) != 1 || evs[0].PCR != 12 || evs[0].Type != pcr.EvIPL || digest(t, evs[0]) != sha256hex(quietUTF16) {
+				t.Errorf("events %v, want one PCR 12 EV_IPL H(UTF-16 \"quiet\" NUL)", evs)
+			}
+		})
+	}
+}
+
+// TestMangleCmdline: the two versions of mangle_stub_cmdline.
+func TestMangleCmdline(t *testing.T) {
+	for _, c := range []struct {
+		major   int
+		in, out string
+	}{
+		{262, " \t a\tb\x7fc  \n", "a b c"},
+		{262, "a  b", "a  b"},
+		{262, "\n\n", ""},
+		{252, " \ta\tb\x7f \n", "  a b\x7f"},
+	} {
+		if got := pcr.MangleCmdline(c.major, c.in); got != c.out {
+			t.Errorf("%d: %q → %q, want %q", c.major, c.in, got, c.out)
+		}
+	}
+}
+
+func addon(name string, global bool, secs ...string) pcr.Addon {
+	a := pcr.Addon{Name: name, Global: global, Sections: map[string][]byte{}}
+	for i := 0; i+1 < len(secs); i += 2 {
+		a.Sections[secs[i]] = []byte(secs[i+1])
+	}
+	return a
+}
+
+// TestAddonEvents: the stub 262 rules for add-ons: global ones first, each
+// directory sorted; one PCR 12 event for all command lines, after the load
+// options; the credentials next; ucode add-ons last first, then initrd
+// add-ons, each EV_EVENT_TAG with its tag; add-ons with .linux, without a
+// section the stub uses or with another .uname skipped; the kernel command
+// line and initrd extended.
+func TestAddonEvents(t *testing.T) {
+	b := pcr.StubBoot{
+		Major: 262, SecureBoot: true, HasCmdline: true, Cmdline: []byte("root=x\n"), Uname: []byte("6.1.0\x00"),
+		Addons: []pcr.Addon{
+			addon("b.addon.efi", false, ".cmdline", "quiet\n", ".initrd", "INITRD-B", ".ucode", "UC-B"),
+			addon("a.addon.efi", false, ".cmdline", " debug", ".ucode", "UC-A"),
+			addon("z.addon.efi", true, ".cmdline", "global\x00ignored", ".uname", "6.1.0"),
+			addon("kernel.addon.efi", false, ".cmdline", "no", ".linux", "MZ"),
+			addon("other.addon.efi", false, ".cmdline", "no", ".uname", "6.2.0"),
+			addon("empty.addon.efi", false, ".sbat", "sbat,1"),
+		},
+		Extras: pcr.StubExtras{Credentials: []pcr.ExtraFile{{Name: "x.cred", Data: []byte("c")}}},
+	}
+	names, err := b.Applied()
+	if err != nil || strings.Join(names, " ") != "z.addon.efi a.addon.efi b.addon.efi" {
+		t.Fatalf("applied %v %v", names, err)
+	}
+	cmdline, _, err := b.CommandLine(sha256Only)
+	if err != nil || cmdline != "root=x global debug quiet" {
+		t.Errorf("command line %q %v", cmdline, err)
+	}
+	evs, err := b.KernelConfigEvents(sha256Only)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var utf16 []byte
+	for _, c := range "global debug quiet" {
+		utf16 = append(utf16, byte(c), 0)
+	}
+	want := []struct {
+		typ    pcr.EventType
+		digest string
+	}{
+		{pcr.EvIPL, sha256hex(append(utf16, 0, 0))},
+		{pcr.EvIPL, ""}, // the credentials archive (ExtrasEvents' own tests)
+		{pcr.EvEventTag, sha256hex([]byte("UC-B"))},
+		{pcr.EvEventTag, sha256hex([]byte("UC-A"))},
+		{pcr.EvEventTag, sha256hex([]byte("INITRD-B"))},
+	}
+	if len(evs) != len(want) {
+		t.Fatalf("events %v, want %d", evs, len(want))
+	}
+	for i, w := range want {
+		if evs[i].PCR != 12 || evs[i].Type != w.typ || (w.digest != "" && digest(t, evs[i]) != w.digest) {
+			t.Errorf("event %d: %s, want %s %s", i, evs[i], w.typ, w.digest)
+		}
+	}
+	initrd, err := b.LinuxInitrd([]byte("BASE!"))
+	if err != nil || !bytes.Equal(initrd, []byte("UC-BUC-ABASE!\x00\x00\x00INITRD-B")) {
+		t.Errorf("initrd %q %v", initrd, err)
+	}
+	if one, _ := (pcr.StubBoot{Major: 262}).LinuxInitrd([]byte("BASE!")); string(one) != "BASE!" {
+		t.Errorf("initrd without add-ons %q", one)
+	}
+
+	// Stub 252 has no add-ons: nothing changes.
+	b.Major = 252
+	if cmdline, evs, err := b.CommandLine(sha256Only); err != nil || cmdline != "root=x" || len(evs) != 0 {
+		t.Errorf("stub 252: %q %v %v", cmdline, evs, err)
+	}
+	b.Major = 262
+	b.Addons = append(b.Addons, addon("dt.addon.efi", false, ".dtb", "DTB"))
+	if _, err := b.KernelConfigEvents(sha256Only); err == nil || !strings.Contains(err.Error(), "dt.addon.efi") {
+		t.Errorf("a .dtb add-on: %v", err)
+	}
+}
+
+// TestSelectAddons: the stub's file name rules.
+func TestSelectAddons(t *testing.T) {
+	got := pcr.SelectAddons([]string{"a.addon.efi", "B.ADDON.EFI", ".hidden.addon.efi", "x.efi", "é.addon.efi", "c.addon.efi.bak"})
+	if strings.Join(got, " ") != "a.addon.efi B.ADDON.EFI" {
+		t.Errorf("%v", got)
+	}
+}
