@@ -31,6 +31,8 @@ type Addon struct {
 	// Global: found in /loader/addons/ (else in <uki>.extra.d/).
 	Global   bool
 	Sections map[string][]byte
+	// Path is where the caller read it from (not used here).
+	Path string
 }
 
 // SelectAddons picks from a directory's files those systemd-stub 262 loads
@@ -108,22 +110,8 @@ func (b StubBoot) check() error {
 // with .dtb or .dtbauto (whether the stub installs, and so measures, them
 // depends on the machine's devicetree support) or .profile.
 func (b StubBoot) usedAddons() ([]Addon, error) {
-	if b.Major != 262 {
-		return nil, nil
-	}
-	var global, local []Addon
-	for _, a := range b.Addons {
-		if a.Global {
-			global = append(global, a)
-		} else {
-			local = append(local, a)
-		}
-	}
-	byName := func(x, y Addon) int { return compareUTF16(x.Name, y.Name) }
-	slices.SortFunc(global, byName)
-	slices.SortFunc(local, byName)
 	var out []Addon
-	for _, a := range slices.Concat(global, local) {
+	for _, a := range b.Loaded() {
 		has := func(s string) bool { _, ok := a.Sections[s]; return ok }
 		if !has(".cmdline") && !has(".dtb") && !has(".dtbauto") && !has(".initrd") && !has(".ucode") {
 			continue
@@ -437,4 +425,27 @@ func (b StubBoot) Applied() ([]string, error) {
 		out = append(out, a.Name)
 	}
 	return out, nil
+}
+
+// Loaded returns the add-ons the stub loads through the firmware's
+// LoadImage, in its order: every one of b.Addons for 262 (global first,
+// then the UKI's own, each sorted by name; load_addons loads each before
+// it looks at its sections), none for 252. The firmware measures each into
+// PCR 4 (and, under Secure Boot, its authority into PCR 7).
+func (b StubBoot) Loaded() []Addon {
+	if b.Major != 262 {
+		return nil
+	}
+	var global, local []Addon
+	for _, a := range b.Addons {
+		if a.Global {
+			global = append(global, a)
+		} else {
+			local = append(local, a)
+		}
+	}
+	byName := func(x, y Addon) int { return compareUTF16(x.Name, y.Name) }
+	slices.SortFunc(global, byName)
+	slices.SortFunc(local, byName)
+	return slices.Concat(global, local)
 }
