@@ -306,7 +306,9 @@ func pcr7Events(path string, p eventPrediction, addons []pcr.Addon, banks []pcr.
 	if vars.SecureBoot {
 		c, err := authority(path, certs)
 		if err != nil {
+			// Nothing of the UKI runs then, so no add-on is loaded either.
 			warn("PCR 7: the UKI is not authorized by the --db certificates given as PEM (the firmware would refuse it), so no authority event is predicted: %v", err)
+			addons = nil
 		}
 		for i := range certs {
 			if c != nil && certs[i].Equal(c) {
