@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/uki"
 )
 
 // sha256hex is H(b) written out by hand-made input, not by the code under
@@ -206,5 +212,153 @@ func TestSelectAddons(t *testing.T) {
 	got := pcr.SelectAddons([]string{"a.addon.efi", "B.ADDON.EFI", ".hidden.addon.efi", "x.efi", "é.addon.efi", "c.addon.efi.bak"})
 	if strings.Join(got, " ") != "a.addon.efi B.ADDON.EFI" {
 		t.Errorf("%v", got)
+	}
+}
+
+// TestEventLogVectorAddon: the stub 262.1 boot with a signed add-on
+// (.cmdline "ukibuild.addon=e2e"), a credential and a sysext in
+// BOOTX64.EFI.extra.d/ (testvectors/eventlog/ovmf-sb-stub262-addon.*).
+// The log replays to the TPM's PCR 11 and 12; its first PCR 12 event is
+// EV_IPL H(UTF-16 "ukibuild.addon=e2e" NUL), spelled here by hand;
+// KernelConfigEvents for these files predicts PCR 12 and 13 event by
+// event; the command line is the guest's /proc/cmdline; and the firmware
+// measured the add-on into PCR 4 after the UKI with the Authenticode digest
+// osslsigncode computed for it, which ImageApplication gives too.
+func TestEventLogVectorAddon(t *testing.T) {
+	base := filepath.Join(vectorDir, "ovmf-sb-stub262-addon")
+	log, err := os.ReadFile(base + ".bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, err := pcr.ParseEventLog(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := os.ReadFile(base + ".pcrs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Fields(string(q)) {
+		idx, rest, _ := strings.Cut(l, ":")
+		bank, want, _ := strings.Cut(rest, "=")
+		n, _ := strconv.Atoi(idx)
+		b, err := pcr.ParseBank(bank)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pcr.Replay(seen, n, b)
+		if err != nil || hex.EncodeToString(got) != want {
+			t.Errorf("PCR %d %s replays to %x, the TPM had %s (%v)", n, bank, got, want, err)
+		}
+	}
+
+	var pcr12 []pcr.Event
+	for _, ev := range seen {
+		if ev.PCR == 12 {
+			pcr12 = append(pcr12, ev)
+		}
+	}
+	var cmd []byte
+	for _, c := range "ukibuild.addon=e2e" {
+		cmd = append(cmd, byte(c), 0)
+	}
+	if len(pcr12) != 2 || pcr12[0].Type != pcr.EvIPL || digest(t, pcr12[0]) != sha256hex(append(cmd, 0, 0)) || pcr12[0].Description != "ukibuild.addon=e2e" {
+		t.Fatalf("PCR 12 events of the log: %v", pcr12)
+	}
+
+	dir := base + ".extra.d"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []pcr.ExtraFile
+	var names []string
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, pcr.ExtraFile{Name: e.Name(), Data: b})
+		names = append(names, e.Name())
+	}
+	b := pcr.StubBoot{
+		Major: 262, SecureBoot: true, HasCmdline: true, Cmdline: []byte("console=ttyS0 panic=-1"),
+		Extras: pcr.StubExtras{Credentials: pcr.SelectExtras(files, ".cred", ""), Sysexts: pcr.SelectExtras(files, ".raw", ".confext.raw")},
+	}
+	addons := pcr.SelectAddons(names)
+	if len(addons) != 1 {
+		t.Fatalf("add-ons %v", addons)
+	}
+	path := filepath.Join(dir, addons[0])
+	img, err := uki.OpenImage(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := pcr.Addon{Name: addons[0], Path: path, Sections: map[string][]byte{}}
+	for _, s := range img.Sections() {
+		rc, err := s.Content.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Sections[s.Name] = d
+	}
+	img.Close()
+	b.Addons = []pcr.Addon{a}
+
+	banks := []pcr.Bank{pcr.SHA1, pcr.SHA256}
+	want, err := b.KernelConfigEvents(banks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range pcr.CompareEvents(want, seen, []int{12, 13}) {
+		if !r.Match {
+			t.Errorf("%s", r)
+		}
+	}
+	cmdline, _, err := b.CommandLine(banks)
+	guest, _ := os.ReadFile(base + ".guest-cmdline.txt")
+	if err != nil || cmdline != strings.TrimSpace(string(guest)) {
+		t.Errorf("command line %q (%v), the guest's /proc/cmdline %q", cmdline, err, guest)
+	}
+	// Without the add-on PCR 12 differs at its first event.
+	b.Addons = nil
+	noAddon, _ := b.KernelConfigEvents(banks)
+	if r := pcr.CompareEvents(noAddon, seen, []int{12}); r[0].Match || r[0].Index != 0 {
+		t.Errorf("without the add-on: %s", r[0])
+	}
+
+	var pcr4 []pcr.Event
+	for _, ev := range seen {
+		if ev.PCR == 4 {
+			pcr4 = append(pcr4, ev)
+		}
+	}
+	var aj struct {
+		Authenticode string `json:"addon_authenticode_sha256"`
+	}
+	j, err := os.ReadFile(base + ".addon.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(j, &aj); err != nil {
+		t.Fatal(err)
+	}
+	if len(pcr4) != 6 || pcr4[5].Type != pcr.EvEFIBootServicesApplication || digest(t, pcr4[5]) != aj.Authenticode {
+		t.Fatalf("PCR 4 events %v: want the add-on (%s) last", pcr4, aj.Authenticode)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	app, err := pcr.ImageApplication(addons[0], f, st.Size(), []pcr.Bank{pcr.SHA256})
+	if err != nil || hex.EncodeToString(app.Digests[0].Digest) != aj.Authenticode {
+		t.Errorf("ImageApplication of the add-on: %v %v", app, err)
 	}
 }

@@ -501,7 +501,7 @@ func TestBootPCR11MatchesPrediction(t *testing.T) {
 			}
 			checkEventLog(t, "5 event log, stub "+version, version, efi, res)
 			e.checkEventlogVerify(t, "5 event log, stub "+version, version, efi, res, extras)
-			saveVector(t, e, version, efi, res)
+			saveVector(t, e, version, efi, res, extras)
 			if version == "252" {
 				wrong := parseCalculate(e.run(t, "measure", efi, "--bank=sha256", "--phase=:", "--stub-version=262"))
 				differs := wrong["sha256"] != "" && wrong["sha256"] != res.pcr11["sha256"]
@@ -748,15 +748,17 @@ func writeExtras(t *testing.T, efi string, extras []extraFile) {
 	}
 }
 
-// saveVector copies the boot's event log, the UKI, the guest's lines and
-// the Secure Boot certificates to $UKIBUILD_E2E_SAVE when it is set: how the
+// saveVector copies the boot's event log, the UKI, the files of its
+// .extra.d/ (uki-VERSION.efi.extra.d/), the guest's lines and the Secure
+// Boot certificates to $UKIBUILD_E2E_SAVE when it is set: how the
 // event logs in testvectors/eventlog were recorded.
-func saveVector(t *testing.T, e *env, version, efi string, res *bootResult) {
+func saveVector(t *testing.T, e *env, version, efi string, res *bootResult, extras []extraFile) {
 	t.Helper()
 	d := os.Getenv("UKIBUILD_E2E_SAVE")
 	if d == "" {
 		return
 	}
+	writeExtras(t, filepath.Join(d, "uki-"+version+".efi"), extras)
 	if err := os.WriteFile(filepath.Join(d, "eventlog-"+version+".bin"), res.evlog, 0o644); err != nil {
 		t.Fatal(err)
 	}
