@@ -170,3 +170,89 @@ func TestEventlogVerifyPCR7(t *testing.T) {
 		t.Errorf("a db that did not sign the UKI: exit %d, %s\n%s", code, e, out)
 	}
 }
+
+// TestEventlogVerifyAddon runs "eventlog verify --pcrs 12,13" on the
+// recorded stub 262 boot with a signed add-on, a credential and a sysext
+// (testvectors/eventlog/ovmf-sb-stub262-addon.*) against a UKI built from
+// the same stub with the boot's command line and those files in its
+// .extra.d/, or the add-on in the ESP's /loader/addons/: PCR 12 (add-on
+// command line, credential) and 13 match. A command line in the load
+// options is dropped under Secure Boot (the UKI has a .cmdline) and
+// predicted as PCR 12's first event without; so is a profile; without the
+// add-on PCR 12 differs at its first event; and an add-on next to a stub
+// whose add-on handling is not modelled is refused.
+func TestEventlogVerifyAddon(t *testing.T) {
+	f := getFixture(t)
+	dir := t.TempDir()
+	build := func(stub, out string) {
+		t.Helper()
+		if code, _, e := runOurs("build", "--stub", stub, "--linux", f.kernel, "--initrd", filepath.Join(f.dir, "initrd1"),
+			"--cmdline", "console=ttyS0 panic=-1", "--os-release", "ID=other", "--output", out); code != 0 {
+			t.Fatalf("build: %s", e)
+		}
+	}
+	efi := filepath.Join(dir, "uki.efi")
+	build(f.stubs["262"], efi)
+	rec := filepath.Join(vectors, "ovmf-sb-stub262-addon")
+	copyTo := func(d string, names ...string) {
+		t.Helper()
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			b, err := os.ReadFile(filepath.Join(rec+".extra.d", n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(d, n, b)
+		}
+	}
+	copyTo(efi+".extra.d", "ukibuild-e2e.cred", "ukibuild-e2e.raw", "ukibuild-e2e.addon.efi")
+	verify := func(uki string, extra ...string) (int, string, string) {
+		return runOurs(append([]string{"eventlog", "verify", rec + ".bin", "--uki", uki, "--pcrs", "12,13", "--quote-pcrs", rec + ".pcrs"}, extra...)...)
+	}
+	const match = "PCR 12: match (2 events)\nPCR 13: match (1 events)"
+	if code, out, e := verify(efi); code != 0 || !strings.Contains(out, match) || !strings.Contains(out, "PCR 12 sha256: the log replays to the quoted value") {
+		t.Errorf("add-on in .extra.d: exit %d, %s\n%s", code, e, out)
+	}
+	if code, out, e := verify(efi, "--cmdline-override", "quiet"); code != 0 || !strings.Contains(out, match) {
+		t.Errorf("--cmdline-override under Secure Boot: exit %d, %s\n%s", code, e, out)
+	}
+	if code, out, _ := verify(efi, "--cmdline-override", "quiet", "--no-secure-boot"); code != 1 ||
+		!strings.Contains(out, "PCR 12: event 0 differs (sha1 digest):\n  expected EV_IPL sha1:") || !strings.Contains(out, `"quiet"`) {
+		t.Errorf("--cmdline-override without Secure Boot: exit %d\n%s", code, out)
+	}
+	if code, _, e := verify(efi, "--profile", "1"); code != 1 || !strings.Contains(e, "profile 1 does not exist") {
+		t.Errorf("--profile 1 of a UKI without profiles: exit %d, %s", code, e)
+	}
+	// The add-on in the ESP's /loader/addons/ instead: the same events.
+	other := filepath.Join(dir, "esp", "EFI", "Linux", "uki.efi")
+	if err := os.MkdirAll(filepath.Dir(other), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(efi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(filepath.Dir(other), "uki.efi", b)
+	copyTo(other+".extra.d", "ukibuild-e2e.cred", "ukibuild-e2e.raw")
+	copyTo(filepath.Join(dir, "esp", "loader", "addons"), "ukibuild-e2e.addon.efi")
+	if code, out, e := verify(other, "--esp", filepath.Join(dir, "esp")); code != 0 || !strings.Contains(out, match) {
+		t.Errorf("add-on in /loader/addons: exit %d, %s\n%s", code, e, out)
+	}
+	if code, out, _ := verify(other); code != 1 || !strings.Contains(out, "PCR 12: event 0 differs") {
+		t.Errorf("without the add-on: exit %d\n%s", code, out)
+	}
+	// measure --explain lists the add-on's event, with its command line.
+	code, out, e := runOurs("measure", efi, "--explain", "--pcrs", "12", "--bank", "sha256")
+	if code != 0 || !strings.Contains(out, "PCR 12 event 0: EV_IPL ukibuild.addon=e2e") {
+		t.Errorf("measure --explain --pcrs 12: exit %d, %s\n%s", code, e, out)
+	}
+	// Stub 257: what it does with add-ons was not checked.
+	old := filepath.Join(dir, "uki257.efi")
+	build(f.stubs["257"], old)
+	copyTo(old+".extra.d", "ukibuild-e2e.addon.efi")
+	if code, _, e := verify(old); code != 1 || !strings.Contains(e, "systemd-stub 257") || !strings.Contains(e, "not modelled") {
+		t.Errorf("stub 257 with an add-on: exit %d, %s", code, e)
+	}
+}
