@@ -97,6 +97,9 @@ func (b StubBoot) check() error {
 		}
 		return nil
 	}
+	if b.Major == 0 {
+		return fmt.Errorf("the stub's version is unknown (no .sdmagic): what it measures for add-ons, load options and profiles depends on it")
+	}
 	return fmt.Errorf("what systemd-stub %d measures for add-ons, load options and profiles is not modelled (262 and 252 are)", b.Major)
 }
 
@@ -110,8 +113,12 @@ func (b StubBoot) check() error {
 // with .dtb or .dtbauto (whether the stub installs, and so measures, them
 // depends on the machine's devicetree support) or .profile.
 func (b StubBoot) usedAddons() ([]Addon, error) {
+	loaded, err := b.Loaded()
+	if err != nil {
+		return nil, err
+	}
 	var out []Addon
-	for _, a := range b.Loaded() {
+	for _, a := range loaded {
 		has := func(s string) bool { _, ok := a.Sections[s]; return ok }
 		if !has(".cmdline") && !has(".dtb") && !has(".dtbauto") && !has(".initrd") && !has(".ucode") {
 			continue
@@ -432,9 +439,14 @@ func (b StubBoot) Applied() ([]string, error) {
 // then the UKI's own, each sorted by name; load_addons loads each before
 // it looks at its sections), none for 252. The firmware measures each into
 // PCR 4 (and, under Secure Boot, its authority into PCR 7).
-func (b StubBoot) Loaded() []Addon {
+//
+// It fails for a version whose add-on handling is not modelled.
+func (b StubBoot) Loaded() ([]Addon, error) {
+	if err := b.check(); err != nil {
+		return nil, err
+	}
 	if b.Major != 262 {
-		return nil
+		return nil, nil
 	}
 	var global, local []Addon
 	for _, a := range b.Addons {
@@ -447,5 +459,5 @@ func (b StubBoot) Loaded() []Addon {
 	byName := func(x, y Addon) int { return compareUTF16(x.Name, y.Name) }
 	slices.SortFunc(global, byName)
 	slices.SortFunc(local, byName)
-	return slices.Concat(global, local)
+	return slices.Concat(global, local), nil
 }

@@ -407,7 +407,10 @@ func predictEvents(e *env, path, stubVersion string, p eventPrediction, profile 
 	if err != nil {
 		return nil, err
 	}
-	loaded := sb.Loaded()
+	loaded, err := sb.Loaded()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	if err := checkAddons(p, loaded); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -254,5 +255,56 @@ func TestEventlogVerifyAddon(t *testing.T) {
 	copyTo(old+".extra.d", "ukibuild-e2e.addon.efi")
 	if code, _, e := verify(old); code != 1 || !strings.Contains(e, "systemd-stub 257") || !strings.Contains(e, "not modelled") {
 		t.Errorf("stub 257 with an add-on: exit %d, %s", code, e)
+	}
+}
+
+// TestMeasureExplainProfile: for profile 1 of a two-profile UKI, "measure
+// FILE --explain --profile 1" predicts PCR 12's profile event (EV_EVENT_TAG,
+// H("1" in UTF-16LE with its NUL), spelled here by hand) and PCR 11 events
+// whose replay is "measure FILE --profile 1"'s value; PCR 9 of a profile is
+// refused.
+func TestMeasureExplainProfile(t *testing.T) {
+	f := getFixture(t)
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "p1.efi")
+	if code, _, e := runOurs("build", "--stub", f.tools.Path(t, "UKIBUILD_ADDON_STUB_262"), "--profile", "ID=one", "--cmdline", "one", "--output", prof); code != 0 {
+		t.Fatalf("build profile: %s", e)
+	}
+	efi := filepath.Join(dir, "uki.efi")
+	if code, _, e := runOurs("build", "--stub", f.stubs["262"], "--linux", f.kernel, "--initrd", filepath.Join(f.dir, "initrd1"),
+		"--cmdline", "quiet", "--profile", "ID=zero", "--join-profile", prof, "--output", efi); code != 0 {
+		t.Fatalf("build: %s", e)
+	}
+	code, out, e := runOurs("measure", efi, "--explain", "--profile", "1", "--pcrs", "11,12", "--bank", "sha256", "--json=short")
+	if code != 0 {
+		t.Fatalf("measure --explain --profile 1: exit %d: %s", code, e)
+	}
+	var doc struct {
+		Events []struct {
+			PCR     int               `json:"pcr"`
+			Type    string            `json:"type"`
+			Digests map[string]string `json:"digests"`
+		} `json:"events"`
+		PCRs map[string]map[string]string `json:"pcrs"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	one := sha256.Sum256([]byte{'1', 0, 0, 0})
+	var pcr12 []string
+	for _, ev := range doc.Events {
+		if ev.PCR == 12 {
+			pcr12 = append(pcr12, ev.Type+" "+ev.Digests["sha256"])
+		}
+	}
+	if want := "EV_EVENT_TAG " + hex.EncodeToString(one[:]); strings.Join(pcr12, ",") != want {
+		t.Errorf("PCR 12 events %v, want %s", pcr12, want)
+	}
+	_, calc, _ := runOurs("measure", efi, "--profile", "1", "--bank", "sha256", "--phase=:")
+	if want := "11:sha256=" + doc.PCRs["11"]["sha256"]; strings.TrimSpace(calc) != want {
+		t.Errorf("PCR 11 replay %s; measure --profile 1 says %s", want, calc)
+	}
+	if code, _, e := runOurs("measure", efi, "--explain", "--profile", "1", "--pcrs", "9"); code == 0 || !strings.Contains(e, "PCR 9 of profile 1 is not predicted") {
+		t.Errorf("--pcrs 9 --profile 1: exit %d, %s", code, e)
 	}
 }
