@@ -32,7 +32,9 @@ type eventPrediction struct {
 	DBX          []string `name:"dbx" help:"PCR 7: a dbx EFI signature list (.esl); repeatable." placeholder:"FILE"`
 	OwnerGUID    string   `name:"owner-guid" help:"PCR 7: the owner GUID of the certificates given as PEM." placeholder:"GUID"`
 	SecureBoot   bool     `name:"secure-boot" default:"true" negatable:"" help:"PCR 7: the SecureBoot variable is 1."`
-	ESP          string   `name:"esp" help:"PCR 12: the ESP, for /loader/credentials/*.cred (the UKI's own FILE.efi.extra.d/ is read next to it)." placeholder:"DIR"`
+	ESP          string   `name:"esp" help:"PCR 12: the ESP, for /loader/credentials/*.cred and /loader/addons/*.addon.efi (the UKI's own FILE.efi.extra.d/ is read next to it)." placeholder:"DIR"`
+	// CmdlineOverride is the command line passed in the UKI's load options.
+	CmdlineOverride string `name:"cmdline-override" help:"PCR 9, 12: the kernel command line passed to the UKI in its load options (without an '@N' profile prefix; see --profile); the stub ignores it under Secure Boot when the UKI has a .cmdline." placeholder:"TEXT"`
 }
 
 // predictedPCRs are the PCRs ukibuild predicts events for.
@@ -83,13 +85,120 @@ func stubExtras(path string, p eventPrediction) (pcr.StubExtras, error) {
 	return x, nil
 }
 
-// pcr9Events predicts what Linux's EFI stub measures into PCR 9 for the
-// UKI img: its .cmdline and the initrd the stub hands over (pcr.StubInitrd).
-func pcr9Events(img *uki.ImageFile, stubVersion string, x pcr.StubExtras, banks []pcr.Bank) ([]pcr.Event, error) {
-	major, err := pcr.MajorVersion(stubVersion)
+// addonSections are the sections of an add-on the stub looks at.
+var addonSections = []string{".linux", ".cmdline", ".dtb", ".dtbauto", ".initrd", ".ucode", ".uname", ".profile"}
+
+// readAddons reads the add-ons the stub would load from dir (global: the
+// ESP's /loader/addons/): the *.addon.efi files, with their sections.
+func readAddons(dir string, global bool) ([]pcr.Addon, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
+	var names []string
+	for _, e := range ents {
+		if !e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	var out []pcr.Addon
+	for _, n := range pcr.SelectAddons(names) {
+		path := filepath.Join(dir, n)
+		img, err := uki.OpenImage(path)
+		if err != nil {
+			return nil, fmt.Errorf("add-on %s: %w", path, err)
+		}
+		a := pcr.Addon{Name: n, Global: global, Path: path, Sections: map[string][]byte{}}
+		for _, s := range img.Sections() {
+			if !slices.Contains(addonSections, s.Name) {
+				continue
+			}
+			if _, dup := a.Sections[s.Name]; dup {
+				continue // the stub takes the first section of a name
+			}
+			b, err := readContent(s)
+			if err != nil {
+				img.Close()
+				return nil, fmt.Errorf("add-on %s: %w", path, err)
+			}
+			a.Sections[s.Name] = b
+		}
+		img.Close()
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func readContent(s uki.Section) ([]byte, error) {
+	rc, err := s.Content.Open()
+	if err != nil {
+		return nil, fmt.Errorf("section %s: %w", s.Name, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("section %s: %w", s.Name, err)
+	}
+	return b, nil
+}
+
+// stubBoot gathers what the stub (major version major) takes beyond the
+// UKI img at path: extras, add-ons (path.extra.d/ and, with --esp,
+// /loader/addons/), --cmdline-override and the profile.
+func stubBoot(img *uki.ImageFile, path string, major int, p eventPrediction, profile int) (pcr.StubBoot, error) {
+	b := pcr.StubBoot{Major: major, SecureBoot: p.SecureBoot, Profile: uint(profile), LoadOptions: p.CmdlineOverride}
+	var err error
+	if b.Extras, err = stubExtras(path, p); err != nil {
+		return b, err
+	}
+	if b.Addons, err = readAddons(path+".extra.d", false); err != nil {
+		return b, err
+	}
+	if p.ESP != "" {
+		global, err := readAddons(filepath.Join(p.ESP, "loader", "addons"), true)
+		if err != nil {
+			return b, err
+		}
+		b.Addons = append(global, b.Addons...)
+	}
+	var all []pcr.Section
+	for _, s := range img.Sections() {
+		all = append(all, pcr.Section{Name: s.Name, Content: s.Content})
+	}
+	loc, err := pcr.LocateProfile(all, profile)
+	if err != nil {
+		return b, fmt.Errorf("%s: --profile: %w", path, err)
+	}
+	for _, s := range loc.Sections {
+		switch s.Name {
+		case ".cmdline", ".uname":
+			rc, err := s.Content.Open()
+			if err != nil {
+				return b, err
+			}
+			d, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				return b, fmt.Errorf("%s: section %s: %w", path, s.Name, err)
+			}
+			if s.Name == ".cmdline" {
+				b.Cmdline, b.HasCmdline = d, true
+			} else {
+				b.Uname = d
+			}
+		}
+	}
+	return b, nil
+}
+
+// pcr9Events predicts what Linux's EFI stub measures into PCR 9 for the
+// UKI img: the command line and the initrd the stub hands over
+// (pcr.StubBoot.CommandLine, pcr.StubInitrd and pcr.StubBoot.LinuxInitrd:
+// .cmdline or the load options, add-ons).
+func pcr9Events(img *uki.ImageFile, major int, sb pcr.StubBoot, banks []pcr.Bank) ([]pcr.Event, error) {
 	secs := map[string][]byte{}
 	for _, s := range img.BaseSections() {
 		switch s.Name {
@@ -106,11 +215,18 @@ func pcr9Events(img *uki.ImageFile, stubVersion string, x pcr.StubExtras, banks 
 			secs[s.Name] = b
 		}
 	}
-	initrd, err := pcr.StubInitrd(major, secs, x)
+	initrd, err := pcr.StubInitrd(major, secs, sb.Extras)
 	if err != nil {
 		return nil, fmt.Errorf("PCR 9: %w", err)
 	}
-	return pcr.LinuxEvents(string(secs[".cmdline"]), initrd, banks), nil
+	if initrd, err = sb.LinuxInitrd(initrd); err != nil {
+		return nil, fmt.Errorf("PCR 9: %w", err)
+	}
+	cmdline, _, err := sb.CommandLine(banks)
+	if err != nil {
+		return nil, fmt.Errorf("PCR 9: %w", err)
+	}
+	return pcr.LinuxEvents(cmdline, initrd, banks), nil
 }
 
 // signatureLists reads certificates (PEM: one EFI_SIGNATURE_LIST each,
@@ -143,12 +259,13 @@ func signatureLists(files []string, owner *pcr.GUID) (lists []byte, entries [][]
 }
 
 // pcr7Events predicts PCR 7 for the UKI at path: the variables from the
-// options, and as the authority the db certificate (given as PEM) that the
-// UKI's signature chains to (sign.Verify, as the firmware checks it).
+// options, and as the authorities the db certificates (given as PEM) that
+// the UKI's signature and then each add-on's chain to (sign.Verify, as the
+// firmware checks them; the firmware logs a certificate once).
 //
 // When the UKI is not authorized (a tampered or unsigned UKI, which the
 // firmware would refuse), warn says so and no authority is predicted.
-func pcr7Events(path string, p eventPrediction, banks []pcr.Bank, warn func(string, ...any)) ([]pcr.Event, error) {
+func pcr7Events(path string, p eventPrediction, addons []pcr.Addon, banks []pcr.Bank, warn func(string, ...any)) ([]pcr.Event, error) {
 	var owner *pcr.GUID
 	if p.OwnerGUID != "" {
 		g, err := pcr.ParseGUID(p.OwnerGUID)
@@ -187,28 +304,81 @@ func pcr7Events(path string, p eventPrediction, banks []pcr.Bank, warn func(stri
 	}
 	var auth [][]byte
 	if vars.SecureBoot {
-		rep, err := sign.VerifyFile(path, sign.VerifyOptions{DB: certs})
+		c, err := authority(path, certs)
 		if err != nil {
+			// Nothing of the UKI runs then, so no add-on is loaded either.
 			warn("PCR 7: the UKI is not authorized by the --db certificates given as PEM (the firmware would refuse it), so no authority event is predicted: %v", err)
-			rep = &sign.Report{}
+			addons = nil
 		}
-		for _, s := range rep.Signatures {
-			if s.OK() && s.TrustedBy != nil {
-				for i, c := range certs {
-					if c.Equal(s.TrustedBy) {
-						auth = append(auth, entries[i])
-					}
+		for i := range certs {
+			if c != nil && certs[i].Equal(c) {
+				auth = append(auth, entries[i])
+			}
+		}
+		for _, a := range addons {
+			c, err := authority(a.Path, certs)
+			if err != nil {
+				return nil, fmt.Errorf("PCR 7: add-on %s is not authorized by the --db certificates given as PEM: the firmware refuses it, and what is measured then is not predicted: %w", a.Path, err)
+			}
+			for i := range certs {
+				if certs[i].Equal(c) {
+					auth = append(auth, entries[i]) // pcr.PCR7Events logs each once
 				}
-				break // the firmware stops at the first signature that verifies
 			}
 		}
 	}
 	return pcr.PCR7Events(vars, auth, banks), nil
 }
 
+// authority returns the db certificate the first valid signature of the
+// PE file at path chains to, as the firmware picks it.
+func authority(path string, db []*x509.Certificate) (*x509.Certificate, error) {
+	rep, err := sign.VerifyFile(path, sign.VerifyOptions{DB: db})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range rep.Signatures {
+		if s.OK() && s.TrustedBy != nil {
+			return s.TrustedBy, nil // the firmware stops at the first signature that verifies
+		}
+	}
+	return nil, fmt.Errorf("%s: no signature chains to a db certificate", path)
+}
+
+// checkAddons refuses add-ons that the --db certificates given as PEM do
+// not authorize under Secure Boot: the firmware would not load them, and
+// what it measures then is not predicted. Without such certificates every
+// add-on is taken to load.
+func checkAddons(p eventPrediction, addons []pcr.Addon) error {
+	if !p.SecureBoot || len(addons) == 0 {
+		return nil
+	}
+	var certs []*x509.Certificate
+	for _, f := range p.DB {
+		if strings.HasSuffix(f, ".esl") {
+			continue
+		}
+		c, err := keys.Certificate(f)
+		if err != nil {
+			return fmt.Errorf("--db: %w", err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil
+	}
+	for _, a := range addons {
+		if _, err := authority(a.Path, certs); err != nil {
+			return fmt.Errorf("add-on %s is not authorized by the --db certificates: under Secure Boot the firmware refuses it, and what is measured then is not predicted: %w", a.Path, err)
+		}
+	}
+	return nil
+}
+
 // predictEvents predicts the events of pcrs for the UKI at path, booted
-// directly by the firmware (no shim, no boot loader), in banks.
-func predictEvents(e *env, path, stubVersion string, p eventPrediction, pcrs []int, banks []pcr.Bank) ([]pcr.Event, error) {
+// directly by the firmware (no shim, no boot loader), in banks; profile is
+// the profile the stub boots (an "@N" load option).
+func predictEvents(e *env, path, stubVersion string, p eventPrediction, profile int, pcrs []int, banks []pcr.Bank) ([]pcr.Event, error) {
 	for _, i := range pcrs {
 		if !slices.Contains(predictedPCRs, i) {
 			return nil, fmt.Errorf("PCR %d: not predicted (ukibuild predicts PCR %s)", i, joinInts(predictedPCRs))
@@ -219,54 +389,72 @@ func predictEvents(e *env, path, stubVersion string, p eventPrediction, pcrs []i
 		return nil, err
 	}
 	defer img.Close()
+	if stubVersion == "" {
+		stubVersion = img.StubVersion()
+	}
+	// Without a version only what every stub does is predicted: PCR 4, 7
+	// and the extras' PCR 12 and 13 events (pcr.StubBoot asks for a
+	// version for the rest).
+	major := 0
+	if stubVersion != "" {
+		if major, err = pcr.MajorVersion(stubVersion); err != nil {
+			return nil, err
+		}
+	} else if slices.Contains(pcrs, 9) || slices.Contains(pcrs, 11) {
+		return nil, fmt.Errorf("%s: no systemd-stub version in its .sdmagic section; give --stub-version", path)
+	}
+	sb, err := stubBoot(img, path, major, p, profile)
+	if err != nil {
+		return nil, err
+	}
+	loaded, err := sb.Loaded()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := checkAddons(p, loaded); err != nil {
+		return nil, err
+	}
+	if profile != 0 && slices.Contains(pcrs, 9) {
+		return nil, fmt.Errorf("PCR 9 of profile %d is not predicted (the stub passes the profile's .cmdline and a /.extra/profile archive, which is not modelled); leave out 9 from --pcrs", profile)
+	}
 	var events []pcr.Event
 	if slices.Contains(pcrs, 4) {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
+		chain := []string{path}
+		for _, a := range loaded {
+			chain = append(chain, a.Path)
 		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return nil, err
+		fb := pcr.FirmwareBoot{BootAttempts: p.BootAttempts}
+		for _, f := range chain {
+			app, err := imageApplication(f, banks)
+			if err != nil {
+				return nil, err
+			}
+			fb.Chain = append(fb.Chain, app)
 		}
-		app, err := pcr.ImageApplication(filepath.Base(path), f, st.Size(), banks)
-		if err != nil {
-			return nil, err
-		}
-		evs, err := pcr.PCR4Events(pcr.FirmwareBoot{BootAttempts: p.BootAttempts, Chain: []pcr.BootApplication{app}}, banks)
+		evs, err := pcr.PCR4Events(fb, banks)
 		if err != nil {
 			return nil, err
 		}
 		events = append(events, evs...)
 	}
 	if slices.Contains(pcrs, 7) {
-		evs, err := pcr7Events(path, p, banks, e.warnf)
+		evs, err := pcr7Events(path, p, loaded, banks, e.warnf)
 		if err != nil {
 			return nil, err
 		}
 		events = append(events, evs...)
 	}
-	if stubVersion == "" && (slices.Contains(pcrs, 9) || slices.Contains(pcrs, 11)) {
-		if stubVersion = img.StubVersion(); stubVersion == "" {
-			return nil, fmt.Errorf("%s: no systemd-stub version in its .sdmagic section; give --stub-version", path)
-		}
-	}
-	x, err := stubExtras(path, p)
-	if err != nil {
-		return nil, err
-	}
 	if slices.Contains(pcrs, 9) {
-		evs, err := pcr9Events(img, stubVersion, x, banks)
+		evs, err := pcr9Events(img, major, sb, banks)
 		if err != nil {
 			return nil, err
 		}
 		events = append(events, evs...)
 	}
 	if slices.Contains(pcrs, 12) || slices.Contains(pcrs, 13) {
-		evs, err := pcr.ExtrasEvents(x, banks)
+		evs, err := sb.KernelConfigEvents(banks)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("PCR 12: %s: %w", path, err)
 		}
 		events = append(events, evs...)
 	}
@@ -275,17 +463,39 @@ func predictEvents(e *env, path, stubVersion string, p eventPrediction, pcrs []i
 		if err != nil {
 			return nil, err
 		}
-		var secs []pcr.Section
-		for _, s := range img.BaseSections() {
-			secs = append(secs, pcr.Section{Name: s.Name, Content: s.Content})
+		var all []pcr.Section
+		for _, s := range img.Sections() {
+			all = append(all, pcr.Section{Name: s.Name, Content: s.Content})
 		}
-		evs, err := pcr.SectionEvents(order, secs, banks)
+		loc, err := pcr.LocateProfile(all, profile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: --profile: %w", path, err)
+		}
+		if len(loc.DTBAuto) > 0 {
+			return nil, fmt.Errorf("%s: profile %d has .dtbauto sections, of which the stub measures the one matching the machine: PCR 11 events are predicted without .dtbauto only", path, profile)
+		}
+		evs, err := pcr.SectionEvents(order, loc.Sections, banks)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		events = append(events, evs...)
 	}
 	return events, nil
+}
+
+// imageApplication is the PE file at path as the firmware measures it
+// into PCR 4 when it loads it (its Authenticode digest).
+func imageApplication(path string, banks []pcr.Bank) (pcr.BootApplication, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return pcr.BootApplication{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return pcr.BootApplication{}, err
+	}
+	return pcr.ImageApplication(filepath.Base(path), f, st.Size(), banks)
 }
 
 func joinInts(v []int) string {
@@ -370,6 +580,7 @@ type eventlogVerifyCmd struct {
 	PCRs        string `name:"pcrs" default:"4,11" help:"PCRs to compare (ukibuild predicts 4, 7, 9, 11, 12 and 13)." placeholder:"LIST"`
 	StubVersion string `name:"stub-version" help:"Predict PCR 11 as this systemd-stub version would (default: the UKI's .sdmagic)." placeholder:"VERSION"`
 	QuotePCRs   string `name:"quote-pcrs" help:"PCR values the TPM reported, lines PCR:BANK=HEX: the log's replay must equal them." type:"existingfile" placeholder:"FILE"`
+	Profile     int    `help:"The profile the stub booted (an '@N' load option; 0, the default, is not measured): PCR 12's profile event and PCR 11 for that profile." default:"0" placeholder:"N"`
 	eventPrediction
 }
 
@@ -404,7 +615,7 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 		}
 		bad += n
 	}
-	expected, err := predictEvents(e, c.UKI, c.StubVersion, c.eventPrediction, pcrs, banks)
+	expected, err := predictEvents(e, c.UKI, c.StubVersion, c.eventPrediction, c.Profile, pcrs, banks)
 	if err != nil {
 		return err
 	}

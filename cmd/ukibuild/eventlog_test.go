@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -168,5 +169,142 @@ func TestEventlogVerifyPCR7(t *testing.T) {
 	if code != 1 || !strings.Contains(e, "not authorized by the --db certificates") ||
 		!strings.Contains(out, "PCR 7: event 6 differs:\n  expected (none: the list ends)\n  seen     PCR 7 EV_EFI_VARIABLE_AUTHORITY") {
 		t.Errorf("a db that did not sign the UKI: exit %d, %s\n%s", code, e, out)
+	}
+}
+
+// TestEventlogVerifyAddon runs "eventlog verify --pcrs 12,13" on the
+// recorded stub 262 boot with a signed add-on, a credential and a sysext
+// (testvectors/eventlog/ovmf-sb-stub262-addon.*) against a UKI built from
+// the same stub with the boot's command line and those files in its
+// .extra.d/, or the add-on in the ESP's /loader/addons/: PCR 12 (add-on
+// command line, credential) and 13 match. A command line in the load
+// options is dropped under Secure Boot (the UKI has a .cmdline) and
+// predicted as PCR 12's first event without; so is a profile; without the
+// add-on PCR 12 differs at its first event; and an add-on next to a stub
+// whose add-on handling is not modelled is refused.
+func TestEventlogVerifyAddon(t *testing.T) {
+	f := getFixture(t)
+	dir := t.TempDir()
+	build := func(stub, out string) {
+		t.Helper()
+		if code, _, e := runOurs("build", "--stub", stub, "--linux", f.kernel, "--initrd", filepath.Join(f.dir, "initrd1"),
+			"--cmdline", "console=ttyS0 panic=-1", "--os-release", "ID=other", "--output", out); code != 0 {
+			t.Fatalf("build: %s", e)
+		}
+	}
+	efi := filepath.Join(dir, "uki.efi")
+	build(f.stubs["262"], efi)
+	rec := filepath.Join(vectors, "ovmf-sb-stub262-addon")
+	copyTo := func(d string, names ...string) {
+		t.Helper()
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			b, err := os.ReadFile(filepath.Join(rec+".extra.d", n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(d, n, b)
+		}
+	}
+	copyTo(efi+".extra.d", "ukibuild-e2e.cred", "ukibuild-e2e.raw", "ukibuild-e2e.addon.efi")
+	verify := func(uki string, extra ...string) (int, string, string) {
+		return runOurs(append([]string{"eventlog", "verify", rec + ".bin", "--uki", uki, "--pcrs", "12,13", "--quote-pcrs", rec + ".pcrs"}, extra...)...)
+	}
+	const match = "PCR 12: match (2 events)\nPCR 13: match (1 events)"
+	if code, out, e := verify(efi); code != 0 || !strings.Contains(out, match) || !strings.Contains(out, "PCR 12 sha256: the log replays to the quoted value") {
+		t.Errorf("add-on in .extra.d: exit %d, %s\n%s", code, e, out)
+	}
+	if code, out, e := verify(efi, "--cmdline-override", "quiet"); code != 0 || !strings.Contains(out, match) {
+		t.Errorf("--cmdline-override under Secure Boot: exit %d, %s\n%s", code, e, out)
+	}
+	if code, out, _ := verify(efi, "--cmdline-override", "quiet", "--no-secure-boot"); code != 1 ||
+		!strings.Contains(out, "PCR 12: event 0 differs (sha1 digest):\n  expected EV_IPL sha1:") || !strings.Contains(out, `"quiet"`) {
+		t.Errorf("--cmdline-override without Secure Boot: exit %d\n%s", code, out)
+	}
+	if code, _, e := verify(efi, "--profile", "1"); code != 1 || !strings.Contains(e, "profile 1 does not exist") {
+		t.Errorf("--profile 1 of a UKI without profiles: exit %d, %s", code, e)
+	}
+	// The add-on in the ESP's /loader/addons/ instead: the same events.
+	other := filepath.Join(dir, "esp", "EFI", "Linux", "uki.efi")
+	if err := os.MkdirAll(filepath.Dir(other), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(efi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(filepath.Dir(other), "uki.efi", b)
+	copyTo(other+".extra.d", "ukibuild-e2e.cred", "ukibuild-e2e.raw")
+	copyTo(filepath.Join(dir, "esp", "loader", "addons"), "ukibuild-e2e.addon.efi")
+	if code, out, e := verify(other, "--esp", filepath.Join(dir, "esp")); code != 0 || !strings.Contains(out, match) {
+		t.Errorf("add-on in /loader/addons: exit %d, %s\n%s", code, e, out)
+	}
+	if code, out, _ := verify(other); code != 1 || !strings.Contains(out, "PCR 12: event 0 differs") {
+		t.Errorf("without the add-on: exit %d\n%s", code, out)
+	}
+	// measure --explain lists the add-on's event, with its command line.
+	code, out, e := runOurs("measure", efi, "--explain", "--pcrs", "12", "--bank", "sha256")
+	if code != 0 || !strings.Contains(out, "PCR 12 event 0: EV_IPL ukibuild.addon=e2e") {
+		t.Errorf("measure --explain --pcrs 12: exit %d, %s\n%s", code, e, out)
+	}
+	// Stub 257: what it does with add-ons was not checked.
+	old := filepath.Join(dir, "uki257.efi")
+	build(f.stubs["257"], old)
+	copyTo(old+".extra.d", "ukibuild-e2e.addon.efi")
+	if code, _, e := verify(old); code != 1 || !strings.Contains(e, "systemd-stub 257") || !strings.Contains(e, "not modelled") {
+		t.Errorf("stub 257 with an add-on: exit %d, %s", code, e)
+	}
+}
+
+// TestMeasureExplainProfile: for profile 1 of a two-profile UKI, "measure
+// FILE --explain --profile 1" predicts PCR 12's profile event (EV_EVENT_TAG,
+// H("1" in UTF-16LE with its NUL), spelled here by hand) and PCR 11 events
+// whose replay is "measure FILE --profile 1"'s value; PCR 9 of a profile is
+// refused.
+func TestMeasureExplainProfile(t *testing.T) {
+	f := getFixture(t)
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "p1.efi")
+	if code, _, e := runOurs("build", "--stub", f.tools.Path(t, "UKIBUILD_ADDON_STUB_262"), "--profile", "ID=one", "--cmdline", "one", "--output", prof); code != 0 {
+		t.Fatalf("build profile: %s", e)
+	}
+	efi := filepath.Join(dir, "uki.efi")
+	if code, _, e := runOurs("build", "--stub", f.stubs["262"], "--linux", f.kernel, "--initrd", filepath.Join(f.dir, "initrd1"),
+		"--cmdline", "quiet", "--profile", "ID=zero", "--join-profile", prof, "--output", efi); code != 0 {
+		t.Fatalf("build: %s", e)
+	}
+	code, out, e := runOurs("measure", efi, "--explain", "--profile", "1", "--pcrs", "11,12", "--bank", "sha256", "--json=short")
+	if code != 0 {
+		t.Fatalf("measure --explain --profile 1: exit %d: %s", code, e)
+	}
+	var doc struct {
+		Events []struct {
+			PCR     int               `json:"pcr"`
+			Type    string            `json:"type"`
+			Digests map[string]string `json:"digests"`
+		} `json:"events"`
+		PCRs map[string]map[string]string `json:"pcrs"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	one := sha256.Sum256([]byte{'1', 0, 0, 0})
+	var pcr12 []string
+	for _, ev := range doc.Events {
+		if ev.PCR == 12 {
+			pcr12 = append(pcr12, ev.Type+" "+ev.Digests["sha256"])
+		}
+	}
+	if want := "EV_EVENT_TAG " + hex.EncodeToString(one[:]); strings.Join(pcr12, ",") != want {
+		t.Errorf("PCR 12 events %v, want %s", pcr12, want)
+	}
+	_, calc, _ := runOurs("measure", efi, "--profile", "1", "--bank", "sha256", "--phase=:")
+	if want := "11:sha256=" + doc.PCRs["11"]["sha256"]; strings.TrimSpace(calc) != want {
+		t.Errorf("PCR 11 replay %s; measure --profile 1 says %s", want, calc)
+	}
+	if code, _, e := runOurs("measure", efi, "--explain", "--profile", "1", "--pcrs", "9"); code == 0 || !strings.Contains(e, "PCR 9 of profile 1 is not predicted") {
+		t.Errorf("--pcrs 9 --profile 1: exit %d, %s", code, e)
 	}
 }

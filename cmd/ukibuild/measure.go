@@ -231,14 +231,14 @@ type measureFileCmd struct {
 	Profile int    `help:"Profile to predict for: the base sections overridden by those of the N-th .profile (0, the default, is what the stub boots unless told otherwise)." default:"0" placeholder:"N"`
 	DTBAuto string `name:"dtbauto" help:"With .dtbauto sections: the index of the one the stub picks for the machine (0 is the profile's first), or 'none'." placeholder:"INDEX|none"`
 	Explain bool   `help:"List the events that make up each PCR (--pcrs), with descriptions, and their replay."`
-	PCRs    string `name:"pcrs" default:"11" help:"With --explain: the PCRs to predict (4, 7, 9, 11, 12, 13)." placeholder:"LIST"`
+	PCRs    string `name:"pcrs" default:"11" help:"With --explain: the PCRs to predict (4, 7, 9, 11, 12, 13); --profile N adds PCR 12's profile event (no PCR 9 then)." placeholder:"LIST"`
 	measureCommon
 	eventPrediction
 }
 
 func (m *measureFileCmd) Run(e *env) error {
-	if m.Explain && (m.Profile != 0 || m.DTBAuto != "") {
-		return fmt.Errorf("--explain predicts the base profile without .dtbauto only; --profile and --dtbauto are for the PCR 11 values")
+	if m.Explain && m.DTBAuto != "" {
+		return fmt.Errorf("--explain predicts without .dtbauto only; --dtbauto is for the PCR 11 values")
 	}
 	if m.Explain {
 		pcrs, err := pcr.ParsePCRList(m.PCRs)
@@ -253,7 +253,7 @@ func (m *measureFileCmd) Run(e *env) error {
 		if m.Stub != "" {
 			return fmt.Errorf("--explain takes --stub-version, not --stub")
 		}
-		events, err := predictEvents(e, m.File, m.StubVersion, m.eventPrediction, pcrs, banks)
+		events, err := predictEvents(e, m.File, m.StubVersion, m.eventPrediction, m.Profile, pcrs, banks)
 		if err != nil {
 			return err
 		}

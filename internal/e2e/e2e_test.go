@@ -164,12 +164,14 @@ func (e *env) run(t *testing.T, args ...string) string {
 
 // bootResult is what the guest printed.
 type bootResult struct {
-	lines  []string
-	pcr11  map[string]string // bank → hex, at boot
-	pcr7   map[string]string // bank → hex, at boot (sha256 only)
-	evlog  []byte            // the TCG event log
-	extra  map[string]string // /.extra file → "size sha256"
-	serial string            // the serial log file
+	lines   []string
+	pcr11   map[string]string // bank → hex, at boot
+	pcr7    map[string]string // bank → hex, at boot (sha256 only)
+	pcr12   map[string]string // bank → hex, at boot (sha256 only)
+	cmdline string            // the guest's /proc/cmdline
+	evlog   []byte            // the TCG event log
+	extra   map[string]string // /.extra file → "size sha256"
+	serial  string            // the serial log file
 	// kernelSB: the kernel logged "secureboot: Secure boot enabled".
 	kernelSB bool
 }
@@ -247,7 +249,7 @@ type extraFile struct {
 func (e *env) bootWithTPM(t *testing.T, efi, state string, extras ...extraFile) *bootResult {
 	t.Helper()
 	r := e.qemu(t, efi, state, 3*time.Minute, extras...)
-	res := &bootResult{pcr11: map[string]string{}, pcr7: map[string]string{}, extra: map[string]string{}, serial: r.serial}
+	res := &bootResult{pcr11: map[string]string{}, pcr7: map[string]string{}, pcr12: map[string]string{}, extra: map[string]string{}, serial: r.serial}
 	sc := bufio.NewScanner(bytes.NewReader(r.log))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -263,6 +265,10 @@ func (e *env) bootWithTPM(t *testing.T, efi, state string, extras ...extraFile) 
 			res.pcr11[f[2]] = f[3]
 		case len(f) == 4 && f[0] == "pcr7" && f[1] == "boot":
 			res.pcr7[f[2]] = f[3]
+		case len(f) == 4 && f[0] == "pcr12" && f[1] == "boot":
+			res.pcr12[f[2]] = f[3]
+		case len(f) >= 1 && f[0] == "cmdline":
+			res.cmdline = strings.Join(f[1:], " ")
 		case len(f) == 4 && f[0] == "extra":
 			res.extra[f[1]] = f[2] + " " + f[3]
 		case len(f) == 2 && f[0] == "eventlog":
@@ -425,6 +431,24 @@ var testExtras = []extraFile{
 	{"ukibuild-e2e.raw", []byte("ukibuild e2e system extension image\n")},
 }
 
+// addonCmdline is the command line of the boot tests' add-on.
+const addonCmdline = "ukibuild.addon=e2e"
+
+// buildAddon builds the boot tests' PE add-on, ukibuild-e2e.addon.efi: the
+// add-on stub 262 with a .cmdline, signed with the db key (under Secure
+// Boot systemd-stub loads add-ons through the firmware, which checks them
+// against db).
+func (e *env) buildAddon(t *testing.T) extraFile {
+	t.Helper()
+	out := filepath.Join(e.workDir(t), "ukibuild-e2e.addon.efi")
+	e.buildSigned(t, out, e.sb.db, "build", "--stub", e.tools.Path(t, "UKIBUILD_ADDON_STUB_262"), "--cmdline", addonCmdline)
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return extraFile{"ukibuild-e2e.addon.efi", b}
+}
+
 // TestBootPCR11MatchesPrediction (cases 1 and 5): a UKI built and signed
 // by "ukibuild build" (Secure Boot key: the test db key; a PCR key) boots
 // under Secure Boot with a TPM; the firmware measured Secure Boot on with our keys and names the db
@@ -433,21 +457,35 @@ var testExtras = []extraFile{
 // (phase ":"); and the event log's PCR 11 events are the predictor's
 // section list. With stub 252 the prediction of systemd-measure 262's
 // section list (what ukify embeds) does not match the boot, and ours does.
+// Both boots have the signed add-on in BOOTX64.EFI.extra.d/: stub 262
+// applies its command line (the guest's /proc/cmdline has it) and
+// measures it into PCR 12, stub 252 ignores it.
 func TestBootPCR11MatchesPrediction(t *testing.T) {
 	e := setup(t)
 	key := filepath.Join(e.dir, "pcr.pem")
 	writeRSAKey(t, key)
+	addon := e.buildAddon(t)
 	for _, version := range []string{"262", "252"} {
 		t.Run(version, func(t *testing.T) {
 			name := "1 signed UKI, stub " + version
 			efi := filepath.Join(e.workDir(t), "uki.efi")
 			e.buildSigned(t, efi, e.sb.db, slices.Concat(e.ukiArgs(t, version), []string{"--pcr-private-key", key})...)
 			want := parseCalculate(e.run(t, "measure", efi, "--bank=sha1", "--bank=sha256", "--phase=:"))
-			var extras []extraFile
+			extras := []extraFile{addon}
 			if version == "262" {
-				extras = testExtras
+				extras = append(slices.Clone(testExtras), addon)
 			}
 			res := e.boot(t, efi, extras...)
+			applied := strings.Contains(" "+res.cmdline+" ", " "+addonCmdline+" ")
+			wantCmd := "has " + addonCmdline
+			if version == "252" {
+				wantCmd = "without " + addonCmdline + " (stub 252 has no add-ons)"
+			}
+			ok := applied == (version == "262") && res.cmdline != ""
+			record(t, name, "add-on's .cmdline in /proc/cmdline", wantCmd, res.cmdline, ok)
+			if !ok {
+				t.Errorf("stub %s: /proc/cmdline %q: want it %s (serial log %s)", version, res.cmdline, wantCmd, res.serial)
+			}
 			e.checkSecureBoot(t, name, res, e.sb.db.c)
 			for _, bank := range []string{"sha1", "sha256"} {
 				ok := res.pcr11[bank] == want[bank] && want[bank] != ""
@@ -456,14 +494,14 @@ func TestBootPCR11MatchesPrediction(t *testing.T) {
 					t.Errorf("stub %s: PCR 11 %s: predicted %s, the TPM has %s (serial log %s)", version, bank, want[bank], res.pcr11[bank], res.serial)
 				}
 			}
-			_, ok := res.extra["/.extra/tpm2-pcr-signature.json"]
+			_, ok = res.extra["/.extra/tpm2-pcr-signature.json"]
 			record(t, name, "stub passed the PCR signature", "/.extra/tpm2-pcr-signature.json", fmt.Sprintf("%d /.extra files", len(res.extra)), ok)
 			if !ok {
 				t.Errorf("the stub passed no /.extra/tpm2-pcr-signature.json: %v", res.extra)
 			}
 			checkEventLog(t, "5 event log, stub "+version, version, efi, res)
-			e.checkEventlogVerify(t, "5 event log, stub "+version, efi, res, extras)
-			saveVector(t, e, version, efi, res)
+			e.checkEventlogVerify(t, "5 event log, stub "+version, version, efi, res, extras)
+			saveVector(t, e, version, efi, res, extras)
 			if version == "252" {
 				wrong := parseCalculate(e.run(t, "measure", efi, "--bank=sha256", "--phase=:", "--stub-version=262"))
 				differs := wrong["sha256"] != "" && wrong["sha256"] != res.pcr11["sha256"]
@@ -584,15 +622,17 @@ func checkEventLog(t *testing.T, name, version, efi string, res *bootResult) {
 }
 
 // checkEventlogVerify (case 5) runs "ukibuild eventlog verify" on the
-// guest's event log: PCR 4 and 11 must match the prediction for efi, the
-// log must replay to the PCR values the guest read (--quote-pcrs), and the
+// guest's event log: PCR 4, 7, 9, 11, 12 and 13 must match the prediction
+// for efi with extras (credential, sysext, add-on) in its .extra.d/, the
+// log must replay to the PCR values the guest read (--quote-pcrs: PCR 7,
+// 11 and 12), and the
 // same log against efi with one byte changed (in .linux) must be reported at
 // its first diverging events: the UKI's PCR 4 event and the .linux data
 // event of PCR 11, and PCR 7 at its authority event (the changed UKI's
 // signature no longer verifies: no db entry authorizes it). PCR 7 is predicted from the test's PK, KEK and db
 // certificates; with a db lacking the token's certificate it differs at
 // the db event. OVMF here tries two boot options (--boot-attempts 2).
-func (e *env) checkEventlogVerify(t *testing.T, name, efi string, res *bootResult, extras []extraFile) {
+func (e *env) checkEventlogVerify(t *testing.T, name, version, efi string, res *bootResult, extras []extraFile) {
 	t.Helper()
 	dir := e.workDir(t)
 	writeExtras(t, efi, extras)
@@ -602,6 +642,7 @@ func (e *env) checkEventlogVerify(t *testing.T, name, efi string, res *bootResul
 		fmt.Fprintf(&q, "11:%s=%s\n", bank, v)
 	}
 	fmt.Fprintf(&q, "7:sha256=%s\n", res.pcr7["sha256"])
+	fmt.Fprintf(&q, "12:sha256=%s\n", res.pcr12["sha256"])
 	if err := os.WriteFile(log, res.evlog, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -625,11 +666,31 @@ func (e *env) checkEventlogVerify(t *testing.T, name, efi string, res *bootResul
 		return string(out), err
 	}
 	out, err := verify(efi)
-	n := len(extras) / 2 // one credential and one sysext: one event each in PCR 12 and 13
-	pcr1213 := fmt.Sprintf("PCR 12: match (%d events)\nPCR 13: match (%d events)", n, n)
-	ok := err == nil && strings.Contains(out, "PCR 4: match (5 events)") && strings.Contains(out, "PCR 7: match (7 events)") &&
-		strings.Contains(out, "PCR 11: match") && strings.Contains(out, pcr1213) && strings.Contains(out, "PCR 9: match (2 events)")
-	record(t, name, "ukibuild eventlog verify --pcrs 4,7,9,11,12,13 --quote-pcrs", "PCR 4, 7, 9 (2 events), 11 match; "+oneLine(pcr1213)+"; replay = TPM", oneLine(out), ok)
+	// PCR 12: one event for the credential and, with stub 262, one for the
+	// add-on's command line; PCR 13: one for the sysext. PCR 4: the
+	// firmware measures the add-on stub 262 loads after the UKI (its
+	// signer, the db key, is already PCR 7's authority event).
+	var creds, sysexts, addons int
+	for _, x := range extras {
+		switch {
+		case strings.HasSuffix(x.name, ".cred"):
+			creds++
+		case strings.HasSuffix(x.name, ".addon.efi"):
+			addons++
+		case strings.HasSuffix(x.name, ".raw"):
+			sysexts++
+		}
+	}
+	pcr4 := 5
+	if version == "262" {
+		pcr4 += addons
+		creds += min(addons, 1)
+	}
+	want := fmt.Sprintf("PCR 4: match (%d events)\nPCR 7: match (7 events)\nPCR 9: match (2 events)\nPCR 11: match (", pcr4)
+	pcr1213 := fmt.Sprintf("PCR 12: match (%d events)\nPCR 13: match (%d events)", creds, sysexts)
+	quoted := "PCR 12 sha256: the log replays to the quoted value"
+	ok := err == nil && strings.Contains(out, want) && strings.Contains(out, pcr1213) && strings.Contains(out, quoted)
+	record(t, name, "ukibuild eventlog verify --pcrs 4,7,9,11,12,13 --quote-pcrs", oneLine(want+"...) "+pcr1213)+"; replay = TPM (PCR 7, 11, 12)", oneLine(out), ok)
 	if !ok {
 		t.Errorf("%s: ukibuild eventlog verify: %v\n%s", name, err, out)
 	}
@@ -687,15 +748,17 @@ func writeExtras(t *testing.T, efi string, extras []extraFile) {
 	}
 }
 
-// saveVector copies the boot's event log, the UKI, the guest's lines and
-// the Secure Boot certificates to $UKIBUILD_E2E_SAVE when it is set: how the
+// saveVector copies the boot's event log, the UKI, the files of its
+// .extra.d/ (uki-VERSION.efi.extra.d/), the guest's lines and the Secure
+// Boot certificates to $UKIBUILD_E2E_SAVE when it is set: how the
 // event logs in testvectors/eventlog were recorded.
-func saveVector(t *testing.T, e *env, version, efi string, res *bootResult) {
+func saveVector(t *testing.T, e *env, version, efi string, res *bootResult, extras []extraFile) {
 	t.Helper()
 	d := os.Getenv("UKIBUILD_E2E_SAVE")
 	if d == "" {
 		return
 	}
+	writeExtras(t, filepath.Join(d, "uki-"+version+".efi"), extras)
 	if err := os.WriteFile(filepath.Join(d, "eventlog-"+version+".bin"), res.evlog, 0o644); err != nil {
 		t.Fatal(err)
 	}

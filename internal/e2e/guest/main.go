@@ -1,9 +1,10 @@
 // Command guest is the /init of the boot tests' initrd (built static with
 // CGO_ENABLED=0). In the guest it mounts the kernel file systems, prints a
-// marker, PCR 11 of every active bank, PCR 7 (Secure Boot policy) in the
-// sha256 bank, /proc/cmdline, the files the stub put
-// in /.extra, the TCG event log (base64), runs the unseal check when the
-// host sealed a secret, and powers off. Everything goes to the serial
+// marker, PCR 11 of every active bank, PCR 7 (Secure Boot policy) and
+// PCR 12 (the stub's kernel configuration) in the sha256 bank,
+// /proc/cmdline, the files the stub put in /.extra, the TCG event log
+// (base64), runs the unseal check when the host sealed a secret, and
+// powers off. Everything goes to the serial
 // console as "UKIBUILD-E2E <key> <value>" lines that the host test parses.
 package main
 
@@ -56,6 +57,9 @@ func main() {
 	printPCRs(tpm, "boot")
 	if v := readPCR(tpm, tpm2.TPMAlgSHA256, 7); v != nil {
 		out("pcr7", "boot sha256 %s", hex.EncodeToString(v))
+	}
+	if v := readPCR(tpm, tpm2.TPMAlgSHA256, 12); v != nil {
+		out("pcr12", "boot sha256 %s", hex.EncodeToString(v))
 	}
 	if b, err := os.ReadFile("/sys/kernel/security/tpm0/binary_bios_measurements"); err == nil {
 		out("eventlog", "%s", base64.StdEncoding.EncodeToString(b))

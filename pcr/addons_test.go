@@ -1,0 +1,364 @@
+package pcr_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/uki"
+)
+
+// sha256hex is H(b) written out by hand-made input, not by the code under
+// test: the tests spell the stub's UTF-16LE strings byte by byte.
+func sha256hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func digest(t *testing.T, ev pcr.Event) string {
+	t.Helper()
+	d, ok := ev.Digest(pcr.SHA256)
+	if !ok {
+		t.Fatalf("%s has no sha256 digest", ev)
+	}
+	return hex.EncodeToString(d)
+}
+
+var sha256Only = []pcr.Bank{pcr.SHA256}
+
+// TestProfileEvent: systemd-stub 262's measure_profile hashes the profile
+// number as a UTF-16 string with its NUL, logged as EV_EVENT_TAG
+// 0x13aed6db in PCR 12; profile 0 is not measured.
+func TestProfileEvent(t *testing.T) {
+	ev := pcr.ProfileEvent(12, sha256Only)
+	if ev.PCR != 12 || ev.Type != pcr.EvEventTag || digest(t, ev) != sha256hex([]byte{'1', 0, '2', 0, 0, 0}) {
+		t.Errorf("profile 12: %s", ev)
+	}
+	b := pcr.StubBoot{Major: 262, Profile: 3}
+	evs, err := b.KernelConfigEvents(sha256Only)
+	if err != nil || len(evs) != 1 || digest(t, evs[0]) != sha256hex([]byte{'3', 0, 0, 0}) {
+		t.Errorf("profile 3: %v %v", evs, err)
+	}
+	evs, err = pcr.StubBoot{Major: 262}.KernelConfigEvents(sha256Only)
+	if err != nil || len(evs) != 0 {
+		t.Errorf("profile 0: %v %v", evs, err)
+	}
+	if _, err := (pcr.StubBoot{Major: 252, Profile: 1}).KernelConfigEvents(sha256Only); err == nil || !strings.Contains(err.Error(), "no profiles") {
+		t.Errorf("stub 252 with a profile: %v", err)
+	}
+	if _, err := (pcr.StubBoot{Major: 257, Profile: 1}).KernelConfigEvents(sha256Only); err == nil || !strings.Contains(err.Error(), "not modelled") {
+		t.Errorf("stub 257 with a profile: %v", err)
+	}
+}
+
+// "quiet" in UTF-16LE with its NUL, as tpm_log_load_options hashes it.
+var quietUTF16 = []byte{'q', 0, 'u', 0, 'i', 0, 'e', 0, 't', 0, 0, 0}
+
+// TestLoadOptions: passed load options are used and measured (EV_IPL,
+// PCR 12) unless Secure Boot is on and the UKI has a .cmdline; the stub
+// mangles them first.
+func TestLoadOptions(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		b          pcr.StubBoot
+		cmdline    string
+		measured   bool
+		errContain string
+	}{
+		{"262 SB on, .cmdline: dropped", pcr.StubBoot{Major: 262, SecureBoot: true, HasCmdline: true, Cmdline: []byte("root=x"), LoadOptions: "quiet"}, "root=x", false, ""},
+		{"262 SB on, no .cmdline", pcr.StubBoot{Major: 262, SecureBoot: true, LoadOptions: "  quiet \x7f "}, "quiet", true, ""},
+		{"262 SB off, .cmdline", pcr.StubBoot{Major: 262, HasCmdline: true, Cmdline: []byte("root=x\n"), LoadOptions: "quiet"}, "quiet", true, ""},
+		{"262 only spaces: .cmdline", pcr.StubBoot{Major: 262, HasCmdline: true, Cmdline: []byte("root=x\n"), LoadOptions: "   "}, "root=x", false, ""},
+		{"252 SB off", pcr.StubBoot{Major: 252, HasCmdline: true, Cmdline: []byte("root=x"), LoadOptions: "quiet  "}, "quiet", true, ""},
+		{"252 SB on, .cmdline: dropped", pcr.StubBoot{Major: 252, SecureBoot: true, HasCmdline: true, Cmdline: []byte("root=x"), LoadOptions: "quiet"}, "root=x", false, ""},
+		{"control character", pcr.StubBoot{Major: 262, LoadOptions: "a\tb"}, "", false, "control character"},
+		{"stub 257", pcr.StubBoot{Major: 257, LoadOptions: "quiet"}, "", false, "not modelled"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmdline, evs, err := c.b.CommandLine(sha256Only)
+			if c.errContain != "" {
+				if err == nil || !strings.Contains(err.Error(), c.errContain) {
+					t.Fatalf("want an error with %q, got %v", c.errContain, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cmdline != c.cmdline {
+				t.Errorf("command line %q, want %q", cmdline, c.cmdline)
+			}
+			if !c.measured {
+				if len(evs) != 0 {
+					t.Errorf("events %v, want none", evs)
+				}
+				return
+			}
+			if len(evs) != 1 || evs[0].PCR != 12 || evs[0].Type != pcr.EvIPL || digest(t, evs[0]) != sha256hex(quietUTF16) {
+				t.Errorf("events %v, want one PCR 12 EV_IPL H(UTF-16 \"quiet\" NUL)", evs)
+			}
+		})
+	}
+}
+
+// TestMangleCmdline: the two versions of mangle_stub_cmdline.
+func TestMangleCmdline(t *testing.T) {
+	for _, c := range []struct {
+		major   int
+		in, out string
+	}{
+		{262, " \t a\tb\x7fc  \n", "a b c"},
+		{262, "a  b", "a  b"},
+		{262, "\n\n", ""},
+		{252, " \ta\tb\x7f \n", "  a b\x7f"},
+	} {
+		if got := pcr.MangleCmdline(c.major, c.in); got != c.out {
+			t.Errorf("%d: %q → %q, want %q", c.major, c.in, got, c.out)
+		}
+	}
+}
+
+func addon(name string, global bool, secs ...string) pcr.Addon {
+	a := pcr.Addon{Name: name, Global: global, Sections: map[string][]byte{}}
+	for i := 0; i+1 < len(secs); i += 2 {
+		a.Sections[secs[i]] = []byte(secs[i+1])
+	}
+	return a
+}
+
+// TestAddonEvents: the stub 262 rules for add-ons: global ones first, each
+// directory sorted; one PCR 12 event for all command lines, after the load
+// options; the credentials next; ucode add-ons last first, then initrd
+// add-ons, each EV_EVENT_TAG with its tag; add-ons with .linux, without a
+// section the stub uses or with another .uname skipped; the kernel command
+// line and initrd extended.
+func TestAddonEvents(t *testing.T) {
+	b := pcr.StubBoot{
+		Major: 262, SecureBoot: true, HasCmdline: true, Cmdline: []byte("root=x\n"), Uname: []byte("6.1.0\x00"),
+		Addons: []pcr.Addon{
+			addon("b.addon.efi", false, ".cmdline", "quiet\n", ".initrd", "INITRD-B", ".ucode", "UC-B"),
+			addon("a.addon.efi", false, ".cmdline", " debug", ".ucode", "UC-A"),
+			addon("z.addon.efi", true, ".cmdline", "global\x00ignored", ".uname", "6.1.0"),
+			addon("kernel.addon.efi", false, ".cmdline", "no", ".linux", "MZ"),
+			addon("other.addon.efi", false, ".cmdline", "no", ".uname", "6.2.0"),
+			addon("empty.addon.efi", false, ".sbat", "sbat,1"),
+		},
+		Extras: pcr.StubExtras{Credentials: []pcr.ExtraFile{{Name: "x.cred", Data: []byte("c")}}},
+	}
+	names, err := b.Applied()
+	if err != nil || strings.Join(names, " ") != "z.addon.efi a.addon.efi b.addon.efi" {
+		t.Fatalf("applied %v %v", names, err)
+	}
+	cmdline, _, err := b.CommandLine(sha256Only)
+	if err != nil || cmdline != "root=x global debug quiet" {
+		t.Errorf("command line %q %v", cmdline, err)
+	}
+	evs, err := b.KernelConfigEvents(sha256Only)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var utf16 []byte
+	for _, c := range "global debug quiet" {
+		utf16 = append(utf16, byte(c), 0)
+	}
+	want := []struct {
+		typ    pcr.EventType
+		digest string
+	}{
+		{pcr.EvIPL, sha256hex(append(utf16, 0, 0))},
+		{pcr.EvIPL, ""}, // the credentials archive (ExtrasEvents' own tests)
+		{pcr.EvEventTag, sha256hex([]byte("UC-B"))},
+		{pcr.EvEventTag, sha256hex([]byte("UC-A"))},
+		{pcr.EvEventTag, sha256hex([]byte("INITRD-B"))},
+	}
+	if len(evs) != len(want) {
+		t.Fatalf("events %v, want %d", evs, len(want))
+	}
+	for i, w := range want {
+		if evs[i].PCR != 12 || evs[i].Type != w.typ || (w.digest != "" && digest(t, evs[i]) != w.digest) {
+			t.Errorf("event %d: %s, want %s %s", i, evs[i], w.typ, w.digest)
+		}
+	}
+	initrd, err := b.LinuxInitrd([]byte("BASE!"))
+	if err != nil || !bytes.Equal(initrd, []byte("UC-BUC-ABASE!\x00\x00\x00INITRD-B")) {
+		t.Errorf("initrd %q %v", initrd, err)
+	}
+	if one, _ := (pcr.StubBoot{Major: 262}).LinuxInitrd([]byte("BASE!")); string(one) != "BASE!" {
+		t.Errorf("initrd without add-ons %q", one)
+	}
+
+	// Stub 252 has no add-ons: nothing changes.
+	b.Major = 252
+	if cmdline, evs, err := b.CommandLine(sha256Only); err != nil || cmdline != "root=x" || len(evs) != 0 {
+		t.Errorf("stub 252: %q %v %v", cmdline, evs, err)
+	}
+	b.Major = 262
+	b.Addons = append(b.Addons, addon("dt.addon.efi", false, ".dtb", "DTB"))
+	if _, err := b.KernelConfigEvents(sha256Only); err == nil || !strings.Contains(err.Error(), "dt.addon.efi") {
+		t.Errorf("a .dtb add-on: %v", err)
+	}
+}
+
+// TestSelectAddons: the stub's file name rules.
+func TestSelectAddons(t *testing.T) {
+	got := pcr.SelectAddons([]string{"a.addon.efi", "B.ADDON.EFI", ".hidden.addon.efi", "x.efi", "é.addon.efi", "c.addon.efi.bak"})
+	if strings.Join(got, " ") != "a.addon.efi B.ADDON.EFI" {
+		t.Errorf("%v", got)
+	}
+}
+
+// TestEventLogVectorAddon: the stub 262.1 boot with a signed add-on
+// (.cmdline "ukibuild.addon=e2e"), a credential and a sysext in
+// BOOTX64.EFI.extra.d/ (testvectors/eventlog/ovmf-sb-stub262-addon.*).
+// The log replays to the TPM's PCR 11 and 12; its first PCR 12 event is
+// EV_IPL H(UTF-16 "ukibuild.addon=e2e" NUL), spelled here by hand;
+// KernelConfigEvents for these files predicts PCR 12 and 13 event by
+// event; the command line is the guest's /proc/cmdline; and the firmware
+// measured the add-on into PCR 4 after the UKI with the Authenticode digest
+// osslsigncode computed for it, which ImageApplication gives too.
+func TestEventLogVectorAddon(t *testing.T) {
+	base := filepath.Join(vectorDir, "ovmf-sb-stub262-addon")
+	log, err := os.ReadFile(base + ".bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, err := pcr.ParseEventLog(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := os.ReadFile(base + ".pcrs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Fields(string(q)) {
+		idx, rest, _ := strings.Cut(l, ":")
+		bank, want, _ := strings.Cut(rest, "=")
+		n, _ := strconv.Atoi(idx)
+		b, err := pcr.ParseBank(bank)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pcr.Replay(seen, n, b)
+		if err != nil || hex.EncodeToString(got) != want {
+			t.Errorf("PCR %d %s replays to %x, the TPM had %s (%v)", n, bank, got, want, err)
+		}
+	}
+
+	var pcr12 []pcr.Event
+	for _, ev := range seen {
+		if ev.PCR == 12 {
+			pcr12 = append(pcr12, ev)
+		}
+	}
+	var cmd []byte
+	for _, c := range "ukibuild.addon=e2e" {
+		cmd = append(cmd, byte(c), 0)
+	}
+	if len(pcr12) != 2 || pcr12[0].Type != pcr.EvIPL || digest(t, pcr12[0]) != sha256hex(append(cmd, 0, 0)) || pcr12[0].Description != "ukibuild.addon=e2e" {
+		t.Fatalf("PCR 12 events of the log: %v", pcr12)
+	}
+
+	dir := base + ".extra.d"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []pcr.ExtraFile
+	var names []string
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, pcr.ExtraFile{Name: e.Name(), Data: b})
+		names = append(names, e.Name())
+	}
+	b := pcr.StubBoot{
+		Major: 262, SecureBoot: true, HasCmdline: true, Cmdline: []byte("console=ttyS0 panic=-1"),
+		Extras: pcr.StubExtras{Credentials: pcr.SelectExtras(files, ".cred", ""), Sysexts: pcr.SelectExtras(files, ".raw", ".confext.raw")},
+	}
+	addons := pcr.SelectAddons(names)
+	if len(addons) != 1 {
+		t.Fatalf("add-ons %v", addons)
+	}
+	path := filepath.Join(dir, addons[0])
+	img, err := uki.OpenImage(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := pcr.Addon{Name: addons[0], Path: path, Sections: map[string][]byte{}}
+	for _, s := range img.Sections() {
+		rc, err := s.Content.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Sections[s.Name] = d
+	}
+	img.Close()
+	b.Addons = []pcr.Addon{a}
+
+	banks := []pcr.Bank{pcr.SHA1, pcr.SHA256}
+	want, err := b.KernelConfigEvents(banks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range pcr.CompareEvents(want, seen, []int{12, 13}) {
+		if !r.Match {
+			t.Errorf("%s", r)
+		}
+	}
+	cmdline, _, err := b.CommandLine(banks)
+	guest, _ := os.ReadFile(base + ".guest-cmdline.txt")
+	if err != nil || cmdline != strings.TrimSpace(string(guest)) {
+		t.Errorf("command line %q (%v), the guest's /proc/cmdline %q", cmdline, err, guest)
+	}
+	// Without the add-on PCR 12 differs at its first event.
+	b.Addons = nil
+	noAddon, _ := b.KernelConfigEvents(banks)
+	if r := pcr.CompareEvents(noAddon, seen, []int{12}); r[0].Match || r[0].Index != 0 {
+		t.Errorf("without the add-on: %s", r[0])
+	}
+
+	var pcr4 []pcr.Event
+	for _, ev := range seen {
+		if ev.PCR == 4 {
+			pcr4 = append(pcr4, ev)
+		}
+	}
+	var aj struct {
+		Authenticode string `json:"addon_authenticode_sha256"`
+	}
+	j, err := os.ReadFile(base + ".addon.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(j, &aj); err != nil {
+		t.Fatal(err)
+	}
+	if len(pcr4) != 6 || pcr4[5].Type != pcr.EvEFIBootServicesApplication || digest(t, pcr4[5]) != aj.Authenticode {
+		t.Fatalf("PCR 4 events %v: want the add-on (%s) last", pcr4, aj.Authenticode)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	app, err := pcr.ImageApplication(addons[0], f, st.Size(), []pcr.Bank{pcr.SHA256})
+	if err != nil || hex.EncodeToString(app.Digests[0].Digest) != aj.Authenticode {
+		t.Errorf("ImageApplication of the add-on: %v %v", app, err)
+	}
+}
