@@ -576,11 +576,12 @@ type eventlogCmd struct {
 
 type eventlogVerifyCmd struct {
 	Log         string `arg:"" help:"TCG2 event log (/sys/kernel/security/tpm0/binary_bios_measurements)." type:"existingfile"`
-	UKI         string `name:"uki" required:"" help:"The UKI the firmware started." type:"existingfile" placeholder:"FILE.efi"`
+	UKI         string `name:"uki" help:"The UKI the firmware started (without it, only the log's agreement with --quote or --quote-pcrs is checked)." type:"existingfile" placeholder:"FILE.efi"`
 	PCRs        string `name:"pcrs" default:"4,11" help:"PCRs to compare (ukibuild predicts 4, 7, 9, 11, 12 and 13)." placeholder:"LIST"`
 	StubVersion string `name:"stub-version" help:"Predict PCR 11 as this systemd-stub version would (default: the UKI's .sdmagic)." placeholder:"VERSION"`
 	QuotePCRs   string `name:"quote-pcrs" help:"PCR values the TPM reported, lines PCR:BANK=HEX: the log's replay must equal them." type:"existingfile" placeholder:"FILE"`
 	Profile     int    `help:"The profile the stub booted (an '@N' load option; 0, the default, is not measured): PCR 12's profile event and PCR 11 for that profile." default:"0" placeholder:"N"`
+	quoteFlags
 	eventPrediction
 }
 
@@ -607,13 +608,29 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 			}
 		}
 	}
+	if c.UKI == "" && c.QuotePCRs == "" && !c.quoteFlags.given() {
+		return fmt.Errorf("nothing to compare %s with: give --uki, --quote or --quote-pcrs", c.Log)
+	}
 	bad := 0
+	if c.quoteFlags.given() {
+		n, err := c.quoteFlags.check(e.stdout, seen, pcrs)
+		if err != nil {
+			return err
+		}
+		bad += n
+	}
 	if c.QuotePCRs != "" {
 		n, err := checkQuote(e.stdout, c.QuotePCRs, seen)
 		if err != nil {
 			return err
 		}
 		bad += n
+	}
+	if c.UKI == "" {
+		if bad > 0 {
+			return fmt.Errorf("%s does not match the quoted PCR values", c.Log)
+		}
+		return nil
 	}
 	expected, err := predictEvents(e, c.UKI, c.StubVersion, c.eventPrediction, c.Profile, pcrs, banks)
 	if err != nil {
