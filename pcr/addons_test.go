@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
 )
@@ -223,9 +224,42 @@ func TestSelectAddons(t *testing.T) {
 // KernelConfigEvents for these files predicts PCR 12 and 13 event by
 // event; the command line is the guest's /proc/cmdline; and the firmware
 // measured the add-on into PCR 4 after the UKI with the Authenticode digest
-// osslsigncode computed for it, which ImageApplication gives too.
+// osslsigncode computed for it.
+//
+// The add-on is not stored (it is mostly Debian's addonx64.efi.stub): it
+// is rebuilt here from the fetched stub as the boot test's buildAddon built
+// it, but unsigned (its db key is gone). The Authenticode digest leaves the
+// signature out, so ImageApplication of the rebuilt add-on must give the
+// digest osslsigncode computed for the booted, signed one: that proves the
+// rebuild is the image the firmware measured.
 func TestEventLogVectorAddon(t *testing.T) {
 	base := filepath.Join(vectorDir, "ovmf-sb-stub262-addon")
+	addonPath := buildE2EAddon(t, t.TempDir())
+	var aj struct {
+		Authenticode string `json:"addon_authenticode_sha256"`
+	}
+	j, err := os.ReadFile(base + ".addon.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(j, &aj); err != nil || aj.Authenticode == "" {
+		t.Fatalf("%s.addon.json: %v", base, err)
+	}
+	recorded := aj.Authenticode
+	f, err := os.Open(addonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := pcr.ImageApplication(filepath.Base(addonPath), f, st.Size(), []pcr.Bank{pcr.SHA256})
+	if err != nil || hex.EncodeToString(app.Digests[0].Digest) != recorded {
+		t.Fatalf("ImageApplication of the rebuilt add-on: %v %v; osslsigncode's digest of the booted one: %s (not the same image)", app, err, recorded)
+	}
+
 	log, err := os.ReadFile(base + ".bin")
 	if err != nil {
 		t.Fatal(err)
@@ -281,6 +315,7 @@ func TestEventLogVectorAddon(t *testing.T) {
 		files = append(files, pcr.ExtraFile{Name: e.Name(), Data: b})
 		names = append(names, e.Name())
 	}
+	names = append(names, filepath.Base(addonPath))
 	b := pcr.StubBoot{
 		Major: 262, SecureBoot: true, HasCmdline: true, Cmdline: []byte("console=ttyS0 panic=-1"),
 		Extras: pcr.StubExtras{Credentials: pcr.SelectExtras(files, ".cred", ""), Sysexts: pcr.SelectExtras(files, ".raw", ".confext.raw")},
@@ -289,7 +324,7 @@ func TestEventLogVectorAddon(t *testing.T) {
 	if len(addons) != 1 {
 		t.Fatalf("add-ons %v", addons)
 	}
-	path := filepath.Join(dir, addons[0])
+	path := addonPath
 	img, err := uki.OpenImage(path)
 	if err != nil {
 		t.Fatal(err)
@@ -338,27 +373,25 @@ func TestEventLogVectorAddon(t *testing.T) {
 			pcr4 = append(pcr4, ev)
 		}
 	}
-	var aj struct {
-		Authenticode string `json:"addon_authenticode_sha256"`
+	if len(pcr4) != 6 || pcr4[5].Type != pcr.EvEFIBootServicesApplication || digest(t, pcr4[5]) != recorded {
+		t.Fatalf("PCR 4 events %v: want the add-on (%s) last", pcr4, recorded)
 	}
-	j, err := os.ReadFile(base + ".addon.json")
+}
+
+// buildE2EAddon builds the boot tests' add-on, ukibuild-e2e.addon.efi, in
+// dir as internal/e2e's buildAddon does ("ukibuild build --stub
+// <addonx64.efi.stub 262.1> --cmdline ukibuild.addon=e2e"), through the uki
+// library and without the Secure Boot signature.
+func buildE2EAddon(t *testing.T, dir string) string {
+	t.Helper()
+	stub := reftools.Locate(t).Path(t, "UKIBUILD_ADDON_STUB_262")
+	cmdline, err := uki.TextOrFile("--cmdline", "ukibuild.addon=e2e", true) // as "ukibuild build --cmdline"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(j, &aj); err != nil {
+	out := filepath.Join(dir, "ukibuild-e2e.addon.efi")
+	if err := uki.Build(uki.Config{Stub: stub, Cmdline: cmdline, Warnf: t.Logf}, out); err != nil {
 		t.Fatal(err)
 	}
-	if len(pcr4) != 6 || pcr4[5].Type != pcr.EvEFIBootServicesApplication || digest(t, pcr4[5]) != aj.Authenticode {
-		t.Fatalf("PCR 4 events %v: want the add-on (%s) last", pcr4, aj.Authenticode)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	app, err := pcr.ImageApplication(addons[0], f, st.Size(), []pcr.Bank{pcr.SHA256})
-	if err != nil || hex.EncodeToString(app.Digests[0].Digest) != aj.Authenticode {
-		t.Errorf("ImageApplication of the add-on: %v %v", app, err)
-	}
+	return out
 }

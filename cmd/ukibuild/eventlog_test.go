@@ -182,9 +182,39 @@ func TestEventlogVerifyPCR7(t *testing.T) {
 // predicted as PCR 12's first event without; so is a profile; without the
 // add-on PCR 12 differs at its first event; and an add-on next to a stub
 // whose add-on handling is not modelled is refused.
+//
+// The add-on is not stored (it is mostly Debian's addonx64.efi.stub): it
+// is rebuilt from the fetched stub with the boot test's buildAddon command,
+// signed with a fresh key (the boot's db key is gone), and osslsigncode's
+// Authenticode digest of it must be the one osslsigncode computed for the
+// booted add-on (ovmf-sb-stub262-addon.addon.json): the digest leaves the
+// signature out, so this proves the rebuild is the image the firmware
+// measured. The recorded PCR 7 authority is the boot's db certificate,
+// which did not sign this copy, so PCR 7 is not compared here; PCR 12 and
+// 13 depend on the add-on's sections only, the same in both.
 func TestEventlogVerifyAddon(t *testing.T) {
 	f := getFixture(t)
 	dir := t.TempDir()
+	rec := filepath.Join(vectors, "ovmf-sb-stub262-addon")
+	addon := filepath.Join(dir, "ukibuild-e2e.addon.efi")
+	key, cert := selfSignedKeyCert(t, dir, "db")
+	if code, _, e := runOurs("build", "--stub", f.tools.Path(t, "UKIBUILD_ADDON_STUB_262"), "--cmdline", "ukibuild.addon=e2e",
+		"--secureboot-private-key", key, "--secureboot-certificate", cert, "--output", addon); code != 0 {
+		t.Fatalf("build the add-on: %s", e)
+	}
+	var aj struct {
+		Authenticode string `json:"addon_authenticode_sha256"`
+	}
+	j, err := os.ReadFile(rec + ".addon.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(j, &aj); err != nil || aj.Authenticode == "" {
+		t.Fatalf("%s.addon.json: %v", rec, err)
+	}
+	if got := osslsigncodeDigest(t, addon); got != aj.Authenticode {
+		t.Fatalf("the rebuilt add-on's Authenticode digest is %s, the booted one's %s: not the same image", got, aj.Authenticode)
+	}
 	build := func(stub, out string) {
 		t.Helper()
 		if code, _, e := runOurs("build", "--stub", stub, "--linux", f.kernel, "--initrd", filepath.Join(f.dir, "initrd1"),
@@ -194,14 +224,17 @@ func TestEventlogVerifyAddon(t *testing.T) {
 	}
 	efi := filepath.Join(dir, "uki.efi")
 	build(f.stubs["262"], efi)
-	rec := filepath.Join(vectors, "ovmf-sb-stub262-addon")
 	copyTo := func(d string, names ...string) {
 		t.Helper()
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		for _, n := range names {
-			b, err := os.ReadFile(filepath.Join(rec+".extra.d", n))
+			src := filepath.Join(rec+".extra.d", n)
+			if n == filepath.Base(addon) {
+				src = addon
+			}
+			b, err := os.ReadFile(src)
 			if err != nil {
 				t.Fatal(err)
 			}
