@@ -33,6 +33,10 @@ type eventPrediction struct {
 	OwnerGUID    string   `name:"owner-guid" help:"PCR 7: the owner GUID of the certificates given as PEM." placeholder:"GUID"`
 	SecureBoot   bool     `name:"secure-boot" default:"true" negatable:"" help:"PCR 7: the SecureBoot variable is 1."`
 	ESP          string   `name:"esp" help:"PCR 12: the ESP, for /loader/credentials/*.cred and /loader/addons/*.addon.efi (the UKI's own FILE.efi.extra.d/ is read next to it)." placeholder:"DIR"`
+	// Loader are the boot loader images the firmware started before the
+	// UKI, in order (pcr.FirmwareBoot.Chain: the first from the boot
+	// option, each loading the next, the last loading the UKI).
+	Loader []string `name:"loader" help:"PCR 4, 7: a boot loader image the firmware started before the UKI (shim, systemd-boot), as on the ESP (signed); repeatable, in the order they were started, the last one starting the UKI." placeholder:"FILE.efi"`
 	// CmdlineOverride is the command line passed in the UKI's load options.
 	CmdlineOverride string `name:"cmdline-override" help:"PCR 9, 12: the kernel command line passed to the UKI in its load options (without an '@N' profile prefix; see --profile); the stub ignores it under Secure Boot when the UKI has a .cmdline." placeholder:"TEXT"`
 }
@@ -304,6 +308,20 @@ func pcr7Events(path string, p eventPrediction, addons []pcr.Addon, banks []pcr.
 	}
 	var auth [][]byte
 	if vars.SecureBoot {
+		// The boot loaders run first: the firmware logs the db entry
+		// that authorized each (DxeImageVerificationLib), before the
+		// UKI's.
+		for _, l := range p.Loader {
+			c, err := authority(l, certs)
+			if err != nil {
+				return nil, fmt.Errorf("PCR 7: boot loader %s is not authorized by the --db certificates given as PEM: the firmware refuses it, and what is measured then is not predicted: %w", l, err)
+			}
+			for i := range certs {
+				if certs[i].Equal(c) {
+					auth = append(auth, entries[i]) // pcr.PCR7Events logs each once
+				}
+			}
+		}
 		c, err := authority(path, certs)
 		if err != nil {
 			// Nothing of the UKI runs then, so no add-on is loaded either.
@@ -376,7 +394,9 @@ func checkAddons(p eventPrediction, addons []pcr.Addon) error {
 }
 
 // predictEvents predicts the events of pcrs for the UKI at path, booted
-// directly by the firmware (no shim, no boot loader), in banks; profile is
+// by the firmware directly or through the boot loaders p.Loader (shim,
+// systemd-boot: PCR 4 and 7; what they measure themselves elsewhere is not
+// predicted), in banks; profile is
 // the profile the stub boots (an "@N" load option).
 func predictEvents(e *env, path, stubVersion string, p eventPrediction, profile int, pcrs []int, banks []pcr.Bank) ([]pcr.Event, error) {
 	for _, i := range pcrs {
@@ -419,7 +439,7 @@ func predictEvents(e *env, path, stubVersion string, p eventPrediction, profile 
 	}
 	var events []pcr.Event
 	if slices.Contains(pcrs, 4) {
-		chain := []string{path}
+		chain := slices.Concat(p.Loader, []string{path})
 		for _, a := range loaded {
 			chain = append(chain, a.Path)
 		}

@@ -341,3 +341,51 @@ func TestMeasureExplainProfile(t *testing.T) {
 		t.Errorf("--pcrs 9 --profile 1: exit %d, %s", code, e)
 	}
 }
+
+// TestEventlogVerifyLoader: --loader puts boot loaders before the UKI in
+// PCR 4's chain. On the log recorded with systemd-boot 262.1 starting the
+// UKI (testvectors/eventlog/ovmf-sb-sdboot262.*), Debian's systemd-boot
+// signed here with another key (the Authenticode digest leaves the
+// signature out) matches the log's first image event, and another UKI than
+// the recorded one differs at the next, event 5; "measure --explain
+// --loader" lists the loader's event, with osslsigncode's digest, before
+// the UKI's.
+func TestEventlogVerifyLoader(t *testing.T) {
+	f := getFixture(t)
+	dir := t.TempDir()
+	key, cert := selfSignedKeyCert(t, dir, "sb")
+	loader := filepath.Join(dir, "systemd-bootx64.efi")
+	if code, _, e := runOurs("sign", f.tools.Path(t, "UKIBUILD_SYSTEMD_BOOT_262"), "-o", loader, "--key", key, "--cert", cert); code != 0 {
+		t.Fatalf("sign: %s", e)
+	}
+	efi := filepath.Join(dir, "uki.efi")
+	if code, _, e := runOurs("build", "--stub", f.stubs["262"], "--linux", f.kernel, "--cmdline", "other", "--os-release", "ID=other",
+		"--secureboot-private-key", key, "--secureboot-certificate", cert, "--output", efi); code != 0 {
+		t.Fatalf("build: %s", e)
+	}
+	log := filepath.Join(vectors, "ovmf-sb-sdboot262.bin")
+	code, out, e := runOurs("eventlog", "verify", log, "--uki", efi, "--loader", loader, "--pcrs", "4", "--boot-attempts", "2")
+	if code != 1 || !strings.Contains(out, "PCR 4: event 5 differs") || !strings.Contains(out, "expected EV_EFI_BOOT_SERVICES_APPLICATION sha1:") {
+		t.Errorf("with --loader: exit %d, want PCR 4 to differ at event 5 (the UKI's):\n%s%s", code, out, e)
+	}
+	code, out, e = runOurs("eventlog", "verify", log, "--uki", efi, "--pcrs", "4", "--boot-attempts", "2")
+	if code != 1 || !strings.Contains(out, "PCR 4: event 4 differs") {
+		t.Errorf("without --loader: exit %d, want PCR 4 to differ at event 4:\n%s%s", code, out, e)
+	}
+	code, out, e = runOurs("measure", efi, "--explain", "--pcrs", "4", "--bank", "sha256", "--json=short", "--boot-attempts", "2", "--loader", loader)
+	if code != 0 {
+		t.Fatalf("measure --explain --loader: exit %d: %s", code, e)
+	}
+	var doc struct {
+		Events []struct {
+			Description string            `json:"description"`
+			Digests     map[string]string `json:"digests"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(doc.Events) != 6 || doc.Events[4].Digests["sha256"] != osslsigncodeDigest(t, loader) || doc.Events[5].Digests["sha256"] != osslsigncodeDigest(t, efi) {
+		t.Errorf("PCR 4 events %+v; want 4 firmware events, then systemd-boot (%s) and the UKI (%s)", doc.Events, osslsigncodeDigest(t, loader), osslsigncodeDigest(t, efi))
+	}
+}

@@ -248,7 +248,15 @@ type extraFile struct {
 // guest ran to its end.
 func (e *env) bootWithTPM(t *testing.T, efi, state string, extras ...extraFile) *bootResult {
 	t.Helper()
-	r := e.qemu(t, efi, state, 3*time.Minute, extras...)
+	return e.bootESP(t, efi, defaultESP(efi, extras), state)
+}
+
+// bootESP boots from an ESP with the given files (what, named in
+// messages, is the image they boot) with the swtpm state; the test fails
+// unless the guest ran to its end.
+func (e *env) bootESP(t *testing.T, what string, files []espFile, state string) *bootResult {
+	t.Helper()
+	r := e.qemuESP(t, files, state, 3*time.Minute)
 	res := &bootResult{pcr11: map[string]string{}, pcr7: map[string]string{}, pcr12: map[string]string{}, extra: map[string]string{}, serial: r.serial}
 	sc := bufio.NewScanner(bytes.NewReader(r.log))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
@@ -277,7 +285,7 @@ func (e *env) bootWithTPM(t *testing.T, efi, state string, extras ...extraFile) 
 	}
 	res.kernelSB = bytes.Contains(r.log, []byte("secureboot: Secure boot enabled"))
 	if r.refusal != "" {
-		t.Fatalf("the firmware refused %s: %q; serial log kept at %s, its tail:\n%s", efi, r.refusal, r.serial, tail(r.log))
+		t.Fatalf("the firmware refused %s: %q; serial log kept at %s, its tail:\n%s", what, r.refusal, r.serial, tail(r.log))
 	}
 	if r.err != nil || !strings.Contains(string(r.log), "UKIBUILD-E2E end") {
 		t.Fatalf("boot did not complete (qemu: %v %s); serial log kept at %s, its tail:\n%s", r.err, r.out, r.serial, tail(r.log))
@@ -299,28 +307,47 @@ type qemuRun struct {
 //	BdsDxe: failed to load Boot0002 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x3,0x0): Access Denied
 var refusalRE = regexp.MustCompile(`BdsDxe: failed to load [^\r\n]*: Access Denied`)
 
+// espFile is a file on the ESP: path (slash-separated, from the ESP's
+// root) with the content of the file from, or data.
+type espFile struct {
+	path, from string
+	data       []byte
+}
+
+// defaultESP is the boot tests' usual ESP: efi as the default loader
+// EFI/BOOT/BOOTX64.EFI, extras in its .extra.d directory.
+func defaultESP(efi string, extras []extraFile) []espFile {
+	files := []espFile{{path: "EFI/BOOT/BOOTX64.EFI", from: efi}}
+	for _, x := range extras {
+		files = append(files, espFile{path: "EFI/BOOT/BOOTX64.EFI.extra.d/" + x.name, data: x.data})
+	}
+	return files
+}
+
 // qemu boots efi as EFI/BOOT/BOOTX64.EFI from a FAT ESP under Secure Boot
-// (SMM OVMF, our varstore) with a swtpm on state. It watches the serial
-// log: after a refusal OVMF would wait in its boot manager, so QEMU is
-// stopped as soon as the refusal is logged; otherwise it runs until the
-// guest powers off or timeout passes.
+// (SMM OVMF, our varstore) with a swtpm on state (qemuESP).
 func (e *env) qemu(t *testing.T, efi, state string, timeout time.Duration, extras ...extraFile) *qemuRun {
 	t.Helper()
+	return e.qemuESP(t, defaultESP(efi, extras), state, timeout)
+}
+
+// qemuESP boots from a FAT ESP holding files under Secure Boot (SMM OVMF,
+// our varstore) with a swtpm on state. It watches the serial log: after a
+// refusal OVMF would wait in its boot manager, so QEMU is stopped as soon
+// as the refusal is logged; otherwise it runs until the guest powers off
+// or timeout passes.
+func (e *env) qemuESP(t *testing.T, files []espFile, state string, timeout time.Duration) *qemuRun {
+	t.Helper()
 	dir := e.workDir(t)
-	esp := filepath.Join(dir, "esp", "EFI", "BOOT")
-	if err := os.MkdirAll(esp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	copyFile(t, efi, filepath.Join(esp, "BOOTX64.EFI"))
-	if len(extras) > 0 {
-		d := filepath.Join(esp, "BOOTX64.EFI.extra.d")
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	for _, f := range files {
+		to := filepath.Join(dir, "esp", filepath.FromSlash(f.path))
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for _, x := range extras {
-			if err := os.WriteFile(filepath.Join(d, x.name), x.data, 0o644); err != nil {
-				t.Fatal(err)
-			}
+		if f.from != "" {
+			copyFile(t, f.from, to)
+		} else if err := os.WriteFile(to, f.data, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 	vars := filepath.Join(dir, "vars.fd")

@@ -24,6 +24,7 @@ var cases = []string{
 	"4 UKI signed on PKCS#11 token",
 	"5 event log, stub 262",
 	"5 event log, stub 252",
+	"6 systemd-boot 262 starts the UKI",
 }
 
 type row struct {

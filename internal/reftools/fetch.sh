@@ -178,6 +178,7 @@ UKIBUILD_STUB_257=$dest/stub-257/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 UKIBUILD_STUB_262=$dest/sid/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 UKIBUILD_STUB_262_IA32=$dest/sid-ia32/usr/lib/systemd/boot/efi/linuxia32.efi.stub
 UKIBUILD_ADDON_STUB_262=$dest/sid/usr/lib/systemd/boot/efi/addonx64.efi.stub
+UKIBUILD_SYSTEMD_BOOT_262=$dest/sid/usr/lib/systemd/boot/efi/systemd-bootx64.efi
 UKIBUILD_UKIFY=$dest/sid/usr/lib/systemd/ukify
 UKIBUILD_SID_ROOT=$dest/sid
 UKIBUILD_SID_LIBRARY_PATH=$libdirs

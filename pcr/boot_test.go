@@ -1,0 +1,116 @@
+package pcr_test
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ukibuild/ukibuild/pcr"
+)
+
+// TestEventLogVectorSystemdBootChain: the boot test's case 6 recording
+// (testvectors/eventlog/ovmf-sb-sdboot262.*: OVMF starts Debian's
+// systemd-boot 262.1, which starts the stub 262 UKI). The log replays to
+// the PCR values the guest read; its PCR 4 is PCR4Events for two boot
+// attempts and the chain systemd-boot, UKI (their Authenticode digests
+// by osslsigncode), and neither the UKI alone nor the chain reversed
+// predicts it (both diverge at the first image event, the fifth); PCR 5
+// has systemd-boot's EV_EVENT_TAG for loader.conf (tag 0xf5bc582a, H(the
+// file); systemd's src/boot/boot.c, config_load_defaults), PCR 12
+// nothing (a Type #2 entry's options are implied: systemd-boot measures
+// none).
+func TestEventLogVectorSystemdBootChain(t *testing.T) {
+	base := filepath.Join(vectorDir, "ovmf-sb-sdboot262")
+	log, err := os.ReadFile(base + ".bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := pcr.ParseEventLog(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := os.ReadFile(base + ".pcrs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for sc := bufio.NewScanner(bytes.NewReader(q)); sc.Scan(); n++ {
+		idx, rest, _ := strings.Cut(sc.Text(), ":")
+		bank, want, _ := strings.Cut(rest, "=")
+		i, err := strconv.Atoi(idx)
+		if err != nil {
+			t.Fatalf("%s.pcrs: bad line %q", base, sc.Text())
+		}
+		b, err := pcr.ParseBank(bank)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pcr.Replay(events, i, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hex.EncodeToString(got) != want {
+			t.Errorf("PCR %d %s replays to %x, the TPM had %s", i, bank, got, want)
+		}
+	}
+	if n != 4 {
+		t.Fatalf("%s.pcrs: want 4 values, have %d", base, n)
+	}
+	app := func(name, ext string) pcr.BootApplication {
+		var d struct {
+			Authenticode string `json:"authenticode_sha256"`
+		}
+		b, err := os.ReadFile(base + ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatalf("%s%s: %v", base, ext, err)
+		}
+		return pcr.BootApplication{Name: name, Digests: []pcr.Value{{Bank: pcr.SHA256, Digest: mustHex(t, d.Authenticode)}}}
+	}
+	loader, uki := app("systemd-bootx64.efi", ".loader.json"), app("ukibuild.efi", ".uki.json")
+	predict := func(chain ...pcr.BootApplication) pcr.PCRResult {
+		t.Helper()
+		want, err := pcr.PCR4Events(pcr.FirmwareBoot{BootAttempts: 2, Chain: chain}, []pcr.Bank{pcr.SHA256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pcr.CompareEvents(want, events, []int{4})[0]
+	}
+	if r := predict(loader, uki); !r.Match || r.Events != 6 {
+		t.Errorf("chain systemd-boot, UKI: %s", r)
+	}
+	for _, c := range []struct {
+		name  string
+		chain []pcr.BootApplication
+	}{{"the UKI alone", []pcr.BootApplication{uki}}, {"UKI, systemd-boot", []pcr.BootApplication{uki, loader}}} {
+		if r := predict(c.chain...); r.Match || r.Index != 4 || r.Seen == nil || r.Seen.Type != pcr.EvEFIBootServicesApplication {
+			t.Errorf("%s: want a difference at event 4, the first image: %s", c.name, r)
+		}
+	}
+	conf, err := os.ReadFile(base + ".loader.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256(conf)
+	var tagged []pcr.Event
+	for _, ev := range pcr.Select(events, []int{5}) {
+		if ev.Type == pcr.EvEventTag && strings.HasPrefix(ev.Description, "tag 0xf5bc582a ") { // LOADER_CONF_EVENT_TAG_ID
+			tagged = append(tagged, ev)
+		}
+	}
+	if len(tagged) != 1 || digest(t, tagged[0]) != hex.EncodeToString(h[:]) {
+		t.Errorf("PCR 5 EV_EVENT_TAG events %v; want one, H(loader.conf) = %x", tagged, h)
+	}
+	if evs := pcr.Select(events, []int{12}); len(evs) != 0 {
+		t.Errorf("PCR 12: %d events, want none", len(evs))
+	}
+}
