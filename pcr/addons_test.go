@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -260,31 +259,9 @@ func TestEventLogVectorAddon(t *testing.T) {
 		t.Fatalf("ImageApplication of the rebuilt add-on: %v %v; osslsigncode's digest of the booted one: %s (not the same image)", app, err, recorded)
 	}
 
-	log, err := os.ReadFile(base + ".bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen, err := pcr.ParseEventLog(log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := os.ReadFile(base + ".pcrs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Fields(string(q)) {
-		idx, rest, _ := strings.Cut(l, ":")
-		bank, want, _ := strings.Cut(rest, "=")
-		n, _ := strconv.Atoi(idx)
-		b, err := pcr.ParseBank(bank)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := pcr.Replay(seen, n, b)
-		if err != nil || hex.EncodeToString(got) != want {
-			t.Errorf("PCR %d %s replays to %x, the TPM had %s (%v)", n, bank, got, want, err)
-		}
-	}
+	v := loadLog(t, "ovmf-sb-stub262-addon")
+	v.checkReplay(t)
+	seen := v.events
 
 	var pcr12 []pcr.Event
 	for _, ev := range seen {

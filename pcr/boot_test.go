@@ -1,14 +1,11 @@
 package pcr_test
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -28,39 +25,9 @@ import (
 // none).
 func TestEventLogVectorSystemdBootChain(t *testing.T) {
 	base := filepath.Join(vectorDir, "ovmf-sb-sdboot262")
-	log, err := os.ReadFile(base + ".bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	events, err := pcr.ParseEventLog(log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := os.ReadFile(base + ".pcrs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for sc := bufio.NewScanner(bytes.NewReader(q)); sc.Scan(); n++ {
-		idx, rest, _ := strings.Cut(sc.Text(), ":")
-		bank, want, _ := strings.Cut(rest, "=")
-		i, err := strconv.Atoi(idx)
-		if err != nil {
-			t.Fatalf("%s.pcrs: bad line %q", base, sc.Text())
-		}
-		b, err := pcr.ParseBank(bank)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := pcr.Replay(events, i, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hex.EncodeToString(got) != want {
-			t.Errorf("PCR %d %s replays to %x, the TPM had %s", i, bank, got, want)
-		}
-	}
-	if n != 4 {
+	v := loadLog(t, "ovmf-sb-sdboot262")
+	events := v.events
+	if n := v.checkReplay(t); n != 4 {
 		t.Fatalf("%s.pcrs: want 4 values, have %d", base, n)
 	}
 	app := func(name, ext string) pcr.BootApplication {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -39,27 +40,9 @@ type vector struct {
 
 func loadVector(t *testing.T, version string) *vector {
 	t.Helper()
-	v := &vector{name: "ovmf-sb-stub" + version, version: version, pcrs: map[string]string{}}
+	v := loadLog(t, "ovmf-sb-stub"+version)
+	v.version = version
 	base := filepath.Join(vectorDir, v.name)
-	log, err := os.ReadFile(base + ".bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.events, err = pcr.ParseEventLog(log); err != nil {
-		t.Fatalf("%s: %v", v.name, err)
-	}
-	q, err := os.ReadFile(base + ".pcrs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(q))
-	for sc.Scan() {
-		k, val, ok := strings.Cut(sc.Text(), "=")
-		if !ok {
-			t.Fatalf("%s.pcrs: bad line %q", v.name, sc.Text())
-		}
-		v.pcrs[k] = val
-	}
 	for _, f := range []struct {
 		ext string
 		v   any
@@ -73,6 +56,56 @@ func loadVector(t *testing.T, version string) *vector {
 		}
 	}
 	return v
+}
+
+// loadLog reads testvectors/eventlog/NAME.bin (the TCG event log) and
+// NAME.pcrs (the values the TPM reported, "PCR:BANK=HEX" lines).
+func loadLog(t *testing.T, name string) *vector {
+	t.Helper()
+	v := &vector{name: name, pcrs: map[string]string{}}
+	base := filepath.Join(vectorDir, name)
+	log, err := os.ReadFile(base + ".bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.events, err = pcr.ParseEventLog(log); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	q, err := os.ReadFile(base + ".pcrs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(q))
+	for sc.Scan() {
+		k, val, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			t.Fatalf("%s.pcrs: bad line %q", name, sc.Text())
+		}
+		v.pcrs[k] = val
+	}
+	return v
+}
+
+// checkReplay checks that the log replays to every value the TPM reported
+// and returns how many there are.
+func (v *vector) checkReplay(t *testing.T) int {
+	t.Helper()
+	for k, want := range v.pcrs {
+		idx, bank, _ := strings.Cut(k, ":")
+		n, err := strconv.Atoi(idx)
+		if err != nil {
+			t.Fatalf("%s.pcrs: bad PCR %q", v.name, k)
+		}
+		b, err := pcr.ParseBank(bank)
+		if err != nil {
+			t.Fatalf("%s.pcrs: %v", v.name, err)
+		}
+		got, err := pcr.Replay(v.events, n, b)
+		if err != nil || hex.EncodeToString(got) != want {
+			t.Errorf("%s: PCR %d %s replays to %x, the TPM had %s (%v)", v.name, n, bank, got, want, err)
+		}
+	}
+	return len(v.pcrs)
 }
 
 func mustHex(t *testing.T, s string) []byte {
