@@ -2,14 +2,9 @@ package uki
 
 import (
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
-	"math/big"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/ukibuild/ukibuild/internal/pe/petest"
 	"github.com/ukibuild/ukibuild/internal/reftools"
@@ -42,17 +37,7 @@ func BenchmarkCompose(b *testing.B) {
 // writing (Plan.Compose), as before issue 8.
 func BenchmarkWriteFile(b *testing.B) {
 	tools := reftools.Locate(b)
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench"},
-		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(4e9, 0)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
+	key, cert := testSigner(b, "bench")
 	initrd := make([]byte, 64<<20)
 	rand.Read(initrd)
 	uname := "6.1.0-bench"

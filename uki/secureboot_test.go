@@ -1,15 +1,10 @@
 package uki
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/ukibuild/ukibuild/internal/pe/petest"
 	"github.com/ukibuild/ukibuild/sign"
@@ -21,17 +16,7 @@ import (
 // whose Authenticode ranges the stream signer cannot follow), and both give the bytes of
 // signing the unsigned image afterwards.
 func TestWriteFileSigned(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "uki test db"},
-		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(4e9, 0)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
+	key, cert := testSigner(t, "uki test db")
 	stubs := map[string][]petest.Section{
 		"in-order": {petest.Sec(".text", 0x1000, 0x100, 0x400, 0x200, petest.Fill(0x100, 1)), petest.Sec(".data", 0x2000, 0x100, 0x600, 0x200, petest.Fill(0x100, 2))},
 		// A gap before .data: the trailing-data rule of Authenticode then

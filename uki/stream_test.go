@@ -6,16 +6,13 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"hash"
 	"io"
-	"math/big"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
@@ -62,17 +59,7 @@ func TestWriteFileReadsEachByteOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sbKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "stream test db"},
-		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(4e9, 0)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &sbKey.PublicKey, sbKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
+	sbKey, cert := testSigner(t, "stream test db")
 
 	initrd := make([]byte, 3<<20+12345)
 	if _, err := rand.Read(initrd); err != nil {
