@@ -48,7 +48,9 @@
 // Authenticode digests), PCR7Events its Secure Boot measurements,
 // LinuxEvents what Linux's EFI stub measures into PCR 9 (with StubInitrd,
 // the initrd systemd-stub hands over), ExtrasEvents systemd-stub's PCR 12
-// and 13 measurements of credentials and extensions (StubCPIO), and
+// and 13 measurements of credentials and system and configuration
+// extensions, the UKI's own and the ESP's global ones (FindExtras sorts
+// them as the stub's version does; StubCPIO packs them), and
 // StubBoot.KernelConfigEvents all of the stub's PCR 12 and 13 events: a
 // profile (ProfileEvent), a command line passed in the load options
 // (LoadOptionsEvent), PE add-ons (*.addon.efi: their command lines, .ucode
@@ -56,8 +58,7 @@
 // modelled for stub 262, load options for 262 and 252 (252 has neither
 // add-ons nor profiles); not predicted: add-ons with .dtb or .dtbauto
 // (measured only where the machine's devicetree support takes them), the
-// SMBIOS io.systemd.stub.kernel-cmdline-extra string, global system and
-// configuration extensions (/loader/extensions/) and confidential VMs.
+// SMBIOS io.systemd.stub.kernel-cmdline-extra string and confidential VMs.
 // ParseEventLog reads a TCG2 event log (with
 // go-attestation) into the same events, and CompareEvents reports, per PCR,
 // a match or the first diverging event. The event logs of ukibuild's boot

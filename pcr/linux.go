@@ -37,8 +37,8 @@ func LinuxEvents(cmdline string, initrd []byte, banks []Bank) []Event {
 // hands to the kernel for a UKI with these sections (.initrd, .pcrsig,
 // .pcrpkey, .osrel; data as the image holds them) and extras: the
 // concatenation, in the order of src/boot/stub.c's initrd slots, of
-// .initrd, the credential, global credential, system and configuration
-// extension archives (StubCPIO), and the archives of /.extra/tpm2-pcr-
+// .initrd, the archives of the extras (credentials, system and
+// configuration extensions, each local then global; StubCPIO), and the archives of /.extra/tpm2-pcr-
 // signature.json (.pcrsig), tpm2-pcr-public-key.pem (.pcrpkey) and, from
 // 262 on, os-release (.osrel), each packed as cpio.c's pack_cpio_literal
 // does (directory .extra 0555, file 0444). Only the versions of the boot
@@ -54,16 +54,7 @@ func StubInitrd(major int, sections map[string][]byte, x StubExtras) ([]byte, er
 		}
 	}
 	out := append([]byte(nil), sections[".initrd"]...)
-	for _, k := range []struct {
-		prefix    string
-		dir, file uint32
-		files     []ExtraFile
-	}{
-		{".extra/credentials", 0o500, 0o400, x.Credentials},
-		{".extra/global_credentials", 0o500, 0o400, x.GlobalCredentials},
-		{".extra/sysext", 0o555, 0o444, x.Sysexts},
-		{".extra/confext", 0o555, 0o444, x.Confexts},
-	} {
+	for _, k := range x.archives() {
 		if len(k.files) == 0 {
 			continue
 		}

@@ -32,7 +32,7 @@ type eventPrediction struct {
 	DBX          []string `name:"dbx" help:"PCR 7: a dbx EFI signature list (.esl); repeatable." placeholder:"FILE"`
 	OwnerGUID    string   `name:"owner-guid" help:"PCR 7: the owner GUID of the certificates given as PEM." placeholder:"GUID"`
 	SecureBoot   bool     `name:"secure-boot" default:"true" negatable:"" help:"PCR 7: the SecureBoot variable is 1."`
-	ESP          string   `name:"esp" help:"PCR 12: the ESP, for /loader/credentials/*.cred and /loader/addons/*.addon.efi (the UKI's own FILE.efi.extra.d/ is read next to it)." placeholder:"DIR"`
+	ESP          string   `name:"esp" help:"PCR 12, 13: the ESP, for /loader/credentials/*.cred, /loader/extensions/*.raw and *.confext.raw, and /loader/addons/*.addon.efi (the UKI's own FILE.efi.extra.d/ is read next to it)." placeholder:"DIR"`
 	// Loader are the boot loader images the firmware started before the
 	// UKI, in order (pcr.FirmwareBoot.Chain: the first from the boot
 	// option, each loading the next, the last loading the UKI).
@@ -67,24 +67,26 @@ func readExtras(dir string) ([]pcr.ExtraFile, error) {
 	return out, nil
 }
 
-// stubExtras reads what the stub finds for the UKI at path: the files in
-// path.extra.d/ and, with esp, in esp/loader/credentials/.
-func stubExtras(path string, p eventPrediction) (pcr.StubExtras, error) {
+// stubExtras reads what the stub (major version major) finds for the UKI
+// at path: the files in path.extra.d/ and, with --esp, in the ESP's
+// /loader/credentials/ and /loader/extensions/ (pcr.FindExtras).
+func stubExtras(path string, major int, p eventPrediction) (pcr.StubExtras, error) {
 	local, err := readExtras(path + ".extra.d")
 	if err != nil {
 		return pcr.StubExtras{}, err
 	}
-	x := pcr.StubExtras{
-		Credentials: pcr.SelectExtras(local, ".cred", ""),
-		Sysexts:     pcr.SelectExtras(local, ".raw", ".confext.raw"),
-		Confexts:    pcr.SelectExtras(local, ".confext.raw", ""),
-	}
+	var credentials, extensions []pcr.ExtraFile
 	if p.ESP != "" {
-		global, err := readExtras(filepath.Join(p.ESP, "loader", "credentials"))
-		if err != nil {
-			return x, err
+		if credentials, err = readExtras(filepath.Join(p.ESP, "loader", "credentials")); err != nil {
+			return pcr.StubExtras{}, err
 		}
-		x.GlobalCredentials = pcr.SelectExtras(global, ".cred", "")
+		if extensions, err = readExtras(filepath.Join(p.ESP, "loader", "extensions")); err != nil {
+			return pcr.StubExtras{}, err
+		}
+	}
+	x, err := pcr.FindExtras(major, local, credentials, extensions)
+	if err != nil {
+		return x, fmt.Errorf("%s: %w", path, err)
 	}
 	return x, nil
 }
@@ -155,7 +157,7 @@ func readContent(s uki.Section) ([]byte, error) {
 func stubBoot(img *uki.ImageFile, path string, major int, p eventPrediction, profile int) (pcr.StubBoot, error) {
 	b := pcr.StubBoot{Major: major, SecureBoot: p.SecureBoot, Profile: uint(profile), LoadOptions: p.CmdlineOverride}
 	var err error
-	if b.Extras, err = stubExtras(path, p); err != nil {
+	if b.Extras, err = stubExtras(path, major, p); err != nil {
 		return b, err
 	}
 	if b.Addons, err = readAddons(path+".extra.d", false); err != nil {
