@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -168,6 +169,7 @@ type bootResult struct {
 	pcr11   map[string]string // bank → hex, at boot
 	pcr7    map[string]string // bank → hex, at boot (sha256 only)
 	pcr12   map[string]string // bank → hex, at boot (sha256 only)
+	pcr13   map[string]string // bank → hex, at boot (sha256 only)
 	cmdline string            // the guest's /proc/cmdline
 	evlog   []byte            // the TCG event log
 	extra   map[string]string // /.extra file → "size sha256"
@@ -238,7 +240,9 @@ func (e *env) boot(t *testing.T, efi string, extras ...extraFile) *bootResult {
 
 // extraFile is a file put in the UKI's .extra.d directory on the ESP
 // (EFI/BOOT/BOOTX64.EFI.extra.d/), where systemd-stub finds credentials
-// (*.cred), system extensions (*.raw) and others.
+// (*.cred), system extensions (*.raw) and others; a name starting with "/"
+// is a path from the ESP's root instead (/loader/credentials/x.cred,
+// /loader/extensions/x.raw: global extras).
 type extraFile struct {
 	name string
 	data []byte
@@ -257,7 +261,7 @@ func (e *env) bootWithTPM(t *testing.T, efi, state string, extras ...extraFile) 
 func (e *env) bootESP(t *testing.T, what string, files []espFile, state string) *bootResult {
 	t.Helper()
 	r := e.qemuESP(t, files, state, 3*time.Minute)
-	res := &bootResult{pcr11: map[string]string{}, pcr7: map[string]string{}, pcr12: map[string]string{}, extra: map[string]string{}, serial: r.serial}
+	res := &bootResult{pcr11: map[string]string{}, pcr7: map[string]string{}, pcr12: map[string]string{}, pcr13: map[string]string{}, extra: map[string]string{}, serial: r.serial}
 	sc := bufio.NewScanner(bytes.NewReader(r.log))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -275,6 +279,8 @@ func (e *env) bootESP(t *testing.T, what string, files []espFile, state string) 
 			res.pcr7[f[2]] = f[3]
 		case len(f) == 4 && f[0] == "pcr12" && f[1] == "boot":
 			res.pcr12[f[2]] = f[3]
+		case len(f) == 4 && f[0] == "pcr13" && f[1] == "boot":
+			res.pcr13[f[2]] = f[3]
 		case len(f) >= 1 && f[0] == "cmdline":
 			res.cmdline = strings.Join(f[1:], " ")
 		case len(f) == 4 && f[0] == "extra":
@@ -319,7 +325,11 @@ type espFile struct {
 func defaultESP(efi string, extras []extraFile) []espFile {
 	files := []espFile{{path: "EFI/BOOT/BOOTX64.EFI", from: efi}}
 	for _, x := range extras {
-		files = append(files, espFile{path: "EFI/BOOT/BOOTX64.EFI.extra.d/" + x.name, data: x.data})
+		path := "EFI/BOOT/BOOTX64.EFI.extra.d/" + x.name
+		if p, ok := strings.CutPrefix(x.name, "/"); ok {
+			path = p
+		}
+		files = append(files, espFile{path: path, data: x.data})
 	}
 	return files
 }
@@ -450,12 +460,33 @@ func parseCalculate(out string) map[string]string {
 	return m
 }
 
-// testExtras are the credential and the system extension put next to the
-// stub 262 UKI on the ESP: systemd-stub measures them (into PCR 12 and 13)
-// and passes them in /.extra; their content is not checked by the stub.
+// testExtras are the credentials and extensions put on the ESP for the
+// UKI: a credential, a system extension and a configuration extension in
+// its .extra.d/, and a credential, a system extension and a configuration
+// extension in /loader/credentials/ and /loader/extensions/. systemd-stub
+// measures them (into PCR 12 and 13) and passes them in /.extra; it does
+// not check their content. Which ones it takes depends on its version
+// (pcr.FindExtras): 262 all of them, each kind in its own archive; 252 the
+// credentials and, as system extensions, both *.raw of .extra.d/.
 var testExtras = []extraFile{
 	{"ukibuild-e2e.cred", []byte("ukibuild e2e credential\n")},
 	{"ukibuild-e2e.raw", []byte("ukibuild e2e system extension image\n")},
+	{"ukibuild-e2e.confext.raw", []byte("ukibuild e2e configuration extension image\n")},
+	{"/loader/credentials/ukibuild-global.cred", []byte("ukibuild e2e global credential\n")},
+	{"/loader/extensions/ukibuild-global.raw", []byte("ukibuild e2e global system extension image\n")},
+	{"/loader/extensions/ukibuild-global.confext.raw", []byte("ukibuild e2e global configuration extension image\n")},
+}
+
+// stubExtraPaths are where in /.extra systemd-stub of the given version
+// puts testExtras (src/boot/cpio.c's targets; what its strings name for
+// 252, see pcr.FindExtras), and the paths it must not create.
+func stubExtraPaths(version string) (want, not []string) {
+	want = []string{"/.extra/credentials/ukibuild-e2e.cred", "/.extra/global_credentials/ukibuild-global.cred", "/.extra/sysext/ukibuild-e2e.raw"}
+	global := []string{"/.extra/global_sysext/ukibuild-global.raw", "/.extra/global_confext/ukibuild-global.confext.raw"}
+	if version == "252" {
+		return append(want, "/.extra/sysext/ukibuild-e2e.confext.raw"), append(global, "/.extra/confext/ukibuild-e2e.confext.raw")
+	}
+	return append(append(want, "/.extra/confext/ukibuild-e2e.confext.raw"), global...), []string{"/.extra/sysext/ukibuild-e2e.confext.raw"}
 }
 
 // addonCmdline is the command line of the boot tests' add-on.
@@ -486,7 +517,9 @@ func (e *env) buildAddon(t *testing.T) extraFile {
 // section list (what ukify embeds) does not match the boot, and ours does.
 // Both boots have the signed add-on in BOOTX64.EFI.extra.d/: stub 262
 // applies its command line (the guest's /proc/cmdline has it) and
-// measures it into PCR 12, stub 252 ignores it.
+// measures it into PCR 12, stub 252 ignores it. Both have testExtras, local
+// and global: the guest's /.extra shows which ones each stub took and as
+// what (stubExtraPaths).
 func TestBootPCR11MatchesPrediction(t *testing.T) {
 	e := setup(t)
 	key := filepath.Join(e.dir, "pcr.pem")
@@ -498,10 +531,7 @@ func TestBootPCR11MatchesPrediction(t *testing.T) {
 			efi := filepath.Join(e.workDir(t), "uki.efi")
 			e.buildSigned(t, efi, e.sb.db, slices.Concat(e.ukiArgs(t, version), []string{"--pcr-private-key", key})...)
 			want := parseCalculate(e.run(t, "measure", efi, "--bank=sha1", "--bank=sha256", "--phase=:"))
-			extras := []extraFile{addon}
-			if version == "262" {
-				extras = append(slices.Clone(testExtras), addon)
-			}
+			extras := append(slices.Clone(testExtras), addon)
 			res := e.boot(t, efi, extras...)
 			applied := strings.Contains(" "+res.cmdline+" ", " "+addonCmdline+" ")
 			wantCmd := "has " + addonCmdline
@@ -526,6 +556,7 @@ func TestBootPCR11MatchesPrediction(t *testing.T) {
 			if !ok {
 				t.Errorf("the stub passed no /.extra/tpm2-pcr-signature.json: %v", res.extra)
 			}
+			checkExtraPaths(t, name, version, res)
 			checkEventLog(t, "5 event log, stub "+version, version, efi, res)
 			e.checkEventlogVerify(t, "5 event log, stub "+version, version, efi, res, extras)
 			saveVector(t, e, version, efi, res, extras)
@@ -662,7 +693,7 @@ func checkEventLog(t *testing.T, name, version, efi string, res *bootResult) {
 func (e *env) checkEventlogVerify(t *testing.T, name, version, efi string, res *bootResult, extras []extraFile) {
 	t.Helper()
 	dir := e.workDir(t)
-	writeExtras(t, efi, extras)
+	esp := writeExtras(t, efi, extras)
 	log, quote := filepath.Join(dir, "eventlog.bin"), filepath.Join(dir, "quote.txt")
 	var q strings.Builder
 	for bank, v := range res.pcr11 {
@@ -670,6 +701,9 @@ func (e *env) checkEventlogVerify(t *testing.T, name, version, efi string, res *
 	}
 	fmt.Fprintf(&q, "7:sha256=%s\n", res.pcr7["sha256"])
 	fmt.Fprintf(&q, "12:sha256=%s\n", res.pcr12["sha256"])
+	if v := res.pcr13["sha256"]; v != "" {
+		fmt.Fprintf(&q, "13:sha256=%s\n", v)
+	}
 	if err := os.WriteFile(log, res.evlog, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -683,6 +717,9 @@ func (e *env) checkEventlogVerify(t *testing.T, name, version, efi string, res *
 	verify := func(uki string, db ...string) (string, error) {
 		args := []string{"eventlog", "verify", log, "--uki", uki, "--pcrs", "4,7,9,11,12,13", "--boot-attempts", "2", "--quote-pcrs", quote,
 			"--owner-guid", ownerGUID, "--pk", e.sb.pk.cert, "--kek", e.sb.kek.cert, "--dbx", dbx}
+		if esp != "" {
+			args = append(args, "--esp", uki+".esp")
+		}
 		if db == nil {
 			db = []string{e.sb.db.cert, e.sb.hsm.CertPEM}
 		}
@@ -693,31 +730,30 @@ func (e *env) checkEventlogVerify(t *testing.T, name, version, efi string, res *
 		return string(out), err
 	}
 	out, err := verify(efi)
-	// PCR 12: one event for the credential and, with stub 262, one for the
-	// add-on's command line; PCR 13: one for the sysext. PCR 4: the
+	// PCR 12 and 13: one event per archive of extras (wantExtrasEvents) and,
+	// with stub 262, one in PCR 12 for the add-on's command line. PCR 4: the
 	// firmware measures the add-on stub 262 loads after the UKI (its
 	// signer, the db key, is already PCR 7's authority event).
-	var creds, sysexts, addons int
+	var addons int
 	for _, x := range extras {
-		switch {
-		case strings.HasSuffix(x.name, ".cred"):
-			creds++
-		case strings.HasSuffix(x.name, ".addon.efi"):
+		if strings.HasSuffix(x.name, ".addon.efi") {
 			addons++
-		case strings.HasSuffix(x.name, ".raw"):
-			sysexts++
 		}
 	}
+	pcr12, pcr13 := wantExtrasEvents(version, extras)
 	pcr4 := 5
 	if version == "262" {
 		pcr4 += addons
-		creds += min(addons, 1)
+		pcr12 += min(addons, 1)
 	}
 	want := fmt.Sprintf("PCR 4: match (%d events)\nPCR 7: match (7 events)\nPCR 9: match (2 events)\nPCR 11: match (", pcr4)
-	pcr1213 := fmt.Sprintf("PCR 12: match (%d events)\nPCR 13: match (%d events)", creds, sysexts)
+	pcr1213 := fmt.Sprintf("PCR 12: match (%d events)\nPCR 13: match (%d events)", pcr12, pcr13)
 	quoted := "PCR 12 sha256: the log replays to the quoted value"
+	if pcr13 > 0 {
+		quoted = "PCR 13 sha256: the log replays to the quoted value"
+	}
 	ok := err == nil && strings.Contains(out, want) && strings.Contains(out, pcr1213) && strings.Contains(out, quoted)
-	record(t, name, "ukibuild eventlog verify --pcrs 4,7,9,11,12,13 --quote-pcrs", oneLine(want+"...) "+pcr1213)+"; replay = TPM (PCR 7, 11, 12)", oneLine(out), ok)
+	record(t, name, "ukibuild eventlog verify --pcrs 4,7,9,11,12,13 --quote-pcrs", oneLine(want+"...) "+pcr1213)+"; replay = TPM (PCR 7, 11, 12, 13)", oneLine(out), ok)
 	if !ok {
 		t.Errorf("%s: ukibuild eventlog verify: %v\n%s", name, err, out)
 	}
@@ -758,20 +794,89 @@ func virtFwVarsDBX() []byte {
 }
 
 // writeExtras puts extras in efi.extra.d/, where "ukibuild eventlog
-// verify --uki efi" reads them, as on the ESP.
-func writeExtras(t *testing.T, efi string, extras []extraFile) {
+// verify --uki efi" reads them, as on the ESP, and the global ones (names
+// starting with "/") under efi.esp/, which it returns for --esp ("" when
+// there are none).
+func writeExtras(t *testing.T, efi string, extras []extraFile) string {
 	t.Helper()
-	if len(extras) == 0 {
-		return
-	}
-	d := efi + ".extra.d"
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	esp := ""
 	for _, x := range extras {
-		if err := os.WriteFile(filepath.Join(d, x.name), x.data, 0o644); err != nil {
+		to := filepath.Join(efi+".extra.d", x.name)
+		if p, ok := strings.CutPrefix(x.name, "/"); ok {
+			esp = efi + ".esp"
+			to = filepath.Join(esp, filepath.FromSlash(p))
+		}
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		if err := os.WriteFile(to, x.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return esp
+}
+
+// wantExtrasEvents counts the archives systemd-stub of the given version
+// measures into PCR 12 and 13 for extras: one per kind that has files
+// (testExtras says which kinds each version takes).
+func wantExtrasEvents(version string, extras []extraFile) (pcr12, pcr13 int) {
+	kinds := map[string]bool{}
+	for _, x := range extras {
+		global := strings.HasPrefix(x.name, "/")
+		kind := ""
+		switch {
+		case strings.HasSuffix(x.name, ".cred"):
+			kind = "cred 12"
+		case strings.HasSuffix(x.name, ".confext.raw") && version != "252":
+			kind = "confext 12"
+		case strings.HasSuffix(x.name, ".raw"):
+			kind = "sysext 13"
+		default:
+			continue
+		}
+		if global && kind != "cred 12" && version == "252" {
+			continue // stub 252 has no /loader/extensions/
+		}
+		kinds[fmt.Sprint(global, kind)] = true
+	}
+	for k := range kinds {
+		if strings.HasSuffix(k, " 12") {
+			pcr12++
+		} else {
+			pcr13++
+		}
+	}
+	return pcr12, pcr13
+}
+
+// checkExtraPaths checks that the guest found the extras where the stub
+// of this version puts them (stubExtraPaths), with their content.
+func checkExtraPaths(t *testing.T, name, version string, res *bootResult) {
+	t.Helper()
+	want, not := stubExtraPaths(version)
+	var missing, unwanted []string
+	for _, p := range want {
+		data := ""
+		for _, x := range testExtras {
+			if path.Base(x.name) == path.Base(p) {
+				sum := sha256.Sum256(x.data)
+				data = fmt.Sprintf("%d %x", len(x.data), sum)
+			}
+		}
+		if res.extra[p] != data {
+			missing = append(missing, p)
+		}
+	}
+	for _, p := range not {
+		if _, ok := res.extra[p]; ok {
+			unwanted = append(unwanted, p)
+		}
+	}
+	ok := len(missing) == 0 && len(unwanted) == 0
+	record(t, name, "extras in /.extra", fmt.Sprintf("%d files where stub %s puts them, none of %d elsewhere", len(want), version, len(not)),
+		fmt.Sprintf("missing or changed %v, unexpected %v", missing, unwanted), ok)
+	if !ok {
+		t.Errorf("stub %s: /.extra lacks (or has changed) %v and has %v; the guest saw %v", version, missing, unwanted, res.extra)
 	}
 }
 

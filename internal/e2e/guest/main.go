@@ -58,8 +58,10 @@ func main() {
 	if v := readPCR(tpm, tpm2.TPMAlgSHA256, 7); v != nil {
 		out("pcr7", "boot sha256 %s", hex.EncodeToString(v))
 	}
-	if v := readPCR(tpm, tpm2.TPMAlgSHA256, 12); v != nil {
-		out("pcr12", "boot sha256 %s", hex.EncodeToString(v))
+	for _, i := range []uint{12, 13} {
+		if v := readPCR(tpm, tpm2.TPMAlgSHA256, i); v != nil {
+			out(fmt.Sprintf("pcr%d", i), "boot sha256 %s", hex.EncodeToString(v))
+		}
 	}
 	if b, err := os.ReadFile("/sys/kernel/security/tpm0/binary_bios_measurements"); err == nil {
 		out("eventlog", "%s", base64.StdEncoding.EncodeToString(b))
