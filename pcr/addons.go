@@ -385,40 +385,27 @@ func (b StubBoot) KernelConfigEvents(banks []Bank) ([]Event, error) {
 // .ucode sections (last add-on first) before it and their .initrd
 // sections after it, and, when there is more than one piece, pads each to
 // 4 bytes (src/boot/stub.c, run; combine_initrds). Without add-ons it is
-// base.
-func (b StubBoot) LinuxInitrd(base []byte) ([]byte, error) {
+// base (nil: none).
+func (b StubBoot) LinuxInitrd(base Sized) (Sized, error) {
 	addons, err := b.usedAddons()
 	if err != nil {
 		return nil, err
 	}
-	var pieces [][]byte
+	var pieces []Sized
 	for i := len(addons) - 1; i >= 0; i-- {
 		if u := addons[i].Sections[".ucode"]; len(u) > 0 {
-			pieces = append(pieces, u)
+			pieces = append(pieces, bytesContent(u))
 		}
 	}
-	if len(base) > 0 {
+	if base != nil && base.Size() > 0 {
 		pieces = append(pieces, base)
 	}
 	for _, a := range addons {
 		if d := a.Sections[".initrd"]; len(d) > 0 {
-			pieces = append(pieces, d)
+			pieces = append(pieces, bytesContent(d))
 		}
 	}
-	switch len(pieces) {
-	case 0:
-		return nil, nil
-	case 1:
-		return pieces[0], nil
-	}
-	var out []byte
-	for _, p := range pieces {
-		out = append(out, p...)
-		for len(out)%4 != 0 {
-			out = append(out, 0)
-		}
-	}
-	return out, nil
+	return combineInitrds(pieces), nil
 }
 
 // Applied returns the names of the add-ons the stub applies, in its order.

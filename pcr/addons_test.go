@@ -187,12 +187,12 @@ func TestAddonEvents(t *testing.T) {
 			t.Errorf("event %d: %s, want %s %s", i, evs[i], w.typ, w.digest)
 		}
 	}
-	initrd, err := b.LinuxInitrd([]byte("BASE!"))
-	if err != nil || !bytes.Equal(initrd, []byte("UC-BUC-ABASE!\x00\x00\x00INITRD-B")) {
-		t.Errorf("initrd %q %v", initrd, err)
+	initrd, err := b.LinuxInitrd(pcr.Bytes([]byte("BASE!")))
+	if got := readSized(t, initrd); err != nil || !bytes.Equal(got, []byte("UC-BUC-ABASE!\x00\x00\x00INITRD-B")) {
+		t.Errorf("initrd %q %v", got, err)
 	}
-	if one, _ := (pcr.StubBoot{Major: 262}).LinuxInitrd([]byte("BASE!")); string(one) != "BASE!" {
-		t.Errorf("initrd without add-ons %q", one)
+	if one, _ := (pcr.StubBoot{Major: 262}).LinuxInitrd(pcr.Bytes([]byte("BASE!"))); string(readSized(t, one)) != "BASE!" {
+		t.Errorf("initrd without add-ons %q", readSized(t, one))
 	}
 
 	// Stub 252 has no add-ons: nothing changes.

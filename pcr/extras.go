@@ -12,7 +12,18 @@ import (
 // /loader/credentials/ and /loader/extensions/.
 type ExtraFile struct {
 	Name string
-	Data []byte
+	// Data is the file's content, or, when Content is set, unused:
+	// Content is read when needed (extension images are large).
+	Data    []byte
+	Content Sized
+}
+
+// content returns f's content.
+func (f ExtraFile) content() Sized {
+	if f.Content != nil {
+		return f.Content
+	}
+	return bytesContent(f.Data)
 }
 
 // StubCPIO returns the cpio archive systemd-stub generates from files to
@@ -21,26 +32,42 @@ type ExtraFile struct {
 // dirMode), then the files sorted by name (UTF-16 code units; names must be
 // ASCII), mode accessMode, with inodes counted from 1, uid, gid and mtime
 // 0, nlink 1, each header and content padded to 4 bytes, and the trailer.
-// systemd-stub measures H(the archive).
+// systemd-stub measures H(the archive). The predictions read the files'
+// contents as a stream instead of building the archive in memory.
 func StubCPIO(prefix string, dirMode, accessMode uint32, files []ExtraFile) ([]byte, error) {
+	c, err := stubCPIO(prefix, dirMode, accessMode, files)
+	if err != nil {
+		return nil, err
+	}
+	return readAll(c)
+}
+
+// stubCPIO is StubCPIO's archive as a stream: the headers in memory, the
+// files' contents read when the archive is.
+func stubCPIO(prefix string, dirMode, accessMode uint32, files []ExtraFile) (concat, error) {
 	files = slices.Clone(files)
 	slices.SortFunc(files, func(a, b ExtraFile) int { return strings.Compare(a.Name, b.Name) })
-	var b []byte
+	var out concat
+	var b []byte // the header being built
 	inode := uint32(1)
 	pad := func() {
 		for len(b)%4 != 0 {
 			b = append(b, 0)
 		}
 	}
-	header := func(mode, size uint32, name string) {
+	header := func(mode uint32, size int64, name string) error {
+		if size > 0xffffffff {
+			return fmt.Errorf("%s: %d bytes, more than a cpio entry holds", name, size)
+		}
 		b = append(b, "070701"...)
-		for _, w := range []uint32{inode, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, uint32(len(name) + 1), 0} {
+		for _, w := range []uint32{inode, mode, 0, 0, 1, 0, uint32(size), 0, 0, 0, 0, uint32(len(name) + 1), 0} {
 			b = fmt.Appendf(b, "%08x", w)
 		}
 		b = append(b, name...)
 		b = append(b, 0)
 		pad()
 		inode++
+		return nil
 	}
 	parts := strings.Split(prefix, "/")
 	for i := range parts {
@@ -51,7 +78,9 @@ func StubCPIO(prefix string, dirMode, accessMode uint32, files []ExtraFile) ([]b
 		if i == len(parts)-1 {
 			mode = dirMode
 		}
-		header(0o040000|mode, 0, strings.Join(parts[:i+1], "/"))
+		if err := header(0o040000|mode, 0, strings.Join(parts[:i+1], "/")); err != nil {
+			return nil, err
+		}
 	}
 	for _, f := range files {
 		for _, r := range f.Name {
@@ -59,15 +88,18 @@ func StubCPIO(prefix string, dirMode, accessMode uint32, files []ExtraFile) ([]b
 				return nil, fmt.Errorf("%s: the stub skips names that are not ASCII", f.Name)
 			}
 		}
-		header(0o100000|accessMode, uint32(len(f.Data)), prefix+"/"+f.Name)
-		b = append(b, f.Data...)
-		pad()
+		c := f.content()
+		if err := header(0o100000|accessMode, c.Size(), prefix+"/"+f.Name); err != nil {
+			return nil, err
+		}
+		out = append(out, bytesContent(b), c, pad4(c.Size()))
+		b = nil
 	}
 	// The trailer, byte for byte as cpio.c's pack_cpio_trailer: ino, mode,
 	// uid and gid 0, nlink 1, the rest 0, name size 11 (upper-case B),
 	// "TRAILER!!!" and four NUL bytes.
 	b = append(b, "070701"+strings.Repeat("00000000", 4)+"00000001"+strings.Repeat("00000000", 6)+"0000000B"+"00000000"+"TRAILER!!!\x00\x00\x00\x00"...)
-	return b, nil
+	return append(out, bytesContent(b)), nil
 }
 
 // StubExtras are the files systemd-stub finds on the ESP for the UKI it
@@ -218,7 +250,7 @@ func ExtrasEvents(x StubExtras, banks []Bank) ([]Event, error) {
 		if len(k.files) == 0 {
 			continue
 		}
-		cpio, err := StubCPIO(k.prefix, k.dir, k.file, k.files)
+		cpio, err := stubCPIO(k.prefix, k.dir, k.file, k.files)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k.desc, err)
 		}
@@ -227,7 +259,11 @@ func ExtrasEvents(x StubExtras, banks []Bank) ([]Event, error) {
 			names[i] = f.Name
 		}
 		slices.Sort(names)
-		evs = append(evs, hashEvent(k.pcr, EvIPL, fmt.Sprintf("%s (%s)", k.desc, strings.Join(names, " ")), cpio, banks))
+		ev, err := dataEvent(k.pcr, EvIPL, fmt.Sprintf("%s (%s)", k.desc, strings.Join(names, " ")), cpio, banks)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
 	}
 	return evs, nil
 }

@@ -19,64 +19,100 @@ const (
 // H(cmdline in UTF-16LE with its terminating NUL), as systemd-stub passes
 // it, and EV_EVENT_TAG "Linux initrd" with digest H(initrd), the initrd it
 // loads through the LINUX_EFI_INITRD_MEDIA device path (for a UKI:
-// StubInitrd). An empty initrd is not measured.
-func LinuxEvents(cmdline string, initrd []byte, banks []Bank) []Event {
+// StubInitrd, then StubBoot.LinuxInitrd). An empty or nil initrd is not
+// measured. The initrd is read once, as a stream.
+func LinuxEvents(cmdline string, initrd Sized, banks []Bank) ([]Event, error) {
 	u := utf16.Encode([]rune(cmdline))
 	opts := make([]byte, 2*len(u)+2)
 	for i, c := range u {
 		binary.LittleEndian.PutUint16(opts[2*i:], c)
 	}
 	evs := []Event{hashEvent(9, EvEventTag, fmt.Sprintf("tag %#x LOADED_IMAGE::LoadOptions: %q", LinuxLoadOptionsEventTag, cmdline), opts, banks)}
-	if len(initrd) > 0 {
-		evs = append(evs, hashEvent(9, EvEventTag, fmt.Sprintf("tag %#x Linux initrd (%d bytes)", LinuxInitrdEventTag, len(initrd)), initrd, banks))
+	if initrd != nil && initrd.Size() > 0 {
+		ev, err := dataEvent(9, EvEventTag, fmt.Sprintf("tag %#x Linux initrd (%d bytes)", LinuxInitrdEventTag, initrd.Size()), initrd, banks)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
 	}
-	return evs
+	return evs, nil
 }
 
 // StubInitrd returns the initrd systemd-stub of the given major version
 // hands to the kernel for a UKI with these sections (.initrd, .pcrsig,
-// .pcrpkey, .osrel; data as the image holds them) and extras: the
-// concatenation, in the order of src/boot/stub.c's initrd slots, of
-// .initrd, the archives of the extras (credentials, system and
-// configuration extensions, each local then global; StubCPIO), and the archives of /.extra/tpm2-pcr-
-// signature.json (.pcrsig), tpm2-pcr-public-key.pem (.pcrpkey) and, from
-// 262 on, os-release (.osrel), each packed as cpio.c's pack_cpio_literal
-// does (directory .extra 0555, file 0444). Only the versions of the boot
-// tests, 252 and 262, are modelled (the boot tests' event logs match them);
-// microcode (.ucode), profiles and add-on initrds are not.
-func StubInitrd(major int, sections map[string][]byte, x StubExtras) ([]byte, error) {
+// .pcrpkey, .osrel, as the image holds them) and extras: in the order of
+// src/boot/stub.c's initrd slots, .initrd, the archives of the extras
+// (credentials, system and configuration extensions, each local then
+// global; StubCPIO), and the archives of /.extra/tpm2-pcr-signature.json
+// (.pcrsig), tpm2-pcr-public-key.pem (.pcrpkey) and, from 262 on,
+// os-release (.osrel), each packed as cpio.c's pack_cpio_literal does
+// (directory .extra 0555, file 0444). When there is more than one piece,
+// the stub copies them into one buffer, each padded with zeros to a
+// multiple of 4 bytes (252: combine_initrd pads the main initrd, the
+// archives are multiples of 4 already; 262: combine_initrds pads every
+// piece); a lone piece is handed over as it is. Nothing is read here: the
+// result is a stream of the sections' and files' contents. Only the
+// versions of the boot tests, 252 and 262, are modelled (the boot tests'
+// event logs match them); microcode (.ucode), profiles and add-on initrds
+// are not.
+func StubInitrd(major int, sections map[string]Sized, x StubExtras) (Sized, error) {
 	if major != 252 && major != 262 {
 		return nil, fmt.Errorf("the initrd of systemd-stub %d is not modelled (252 and 262 are)", major)
 	}
+	size := func(name string) int64 {
+		if c := sections[name]; c != nil {
+			return c.Size()
+		}
+		return 0
+	}
 	for _, s := range []string{".ucode", ".profile"} {
-		if len(sections[s]) > 0 {
+		if size(s) > 0 {
 			return nil, fmt.Errorf("the initrd of a UKI with a %s section is not modelled", s)
 		}
 	}
-	out := append([]byte(nil), sections[".initrd"]...)
+	var pieces []Sized
+	if size(".initrd") > 0 {
+		pieces = append(pieces, sections[".initrd"])
+	}
 	for _, k := range x.archives() {
 		if len(k.files) == 0 {
 			continue
 		}
-		c, err := StubCPIO(k.prefix, k.dir, k.file, k.files)
+		c, err := stubCPIO(k.prefix, k.dir, k.file, k.files)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, c...)
+		pieces = append(pieces, c)
 	}
 	literals := []struct{ section, name string }{{".pcrsig", "tpm2-pcr-signature.json"}, {".pcrpkey", "tpm2-pcr-public-key.pem"}}
 	if major >= 262 {
 		literals = append(literals, struct{ section, name string }{".osrel", "os-release"})
 	}
 	for _, l := range literals {
-		if len(sections[l.section]) == 0 {
+		if size(l.section) == 0 {
 			continue
 		}
-		c, err := StubCPIO(".extra", 0o555, 0o444, []ExtraFile{{Name: l.name, Data: sections[l.section]}})
+		c, err := stubCPIO(".extra", 0o555, 0o444, []ExtraFile{{Name: l.name, Content: sections[l.section]}})
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, c...)
+		pieces = append(pieces, c)
 	}
-	return out, nil
+	return combineInitrds(pieces), nil
+}
+
+// combineInitrds is what systemd-stub hands over for pieces: nothing, the
+// one piece as it is, or all of them each padded to a multiple of 4 bytes.
+func combineInitrds(pieces []Sized) Sized {
+	switch len(pieces) {
+	case 0:
+		return nil
+	case 1:
+		return pieces[0]
+	}
+	var out concat
+	for _, p := range pieces {
+		out = append(out, p, pad4(p.Size()))
+	}
+	return out
 }

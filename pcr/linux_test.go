@@ -1,6 +1,9 @@
 package pcr_test
 
 import (
+	"bytes"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/ukibuild/ukibuild/pcr"
@@ -18,7 +21,10 @@ func TestEventLogVectorsPCR9(t *testing.T) {
 		if cmdline == nil {
 			t.Fatalf("%s: no .cmdline text", v.name)
 		}
-		want := pcr.LinuxEvents(*cmdline, nil, []pcr.Bank{pcr.SHA1, pcr.SHA256})
+		want, err := pcr.LinuxEvents(*cmdline, nil, []pcr.Bank{pcr.SHA1, pcr.SHA256})
+		if err != nil {
+			t.Fatal(err)
+		}
 		seen := pcr.Select(v.events, []int{9})
 		if len(seen) != 2 || seen[1].Type != pcr.EvEventTag || seen[1].Description != "tag 0x8f3b22ec Linux initrd" {
 			t.Fatalf("%s: PCR 9 events %v", v.name, seen)
@@ -26,29 +32,112 @@ func TestEventLogVectorsPCR9(t *testing.T) {
 		if r := pcr.CompareEvents(want, seen[:1], []int{9})[0]; !r.Match {
 			t.Errorf("%s: %s", v.name, r)
 		}
-		other := pcr.LinuxEvents(*cmdline+" quiet", nil, []pcr.Bank{pcr.SHA256})
+		other, err := pcr.LinuxEvents(*cmdline+" quiet", nil, []pcr.Bank{pcr.SHA256})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if r := pcr.CompareEvents(other, seen[:1], []int{9})[0]; r.Match || r.Index != 0 {
 			t.Errorf("%s: another command line: %s", v.name, r)
 		}
 	}
 }
 
+// readSized reads all of c (nil: nothing).
+func readSized(t *testing.T, c pcr.Sized) []byte {
+	t.Helper()
+	if c == nil {
+		return nil
+	}
+	rc, err := c.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(b)) != c.Size() {
+		t.Fatalf("read %d bytes of a %d-byte content", len(b), c.Size())
+	}
+	return b
+}
+
 // TestStubInitrdVersions: only the stub versions the boot tests cover are
 // modelled.
 func TestStubInitrdVersions(t *testing.T) {
-	secs := map[string][]byte{".initrd": []byte("initrd"), ".pcrpkey": []byte("key"), ".osrel": []byte("ID=x")}
-	a, err := pcr.StubInitrd(252, secs, pcr.StubExtras{})
+	secs := map[string]pcr.Sized{".initrd": pcr.Bytes([]byte("initrd")), ".pcrpkey": pcr.Bytes([]byte("key")), ".osrel": pcr.Bytes([]byte("ID=x"))}
+	c, err := pcr.StubInitrd(252, secs, pcr.StubExtras{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := pcr.StubInitrd(262, secs, pcr.StubExtras{})
-	if err != nil {
+	a := readSized(t, c)
+	if c, err = pcr.StubInitrd(262, secs, pcr.StubExtras{}); err != nil {
 		t.Fatal(err)
 	}
+	b := readSized(t, c)
 	if len(b) <= len(a) || string(a[:6]) != "initrd" {
 		t.Errorf("262 must add os-release to 252's initrd: %d, %d bytes", len(a), len(b))
 	}
 	if _, err := pcr.StubInitrd(257, secs, pcr.StubExtras{}); err == nil {
 		t.Error("stub 257's initrd is not modelled, yet no error")
+	}
+}
+
+// TestStubInitrdPadding: an initrd whose length is not a multiple of 4 is
+// padded with zeros when the stub appends archives to it (combine_initrd
+// in 252, combine_initrds in 262), and handed over as it is when alone;
+// the archives are StubCPIO's, read from the files' contents.
+func TestStubInitrdPadding(t *testing.T) {
+	initrd := pcr.Bytes([]byte("initrd!")) // 7 bytes
+	for _, major := range []int{252, 262} {
+		alone, err := pcr.StubInitrd(major, map[string]pcr.Sized{".initrd": initrd}, pcr.StubExtras{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(readSized(t, alone)); got != "initrd!" {
+			t.Errorf("%d: a lone initrd became %q", major, got)
+		}
+		cred := []pcr.ExtraFile{{Name: "a.cred", Data: []byte("abc")}}
+		withCred, err := pcr.StubInitrd(major, map[string]pcr.Sized{".initrd": initrd}, pcr.StubExtras{Credentials: cred})
+		if err != nil {
+			t.Fatal(err)
+		}
+		archive, err := pcr.StubCPIO(".extra/credentials", 0o500, 0o400, cred)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := readSized(t, withCred), append([]byte("initrd!\x00"), archive...); !bytes.Equal(got, want) {
+			t.Errorf("%d: initrd with a credential %q, want %q", major, got, want)
+		}
+	}
+}
+
+// shortContent claims more bytes than it yields.
+type shortContent struct{}
+
+func (shortContent) Size() int64 { return 10 }
+func (shortContent) Open() (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader("12345")), nil
+}
+
+// TestStubCPIOContentSize: a file that yields fewer bytes than its size
+// said (it changed while being read) fails the prediction, and one given
+// as Content packs like the same bytes given as Data.
+func TestStubCPIOContentSize(t *testing.T) {
+	_, err := pcr.ExtrasEvents(pcr.StubExtras{Sysexts: []pcr.ExtraFile{{Name: "x.raw", Content: shortContent{}}}}, []pcr.Bank{pcr.SHA256})
+	if err == nil {
+		t.Error("a file shorter than its size was packed")
+	}
+	a, err := pcr.ExtrasEvents(pcr.StubExtras{Sysexts: []pcr.ExtraFile{{Name: "x.raw", Content: pcr.Bytes([]byte("12345"))}}}, []pcr.Bank{pcr.SHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pcr.ExtrasEvents(pcr.StubExtras{Sysexts: []pcr.ExtraFile{{Name: "x.raw", Data: []byte("12345")}}}, []pcr.Bank{pcr.SHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a[0].Digests[0].Digest, b[0].Digests[0].Digest) {
+		t.Error("Content and Data pack differently")
 	}
 }

@@ -35,7 +35,7 @@ type Digested interface {
 }
 
 // Bytes returns content held in memory.
-func Bytes(b []byte) Content { return bytesContent(b) }
+func Bytes(b []byte) Sized { return bytesContent(b) }
 
 type bytesContent []byte
 

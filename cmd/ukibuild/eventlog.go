@@ -44,7 +44,8 @@ type eventPrediction struct {
 // predictedPCRs are the PCRs ukibuild predicts events for.
 var predictedPCRs = []int{4, 7, 9, 11, 12, 13}
 
-// readExtras reads the regular files of dir; none when it does not exist.
+// readExtras lists the regular files of dir (none when it does not
+// exist); their contents are read when the prediction needs them.
 func readExtras(dir string) ([]pcr.ExtraFile, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -58,11 +59,11 @@ func readExtras(dir string) ([]pcr.ExtraFile, error) {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		c, err := uki.File(filepath.Join(dir, e.Name()))
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, pcr.ExtraFile{Name: e.Name(), Data: b})
+		out = append(out, pcr.ExtraFile{Name: e.Name(), Content: c})
 	}
 	return out, nil
 }
@@ -205,20 +206,11 @@ func stubBoot(img *uki.ImageFile, path string, major int, p eventPrediction, pro
 // (pcr.StubBoot.CommandLine, pcr.StubInitrd and pcr.StubBoot.LinuxInitrd:
 // .cmdline or the load options, add-ons).
 func pcr9Events(img *uki.ImageFile, major int, sb pcr.StubBoot, banks []pcr.Bank) ([]pcr.Event, error) {
-	secs := map[string][]byte{}
+	secs := map[string]pcr.Sized{}
 	for _, s := range img.BaseSections() {
 		switch s.Name {
 		case ".initrd", ".pcrsig", ".pcrpkey", ".osrel", ".cmdline", ".ucode", ".profile":
-			rc, err := s.Content.Open()
-			if err != nil {
-				return nil, err
-			}
-			b, err := io.ReadAll(rc)
-			rc.Close()
-			if err != nil {
-				return nil, fmt.Errorf("section %s: %w", s.Name, err)
-			}
-			secs[s.Name] = b
+			secs[s.Name] = s.Content
 		}
 	}
 	initrd, err := pcr.StubInitrd(major, secs, sb.Extras)
@@ -232,7 +224,11 @@ func pcr9Events(img *uki.ImageFile, major int, sb pcr.StubBoot, banks []pcr.Bank
 	if err != nil {
 		return nil, fmt.Errorf("PCR 9: %w", err)
 	}
-	return pcr.LinuxEvents(cmdline, initrd, banks), nil
+	evs, err := pcr.LinuxEvents(cmdline, initrd, banks)
+	if err != nil {
+		return nil, fmt.Errorf("PCR 9: %w", err)
+	}
+	return evs, nil
 }
 
 // signatureLists reads certificates (PEM: one EFI_SIGNATURE_LIST each,
