@@ -77,7 +77,8 @@ type FirmwareBoot struct {
 // and 262 calls LoadImage on the .linux section with its own security
 // override installed, which answers for the firmware's Security2 protocol,
 // so no measuring handler runs (the event logs of ukibuild's boot tests, for
-// stub 252 and 262.1 under OVMF, have the UKI as the last PCR 4 event).
+// stubs 252, 254, 257 and 262.1 under OVMF, have the UKI as the last PCR 4
+// event).
 func PCR4Events(fb FirmwareBoot, banks []Bank) ([]Event, error) {
 	attempts := fb.BootAttempts
 	if attempts == 0 {

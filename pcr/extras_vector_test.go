@@ -33,16 +33,17 @@ func readExtraDir(t *testing.T, dir string) []pcr.ExtraFile {
 	return files
 }
 
-// TestEventLogVectorsGlobalExtras: the stub 262.1 and 252 boots with a
-// credential, a system extension and a configuration extension both in
-// BOOTX64.EFI.extra.d/ and in the ESP's /loader/credentials/ and
-// /loader/extensions/ (and the e2e add-on in extra.d/). FindExtras sorts
-// the recorded files as each stub did (the guest's /.extra shows where the
-// stub put each file), and StubBoot.KernelConfigEvents predicts PCR 12 and
-// 13 of each log event by event (262: the add-on's command line, then
-// four PCR 12 archives and two PCR 13 archives; 252: the two credential
-// archives and one system extension archive holding both *.raw of
-// extra.d/); the logs replay to the TPM's PCR 12 and 13. Sorting the 262
+// TestEventLogVectorsGlobalExtras: the stub 262.1, 257, 254 and 252 boots
+// with a credential, a system extension and a configuration extension both
+// in BOOTX64.EFI.extra.d/ and in the ESP's /loader/credentials/ and
+// /loader/extensions/ (and, for 262 and 252, the e2e add-on in extra.d/).
+// FindExtras sorts the recorded files as each stub did (the guest's /.extra
+// shows where the stub put each file), and StubBoot.KernelConfigEvents
+// predicts PCR 12 and 13 of each log event by event (262: the add-on's
+// command line, then four PCR 12 archives and two PCR 13 archives; 257:
+// three PCR 12 archives, no global extensions; 254 and 252: the two
+// credential archives and one system extension archive holding both *.raw
+// of extra.d/); the logs replay to the TPM's PCR 12 and 13. Sorting the 262
 // files as stub 252 does is reported at PCR 12's configuration extension
 // event and PCR 13's first.
 func TestEventLogVectorsGlobalExtras(t *testing.T) {
@@ -56,6 +57,14 @@ func TestEventLogVectorsGlobalExtras(t *testing.T) {
 			"/.extra/credentials/ukibuild-e2e.cred", "/.extra/global_credentials/ukibuild-global.cred",
 			"/.extra/sysext/ukibuild-e2e.raw", "/.extra/global_sysext/ukibuild-global.raw",
 			"/.extra/confext/ukibuild-e2e.confext.raw", "/.extra/global_confext/ukibuild-global.confext.raw",
+		}},
+		{257, 3, 1, []string{
+			"/.extra/credentials/ukibuild-e2e.cred", "/.extra/global_credentials/ukibuild-global.cred",
+			"/.extra/sysext/ukibuild-e2e.raw", "/.extra/confext/ukibuild-e2e.confext.raw",
+		}},
+		{254, 2, 1, []string{
+			"/.extra/credentials/ukibuild-e2e.cred", "/.extra/global_credentials/ukibuild-global.cred",
+			"/.extra/sysext/ukibuild-e2e.confext.raw", "/.extra/sysext/ukibuild-e2e.raw",
 		}},
 		{252, 2, 1, []string{
 			"/.extra/credentials/ukibuild-e2e.cred", "/.extra/global_credentials/ukibuild-global.cred",

@@ -3,6 +3,7 @@ package pcr
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"unicode/utf16"
 )
 
@@ -44,7 +45,7 @@ func LinuxEvents(cmdline string, initrd Sized, banks []Bank) ([]Event, error) {
 // src/boot/stub.c's initrd slots, .initrd, the archives of the extras
 // (credentials, system and configuration extensions, each local then
 // global; StubCPIO), and the archives of /.extra/tpm2-pcr-signature.json
-// (.pcrsig), tpm2-pcr-public-key.pem (.pcrpkey) and, from 262 on,
+// (.pcrsig), tpm2-pcr-public-key.pem (.pcrpkey) and, from 257 on,
 // os-release (.osrel), each packed as cpio.c's pack_cpio_literal does
 // (directory .extra 0555, file 0444). When there is more than one piece,
 // the stub copies them into one buffer, each padded with zeros to a
@@ -52,12 +53,12 @@ func LinuxEvents(cmdline string, initrd Sized, banks []Bank) ([]Event, error) {
 // archives are multiples of 4 already; 262: combine_initrds pads every
 // piece); a lone piece is handed over as it is. Nothing is read here: the
 // result is a stream of the sections' and files' contents. Only the
-// versions of the boot tests, 252 and 262, are modelled (the boot tests'
-// event logs match them); microcode (.ucode), profiles and add-on initrds
-// are not.
+// versions of the boot tests, 252, 254, 257 and 262, are modelled (the
+// boot tests' event logs match them); microcode (.ucode), profiles and
+// add-on initrds are not.
 func StubInitrd(major int, sections map[string]Sized, x StubExtras) (Sized, error) {
-	if major != 252 && major != 262 {
-		return nil, fmt.Errorf("the initrd of systemd-stub %d is not modelled (252 and 262 are)", major)
+	if !slices.Contains([]int{252, 254, 257, 262}, major) {
+		return nil, fmt.Errorf("the initrd of systemd-stub %d is not modelled (252, 254, 257 and 262 are)", major)
 	}
 	size := func(name string) int64 {
 		if c := sections[name]; c != nil {
@@ -85,7 +86,7 @@ func StubInitrd(major int, sections map[string]Sized, x StubExtras) (Sized, erro
 		pieces = append(pieces, c)
 	}
 	literals := []struct{ section, name string }{{".pcrsig", "tpm2-pcr-signature.json"}, {".pcrpkey", "tpm2-pcr-public-key.pem"}}
-	if major >= 262 {
+	if major >= 257 {
 		literals = append(literals, struct{ section, name string }{".osrel", "os-release"})
 	}
 	for _, l := range literals {

@@ -467,7 +467,8 @@ func parseCalculate(out string) map[string]string {
 // measures them (into PCR 12 and 13) and passes them in /.extra; it does
 // not check their content. Which ones it takes depends on its version
 // (pcr.FindExtras): 262 all of them, each kind in its own archive; 252 the
-// credentials and, as system extensions, both *.raw of .extra.d/.
+// credentials and, as system extensions, both *.raw of .extra.d/ (254
+// too); 257 all but the global extensions.
 var testExtras = []extraFile{
 	{"ukibuild-e2e.cred", []byte("ukibuild e2e credential\n")},
 	{"ukibuild-e2e.raw", []byte("ukibuild e2e system extension image\n")},
@@ -483,8 +484,11 @@ var testExtras = []extraFile{
 func stubExtraPaths(version string) (want, not []string) {
 	want = []string{"/.extra/credentials/ukibuild-e2e.cred", "/.extra/global_credentials/ukibuild-global.cred", "/.extra/sysext/ukibuild-e2e.raw"}
 	global := []string{"/.extra/global_sysext/ukibuild-global.raw", "/.extra/global_confext/ukibuild-global.confext.raw"}
-	if version == "252" {
+	switch version {
+	case "252", "254":
 		return append(want, "/.extra/sysext/ukibuild-e2e.confext.raw"), append(global, "/.extra/confext/ukibuild-e2e.confext.raw")
+	case "257":
+		return append(want, "/.extra/confext/ukibuild-e2e.confext.raw"), append(global, "/.extra/sysext/ukibuild-e2e.confext.raw")
 	}
 	return append(append(want, "/.extra/confext/ukibuild-e2e.confext.raw"), global...), []string{"/.extra/sysext/ukibuild-e2e.confext.raw"}
 }
@@ -536,9 +540,10 @@ func (e *env) unalignedInitrd(t *testing.T) string {
 // (phase ":"); and the event log's PCR 11 events are the predictor's
 // section list. With stub 252 the prediction of systemd-measure 262's
 // section list (what ukify embeds) does not match the boot, and ours does.
-// Both boots have the signed add-on in BOOTX64.EFI.extra.d/: stub 262
+// Stubs 257 (Debian 13's) and 254 boot the same way. The stub 262 and 252
+// boots have the signed add-on in BOOTX64.EFI.extra.d/: stub 262
 // applies its command line (the guest's /proc/cmdline has it) and
-// measures it into PCR 12, stub 252 ignores it. Both have testExtras, local
+// measures it into PCR 12, stub 252 ignores it. All have testExtras, local
 // and global: the guest's /.extra shows which ones each stub took and as
 // what (stubExtraPaths). The initrd's length is not a multiple of 4
 // (unalignedInitrd).
@@ -547,7 +552,7 @@ func TestBootPCR11MatchesPrediction(t *testing.T) {
 	key := filepath.Join(e.dir, "pcr.pem")
 	writeRSAKey(t, key)
 	addon := e.buildAddon(t)
-	for _, version := range []string{"262", "252"} {
+	for _, version := range []string{"262", "257", "254", "252"} {
 		t.Run(version, func(t *testing.T) {
 			name := "1 signed UKI, stub " + version
 			efi := filepath.Join(e.workDir(t), "uki.efi")
@@ -555,13 +560,19 @@ func TestBootPCR11MatchesPrediction(t *testing.T) {
 			args[slices.Index(args, e.initrd)] = e.unalignedInitrd(t)
 			e.buildSigned(t, efi, e.sb.db, slices.Concat(args, []string{"--pcr-private-key", key})...)
 			want := parseCalculate(e.run(t, "measure", efi, "--bank=sha1", "--bank=sha256", "--phase=:"))
-			extras := append(slices.Clone(testExtras), addon)
+			extras := slices.Clone(testExtras)
+			wantCmd := "has " + addonCmdline
+			switch version {
+			case "262":
+				extras = append(extras, addon)
+			case "252":
+				extras = append(extras, addon)
+				wantCmd = "without " + addonCmdline + " (stub 252 has no add-ons)"
+			default: // what 254 and 257 measure for add-ons is not modelled
+				wantCmd = "without " + addonCmdline + " (no add-on on this ESP)"
+			}
 			res := e.boot(t, efi, extras...)
 			applied := strings.Contains(" "+res.cmdline+" ", " "+addonCmdline+" ")
-			wantCmd := "has " + addonCmdline
-			if version == "252" {
-				wantCmd = "without " + addonCmdline + " (stub 252 has no add-ons)"
-			}
 			ok := applied == (version == "262") && res.cmdline != ""
 			record(t, name, "add-on's .cmdline in /proc/cmdline", wantCmd, res.cmdline, ok)
 			if !ok {
@@ -851,15 +862,15 @@ func wantExtrasEvents(version string, extras []extraFile) (pcr12, pcr13 int) {
 		switch {
 		case strings.HasSuffix(x.name, ".cred"):
 			kind = "cred 12"
-		case strings.HasSuffix(x.name, ".confext.raw") && version != "252":
+		case strings.HasSuffix(x.name, ".confext.raw") && version != "252" && version != "254":
 			kind = "confext 12"
 		case strings.HasSuffix(x.name, ".raw"):
 			kind = "sysext 13"
 		default:
 			continue
 		}
-		if global && kind != "cred 12" && version == "252" {
-			continue // stub 252 has no /loader/extensions/
+		if global && kind != "cred 12" && version != "262" {
+			continue // /loader/extensions/ is 262's
 		}
 		kinds[fmt.Sprint(global, kind)] = true
 	}

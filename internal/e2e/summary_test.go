@@ -17,12 +17,16 @@ import (
 // or one left out by -run), so a missing case is visible, never silent.
 var cases = []string{
 	"1 signed UKI, stub 262",
+	"1 signed UKI, stub 257",
+	"1 signed UKI, stub 254",
 	"1 signed UKI, stub 252",
 	"2 unseal in initrd",
 	"3 unsigned UKI",
 	"3 UKI signed, key not in db",
 	"4 UKI signed on PKCS#11 token",
 	"5 event log, stub 262",
+	"5 event log, stub 257",
+	"5 event log, stub 254",
 	"5 event log, stub 252",
 	"6 systemd-boot 262 starts the UKI",
 }
