@@ -385,7 +385,7 @@ func (b StubBoot) KernelConfigEvents(banks []Bank) ([]Event, error) {
 // .ucode sections (last add-on first) before it and their .initrd
 // sections after it, and, when there is more than one piece, pads each to
 // 4 bytes (src/boot/stub.c, run; combine_initrds). Without add-ons it is
-// base (nil: none).
+// base, or nil when base is nil or empty (no initrd).
 func (b StubBoot) LinuxInitrd(base Sized) (Sized, error) {
 	addons, err := b.usedAddons()
 	if err != nil {

@@ -29,27 +29,51 @@ func (c concat) Size() int64 {
 }
 
 // Open returns a reader of the parts in order; each part must yield
-// exactly its Size.
+// exactly its Size, or reading fails. The first error is kept: every later
+// Read returns it.
 func (c concat) Open() (io.ReadCloser, error) { return &concatReader{parts: c}, nil }
 
 type concatReader struct {
-	parts []Sized
-	cur   io.ReadCloser
-	left  int64 // bytes the current part still owes
+	parts  []Sized
+	index  int // of the current part in the concatenation
+	cur    io.ReadCloser
+	left   int64 // bytes the current part still owes
+	err    error
+	closed bool
 }
 
 func (r *concatReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.closed {
+		return 0, errors.New("read after close")
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, err := r.read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+		if r.cur != nil {
+			r.cur.Close()
+			r.cur = nil
+		}
+	}
+	return n, err
+}
+
+func (r *concatReader) read(p []byte) (int, error) {
 	for {
 		if r.cur == nil {
-			if len(r.parts) == 0 {
+			if r.index == len(r.parts) {
 				return 0, io.EOF
 			}
-			rc, err := r.parts[0].Open()
+			rc, err := r.parts[r.index].Open()
 			if err != nil {
-				return 0, err
+				return 0, fmt.Errorf("part %d: %w", r.index, err)
 			}
-			r.cur, r.left = rc, r.parts[0].Size()
-			r.parts = r.parts[1:]
+			r.cur, r.left = rc, r.parts[r.index].Size()
 		}
 		if r.left > 0 {
 			if int64(len(p)) > r.left {
@@ -57,31 +81,36 @@ func (r *concatReader) Read(p []byte) (int, error) {
 			}
 			n, err := r.cur.Read(p)
 			r.left -= int64(n)
-			if err == io.EOF && r.left > 0 {
-				err = io.ErrUnexpectedEOF
+			switch {
+			case err == io.EOF && r.left > 0:
+				return n, fmt.Errorf("part %d: %d bytes short of its size (did it change?)", r.index, r.left)
+			case err != nil && err != io.EOF:
+				return n, fmt.Errorf("part %d: %w", r.index, err)
+			case n > 0:
+				return n, nil
 			}
-			if n > 0 || (err != nil && err != io.EOF) {
-				if err == io.EOF {
-					err = nil
-				}
-				return n, err
-			}
-			continue
+			continue // (0, nil): read again
 		}
 		// The part is done; it must not have more.
 		var one [1]byte
-		if n, _ := r.cur.Read(one[:]); n > 0 {
-			return 0, errors.New("a part is longer than its size (did it change?)")
+		n, err := io.ReadFull(r.cur, one[:])
+		if n > 0 {
+			return 0, fmt.Errorf("part %d: longer than its size (did it change?)", r.index)
 		}
-		err := r.cur.Close()
+		if err != io.EOF {
+			return 0, fmt.Errorf("part %d: %w", r.index, err)
+		}
+		err = r.cur.Close()
 		r.cur = nil
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("part %d: %w", r.index, err)
 		}
+		r.index++
 	}
 }
 
 func (r *concatReader) Close() error {
+	r.closed = true
 	if r.cur == nil {
 		return nil
 	}

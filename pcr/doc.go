@@ -59,9 +59,10 @@
 // add-ons nor profiles); not predicted: add-ons with .dtb or .dtbauto
 // (measured only where the machine's devicetree support takes them), the
 // SMBIOS io.systemd.stub.kernel-cmdline-extra string and confidential VMs.
-// The large inputs of these predictions (the initrd, extension images) are
-// Sized contents, read as streams and hashed in all banks at once, never
-// held whole in memory (ExtraFile.Content, StubInitrd's sections).
+// The large inputs of these predictions, the UKI's sections and the files
+// on the ESP (StubInitrd's sections, ExtraFile.Content), are Sized
+// contents, read as streams and hashed in all banks at once, never held
+// whole in memory (add-ons' sections are, and StubCPIO returns bytes).
 // ParseEventLog reads a TCG2 event log (with
 // go-attestation) into the same events, and CompareEvents reports, per PCR,
 // a match or the first diverging event. The event logs of ukibuild's boot

@@ -127,8 +127,8 @@ type extrasArchive struct {
 // archives returns x's archives in the order systemd-stub 262 packs them
 // (src/boot/stub.c, generate_sidecar_initrds and the initrd slots
 // INITRD_CREDENTIAL ... INITRD_GLOBAL_CONFEXT; cpio.c's targets). Earlier
-// stubs have a prefix of these kinds in the same order (FindExtras leaves
-// the others empty).
+// stubs have some of these kinds, in the same order (FindExtras leaves the
+// others empty).
 func (x StubExtras) archives() []extrasArchive {
 	return []extrasArchive{
 		{12, "Credentials initrd", ".extra/credentials", 0o500, 0o400, x.Credentials},

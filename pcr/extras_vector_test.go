@@ -88,6 +88,7 @@ func TestEventLogVectorsGlobalExtras(t *testing.T) {
 					listed = append(listed, f[1])
 				}
 			}
+			slices.Sort(listed)
 			if !slices.Equal(listed, slices.Sorted(slices.Values(c.guest))) {
 				t.Errorf("the guest's /.extra extras %q, want %q", listed, c.guest)
 			}

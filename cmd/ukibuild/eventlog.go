@@ -153,13 +153,16 @@ func readContent(s uki.Section) ([]byte, error) {
 }
 
 // stubBoot gathers what the stub (major version major) takes beyond the
-// UKI img at path: extras, add-ons (path.extra.d/ and, with --esp,
-// /loader/addons/), --cmdline-override and the profile.
-func stubBoot(img *uki.ImageFile, path string, major int, p eventPrediction, profile int) (pcr.StubBoot, error) {
+// UKI img at path: the extras (only when asked for: PCR 9, 12 and 13 need
+// them, and sorting them may need the version), add-ons (path.extra.d/
+// and, with --esp, /loader/addons/), --cmdline-override and the profile.
+func stubBoot(img *uki.ImageFile, path string, major int, p eventPrediction, profile int, extras bool) (pcr.StubBoot, error) {
 	b := pcr.StubBoot{Major: major, SecureBoot: p.SecureBoot, Profile: uint(profile), LoadOptions: p.CmdlineOverride}
 	var err error
-	if b.Extras, err = stubExtras(path, major, p); err != nil {
-		return b, err
+	if extras {
+		if b.Extras, err = stubExtras(path, major, p); err != nil {
+			return b, err
+		}
 	}
 	if b.Addons, err = readAddons(path+".extra.d", false); err != nil {
 		return b, err
@@ -411,8 +414,9 @@ func predictEvents(e *env, path, stubVersion string, p eventPrediction, profile 
 		stubVersion = img.StubVersion()
 	}
 	// Without a version only what every stub does is predicted: PCR 4, 7
-	// and the extras' PCR 12 and 13 events (pcr.StubBoot asks for a
-	// version for the rest).
+	// and the extras' PCR 12 and 13 events as long as there are no
+	// configuration or global extensions (pcr.FindExtras and pcr.StubBoot
+	// ask for a version for the rest).
 	major := 0
 	if stubVersion != "" {
 		if major, err = pcr.MajorVersion(stubVersion); err != nil {
@@ -421,7 +425,8 @@ func predictEvents(e *env, path, stubVersion string, p eventPrediction, profile 
 	} else if slices.Contains(pcrs, 9) || slices.Contains(pcrs, 11) {
 		return nil, fmt.Errorf("%s: no systemd-stub version in its .sdmagic section; give --stub-version", path)
 	}
-	sb, err := stubBoot(img, path, major, p, profile)
+	extras := slices.ContainsFunc(pcrs, func(i int) bool { return i == 9 || i == 12 || i == 13 })
+	sb, err := stubBoot(img, path, major, p, profile, extras)
 	if err != nil {
 		return nil, err
 	}

@@ -389,3 +389,67 @@ func TestEventlogVerifyLoader(t *testing.T) {
 		t.Errorf("PCR 4 events %+v; want 4 firmware events, then systemd-boot (%s) and the UKI (%s)", doc.Events, osslsigncodeDigest(t, loader), osslsigncodeDigest(t, efi))
 	}
 }
+
+// TestEventlogVerifyGlobalExtras runs "eventlog verify --pcrs 12,13 --esp"
+// on the recorded stub 257 and 254 boots with a credential, a sysext and a
+// confext in BOOTX64.EFI.extra.d/ and in the ESP's /loader/credentials/
+// and /loader/extensions/ (testvectors/eventlog/ovmf-sb-stub{257,254}-
+// global.*), against a UKI built from the same stub with those files next
+// to it: PCR 12 and 13 match and replay to the TPM's values; without --esp
+// PCR 12 differs at the global credential's event. With a stub version
+// whose handling of configuration extensions was not examined (255), PCR
+// 12 is refused, and PCR 4, which does not depend on it, is still
+// predicted.
+func TestEventlogVerifyGlobalExtras(t *testing.T) {
+	f := getFixture(t)
+	for _, c := range []struct {
+		version string
+		match   string
+	}{
+		{"257", "PCR 12: match (3 events)\nPCR 13: match (1 events)"},
+		{"254", "PCR 12: match (2 events)\nPCR 13: match (1 events)"},
+	} {
+		t.Run(c.version, func(t *testing.T) {
+			dir := t.TempDir()
+			rec := filepath.Join(vectors, "ovmf-sb-stub"+c.version+"-global")
+			efi := filepath.Join(dir, "uki.efi")
+			if code, _, e := runOurs("build", "--stub", f.stubs[c.version], "--linux", f.kernel, "--initrd", filepath.Join(f.dir, "initrd1"),
+				"--cmdline", "console=ttyS0 panic=-1", "--os-release", "ID=other", "--output", efi); code != 0 {
+				t.Fatalf("build: %s", e)
+			}
+			ents, err := os.ReadDir(rec + ".extra.d")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(efi+".extra.d", 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range ents {
+				b, err := os.ReadFile(filepath.Join(rec+".extra.d", e.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeFile(efi+".extra.d", e.Name(), b)
+			}
+			verify := func(extra ...string) (int, string, string) {
+				return runOurs(append([]string{"eventlog", "verify", rec + ".bin", "--uki", efi, "--quote-pcrs", rec + ".pcrs"}, extra...)...)
+			}
+			code, out, e := verify("--pcrs", "12,13", "--esp", rec+".esp")
+			if code != 0 || !strings.Contains(out, c.match) || !strings.Contains(out, "PCR 12 sha256: the log replays to the quoted value") ||
+				!strings.Contains(out, "PCR 13 sha256: the log replays to the quoted value") {
+				t.Errorf("--esp: exit %d, %s\n%s", code, e, out)
+			}
+			if code, out, _ := verify("--pcrs", "12,13"); code != 1 || !strings.Contains(out, "PCR 12: event 1 differs") || !strings.Contains(out, "Global credentials initrd") {
+				t.Errorf("without --esp: exit %d\n%s", code, out)
+			}
+			code, _, e = verify("--pcrs", "12,13", "--esp", rec+".esp", "--stub-version", "255")
+			if code != 1 || !strings.Contains(e, "whether systemd-stub 255 picks up configuration extensions (*.confext.raw) is not known") {
+				t.Errorf("stub 255: exit %d, %s", code, e)
+			}
+			code, out, e = runOurs("measure", efi, "--explain", "--pcrs", "4", "--stub-version", "255", "--bank", "sha256")
+			if code != 0 || !strings.Contains(out, "PCR 4 event 2: EV_EFI_BOOT_SERVICES_APPLICATION") {
+				t.Errorf("measure --explain --pcrs 4 of stub 255 with a confext: exit %d, %s\n%s", code, e, out)
+			}
+		})
+	}
+}
