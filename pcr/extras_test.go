@@ -25,19 +25,7 @@ func TestEventLogVectorsPCR12And13(t *testing.T) {
 	v := loadLog(t, "ovmf-sb-stub262-extras")
 	v.checkReplay(t)
 	base := filepath.Join(vectorDir, v.name)
-	var files []pcr.ExtraFile
-	dir := base + ".extra.d"
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, pcr.ExtraFile{Name: e.Name(), Data: b})
-	}
+	files := readExtraDir(t, base+".extra.d")
 	// What the guest found in /.extra: the files, unchanged.
 	guest, err := os.ReadFile(base + ".guest-extra.txt")
 	if err != nil {
