@@ -52,8 +52,9 @@ func LinuxEvents(cmdline string, initrd Sized, banks []Bank) ([]Event, error) {
 // multiple of 4 bytes (252: combine_initrd pads the main initrd, the
 // archives are multiples of 4 already; 262: combine_initrds pads every
 // piece; the boots of 252, 254, 257 and 262 with an initrd one byte longer
-// than a multiple of 4 agree); a lone piece is handed over as it is. Nothing is read here: the
-// result is a stream of the sections' and files' contents. Only the
+// than a multiple of 4 agree); a lone piece is handed over as it is.
+// Nothing is read here: the result is a stream of the sections' and
+// files' contents. Only the
 // versions of the boot tests, 252, 254, 257 and 262, are modelled (the
 // boot tests' event logs match them); microcode (.ucode), profiles and
 // add-on initrds are not.

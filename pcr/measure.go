@@ -283,7 +283,7 @@ func (m *multiHasher) sum(c Content) (digests [][]byte, n int64, err error) {
 		}
 	}
 	wg.Wait()
-	if s, ok := c.(interface{ Size() int64 }); ok && s.Size() != n {
+	if s, ok := c.(Sized); ok && s.Size() != n {
 		return nil, n, fmt.Errorf("read %d bytes, but its size is %d (did it change?)", n, s.Size())
 	}
 	closed = true

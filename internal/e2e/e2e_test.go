@@ -716,13 +716,13 @@ func checkEventLog(t *testing.T, name, version, efi string, res *bootResult) {
 
 // checkEventlogVerify (case 5) runs "ukibuild eventlog verify" on the
 // guest's event log: PCR 4, 7, 9, 11, 12 and 13 must match the prediction
-// for efi with extras (credential, sysext, add-on) in its .extra.d/, the
+// for efi with extras (testExtras, local and global, and the add-on), the
 // log must replay to the PCR values the guest read (--quote-pcrs: PCR 7,
-// 11 and 12), and the
-// same log against efi with one byte changed (in .linux) must be reported at
-// its first diverging events: the UKI's PCR 4 event and the .linux data
-// event of PCR 11, and PCR 7 at its authority event (the changed UKI's
-// signature no longer verifies: no db entry authorizes it). PCR 7 is predicted from the test's PK, KEK and db
+// 11, 12 and 13), and the same log against efi with one byte changed (in
+// .linux) must be reported at its first diverging events: the UKI's PCR 4
+// event and the .linux data event of PCR 11, and PCR 7 at its authority
+// event (the changed UKI's signature no longer verifies: no db entry
+// authorizes it). PCR 7 is predicted from the test's PK, KEK and db
 // certificates; with a db lacking the token's certificate it differs at
 // the db event. OVMF here tries two boot options (--boot-attempts 2).
 func (e *env) checkEventlogVerify(t *testing.T, name, version, efi string, res *bootResult, extras []extraFile) {
@@ -765,7 +765,7 @@ func (e *env) checkEventlogVerify(t *testing.T, name, version, efi string, res *
 		return string(out), err
 	}
 	out, err := verify(efi)
-	// PCR 12 and 13: one event per archive of extras (wantExtrasEvents) and,
+	// PCR 12 and 13: one event per archive of testExtras (wantExtrasEvents) and,
 	// with stub 262, one in PCR 12 for the add-on's command line. PCR 4: the
 	// firmware measures the add-on stub 262 loads after the UKI (its
 	// signer, the db key, is already PCR 7's authority event).
@@ -775,7 +775,7 @@ func (e *env) checkEventlogVerify(t *testing.T, name, version, efi string, res *
 			addons++
 		}
 	}
-	pcr12, pcr13 := wantExtrasEvents(version, extras)
+	pcr12, pcr13 := wantExtrasEvents(version)
 	pcr4 := 5
 	if version == "262" {
 		pcr4 += addons
@@ -850,33 +850,19 @@ func writeExtras(t *testing.T, efi string, extras []extraFile) string {
 }
 
 // wantExtrasEvents counts the archives systemd-stub of the given version
-// measures into PCR 12 and 13 for extras: one per kind that has files
-// (testExtras says which kinds each version takes).
-func wantExtrasEvents(version string, extras []extraFile) (pcr12, pcr13 int) {
-	kinds := map[string]bool{}
-	for _, x := range extras {
-		global := strings.HasPrefix(x.name, "/")
-		kind := ""
-		switch {
-		case strings.HasSuffix(x.name, ".cred"):
-			kind = "cred 12"
-		case strings.HasSuffix(x.name, ".confext.raw") && version != "252" && version != "254":
-			kind = "confext 12"
-		case strings.HasSuffix(x.name, ".raw"):
-			kind = "sysext 13"
-		default:
-			continue
-		}
-		if global && kind != "cred 12" && version != "262" {
-			continue // /loader/extensions/ is 262's
-		}
-		kinds[fmt.Sprint(global, kind)] = true
+// measures into PCR 12 and 13 for testExtras: one per /.extra directory
+// it puts them in (stubExtraPaths), the system extension ones into PCR 13.
+func wantExtrasEvents(version string) (pcr12, pcr13 int) {
+	want, _ := stubExtraPaths(version)
+	dirs := map[string]bool{}
+	for _, p := range want {
+		dirs[path.Base(path.Dir(p))] = true
 	}
-	for k := range kinds {
-		if strings.HasSuffix(k, " 12") {
-			pcr12++
-		} else {
+	for d := range dirs {
+		if strings.HasSuffix(d, "sysext") {
 			pcr13++
+		} else {
+			pcr12++
 		}
 	}
 	return pcr12, pcr13
