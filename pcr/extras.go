@@ -44,11 +44,11 @@ func StubCPIO(prefix string, dirMode, accessMode uint32, files []ExtraFile) ([]b
 
 // stubCPIO is StubCPIO's archive as a stream: the headers in memory, the
 // files' contents read when the archive is.
-func stubCPIO(prefix string, dirMode, accessMode uint32, files []ExtraFile) (concat, error) {
+func stubCPIO(prefix string, dirMode, accessMode uint32, files []ExtraFile) (Sized, error) {
 	files = slices.Clone(files)
 	slices.SortFunc(files, func(a, b ExtraFile) int { return strings.Compare(a.Name, b.Name) })
-	var out concat
-	var b []byte // the header being built
+	var out []Sized // headers and contents, each padded to 4 bytes by joined
+	var b []byte    // the header being built
 	inode := uint32(1)
 	pad := func() {
 		for len(b)%4 != 0 {
@@ -92,14 +92,14 @@ func stubCPIO(prefix string, dirMode, accessMode uint32, files []ExtraFile) (con
 		if err := header(0o100000|accessMode, c.Size(), prefix+"/"+f.Name); err != nil {
 			return nil, err
 		}
-		out = append(out, bytesContent(b), c, pad4(c.Size()))
+		out = append(out, bytesContent(b), c)
 		b = nil
 	}
 	// The trailer, byte for byte as cpio.c's pack_cpio_trailer: ino, mode,
 	// uid and gid 0, nlink 1, the rest 0, name size 11 (upper-case B),
 	// "TRAILER!!!" and four NUL bytes.
 	b = append(b, "070701"+strings.Repeat("00000000", 4)+"00000001"+strings.Repeat("00000000", 6)+"0000000B"+"00000000"+"TRAILER!!!\x00\x00\x00\x00"...)
-	return append(out, bytesContent(b)), nil
+	return joined(4, append(out, bytesContent(b))), nil
 }
 
 // StubExtras are the files systemd-stub finds on the ESP for the UKI it

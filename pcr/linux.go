@@ -113,9 +113,5 @@ func combineInitrds(pieces []Sized) Sized {
 	case 1:
 		return pieces[0]
 	}
-	var out concat
-	for _, p := range pieces {
-		out = append(out, p, pad4(p.Size()))
-	}
-	return out
+	return joined(4, pieces)
 }

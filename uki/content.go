@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/ukibuild/ukibuild/internal/concat"
 )
 
 // Content is the data of one section. It is opened each time it is needed
@@ -100,96 +102,23 @@ func Path(c Content) (string, bool) {
 
 // Concat returns the concatenation of parts, each followed by zero bytes up to
 // a multiple of align bytes. ukify joins several initrds this way (align 4);
-// a single initrd is used as it is, unpadded (see JoinInitrds).
+// a single initrd is used as it is, unpadded (see JoinInitrds). It is read
+// as a stream (internal/concat); a part that does not yield exactly its
+// size is an error.
 func Concat(what string, align int64, parts ...Content) Content {
-	return &concatContent{what: what, align: align, parts: parts}
+	c := &concatContent{what: what, Parts: concat.Parts{Align: align, Parts: make([]concat.Part, len(parts))}}
+	for i, p := range parts {
+		c.Parts.Parts[i] = p
+	}
+	return c
 }
 
 type concatContent struct {
-	what  string
-	align int64
-	parts []Content
+	what string
+	concat.Parts
 }
 
 func (c *concatContent) String() string { return c.what }
-
-func (c *concatContent) padded(n int64) int64 {
-	if c.align <= 1 {
-		return n
-	}
-	return (n + c.align - 1) / c.align * c.align
-}
-
-func (c *concatContent) Size() int64 {
-	var n int64
-	for _, p := range c.parts {
-		n += c.padded(p.Size())
-	}
-	return n
-}
-
-func (c *concatContent) Open() (io.ReadCloser, error) {
-	return &concatReader{c: c}, nil
-}
-
-type concatReader struct {
-	c    *concatContent
-	i    int
-	cur  io.ReadCloser
-	left int64 // padding still to emit after cur
-	pad  bool  // cur exhausted, emitting padding
-}
-
-func (r *concatReader) Read(p []byte) (int, error) {
-	for {
-		if r.pad {
-			if r.left == 0 {
-				r.pad = false
-				r.i++
-				continue
-			}
-			n := int64(len(p))
-			if n > r.left {
-				n = r.left
-			}
-			clear(p[:n])
-			r.left -= n
-			return int(n), nil
-		}
-		if r.cur == nil {
-			if r.i >= len(r.c.parts) {
-				return 0, io.EOF
-			}
-			rc, err := r.c.parts[r.i].Open()
-			if err != nil {
-				return 0, err
-			}
-			r.cur = rc
-		}
-		n, err := r.cur.Read(p)
-		if err == io.EOF {
-			part := r.c.parts[r.i]
-			if cerr := r.cur.Close(); cerr != nil {
-				return n, cerr
-			}
-			r.cur = nil
-			r.pad = true
-			r.left = r.c.padded(part.Size()) - part.Size()
-			if n > 0 {
-				return n, nil
-			}
-			continue
-		}
-		return n, err
-	}
-}
-
-func (r *concatReader) Close() error {
-	if r.cur != nil {
-		return r.cur.Close()
-	}
-	return nil
-}
 
 // JoinInitrds joins initrds as ukify 262 does (join_initrds): none gives nil,
 // one is used as it is, several are concatenated, each zero-padded to a
