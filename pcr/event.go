@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -52,6 +53,22 @@ func (t EventType) String() string {
 		return s
 	}
 	return fmt.Sprintf("EV_%#08x", uint32(t))
+}
+
+// ParseEventType parses an event type's name as String writes it: the
+// specification's name ("EV_IPL") or "EV_" and its number in hex.
+func ParseEventType(s string) (EventType, error) {
+	for t, n := range eventTypeNames {
+		if n == s {
+			return t, nil
+		}
+	}
+	if num, ok := strings.CutPrefix(s, "EV_0x"); ok {
+		if v, err := strconv.ParseUint(num, 16, 32); err == nil {
+			return EventType(v), nil
+		}
+	}
+	return 0, fmt.Errorf("event type %q: not a name such as EV_IPL or a number such as EV_0x0000000d", s)
 }
 
 // Event is one measurement: PCR was extended with one digest in each bank.

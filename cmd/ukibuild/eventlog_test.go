@@ -166,7 +166,7 @@ func TestEventlogVerifyPCR7(t *testing.T) {
 	// The recorded db, which did not sign this UKI: the variables match,
 	// the authority is missing.
 	code, out, e = runOurs(append(args, "--db", filepath.Join(vectors, "db.pem"), "--db", filepath.Join(vectors, "hsm.pem"))...)
-	if code != 1 || !strings.Contains(e, "not authorized by the --db certificates") ||
+	if code != 1 || !strings.Contains(e, "the UKI is not authorized by db") ||
 		!strings.Contains(out, "PCR 7: event 6 differs:\n  expected (none: the list ends)\n  seen     PCR 7 EV_EFI_VARIABLE_AUTHORITY") {
 		t.Errorf("a db that did not sign the UKI: exit %d, %s\n%s", code, e, out)
 	}

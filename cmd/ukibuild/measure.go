@@ -253,12 +253,12 @@ func (m *measureFileCmd) Run(e *env) error {
 		if m.Stub != "" {
 			return fmt.Errorf("--explain takes --stub-version, not --stub")
 		}
-		events, err := predictEvents(e, m.File, m.StubVersion, m.eventPrediction, m.Profile, pcrs, banks)
+		ref, err := m.reference(e, m.File, m.StubVersion, m.Profile, pcrs, banks)
 		if err != nil {
 			return err
 		}
 		asJSON := m.jsonMode(e.stdout, pcr.MeasureJSONOff) != pcr.MeasureJSONOff
-		return writeEvents(e.stdout, events, pcrs, banks, asJSON)
+		return writeEvents(e.stdout, ref, asJSON)
 	}
 	img, err := uki.OpenImage(m.File)
 	if err != nil {

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
+	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/pcr"
 )
 
@@ -24,11 +24,12 @@ func (q quoteFlags) given() bool {
 	return q.Quote != "" || q.QuoteSig != "" || q.AKPublic != "" || q.Nonce != ""
 }
 
-// check verifies the quote (signature by the AK, nonce) and that the
-// events replay to its PCR digest; it prints what it found and returns the
-// number of mismatches (0 or 1). PCRs of pcrs the quote does not cover are
-// named: their events are not attested by it.
-func (q quoteFlags) check(w io.Writer, seen []pcr.Event, pcrs []int) (int, error) {
+// load reads the quote, its signature, the AK and the nonce (nil when no
+// quote option is given).
+func (q quoteFlags) load() (*attest.Quote, error) {
+	if !q.given() {
+		return nil, nil
+	}
 	var missing []string
 	for _, f := range []struct{ name, v string }{{"--quote", q.Quote}, {"--quote-signature", q.QuoteSig}, {"--ak-public", q.AKPublic}, {"--nonce", q.Nonce}} {
 		if f.v == "" {
@@ -36,47 +37,52 @@ func (q quoteFlags) check(w io.Writer, seen []pcr.Event, pcrs []int) (int, error
 		}
 	}
 	if len(missing) > 0 {
-		return 0, fmt.Errorf("a quote is checked with --quote, --quote-signature, --ak-public and --nonce together: %s missing", strings.Join(missing, ", "))
+		return nil, fmt.Errorf("a quote is checked with --quote, --quote-signature, --ak-public and --nonce together: %s missing", strings.Join(missing, ", "))
 	}
 	nonce, err := hex.DecodeString(strings.TrimPrefix(q.Nonce, "0x"))
 	if err != nil {
-		return 0, fmt.Errorf("--nonce: not hex: %w", err)
+		return nil, fmt.Errorf("--nonce: not hex: %w", err)
 	}
 	quote, err := pcr.LoadQuote(q.Quote, q.QuoteSig)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	ak, err := pcr.LoadAKPublic(q.AKPublic)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	info, err := pcr.ParseQuote(quote)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", q.Quote, err)
+	return &attest.Quote{Quote: quote, AK: ak, Nonce: nonce}, nil
+}
+
+// explain names the files behind a verification error: the log, or the
+// quote's.
+func (q quoteFlags) explain(log string, err error) error {
+	var le *attest.LogError
+	switch {
+	case errors.As(err, &le):
+		return fmt.Errorf("%s: %w", log, le.Err)
+	case q.given():
+		return fmt.Errorf("quote %s (signature %s, AK %s): %w", q.Quote, q.QuoteSig, q.AKPublic, err)
 	}
-	values, err := pcr.QuoteValues(seen, info.Selection)
-	if err != nil {
-		return 0, fmt.Errorf("the event log and the quote %s: %w", q.Quote, err)
+	return err
+}
+
+// print says what the quote attests: the log replays (or not) to its PCR
+// digest, and which of the PCRs asked about it does not cover.
+func (q quoteFlags) print(w io.Writer, r *attest.QuoteResult) {
+	if r == nil {
+		return
 	}
-	sel := make([]string, len(info.Selection))
-	for i, s := range info.Selection {
+	sel := make([]string, len(r.Selection))
+	for i, s := range r.Selection {
 		sel[i] = s.String()
 	}
-	bad := 0
-	_, err = pcr.VerifyQuote(quote, ak, nonce, values)
-	switch {
-	case err == nil:
+	if r.Replays {
 		fmt.Fprintf(w, "quote %s: signed by %s, nonce matches, the log replays to its PCR digest over %s\n", q.Quote, q.AKPublic, strings.Join(sel, " "))
-	case errors.Is(err, pcr.ErrQuotePCRDigest):
+	} else {
 		fmt.Fprintf(w, "quote %s: signed by %s, nonce matches, but the log does not replay to its PCR digest over %s\n", q.Quote, q.AKPublic, strings.Join(sel, " "))
-		bad++
-	default:
-		return 0, fmt.Errorf("quote %s (signature %s, AK %s): %w", q.Quote, q.QuoteSig, q.AKPublic, err)
 	}
-	for _, n := range pcrs {
-		if !slices.ContainsFunc(info.Selection, func(s pcr.PCRSelection) bool { return slices.Contains(s.PCRs, n) }) {
-			fmt.Fprintf(w, "PCR %d: not in the quote, so its events are not attested by it\n", n)
-		}
+	for _, n := range r.NotQuoted {
+		fmt.Fprintf(w, "PCR %d: not in the quote, so its events are not attested by it\n", n)
 	}
-	return bad, nil
 }

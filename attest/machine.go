@@ -1,0 +1,95 @@
+package attest
+
+import (
+	"github.com/ukibuild/ukibuild/pcr"
+)
+
+// PredictedPCRs are the PCRs Predict can predict.
+var predictedPCRs = []int{4, 7, 9, 11, 12, 13}
+
+// PredictedPCRs returns the PCRs Predict can predict: 4, 7, 9, 11, 12 and
+// 13.
+func PredictedPCRs() []int { return append([]int(nil), predictedPCRs...) }
+
+// Machine is what a verifier knows about the machine that boots a UKI:
+// what the firmware holds, what else is on its ESP, and how the UKI is
+// started. The zero value predicts a direct boot of the UKI by the firmware
+// (one boot attempt), its default profile, no files on the ESP beyond the
+// UKI's own FILE.extra.d/, and no PCR 7 (which needs the Secure Boot
+// variables).
+type Machine struct {
+	// PCRs are the PCRs to predict (PredictedPCRs); empty: 4, 9, 11, 12
+	// and 13, and 7 when SecureBoot is set.
+	PCRs []int
+	// Banks are the PCR banks to predict digests in; empty: all four
+	// (pcr.AllBanks), so that a log from any TPM can be compared (in the
+	// banks both have).
+	Banks []pcr.Bank
+
+	// StubVersion overrides the systemd-stub version read from the UKI
+	// (its .sdmagic): what the stub measures and in what order depends on
+	// it.
+	StubVersion string
+	// Profile is the profile the stub boots (an "@N" load option); 0, the
+	// default profile, is not measured.
+	Profile int
+	// CmdlineOverride is a command line passed to the UKI in its load
+	// options (without the "@N" prefix); the stub ignores it under Secure
+	// Boot when the UKI has a .cmdline.
+	CmdlineOverride string
+
+	// BootAttempts is the number of boot options the firmware tried up to
+	// the one that started the first image (each adds a "Returning from
+	// EFI Application" event to PCR 4); 0 means 1.
+	BootAttempts int
+	// Loaders are the boot loader images (shim, systemd-boot; paths to the
+	// signed files as on the ESP) the firmware started before the UKI, in
+	// order, the last one starting the UKI. Their PCR 4 images and PCR 7
+	// authorities are predicted; what they measure themselves is not.
+	Loaders []string
+
+	// ESP is the root of the EFI system partition, for the global
+	// credentials (/loader/credentials/*.cred), extensions
+	// (/loader/extensions/*.raw, *.confext.raw) and add-ons
+	// (/loader/addons/*.addon.efi) the stub picks up; empty: none.
+	ESP string
+	// ExtraDir is the UKI's own directory of credentials, extensions and
+	// add-ons; empty: the UKI's path with ".extra.d" appended, as the stub
+	// looks for it.
+	ExtraDir string
+
+	// SecureBoot are the firmware's Secure Boot variables; nil: PCR 7 is
+	// not predicted.
+	SecureBoot *SecureBoot
+
+	// Warn, when set, receives what the prediction assumed or left out
+	// that a reader should know (the Reference's Notes have them too).
+	Warn func(msg string)
+}
+
+// SecureBoot are the firmware's Secure Boot variables as EDK2 measures
+// them into PCR 7.
+type SecureBoot struct {
+	// Disabled: the SecureBoot variable is 0 (no image is verified, so no
+	// authority is measured).
+	Disabled bool
+	// PK, KEK, DB and DBX are the variables' contents: EFI signature
+	// lists (EFI_SIGNATURE_LIST) as enrolled, byte for byte. Empty means
+	// the variable does not exist. The authority of each image is found
+	// among DB's X.509 entries.
+	PK, KEK, DB, DBX []byte
+}
+
+func (m *Machine) banks() []pcr.Bank {
+	return pcr.NormalizeBanks(m.Banks)
+}
+
+func (m *Machine) pcrs() []int {
+	if len(m.PCRs) > 0 {
+		return m.PCRs
+	}
+	if m.SecureBoot != nil {
+		return []int{4, 7, 9, 11, 12, 13}
+	}
+	return []int{4, 9, 11, 12, 13}
+}

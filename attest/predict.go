@@ -1,0 +1,307 @@
+package attest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/uki"
+)
+
+// predictor holds one prediction's inputs.
+type predictor struct {
+	path     string // the UKI
+	extraDir string
+	m        *Machine
+	banks    []pcr.Bank
+	notes    []string
+}
+
+func (p *predictor) note(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.notes = append(p.notes, msg)
+	if p.m.Warn != nil {
+		p.m.Warn(msg)
+	}
+}
+
+// Predict predicts the events a machine described by m measures into its
+// TPM when it boots the UKI at path: the firmware starting it (and the
+// boot loaders before it; PCR 4), Secure Boot (PCR 7), Linux's EFI stub
+// (PCR 9), systemd-stub (PCR 11, 12 and 13). The UKI, the loaders and the
+// files on the ESP are read once; the Reference holds everything a later
+// Verify needs.
+//
+// What a component does depends on its version: a stub version whose
+// behaviour for the inputs at hand was not examined is refused with an
+// error, never guessed.
+func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
+	pcrs := slices.Clone(m.pcrs())
+	slices.Sort(pcrs)
+	pcrs = slices.Compact(pcrs)
+	for _, i := range pcrs {
+		if !slices.Contains(predictedPCRs, i) {
+			return nil, &UnsupportedPCRError{PCR: i}
+		}
+	}
+	if slices.Contains(pcrs, 7) && m.SecureBoot == nil {
+		return nil, fmt.Errorf("PCR 7 needs the Secure Boot variables (Machine.SecureBoot)")
+	}
+	p := &predictor{path: path, extraDir: m.ExtraDir, m: &m, banks: m.banks()}
+	if p.extraDir == "" {
+		p.extraDir = path + ".extra.d"
+	}
+	img, err := uki.OpenImage(path)
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
+	stubVersion := m.StubVersion
+	if stubVersion == "" {
+		stubVersion = img.StubVersion()
+	}
+	// Without a version only what every stub does is predicted: PCR 4, 7
+	// and the extras' PCR 12 and 13 events as long as there are no
+	// configuration or global extensions (pcr.FindExtras and pcr.StubBoot
+	// ask for a version for the rest).
+	major := 0
+	if stubVersion != "" {
+		if major, err = pcr.MajorVersion(stubVersion); err != nil {
+			return nil, err
+		}
+	} else if slices.Contains(pcrs, 9) || slices.Contains(pcrs, 11) {
+		return nil, &StubVersionError{Path: path}
+	}
+	extras := slices.ContainsFunc(pcrs, func(i int) bool { return i == 9 || i == 12 || i == 13 })
+	sb, err := p.stubBoot(img, major, extras)
+	if err != nil {
+		return nil, err
+	}
+	loaded, err := sb.Loaded()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if m.Profile != 0 && slices.Contains(pcrs, 9) {
+		return nil, fmt.Errorf("PCR 9 of profile %d is not predicted (the stub passes the profile's .cmdline and a /.extra/profile archive, which is not modelled); leave out PCR 9", m.Profile)
+	}
+	var auth *authorities
+	if m.SecureBoot != nil && !m.SecureBoot.Disabled {
+		// Under Secure Boot the firmware refuses an image that db does
+		// not authorize: find each image's authority first (PCR 7), and
+		// refuse to predict a boot in which a loader or an add-on would
+		// be refused. A refused UKI is predicted as far as it goes.
+		if auth, err = p.findAuthorities(loaded); err != nil {
+			return nil, err
+		}
+	}
+	ref := &Reference{StubVersion: stubVersion, PCRs: pcrs, Banks: p.banks}
+	for _, i := range pcrs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var evs []pcr.Event
+		switch i {
+		case 4:
+			evs, err = p.pcr4(loaded)
+		case 7:
+			evs, err = p.pcr7(auth)
+		case 9:
+			evs, err = p.pcr9(img, major, sb)
+		case 11:
+			evs, err = p.pcr11(img, stubVersion)
+		case 12, 13:
+			if i == 13 && slices.Contains(pcrs, 12) {
+				continue // predicted with 12
+			}
+			if evs, err = sb.KernelConfigEvents(p.banks); err != nil {
+				err = fmt.Errorf("PCR 12: %s: %w", path, err)
+			}
+			evs = pcr.Select(evs, intersect(pcrs, []int{12, 13}))
+		}
+		if err != nil {
+			return nil, err
+		}
+		ref.events = append(ref.events, evs...)
+	}
+	ref.Notes = p.notes
+	return ref, nil
+}
+
+func intersect(a, b []int) []int {
+	var out []int
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// stubBoot gathers what the stub (major version major) takes beyond the
+// UKI: the extras (only when asked for: PCR 9, 12 and 13 need them, and
+// sorting them may need the version), add-ons (the extra directory and
+// the ESP's /loader/addons/), the load options and the profile.
+func (p *predictor) stubBoot(img *uki.ImageFile, major int, extras bool) (pcr.StubBoot, error) {
+	sb := !(p.m.SecureBoot != nil && p.m.SecureBoot.Disabled)
+	b := pcr.StubBoot{Major: major, SecureBoot: sb, Profile: uint(p.m.Profile), LoadOptions: p.m.CmdlineOverride}
+	var err error
+	if extras {
+		if b.Extras, err = p.stubExtras(major); err != nil {
+			return b, err
+		}
+	}
+	if b.Addons, err = readAddons(p.extraDir, false); err != nil {
+		return b, err
+	}
+	if p.m.ESP != "" {
+		global, err := readAddons(filepath.Join(p.m.ESP, "loader", "addons"), true)
+		if err != nil {
+			return b, err
+		}
+		b.Addons = append(global, b.Addons...)
+	}
+	loc, err := p.locate(img)
+	if err != nil {
+		return b, err
+	}
+	for _, s := range loc.Sections {
+		switch s.Name {
+		case ".cmdline", ".uname":
+			d, err := readContent(s.Name, s.Content)
+			if err != nil {
+				return b, fmt.Errorf("%s: %w", p.path, err)
+			}
+			if s.Name == ".cmdline" {
+				b.Cmdline, b.HasCmdline = d, true
+			} else {
+				b.Uname = d
+			}
+		}
+	}
+	return b, nil
+}
+
+// locate returns the sections the stub uses for the profile booted.
+func (p *predictor) locate(img *uki.ImageFile) (*pcr.Located, error) {
+	var all []pcr.Section
+	for _, s := range img.Sections() {
+		all = append(all, pcr.Section{Name: s.Name, Content: s.Content})
+	}
+	loc, err := pcr.LocateProfile(all, p.m.Profile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: profile %d: %w", p.path, p.m.Profile, err)
+	}
+	return loc, nil
+}
+
+// pcr4 is the firmware's PCR 4: the boot attempts, then each image it
+// starts (the loaders, the UKI, the add-ons the stub loads through it).
+func (p *predictor) pcr4(loaded []pcr.Addon) ([]pcr.Event, error) {
+	chain := slices.Concat(p.m.Loaders, []string{p.path})
+	for _, a := range loaded {
+		chain = append(chain, a.Path)
+	}
+	fb := pcr.FirmwareBoot{BootAttempts: max(p.m.BootAttempts, 1)}
+	for _, f := range chain {
+		app, err := imageApplication(f, p.banks)
+		if err != nil {
+			return nil, err
+		}
+		fb.Chain = append(fb.Chain, app)
+	}
+	return pcr.PCR4Events(fb, p.banks)
+}
+
+// imageApplication is the PE file at path as the firmware measures it
+// into PCR 4 when it loads it (its Authenticode digest).
+func imageApplication(path string, banks []pcr.Bank) (pcr.BootApplication, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return pcr.BootApplication{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return pcr.BootApplication{}, err
+	}
+	app, err := pcr.ImageApplication(filepath.Base(path), f, st.Size(), banks)
+	if err != nil {
+		return app, fmt.Errorf("%s: %w", path, err)
+	}
+	return app, nil
+}
+
+// pcr9 predicts what Linux's EFI stub measures into PCR 9: the command
+// line and the initrd the stub hands over (pcr.StubBoot.CommandLine,
+// pcr.StubInitrd and pcr.StubBoot.LinuxInitrd: .cmdline or the load
+// options, add-ons).
+func (p *predictor) pcr9(img *uki.ImageFile, major int, sb pcr.StubBoot) ([]pcr.Event, error) {
+	secs := map[string]pcr.Sized{}
+	for _, s := range img.BaseSections() {
+		switch s.Name {
+		case ".initrd", ".pcrsig", ".pcrpkey", ".osrel", ".cmdline", ".ucode", ".profile":
+			secs[s.Name] = s.Content
+		}
+	}
+	initrd, err := pcr.StubInitrd(major, secs, sb.Extras)
+	if err != nil {
+		return nil, fmt.Errorf("PCR 9: %w", err)
+	}
+	if initrd, err = sb.LinuxInitrd(initrd); err != nil {
+		return nil, fmt.Errorf("PCR 9: %w", err)
+	}
+	cmdline, _, err := sb.CommandLine(p.banks)
+	if err != nil {
+		return nil, fmt.Errorf("PCR 9: %w", err)
+	}
+	evs, err := pcr.LinuxEvents(cmdline, initrd, p.banks)
+	if err != nil {
+		return nil, fmt.Errorf("PCR 9: %w", err)
+	}
+	return evs, nil
+}
+
+// pcr11 is the stub's PCR 11: the sections of the profile booted in the
+// stub version's order.
+func (p *predictor) pcr11(img *uki.ImageFile, stubVersion string) ([]pcr.Event, error) {
+	order, err := pcr.OrderFor(stubVersion)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := p.locate(img)
+	if err != nil {
+		return nil, err
+	}
+	if len(loc.DTBAuto) > 0 {
+		return nil, fmt.Errorf("%s: profile %d has .dtbauto sections, of which the stub measures the one matching the machine: PCR 11 events are predicted without .dtbauto only", p.path, p.m.Profile)
+	}
+	evs, err := pcr.SectionEvents(order, loc.Sections, p.banks)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.path, err)
+	}
+	return evs, nil
+}
+
+// UnsupportedPCRError is a PCR Predict does not predict.
+type UnsupportedPCRError struct{ PCR int }
+
+func (e *UnsupportedPCRError) Error() string {
+	s := make([]string, len(predictedPCRs))
+	for i, n := range predictedPCRs {
+		s[i] = strconv.Itoa(n)
+	}
+	return fmt.Sprintf("PCR %d: not predicted (ukibuild predicts PCR %s)", e.PCR, strings.Join(s, ","))
+}
+
+// StubVersionError says that the UKI's stub version is unknown and a
+// prediction needs it.
+type StubVersionError struct{ Path string }
+
+func (e *StubVersionError) Error() string {
+	return fmt.Sprintf("%s: no systemd-stub version in its .sdmagic section; give the stub version", e.Path)
+}

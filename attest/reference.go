@@ -1,0 +1,179 @@
+package attest
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/ukibuild/ukibuild/pcr"
+)
+
+// Reference is a prediction: the events a machine measures into each
+// predicted PCR when it boots a UKI, in each bank, and the values they
+// replay to. It is made once (Predict) and checked against any number of
+// event logs and quotes (Verify); it is safe for concurrent use by
+// several goroutines once made. It is serialised as JSON (MarshalJSON,
+// UnmarshalJSON) in a documented, stable form: see docs/attest.md.
+type Reference struct {
+	// StubVersion is the systemd-stub version the prediction is for.
+	StubVersion string
+	// PCRs are the predicted PCRs, ascending.
+	PCRs []int
+	// Banks are the banks of every event's digests.
+	Banks []pcr.Bank
+	// Notes are what the prediction assumed or left out.
+	Notes []string
+
+	events []pcr.Event
+}
+
+// Events returns the predicted events, PCR by PCR in ascending order,
+// each PCR's in the order they are measured.
+func (r *Reference) Events() []pcr.Event { return slices.Clone(r.events) }
+
+// Value returns the value PCR index has after its predicted events, in
+// bank b (from zero at reset).
+func (r *Reference) Value(index int, b pcr.Bank) ([]byte, error) {
+	if !slices.Contains(r.PCRs, index) {
+		return nil, fmt.Errorf("PCR %d is not in the reference", index)
+	}
+	return pcr.Replay(r.events, index, b)
+}
+
+// referenceFormat is the version of the JSON form; a reader refuses
+// another.
+const referenceFormat = 1
+
+type jsonReference struct {
+	Format      int                          `json:"format"`
+	StubVersion string                       `json:"stubVersion,omitempty"`
+	Banks       []string                     `json:"banks"`
+	Events      []jsonEvent                  `json:"events"`
+	PCRs        map[string]map[string]string `json:"pcrs"`
+	Notes       []string                     `json:"notes,omitempty"`
+}
+
+type jsonEvent struct {
+	PCR         int               `json:"pcr"`
+	Type        string            `json:"type"`
+	Description string            `json:"description"`
+	Digests     map[string]string `json:"digests"`
+}
+
+// MarshalJSON writes the reference as
+//
+//	{"format": 1, "stubVersion": "262.1", "banks": ["sha1", "sha256"],
+//	 "events": [{"pcr": 4, "type": "EV_EFI_ACTION", "description": "...",
+//	             "digests": {"sha1": "HEX", "sha256": "HEX"}}, ...],
+//	 "pcrs": {"4": {"sha1": "HEX", "sha256": "HEX"}, ...},
+//	 "notes": ["..."]}
+//
+// "pcrs" holds each predicted PCR's final value per bank (the replay of
+// its events), the form verifiers that compare final values take.
+func (r *Reference) MarshalJSON() ([]byte, error) {
+	doc := jsonReference{Format: referenceFormat, StubVersion: r.StubVersion, Events: []jsonEvent{},
+		PCRs: map[string]map[string]string{}, Notes: r.Notes}
+	for _, b := range r.Banks {
+		doc.Banks = append(doc.Banks, b.Name)
+	}
+	for _, ev := range r.events {
+		je := jsonEvent{PCR: ev.PCR, Type: ev.Type.String(), Description: ev.Description, Digests: map[string]string{}}
+		for _, v := range ev.Digests {
+			je.Digests[v.Bank.Name] = hex.EncodeToString(v.Digest)
+		}
+		doc.Events = append(doc.Events, je)
+	}
+	for _, i := range r.PCRs {
+		m := map[string]string{}
+		for _, b := range r.Banks {
+			v, err := pcr.Replay(r.events, i, b)
+			if err != nil {
+				return nil, err
+			}
+			m[b.Name] = hex.EncodeToString(v)
+		}
+		doc.PCRs[strconv.Itoa(i)] = m
+	}
+	return json.Marshal(doc)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes. It checks what it reads:
+// the format, that every event has a digest of the right size in every
+// bank and belongs to a listed PCR, and that the events replay to the
+// listed values.
+func (r *Reference) UnmarshalJSON(data []byte) error {
+	var doc jsonReference
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return &ReferenceError{Defect: err.Error()}
+	}
+	if doc.Format != referenceFormat {
+		return &ReferenceError{Defect: fmt.Sprintf("format %d; this version of ukibuild reads format %d", doc.Format, referenceFormat)}
+	}
+	out := Reference{StubVersion: doc.StubVersion, Notes: doc.Notes}
+	for _, n := range doc.Banks {
+		b, err := pcr.ParseBank(n)
+		if err != nil {
+			return &ReferenceError{Defect: err.Error()}
+		}
+		if slices.ContainsFunc(out.Banks, func(o pcr.Bank) bool { return o.Name == b.Name }) {
+			return &ReferenceError{Defect: fmt.Sprintf("bank %s listed twice", b.Name)}
+		}
+		out.Banks = append(out.Banks, b)
+	}
+	if len(out.Banks) == 0 {
+		return &ReferenceError{Defect: "no banks"}
+	}
+	for k := range doc.PCRs {
+		i, err := strconv.Atoi(k)
+		if err != nil || i < 0 || i > 23 || strconv.Itoa(i) != k {
+			return &ReferenceError{Defect: fmt.Sprintf("pcrs: %q is not a PCR number", k)}
+		}
+		out.PCRs = append(out.PCRs, i)
+	}
+	slices.Sort(out.PCRs)
+	for n, je := range doc.Events {
+		t, err := pcr.ParseEventType(je.Type)
+		if err != nil {
+			return &ReferenceError{Defect: fmt.Sprintf("event %d: %v", n, err)}
+		}
+		if !slices.Contains(out.PCRs, je.PCR) {
+			return &ReferenceError{Defect: fmt.Sprintf("event %d: PCR %d has no value in pcrs", n, je.PCR)}
+		}
+		if len(je.Digests) != len(out.Banks) {
+			return &ReferenceError{Defect: fmt.Sprintf("event %d: %d digests for %d banks", n, len(je.Digests), len(out.Banks))}
+		}
+		ev := pcr.Event{PCR: je.PCR, Type: t, Description: je.Description}
+		for _, b := range out.Banks {
+			d, err := hex.DecodeString(je.Digests[b.Name])
+			if err != nil || len(d) != b.Hash.Size() {
+				return &ReferenceError{Defect: fmt.Sprintf("event %d: no %s digest of %d bytes in hex", n, b.Name, b.Hash.Size())}
+			}
+			ev.Digests = append(ev.Digests, pcr.Value{Bank: b, Digest: d})
+		}
+		out.events = append(out.events, ev)
+	}
+	for _, i := range out.PCRs {
+		vals := doc.PCRs[strconv.Itoa(i)]
+		if len(vals) != len(out.Banks) {
+			return &ReferenceError{Defect: fmt.Sprintf("PCR %d: %d values for %d banks", i, len(vals), len(out.Banks))}
+		}
+		for _, b := range out.Banks {
+			v, _ := pcr.Replay(out.events, i, b)
+			if vals[b.Name] != hex.EncodeToString(v) {
+				return &ReferenceError{Defect: fmt.Sprintf("PCR %d: its events replay to %s:%x, not to the listed %s", i, b.Name, v, vals[b.Name])}
+			}
+		}
+	}
+	*r = out
+	return nil
+}
+
+// ReferenceError is a serialised Reference that cannot be read.
+type ReferenceError struct{ Defect string }
+
+func (e *ReferenceError) Error() string { return "reference: " + e.Defect }

@@ -1,0 +1,259 @@
+package attest
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/ukibuild/ukibuild/pcr"
+)
+
+// Evidence is what a machine reports of a boot.
+type Evidence struct {
+	// Log is the TCG2 event log the firmware kept
+	// (/sys/kernel/security/tpm0/binary_bios_measurements).
+	Log []byte
+	// TPMValues are PCR values the TPM reported, unsigned (TPM2_PCR_Read):
+	// the log must replay to them. Optional.
+	TPMValues []pcr.PCRValue
+	// Quote is a TPM2 quote signed by an attestation key: its signature,
+	// its nonce and that the log replays to its PCR digest are checked.
+	// Optional.
+	Quote *Quote
+}
+
+// Quote is a signed TPM2 quote, the key that signed it and the nonce the
+// verifier sent.
+type Quote struct {
+	pcr.Quote
+	// AK is the attestation key's public key (pcr.ParseAKPublic).
+	AK crypto.PublicKey
+	// Nonce is the verifier's fresh nonce (the quote's qualifying data).
+	Nonce []byte
+}
+
+// Status is a PCR's verdict.
+type Status int
+
+const (
+	// Match: the log's events for the PCR are the predicted ones.
+	Match Status = iota
+	// Differs: an event differs, or one list has more events.
+	Differs
+)
+
+func (s Status) String() string {
+	switch s {
+	case Match:
+		return "match"
+	case Differs:
+		return "differs"
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// PCRResult is one PCR's comparison of the log with the Reference.
+type PCRResult struct {
+	PCR    int
+	Status Status
+	// Events is the number of predicted events of the PCR.
+	Events int
+	// Index is the position (among this PCR's events, from 0) of the first
+	// event that differs in type or in a digest of a bank both have, or
+	// where one list ends before the other; -1 when they match.
+	Index int
+	// Expected and Seen are the events at Index; nil where a list ended.
+	Expected, Seen *pcr.Event
+	// Bank is the bank whose digest differs (empty when the type differs
+	// or a list ended).
+	Bank string
+}
+
+// String is "PCR 4: match (5 events)" or "PCR 4: event 4 differs: ..."
+// with the expected and the seen event.
+func (r PCRResult) String() string {
+	return pcr.PCRResult{PCR: r.PCR, Match: r.Status == Match, Index: r.Index, Expected: r.Expected,
+		Seen: r.Seen, Bank: r.Bank, Events: r.Events}.String()
+}
+
+// ValueResult is one TPM-reported value compared with the log's replay.
+type ValueResult struct {
+	PCR  int
+	Bank pcr.Bank
+	// Log is the log's replay, TPM the value the TPM reported.
+	Log, TPM []byte
+}
+
+// Match reports whether the log replays to the TPM's value.
+func (v ValueResult) Match() bool { return bytes.Equal(v.Log, v.TPM) }
+
+// String is "PCR 11 sha256: the log replays to the quoted value" or says
+// both values.
+func (v ValueResult) String() string {
+	if v.Match() {
+		return fmt.Sprintf("PCR %d %s: the log replays to the quoted value", v.PCR, v.Bank.Name)
+	}
+	return fmt.Sprintf("PCR %d %s: the log replays to %x, the quote has %x", v.PCR, v.Bank.Name, v.Log, v.TPM)
+}
+
+// QuoteResult is what a quote attests. A quote whose signature or nonce
+// does not verify is an error of Verify, not a result.
+type QuoteResult struct {
+	// Selection are the PCRs and banks the quote covers.
+	Selection []pcr.PCRSelection
+	// Replays: the log replays to the quote's PCR digest.
+	Replays bool
+	// NotQuoted are PCRs the reference predicts (or the caller asked
+	// about) that the quote does not cover: their events are not attested
+	// by it.
+	NotQuoted []int
+}
+
+// Report is the result of a verification.
+type Report struct {
+	// PCRs has one result per predicted PCR (none without a Reference).
+	PCRs []PCRResult
+	// Values compares Evidence.TPMValues with the log.
+	Values []ValueResult
+	// Quote is set when the evidence had a quote.
+	Quote *QuoteResult
+}
+
+// OK reports whether every PCR matches, the log replays to every value
+// the TPM reported, and to the quote's PCR digest.
+func (r *Report) OK() bool {
+	for _, p := range r.PCRs {
+		if p.Status != Match {
+			return false
+		}
+	}
+	for _, v := range r.Values {
+		if !v.Match() {
+			return false
+		}
+	}
+	return r.Quote == nil || r.Quote.Replays
+}
+
+// String lists the results, a line each (a differing PCR takes three).
+func (r *Report) String() string {
+	var b strings.Builder
+	if q := r.Quote; q != nil {
+		sel := make([]string, len(q.Selection))
+		for i, s := range q.Selection {
+			sel[i] = s.String()
+		}
+		if q.Replays {
+			fmt.Fprintf(&b, "quote: signature and nonce verify, the log replays to its PCR digest over %s\n", strings.Join(sel, " "))
+		} else {
+			fmt.Fprintf(&b, "quote: signature and nonce verify, but the log does not replay to its PCR digest over %s\n", strings.Join(sel, " "))
+		}
+		for _, n := range q.NotQuoted {
+			fmt.Fprintf(&b, "PCR %d: not in the quote, so its events are not attested by it\n", n)
+		}
+	}
+	for _, v := range r.Values {
+		fmt.Fprintln(&b, v)
+	}
+	for _, p := range r.PCRs {
+		fmt.Fprintln(&b, p)
+	}
+	return b.String()
+}
+
+// Verify compares the evidence with the reference: each predicted PCR's
+// events with the log's, event by event (the first diverging event is
+// reported), and, when the evidence has them, the log's replay with the
+// values the TPM reported and with a quote's signed PCR digest. A log
+// that does not parse, and a quote whose signature or nonce does not
+// verify, are errors (wrapping pcr.ErrQuoteSignature, pcr.ErrQuoteNonce,
+// ...); differences are in the Report.
+func (r *Reference) Verify(ctx context.Context, ev Evidence) (*Report, error) {
+	return verify(ctx, r, ev, r.PCRs)
+}
+
+// VerifyLog checks evidence without a prediction: the log's replay against
+// the values the TPM reported and against a quote. pcrs are the PCRs the
+// caller cares about: those the quote does not cover are reported.
+func VerifyLog(ctx context.Context, ev Evidence, pcrs []int) (*Report, error) {
+	return verify(ctx, nil, ev, pcrs)
+}
+
+func verify(ctx context.Context, ref *Reference, ev Evidence, pcrs []int) (*Report, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	seen, err := pcr.ParseEventLog(ev.Log)
+	if err != nil {
+		return nil, &LogError{Err: err}
+	}
+	rep := &Report{}
+	if q := ev.Quote; q != nil {
+		info, err := pcr.ParseQuote(q.Quote)
+		if err != nil {
+			return nil, err
+		}
+		values, err := pcr.QuoteValues(seen, info.Selection)
+		if err != nil {
+			return nil, fmt.Errorf("the event log and the quote: %w", err)
+		}
+		qr := &QuoteResult{Selection: info.Selection, Replays: true}
+		if _, err := pcr.VerifyQuote(q.Quote, q.AK, q.Nonce, values); errors.Is(err, pcr.ErrQuotePCRDigest) {
+			qr.Replays = false
+		} else if err != nil {
+			return nil, err
+		}
+		for _, n := range pcrs {
+			if !slices.ContainsFunc(info.Selection, func(s pcr.PCRSelection) bool { return slices.Contains(s.PCRs, n) }) {
+				qr.NotQuoted = append(qr.NotQuoted, n)
+			}
+		}
+		rep.Quote = qr
+	}
+	for _, v := range ev.TPMValues {
+		got, err := pcr.Replay(seen, v.PCR, v.Bank)
+		if err != nil {
+			return nil, &LogError{Err: err}
+		}
+		rep.Values = append(rep.Values, ValueResult{PCR: v.PCR, Bank: v.Bank, Log: got, TPM: v.Digest})
+	}
+	if ref != nil {
+		for _, c := range pcr.CompareEvents(ref.events, seen, ref.PCRs) {
+			st := Match
+			if !c.Match {
+				st = Differs
+			}
+			rep.PCRs = append(rep.PCRs, PCRResult{PCR: c.PCR, Status: st, Events: c.Events, Index: c.Index,
+				Expected: c.Expected, Seen: c.Seen, Bank: c.Bank})
+		}
+	}
+	return rep, nil
+}
+
+// LogError is an event log that cannot be read or replayed.
+type LogError struct{ Err error }
+
+func (e *LogError) Error() string { return "event log: " + e.Err.Error() }
+func (e *LogError) Unwrap() error { return e.Err }
+
+// LogBanks returns the banks of the event log's digests, in the order
+// they first appear: the banks a prediction to compare with it needs.
+func LogBanks(log []byte) ([]pcr.Bank, error) {
+	seen, err := pcr.ParseEventLog(log)
+	if err != nil {
+		return nil, err
+	}
+	var banks []pcr.Bank
+	for _, ev := range seen {
+		for _, v := range ev.Digests {
+			if !slices.ContainsFunc(banks, func(b pcr.Bank) bool { return b.Name == v.Bank.Name }) {
+				banks = append(banks, v.Bank)
+			}
+		}
+	}
+	return banks, nil
+}
