@@ -202,7 +202,7 @@ func verify(ctx context.Context, ref *Reference, ev Evidence, pcrs []int) (*Repo
 			return nil, fmt.Errorf("the event log and the quote: %w", err)
 		}
 		qr := &QuoteResult{Selection: info.Selection, Replays: true}
-		if _, err := pcr.VerifyQuote(q.Quote, q.AK, q.Nonce, values); errors.Is(err, pcr.ErrQuotePCRDigest) {
+		if err := pcr.VerifyParsedQuote(info, q.Quote, q.AK, q.Nonce, values); errors.Is(err, pcr.ErrQuotePCRDigest) {
 			qr.Replays = false
 		} else if err != nil {
 			return nil, err

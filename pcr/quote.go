@@ -250,11 +250,18 @@ func VerifyQuote(q Quote, ak crypto.PublicKey, nonce []byte, values []PCRValue) 
 	if err != nil {
 		return nil, err
 	}
+	return info, VerifyParsedQuote(info, q, ak, nonce, values)
+}
+
+// VerifyParsedQuote is VerifyQuote for a quote already parsed by
+// ParseQuote (info), so that a verifier that needs the selection first
+// (to replay a log for it: QuoteValues) decodes the quote once.
+func VerifyParsedQuote(info *QuoteInfo, q Quote, ak crypto.PublicKey, nonce []byte, values []PCRValue) error {
 	if err := verifySignature(info, q.Attest, ak); err != nil {
-		return nil, err
+		return err
 	}
 	if !bytes.Equal(info.Nonce, nonce) {
-		return nil, fmt.Errorf("%w: the quote's qualifying data is %x, the nonce %x", ErrQuoteNonce, info.Nonce, nonce)
+		return fmt.Errorf("%w: the quote's qualifying data is %x, the nonce %x", ErrQuoteNonce, info.Nonce, nonce)
 	}
 	h := info.SignatureHash.New()
 	for _, s := range info.Selection {
@@ -265,23 +272,23 @@ func VerifyQuote(q Quote, ak crypto.PublicKey, nonce []byte, values []PCRValue) 
 					continue
 				}
 				if found != nil && !bytes.Equal(found, v.Digest) {
-					return nil, fmt.Errorf("%w: two different values for PCR %d %s", ErrQuotePCRs, p, s.Bank.Name)
+					return fmt.Errorf("%w: two different values for PCR %d %s", ErrQuotePCRs, p, s.Bank.Name)
 				}
 				found = v.Digest
 			}
 			if found == nil {
-				return nil, fmt.Errorf("%w: no value for PCR %d %s, which the quote covers (selection %s)", ErrQuotePCRs, p, s.Bank.Name, formatSelection(info.Selection))
+				return fmt.Errorf("%w: no value for PCR %d %s, which the quote covers (selection %s)", ErrQuotePCRs, p, s.Bank.Name, formatSelection(info.Selection))
 			}
 			if len(found) != s.Bank.Hash.Size() {
-				return nil, fmt.Errorf("%w: the value of PCR %d %s is %d bytes", ErrQuotePCRs, p, s.Bank.Name, len(found))
+				return fmt.Errorf("%w: the value of PCR %d %s is %d bytes", ErrQuotePCRs, p, s.Bank.Name, len(found))
 			}
 			h.Write(found)
 		}
 	}
 	if got := h.Sum(nil); !bytes.Equal(got, info.PCRDigest) {
-		return nil, fmt.Errorf("%w: the quote's digest of %s is %x, the values given digest to %x", ErrQuotePCRDigest, formatSelection(info.Selection), info.PCRDigest, got)
+		return fmt.Errorf("%w: the quote's digest of %s is %x, the values given digest to %x", ErrQuotePCRDigest, formatSelection(info.Selection), info.PCRDigest, got)
 	}
-	return info, nil
+	return nil
 }
 
 // QuoteValues returns the replay (Replay) of events for every PCR and

@@ -218,8 +218,7 @@ func FuzzJoinPCRSig(f *testing.F) {
 	f.Add([]byte(`{"sha256": 1}`), []byte(`{"sha256": [{"pol": 1}]}`))
 	f.Add([]byte(`[]`), []byte(`{}`))
 	f.Fuzz(func(t *testing.T, pcrsig, signatures []byte) {
-		obj, err := pyjson.UnmarshalObject(signatures)
-		if err != nil {
+		if _, err := pyjson.UnmarshalObject(signatures); err != nil {
 			return
 		}
 		dir := t.TempDir()
@@ -229,7 +228,7 @@ func FuzzJoinPCRSig(f *testing.F) {
 			t.Fatal(err)
 		}
 		out := filepath.Join(dir, "out.efi")
-		err = JoinPCRSig(in, obj, out)
+		err := JoinPCRSig(in, signatures, out, JoinOptions{})
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), in+": ") {
 				t.Fatalf("error %q does not name the file", err)

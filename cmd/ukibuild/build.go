@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,17 +54,18 @@ type buildCmd struct {
 	JoinProfile    []string  `name:"join-profile" help:"A profile PE (built with --profile) to add as a further profile; repeatable." sep:"none" placeholder:"FILE"`
 	SignProfile    []string  `name:"sign-profile" help:"Sign PCR policies only for the profiles with this ID; repeatable." sep:"none" placeholder:"ID"`
 
-	PCRPrivateKey  []string `name:"pcr-private-key" help:"PCR signing key (PEM, RSA); repeatable, one per key group." sep:"none" placeholder:"PATH"`
-	PCRPublicKey   []string `name:"pcr-public-key" help:"Public key of the matching --pcr-private-key." sep:"none" placeholder:"PATH"`
-	PCRCertificate []string `name:"pcr-certificate" help:"Certificate of the matching --pcr-private-key." sep:"none" placeholder:"PATH"`
-	Phases         []string `help:"Phase paths to sign for, for the matching --pcr-private-key (space or comma separated)." sep:"none" placeholder:"PHASE-PATH..."`
-	PolicyRef      []string `name:"policyref" help:"Policy reference for the matching --pcr-private-key." sep:"none" placeholder:"STRING"`
-	PCRBanks       string   `name:"pcr-banks" help:"PCR banks to sign for (space or comma separated); default all four." placeholder:"BANK..."`
-	SignInitrdPCRs bool     `name:"sign-initrd-pcrs" negatable:"" help:"Also sign (or, with --policy-digest, prepare) policies for enter-initrd with the policy reference 'initrd'."`
-	PolicyDigest   bool     `name:"policy-digest" negatable:"" help:"Put unsigned policies for offline signing into .pcrsig (needs one --pcr-public-key or --pcr-certificate) and print them."`
-	JoinPCRSig     string   `name:"join-pcrsig" help:"A UKI built with --policy-digest to put the --pcrsig signatures into." placeholder:"UKI"`
-	PCRSig         string   `name:"pcrsig" help:"Signed policies (JSON) for --join-pcrsig." placeholder:"TEXT|@FILE"`
-	Measure        bool     `negatable:"" help:"Print the expected PCR 11 values (systemd-measure calculate)."`
+	PCRPrivateKey     []string `name:"pcr-private-key" help:"PCR signing key (PEM, RSA); repeatable, one per key group." sep:"none" placeholder:"PATH"`
+	PCRPublicKey      []string `name:"pcr-public-key" help:"Public key of the matching --pcr-private-key." sep:"none" placeholder:"PATH"`
+	PCRCertificate    []string `name:"pcr-certificate" help:"Certificate of the matching --pcr-private-key." sep:"none" placeholder:"PATH"`
+	Phases            []string `help:"Phase paths to sign for, for the matching --pcr-private-key (space or comma separated)." sep:"none" placeholder:"PHASE-PATH..."`
+	PolicyRef         []string `name:"policyref" help:"Policy reference for the matching --pcr-private-key." sep:"none" placeholder:"STRING"`
+	PCRBanks          string   `name:"pcr-banks" help:"PCR banks to sign for (space or comma separated); default all four." placeholder:"BANK..."`
+	SignInitrdPCRs    bool     `name:"sign-initrd-pcrs" negatable:"" help:"Also sign (or, with --policy-digest, prepare) policies for enter-initrd with the policy reference 'initrd'."`
+	PolicyDigest      bool     `name:"policy-digest" negatable:"" help:"Put unsigned policies for offline signing into .pcrsig (needs one --pcr-public-key or --pcr-certificate) and print them."`
+	JoinPCRSig        string   `name:"join-pcrsig" help:"A UKI built with --policy-digest to put the --pcrsig signatures into." placeholder:"UKI"`
+	PCRSig            string   `name:"pcrsig" help:"Signed policies (JSON) for --join-pcrsig." placeholder:"TEXT|@FILE"`
+	ExistingSignature string   `name:"existing-signature" help:"With --join-pcrsig: what to do with a UKI already signed for Secure Boot, whose signatures joining invalidates: refuse (the default) or drop (the output is unsigned, or signed again with --secureboot-private-key)." placeholder:"refuse|drop"`
+	Measure           bool     `negatable:"" help:"Print the expected PCR 11 values (systemd-measure calculate)."`
 
 	SBKey            string   `name:"secureboot-private-key" help:"Secure Boot signing key: a PEM file or a pkcs11: URI. Signs the UKI (and the kernel, see --sign-kernel)." placeholder:"FILE|URI"`
 	SBCert           string   `name:"secureboot-certificate" help:"Secure Boot signing certificate (PEM); default for a pkcs11: key: the token's certificate." placeholder:"FILE"`
@@ -150,7 +152,15 @@ func (b *buildCmd) pcrKeys() ([]uki.PCRKey, error) {
 
 func (b *buildCmd) Run(e *env) error {
 	if b.PCRSig != "" || b.JoinPCRSig != "" {
-		return b.joinPCRSig()
+		sb, closeSigner, err := b.secureBoot(e)
+		if err != nil {
+			return err
+		}
+		defer closeSigner()
+		return b.joinPCRSig(sb)
+	}
+	if b.ExistingSignature != "" {
+		return fmt.Errorf("--existing-signature is for --join-pcrsig")
 	}
 	cfg := uki.Config{Linux: b.Linux, Warnf: e.warnf}
 	arch := b.EFIArch
@@ -410,7 +420,7 @@ func (b *buildCmd) policyDigestKey() (crypto.PublicKey, error) {
 }
 
 // joinPCRSig is ukify's --join-pcrsig=UKI --pcrsig=JSON: no other input.
-func (b *buildCmd) joinPCRSig() error {
+func (b *buildCmd) joinPCRSig(sb *uki.SecureBoot) error {
 	switch {
 	case b.JoinPCRSig == "":
 		return fmt.Errorf("--pcrsig requires --join-pcrsig")
@@ -431,11 +441,23 @@ func (b *buildCmd) joinPCRSig() error {
 		}
 		what = "--pcrsig " + p
 	}
-	sigs, err := pyjson.UnmarshalObject(text)
-	if err != nil {
+	if _, err := pyjson.UnmarshalObject(text); err != nil {
 		return fmt.Errorf("%s: not a JSON object: %w", what, err)
 	}
-	return uki.JoinPCRSig(b.JoinPCRSig, sigs, b.Output)
+	opts := uki.JoinOptions{SecureBoot: sb}
+	switch b.ExistingSignature {
+	case "", "refuse":
+	case "drop":
+		opts.Existing = uki.DropSignature
+	default:
+		return fmt.Errorf("--existing-signature: %q: want refuse or drop", b.ExistingSignature)
+	}
+	err := uki.JoinPCRSig(b.JoinPCRSig, text, b.Output, opts)
+	var se *uki.SignedError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%w: give --existing-signature=drop (with --secureboot-private-key and --secureboot-certificate to sign it again)", err)
+	}
+	return err
 }
 
 // cutSection splits ukify's NAME:CONTENT: exactly one colon.
