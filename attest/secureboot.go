@@ -31,7 +31,7 @@ type authorities struct {
 type NotAuthorizedError struct {
 	// What names the image: "boot loader", "add-on".
 	What, Path string
-	Err  error
+	Err        error
 }
 
 func (e *NotAuthorizedError) Error() string {
