@@ -49,7 +49,7 @@ func (e *NotAuthorizedError) Unwrap() error { return e.Err }
 func (p *predictor) findAuthorities(addons []pcr.Addon) (*authorities, error) {
 	db, err := dbCerts(p.m.SecureBoot.DB)
 	if err != nil {
-		return nil, fmt.Errorf("Secure Boot db: %w", err)
+		return nil, fmt.Errorf("the Secure Boot db variable: %w", err)
 	}
 	a := &authorities{}
 	for _, l := range p.m.Loaders {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/ukibuild/ukibuild/attest"
@@ -115,13 +114,6 @@ func (p eventPrediction) reference(e *env, path, stubVersion string, profile int
 	return ref, err
 }
 
-func joinInts(v []int) string {
-	s := make([]string, len(v))
-	for i, n := range v {
-		s[i] = strconv.Itoa(n)
-	}
-	return strings.Join(s, ",")
-}
 
 // writeEvents writes the reference: as JSON (attest.Reference's form:
 // events and each PCR's value, usable as reference values) or as text,
