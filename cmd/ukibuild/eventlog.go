@@ -114,7 +114,6 @@ func (p eventPrediction) reference(e *env, path, stubVersion string, profile int
 	return ref, err
 }
 
-
 // writeEvents writes the reference: as JSON (attest.Reference's form:
 // events and each PCR's value, usable as reference values) or as text,
 // each PCR's events and its replay.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -451,5 +452,65 @@ func TestEventlogVerifyGlobalExtras(t *testing.T) {
 				t.Errorf("measure --explain --pcrs 4 of stub 255 with a confext: exit %d, %s\n%s", code, e, out)
 			}
 		})
+	}
+}
+
+// TestExampleAttestMatchesCLI: examples/attest, a Go program of under 60
+// lines on the attest package, prints the same per-PCR report as
+// "eventlog verify" on the same inputs (the recorded stub 257 boot with
+// global credentials and extensions, with and without its ESP) and fails
+// alike when a PCR differs.
+func TestExampleAttestMatchesCLI(t *testing.T) {
+	f := getFixture(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "attest")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../examples/attest").CombinedOutput(); err != nil {
+		t.Fatalf("go build examples/attest: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile("../../examples/attest/main.go"); err != nil || bytes.Count(b, []byte("\n")) >= 60 {
+		t.Errorf("examples/attest/main.go: %d lines (%v), want under 60", bytes.Count(b, []byte("\n")), err)
+	}
+	rec := filepath.Join(vectors, "ovmf-sb-stub257-global")
+	efi := filepath.Join(dir, "uki.efi")
+	if code, _, e := runOurs("build", "--stub", f.stubs["257"], "--linux", f.kernel, "--cmdline", "console=ttyS0", "--output", efi); code != 0 {
+		t.Fatalf("build: %s", e)
+	}
+	ents, err := os.ReadDir(rec + ".extra.d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(efi+".extra.d", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(rec+".extra.d", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(efi+".extra.d", e.Name(), b)
+	}
+	for _, c := range []struct {
+		esp   []string
+		code  int
+		match string
+	}{
+		{[]string{"--esp", rec + ".esp"}, 0, "PCR 12: match (3 events)\nPCR 13: match (1 events)\n"},
+		{nil, 1, "PCR 12: event 1 differs"},
+	} {
+		code, cli, e := runOurs(append([]string{"eventlog", "verify", rec + ".bin", "--uki", efi, "--pcrs", "12,13"}, c.esp...)...)
+		if code != c.code || !strings.Contains(cli, c.match) {
+			t.Errorf("eventlog verify %v: exit %d, %s\n%s", c.esp, code, e, cli)
+		}
+		args := []string{"-uki", efi, "-log", rec + ".bin", "-pcrs", "12,13"}
+		if c.esp != nil {
+			args = append(args, "-esp", c.esp[1])
+		}
+		cmd := exec.Command(bin, args...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if stdout.String() != cli || (err == nil) != (c.code == 0) {
+			t.Errorf("examples/attest %v: %v, %s\n--- example\n%s--- eventlog verify\n%s", c.esp, err, stderr.String(), stdout.String(), cli)
+		}
 	}
 }
