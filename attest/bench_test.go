@@ -43,6 +43,7 @@ func logReference(t testing.TB, log []byte, pcrs []int) *attest.Reference {
 	type jev struct {
 		PCR         int               `json:"pcr"`
 		Type        string            `json:"type"`
+		Source      string            `json:"source"`
 		Description string            `json:"description"`
 		Digests     map[string]string `json:"digests"`
 	}
@@ -53,7 +54,7 @@ func logReference(t testing.TB, log []byte, pcrs []int) *attest.Reference {
 		PCRs   map[string]map[string]string `json:"pcrs"`
 	}{Format: 1, Banks: []string{"sha1", "sha256"}, PCRs: map[string]map[string]string{}}
 	for _, ev := range evs {
-		j := jev{PCR: ev.PCR, Type: ev.Type.String(), Description: ev.Description, Digests: map[string]string{}}
+		j := jev{PCR: ev.PCR, Type: ev.Type.String(), Source: "firmware", Description: ev.Description, Digests: map[string]string{}}
 		for _, v := range ev.Digests {
 			j.Digests[v.Bank.Name] = hex.EncodeToString(v.Digest)
 		}

@@ -100,47 +100,81 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 		}
 	}
 	ref := &Reference{StubVersion: stubVersion, PCRs: pcrs, Banks: p.banks}
-	for _, i := range pcrs {
-		if err := ctx.Err(); err != nil {
+	want := func(i int) bool { return slices.Contains(pcrs, i) }
+	add := func(src Source, evs ...pcr.Event) {
+		for _, ev := range evs {
+			if want(ev.PCR) {
+				ref.events = append(ref.events, ev)
+				ref.sources = append(ref.sources, src)
+			}
+		}
+	}
+	// The events are added in the order the TPM sees them (checked
+	// against the recorded logs of the boot tests): the firmware's
+	// Secure Boot configuration, its boot attempts, each image it starts
+	// (the db entry that authorized it first, when new), the stub's
+	// sections, the add-ons it loads through the firmware, what it packs
+	// for the kernel, and last Linux's EFI stub.
+	var pcr7 *pcr7Stream
+	if want(7) {
+		pcr7 = p.newPCR7(auth)
+		add(Firmware, pcr7.config...)
+	}
+	var pcr4 []pcr.Event
+	if want(4) {
+		if pcr4, err = p.pcr4(loaded); err != nil {
 			return nil, err
 		}
-		var evs []pcr.Event
-		switch i {
-		case 4:
-			evs, err = p.pcr4(loaded)
-		case 7:
-			evs, err = p.pcr7(auth)
-		case 9:
-			evs, err = p.pcr9(img, major, sb)
-		case 11:
-			evs, err = p.pcr11(img, stubVersion)
-		case 12, 13:
-			if i == 13 && slices.Contains(pcrs, 12) {
-				continue // predicted with 12
-			}
-			if evs, err = sb.KernelConfigEvents(p.banks); err != nil {
-				err = fmt.Errorf("PCR 12: %s: %w", path, err)
-			}
-			evs = pcr.Select(evs, intersect(pcrs, []int{12, 13}))
+		pre := len(pcr4) - len(m.Loaders) - 1 - len(loaded)
+		add(Firmware, pcr4[:pre]...)
+		pcr4 = pcr4[pre:]
+	}
+	image := func(src Source, i int, entry []byte) {
+		if pcr7 != nil {
+			add(src, pcr7.authority(entry)...)
 		}
+		if pcr4 != nil {
+			add(src, pcr4[i])
+		}
+	}
+	for i := range m.Loaders {
+		image(Loader, i, auth.loader(i))
+	}
+	image(UKI, len(m.Loaders), auth.uki())
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if want(11) {
+		evs, err := p.pcr11(img, stubVersion)
 		if err != nil {
 			return nil, err
 		}
-		ref.events = append(ref.events, evs...)
+		add(UKI, evs...)
+	}
+	for i := range loaded {
+		image(UKI, len(m.Loaders)+1+i, auth.addon(i))
+	}
+	if want(12) || want(13) {
+		evs, err := sb.KernelConfigEvents(p.banks)
+		if err != nil {
+			return nil, fmt.Errorf("PCR 12: %s: %w", path, err)
+		}
+		add(UKI, evs...)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if want(9) {
+		evs, err := p.pcr9(img, major, sb)
+		if err != nil {
+			return nil, err
+		}
+		add(UKI, evs...)
 	}
 	ref.Notes = p.notes
 	return ref, nil
 }
 
-func intersect(a, b []int) []int {
-	var out []int
-	for _, x := range a {
-		if slices.Contains(b, x) {
-			out = append(out, x)
-		}
-	}
-	return out
-}
 
 // stubBoot gathers what the stub (major version major) takes beyond the
 // UKI: the extras (only when asked for: PCR 9, 12 and 13 need them, and

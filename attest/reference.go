@@ -27,12 +27,40 @@ type Reference struct {
 	// Notes are what the prediction assumed or left out.
 	Notes []string
 
-	events []pcr.Event
+	events  []pcr.Event
+	sources []Source
 }
 
-// Events returns the predicted events, PCR by PCR in ascending order,
-// each PCR's in the order they are measured.
+// Source says which component's boot an event belongs to.
+type Source int
+
+const (
+	// Firmware: the firmware's own events (its configuration, boot
+	// attempts, separators).
+	Firmware Source = iota
+	// Loader: a boot loader before the UKI (its image and authority).
+	Loader
+	// UKI: the UKI's boot: its image and authority, what the stub
+	// measures, its add-ons, what Linux's EFI stub measures.
+	UKI
+)
+
+var sourceNames = []string{"firmware", "loader", "uki"}
+
+func (s Source) String() string {
+	if int(s) < len(sourceNames) {
+		return sourceNames[s]
+	}
+	return fmt.Sprintf("Source(%d)", int(s))
+}
+
+// Events returns the predicted events in the order the TPM sees them
+// (within a PCR, the order they extend it).
 func (r *Reference) Events() []pcr.Event { return slices.Clone(r.events) }
+
+// Sources returns, for each of Events, the component whose boot it
+// belongs to.
+func (r *Reference) Sources() []Source { return slices.Clone(r.sources) }
 
 // Value returns the value PCR index has after its predicted events, in
 // bank b (from zero at reset).
@@ -59,6 +87,7 @@ type jsonReference struct {
 type jsonEvent struct {
 	PCR         int               `json:"pcr"`
 	Type        string            `json:"type"`
+	Source      string            `json:"source"`
 	Description string            `json:"description"`
 	Digests     map[string]string `json:"digests"`
 }
@@ -66,7 +95,7 @@ type jsonEvent struct {
 // MarshalJSON writes the reference as
 //
 //	{"format": 1, "stubVersion": "262.1", "banks": ["sha1", "sha256"],
-//	 "events": [{"pcr": 4, "type": "EV_EFI_ACTION", "description": "...",
+//	 "events": [{"pcr": 4, "type": "EV_EFI_ACTION", "source": "firmware", "description": "...",
 //	             "digests": {"sha1": "HEX", "sha256": "HEX"}}, ...],
 //	 "pcrs": {"4": {"sha1": "HEX", "sha256": "HEX"}, ...},
 //	 "notes": ["..."]}
@@ -79,8 +108,8 @@ func (r *Reference) MarshalJSON() ([]byte, error) {
 	for _, b := range r.Banks {
 		doc.Banks = append(doc.Banks, b.Name)
 	}
-	for _, ev := range r.events {
-		je := jsonEvent{PCR: ev.PCR, Type: ev.Type.String(), Description: ev.Description, Digests: map[string]string{}}
+	for i, ev := range r.events {
+		je := jsonEvent{PCR: ev.PCR, Type: ev.Type.String(), Source: r.sources[i].String(), Description: ev.Description, Digests: map[string]string{}}
 		for _, v := range ev.Digests {
 			je.Digests[v.Bank.Name] = hex.EncodeToString(v.Digest)
 		}
@@ -147,6 +176,10 @@ func (r *Reference) UnmarshalJSON(data []byte) error {
 		if len(je.Digests) != len(out.Banks) {
 			return &ReferenceError{Defect: fmt.Sprintf("event %d: %d digests for %d banks", n, len(je.Digests), len(out.Banks))}
 		}
+		src := slices.Index(sourceNames, je.Source)
+		if src < 0 {
+			return &ReferenceError{Defect: fmt.Sprintf("event %d: source %q is not one of %v", n, je.Source, sourceNames)}
+		}
 		ev := pcr.Event{PCR: je.PCR, Type: t, Description: je.Description}
 		for _, b := range out.Banks {
 			d, err := hex.DecodeString(je.Digests[b.Name])
@@ -156,6 +189,7 @@ func (r *Reference) UnmarshalJSON(data []byte) error {
 			ev.Digests = append(ev.Digests, pcr.Value{Bank: b, Digest: d})
 		}
 		out.events = append(out.events, ev)
+		out.sources = append(out.sources, Source(src))
 	}
 	for _, i := range out.PCRs {
 		vals := doc.PCRs[strconv.Itoa(i)]

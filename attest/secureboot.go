@@ -1,6 +1,8 @@
 package attest
 
 import (
+	"bytes"
+	"slices"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -17,12 +19,35 @@ type dbCert struct {
 	data []byte
 }
 
-// authorities are the db entries that authorized the images of a boot, in
-// the order the firmware verified them.
+// authorities are the db entries that authorized the images of a boot;
+// nil (no Secure Boot) has none.
 type authorities struct {
-	entries [][]byte
-	// ukiRefused is why db does not authorize the UKI (nil: it does).
-	ukiRefused error
+	loaders [][]byte
+	// ukiEntry is nil when db does not authorize the UKI: the firmware
+	// refuses it (and so the add-ons never load).
+	ukiEntry []byte
+	addons   [][]byte
+}
+
+func (a *authorities) loader(i int) []byte {
+	if a == nil {
+		return nil
+	}
+	return a.loaders[i]
+}
+
+func (a *authorities) uki() []byte {
+	if a == nil {
+		return nil
+	}
+	return a.ukiEntry
+}
+
+func (a *authorities) addon(i int) []byte {
+	if a == nil || a.ukiEntry == nil {
+		return nil
+	}
+	return a.addons[i]
 }
 
 // NotAuthorizedError says that db does not authorize an image the
@@ -57,35 +82,51 @@ func (p *predictor) findAuthorities(addons []pcr.Addon) (*authorities, error) {
 		if err != nil {
 			return nil, &NotAuthorizedError{What: "boot loader", Path: l, Err: err}
 		}
-		a.entries = append(a.entries, e)
+		a.loaders = append(a.loaders, e)
 	}
 	e, err := authority(p.path, db)
 	if err != nil {
-		a.ukiRefused = err
 		p.note("PCR 7: the UKI is not authorized by db (the firmware would refuse it), so no authority event is predicted for it: %v", err)
 		return a, nil
 	}
-	a.entries = append(a.entries, e)
+	a.ukiEntry = e
 	for _, ad := range addons {
 		e, err := authority(ad.Path, db)
 		if err != nil {
 			return nil, &NotAuthorizedError{What: "add-on", Path: ad.Path, Err: err}
 		}
-		a.entries = append(a.entries, e)
+		a.addons = append(a.addons, e)
 	}
 	return a, nil
 }
 
-// pcr7 is the firmware's PCR 7: the Secure Boot variables and the
-// authorities (pcr.PCR7Events logs each distinct entry once).
-func (p *predictor) pcr7(a *authorities) ([]pcr.Event, error) {
+// pcr7Stream hands out the firmware's PCR 7 events in the order it
+// measures them: the Secure Boot configuration (the variables and the
+// separator), then, as each image is verified, the db entry that
+// authorized it unless that entry was measured before
+// (pcr.PCR7Events; DxeImageVerificationLib logs each entry once).
+type pcr7Stream struct {
+	p      *predictor
+	vars   pcr.SecureBootVariables
+	config []pcr.Event
+	seen   [][]byte
+}
+
+func (p *predictor) newPCR7(a *authorities) *pcr7Stream {
 	sb := p.m.SecureBoot
 	vars := pcr.SecureBootVariables{SecureBoot: !sb.Disabled, PK: sb.PK, KEK: sb.KEK, DB: sb.DB, DBX: sb.DBX}
-	var entries [][]byte
-	if a != nil {
-		entries = a.entries
+	return &pcr7Stream{p: p, vars: vars, config: pcr.PCR7Events(vars, nil, p.banks)}
+}
+
+// authority returns the authority event of an image authorized by entry
+// (none when entry is nil or was measured before).
+func (s *pcr7Stream) authority(entry []byte) []pcr.Event {
+	if entry == nil || slices.ContainsFunc(s.seen, func(e []byte) bool { return bytes.Equal(e, entry) }) {
+		return nil
 	}
-	return pcr.PCR7Events(vars, entries, p.banks), nil
+	s.seen = append(s.seen, entry)
+	evs := pcr.PCR7Events(s.vars, [][]byte{entry}, s.p.banks)
+	return evs[len(s.config):]
 }
 
 // authority returns the db entry of the certificate that the first valid

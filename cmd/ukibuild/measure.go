@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/ukibuild/ukibuild/attest"
+	"github.com/ukibuild/ukibuild/internal/atomicfile"
 	"github.com/ukibuild/ukibuild/internal/keys"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
@@ -231,16 +233,18 @@ type measureFileCmd struct {
 	Profile int    `help:"Profile to predict for: the base sections overridden by those of the N-th .profile (0, the default, is what the stub boots unless told otherwise)." default:"0" placeholder:"N"`
 	DTBAuto string `name:"dtbauto" help:"With .dtbauto sections: the index of the one the stub picks for the machine (0 is the profile's first), or 'none'." placeholder:"INDEX|none"`
 	Explain bool   `help:"List the events that make up each PCR (--pcrs), with descriptions, and their replay."`
-	PCRs    string `name:"pcrs" default:"11" help:"With --explain: the PCRs to predict (4, 7, 9, 11, 12, 13); --profile N adds PCR 12's profile event (no PCR 9 then)." placeholder:"LIST"`
+	PCRs    string `name:"pcrs" default:"11" help:"With --explain, --pcrlock or --keylime-policy: the PCRs to predict (4, 7, 9, 11, 12, 13); --profile N adds PCR 12's profile event (no PCR 9 then)." placeholder:"LIST"`
+	PCRLock string `name:"pcrlock" help:"Write a systemd-pcrlock component for the UKI's boot: the records of its events in --pcrs (its image and add-ons in PCR 4, the stub's PCR 11, 12 and 13, Linux's PCR 9; the firmware's and boot loaders' events are other components), in the order the TPM sees them. Like 'systemd-pcrlock lock-uki --pcrlock=FILE' with --pcrs 4,11, for the stub's own version." placeholder:"FILE.pcrlock"`
+	Keylime string `name:"keylime-policy" help:"Write Keylime's tpm_policy (JSON: each PCR of --pcrs with its predicted value in sha256, or the one --bank gives, and the mask)." placeholder:"FILE"`
 	measureCommon
 	eventPrediction
 }
 
 func (m *measureFileCmd) Run(e *env) error {
-	if m.Explain && m.DTBAuto != "" {
-		return fmt.Errorf("--explain predicts without .dtbauto only; --dtbauto is for the PCR 11 values")
+	if (m.Explain || m.PCRLock != "" || m.Keylime != "") && m.DTBAuto != "" {
+		return fmt.Errorf("--explain, --pcrlock and --keylime-policy predict without .dtbauto only; --dtbauto is for the PCR 11 values")
 	}
-	if m.Explain {
+	if m.Explain || m.PCRLock != "" || m.Keylime != "" {
 		pcrs, err := pcr.ParsePCRList(m.PCRs)
 		if err != nil {
 			return fmt.Errorf("--pcrs: %w", err)
@@ -251,11 +255,17 @@ func (m *measureFileCmd) Run(e *env) error {
 		}
 		banks = pcr.NormalizeBanks(banks)
 		if m.Stub != "" {
-			return fmt.Errorf("--explain takes --stub-version, not --stub")
+			return fmt.Errorf("--explain, --pcrlock and --keylime-policy take --stub-version, not --stub")
 		}
 		ref, err := m.reference(e, m.File, m.StubVersion, m.Profile, pcrs, banks)
 		if err != nil {
 			return err
+		}
+		if err := m.writeReferenceFiles(ref); err != nil {
+			return err
+		}
+		if !m.Explain {
+			return nil
 		}
 		asJSON := m.jsonMode(e.stdout, pcr.MeasureJSONOff) != pcr.MeasureJSONOff
 		return writeEvents(e.stdout, ref, asJSON)
@@ -297,4 +307,44 @@ func (m *measureFileCmd) Run(e *env) error {
 		return err
 	}
 	return pcr.FormatCalculate(e.stdout, e.stderr, preds, m.jsonMode(e.stdout, pcr.MeasureJSONOff))
+}
+
+// writeReferenceFiles writes --pcrlock and --keylime-policy (both made
+// before either is written, so that a refusal writes neither).
+func (m *measureFileCmd) writeReferenceFiles(ref *attest.Reference) error {
+	var lock, keylime []byte
+	var err error
+	if m.PCRLock != "" {
+		if lock, err = ref.PCRLock(nil); err != nil {
+			return fmt.Errorf("--pcrlock: %w", err)
+		}
+	}
+	if m.Keylime != "" {
+		bank := pcr.SHA256
+		if len(m.Bank) == 1 {
+			if bank, err = pcr.ParseBank(m.Bank[0]); err != nil {
+				return fmt.Errorf("--bank: %w", err)
+			}
+		} else if len(m.Bank) > 1 {
+			return fmt.Errorf("--keylime-policy takes the values of one bank: give one --bank (default sha256)")
+		}
+		if keylime, err = ref.KeylimePolicy(bank); err != nil {
+			return fmt.Errorf("--keylime-policy: %w", err)
+		}
+	}
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{{m.PCRLock, lock}, {m.Keylime, keylime}} {
+		if f.path == "" {
+			continue
+		}
+		if err := atomicfile.Write(f.path, 0o644, func(out *os.File) error {
+			_, err := out.Write(f.data)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

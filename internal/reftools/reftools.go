@@ -152,3 +152,20 @@ func UkifyConfigFiles() []string {
 	}
 	return found
 }
+
+// Sid returns a command running one of sid's systemd 262 binaries that
+// fetch.sh unpacked into UKIBUILD_SID_ROOT (name is its path under that
+// root, e.g. "usr/lib/systemd/systemd-pcrlock"), through sid's ld.so and
+// libraries, with the environment MeasureVersion sets.
+func (t *Tools) Sid(tb testing.TB, name string, args ...string) *exec.Cmd {
+	tb.Helper()
+	root := t.Path(tb, "UKIBUILD_SID_ROOT")
+	bin := filepath.Join(root, name)
+	if _, err := os.Stat(bin); err != nil {
+		tb.Fatalf("reference tools: %v: run internal/reftools/fetch.sh", err)
+	}
+	loader := filepath.Join(root, "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+	cmd := exec.Command(loader, append([]string{"--library-path", t.Var("UKIBUILD_SID_LIBRARY_PATH"), bin}, args...)...)
+	cmd.Env = append(os.Environ(), "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat", "PAGER=cat", "SYSTEMD_LOG_LEVEL=info")
+	return cmd
+}
