@@ -78,10 +78,10 @@ func FuzzApplySignatures(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if err := ApplySignatures(p, s); err != nil {
+		if err := applySignatures(p, s); err != nil {
 			return
 		}
-		text, err := PCRSigText(p)
+		text, err := pcrSigText(p)
 		if err != nil {
 			t.Fatalf("PCRSigText after ApplySignatures: %v", err)
 		}

@@ -237,13 +237,51 @@ func (d *PolicyDocument) Object() (*pyjson.Object, error) {
 	return o, nil
 }
 
-// CombineSignatures merges the JSON objects of several systemd-measure runs
+// CombinePCRSig merges the JSON texts of several systemd-measure runs
+// (sign or policy-digest output) into the .pcrsig text exactly as ukify 262
+// does (see combineSignatures), as Python's json.dumps writes it.
+func CombinePCRSig(texts ...[]byte) ([]byte, error) {
+	objs := make([]*pyjson.Object, 0, len(texts))
+	for i, t := range texts {
+		o, err := pyjson.UnmarshalObject(t)
+		if err != nil {
+			return nil, fmt.Errorf("pcr: PCR signatures %d: not a JSON object: %w", i+1, err)
+		}
+		objs = append(objs, o)
+	}
+	c, err := combineSignatures(objs...)
+	if err != nil {
+		return nil, err
+	}
+	return pcrSigText(c)
+}
+
+// ApplySignatures copies offline-made signatures (the JSON object of signed
+// policies) into an unsigned .pcrsig text and returns the new text, as
+// ukify 262's apply_pcr_signatures does when it is given --pcrsig= (see
+// applySignatures for the matching rules).
+func ApplySignatures(pcrsig, signatures []byte) ([]byte, error) {
+	p, err := pyjson.UnmarshalObject(pcrsig)
+	if err != nil {
+		return nil, fmt.Errorf(".pcrsig is not a JSON object: %w", err)
+	}
+	s, err := pyjson.UnmarshalObject(signatures)
+	if err != nil {
+		return nil, fmt.Errorf("signed policies: not a JSON object: %w", err)
+	}
+	if err := applySignatures(p, s); err != nil {
+		return nil, err
+	}
+	return pcrSigText(p)
+}
+
+// combineSignatures merges the JSON objects of several systemd-measure runs
 // into the .pcrsig object exactly as ukify 262's combine_signatures does:
 // banks in the order they are first seen, each bank's entries in order with
 // entries equal (by Python ==) to an earlier one of the same bank dropped. A
 // bank whose array is empty is not created. Every bank's value must be an
 // array.
-func CombineSignatures(docs ...*pyjson.Object) (*pyjson.Object, error) {
+func combineSignatures(docs ...*pyjson.Object) (*pyjson.Object, error) {
 	combined := pyjson.NewObject()
 	for _, doc := range docs {
 		for bank, v := range doc.All() {
@@ -270,10 +308,10 @@ func CombineSignatures(docs ...*pyjson.Object) (*pyjson.Object, error) {
 	return combined, nil
 }
 
-// PCRSigText returns the .pcrsig section content for obj as ukify writes it:
+// pcrSigText returns the .pcrsig section content for obj as ukify writes it:
 // Python's json.dumps(obj) (", " and ": " separators, non-ASCII escaped, no
 // trailing newline).
-func PCRSigText(obj *pyjson.Object) ([]byte, error) {
+func pcrSigText(obj *pyjson.Object) ([]byte, error) {
 	b, err := pyjson.Marshal(obj)
 	if err != nil {
 		return nil, fmt.Errorf("pcr: .pcrsig: %w", err)
@@ -285,7 +323,7 @@ func PCRSigText(obj *pyjson.Object) ([]byte, error) {
 // the output of its systemd-measure runs (one sign run per PCR key group,
 // plus the "initrd" one of --sign-initrd-pcrs; or the policy-digest runs of
 // --policy-digest, in which case padded should be set to leave room for the
-// signatures): CombineSignatures, PCRSigText and, when padded, PadPCRSig.
+// signatures): combineSignatures, pcrSigText and, when padded, PadPCRSig.
 func PCRSigSection(padded bool, docs ...*PolicyDocument) ([]byte, error) {
 	objs := make([]*pyjson.Object, 0, len(docs))
 	for _, d := range docs {
@@ -295,11 +333,11 @@ func PCRSigSection(padded bool, docs ...*PolicyDocument) ([]byte, error) {
 		}
 		objs = append(objs, o)
 	}
-	combined, err := CombineSignatures(objs...)
+	combined, err := combineSignatures(objs...)
 	if err != nil {
 		return nil, err
 	}
-	text, err := PCRSigText(combined)
+	text, err := pcrSigText(combined)
 	if err != nil || !padded {
 		return text, err
 	}
@@ -316,7 +354,7 @@ func PadPCRSig(text []byte) []byte {
 	return append(out, bytes.Repeat([]byte(" "), 1024*n)...)
 }
 
-// ApplySignatures copies offline-made signatures into an unsigned .pcrsig
+// applySignatures copies offline-made signatures into an unsigned .pcrsig
 // object in place, as ukify 262's apply_pcr_signatures does when it is given
 // --pcrsig=: for every bank present in both objects, every policy of pcrsig
 // takes the "sig" of each policy of signatures that matches it, the last
@@ -324,7 +362,7 @@ func PadPCRSig(text []byte) []byte {
 // equal, otherwise when their ("pol", "ref") pairs are equal (a missing
 // "ref" equals a missing "ref"). A matching policy without "sig", or a
 // policy without "pol" that needs comparing by it, is an error, as in ukify.
-func ApplySignatures(pcrsig, signatures *pyjson.Object) error {
+func applySignatures(pcrsig, signatures *pyjson.Object) error {
 	for bank, pv := range pcrsig.All() {
 		for inBank, iv := range signatures.All() {
 			if inBank != bank {

@@ -163,11 +163,11 @@ func TestCombineSignaturesMatchesUkify(t *testing.T) {
 			`{"sha1":[],"sha256":[{"pol":"00","pcrs":[11.0]},{"pcrs":[11],"pol":"00"},{"pcrs":[11],"pol":"00","x":"\u00e9"}]}`,
 			`{"zz":[{"a":[1,2]}],"sha256":[{"pcrs":[11],"pol":"00","x":"é"}]}`)
 		rounds = append(rounds, texts2any(texts))
-		combined, err := CombineSignatures(sigParseObjects(t, texts)...)
+		combined, err := combineSignatures(sigParseObjects(t, texts)...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		text, err := PCRSigText(combined)
+		text, err := pcrSigText(combined)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ sys.stdout.write(json.dumps(res))`, rounds)
 			t.Errorf("round %d:\nours:  %s\nukify: %s", i, wants[i], got[i])
 		}
 	}
-	if _, err := CombineSignatures(sigParseObjects(t, []string{`{"sha1":5}`})...); err == nil {
+	if _, err := combineSignatures(sigParseObjects(t, []string{`{"sha1":5}`})...); err == nil {
 		t.Error("a bank that is not an array was accepted")
 	}
 }
@@ -241,10 +241,10 @@ func TestApplySignaturesMatchesUkify(t *testing.T) {
 		utext, stext := string(unsigned.JSON(MeasureJSONShort)), string(signed.JSON(MeasureJSONShort))
 		rounds = append(rounds, texts2any([]string{utext, stext}))
 		objs := sigParseObjects(t, []string{utext, stext})
-		if err := ApplySignatures(objs[0], objs[1]); err != nil {
+		if err := applySignatures(objs[0], objs[1]); err != nil {
 			t.Fatal(err)
 		}
-		text, err := PCRSigText(objs[0])
+		text, err := pcrSigText(objs[0])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +269,7 @@ sys.stdout.write(json.dumps(res))`, rounds)
 		}
 	}
 	objs := sigParseObjects(t, []string{`{"sha1":[{"pol":"00"}]}`, `{"sha1":[{"pol":"00"}]}`})
-	if err := ApplySignatures(objs[0], objs[1]); err == nil {
+	if err := applySignatures(objs[0], objs[1]); err == nil {
 		t.Error("a matching policy without signature was accepted")
 	}
 }

@@ -87,7 +87,7 @@ func TestSignDocumentShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, err := PCRSigText(obj)
+	text, err := pcrSigText(obj)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/ukibuild/ukibuild/internal/pe"
-	"github.com/ukibuild/ukibuild/internal/pyjson"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/sbat"
 )
@@ -333,16 +332,8 @@ func (a *assembler) finishPolicyDigest() {
 	case !slices.Contains(a.profiles, true):
 		a.plan.PolicyDigest = a.digests[0]
 	default:
-		var objs []*pyjson.Object
-		for _, d := range a.digests {
-			o, err := pyjson.UnmarshalObject(d)
-			if err != nil {
-				return // our own output: cannot happen
-			}
-			objs = append(objs, o)
-		}
-		if c, err := pcr.CombineSignatures(objs...); err == nil {
-			a.plan.PolicyDigest, _ = pcr.PCRSigText(c)
+		if c, err := pcr.CombinePCRSig(a.digests...); err == nil { // our own output: cannot fail
+			a.plan.PolicyDigest = c
 		}
 	}
 }

@@ -59,8 +59,7 @@ func (e *SignedError) Error() string {
 // unless opts.Existing drops its signatures (ukify keeps them, although
 // they no longer verify). The UKI is streamed, not loaded, and read once.
 func JoinPCRSig(ukiPath string, signatures []byte, output string, opts JoinOptions) error {
-	sigs, err := pyjson.UnmarshalObject(signatures)
-	if err != nil {
+	if _, err := pyjson.UnmarshalObject(signatures); err != nil {
 		return fmt.Errorf("signed policies: not a JSON object: %w", err)
 	}
 	if opts.SecureBoot != nil {
@@ -110,14 +109,7 @@ func JoinPCRSig(ukiPath string, signatures []byte, output string, opts JoinOptio
 		if _, err := f.ReadAt(raw, int64(s.PointerToRawData)); err != nil {
 			return fmt.Errorf("%s: reading .pcrsig: %w", ukiPath, err)
 		}
-		obj, err := pyjson.UnmarshalObject(bytes.TrimRight(raw, "\x00"))
-		if err != nil {
-			return fmt.Errorf("%s: .pcrsig is not a JSON object: %w", ukiPath, err)
-		}
-		if err := pcr.ApplySignatures(obj, sigs); err != nil {
-			return fmt.Errorf("%s: %w", ukiPath, err)
-		}
-		enc, err := pcr.PCRSigText(obj)
+		enc, err := pcr.ApplySignatures(bytes.TrimRight(raw, "\x00"), signatures)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ukiPath, err)
 		}
