@@ -143,12 +143,20 @@ type measureInputs struct {
 	PolicyRef       string `name:"policyref" help:"Policy reference to bind the signatures to (sign, policy-digest)." placeholder:"STRING"`
 	Append          string `help:"JSON signature file to append the new policies to (sign, policy-digest)." placeholder:"PATH"`
 	LegacySHAOfBank bool   `name:"legacy-bank-hash" help:"Sign with the bank's hash as systemd-measure up to 259 did (default: SHA-256, as systemd 260 and later)."`
+	// Accepted as systemd-measure accepts them; they change nothing here
+	// (no pager is started; the TPM is only read for --current).
+	NoPager    bool   `name:"no-pager" hidden:"" help:"Accepted for systemd-measure compatibility; ignored."`
+	TPM2Device string `name:"tpm2-device" hidden:"" help:"Accepted for systemd-measure compatibility; ignored." placeholder:"PATH"`
 }
 
 // check refuses what systemd-measure 262.1 refuses (pcr.MeasureCommand),
 // printing its warnings and its refusal as it does: the bare message on
 // stderr, exit code 1.
 func (m *measureInputs) check(e *env, verb string) error {
+	if m.JSON == "help" { // systemd's parse_json_argument: list the values, exit 0
+		fmt.Fprint(e.stdout, "pretty\nshort\noff\n")
+		return exitCode(0)
+	}
 	sections := map[string]string{}
 	for _, o := range []struct{ name, path string }{
 		{"linux", m.Linux}, {"osrel", m.Osrel}, {"cmdline", m.Cmdline}, {"initrd", m.Initrd},
