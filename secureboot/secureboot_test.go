@@ -269,6 +269,11 @@ func TestAuthorize(t *testing.T) {
 		}
 	}
 
+	// Signed twice: by "other", then by "leaf" (sbsign appends).
+	twice := filepath.Join(k.dir, "twice.efi")
+	run(t, "sbsign", "sbsigntool", "--key", k.key("other"), "--cert", k.crt("other"), "--output", filepath.Join(k.dir, "once.efi"), unsigned)
+	run(t, "sbsign", "sbsigntool", "--key", k.key("leaf"), "--cert", k.crt("leaf"), "--output", twice, filepath.Join(k.dir, "once.efi"))
+
 	type want struct {
 		err    error  // a refusal reason, or nil
 		entry  string // the authorizing entry's list file
@@ -294,6 +299,10 @@ func TestAuthorize(t *testing.T) {
 		{"db root's digest in dbx", signed, []string{root}, []string{rootHash}, want{err: secureboot.ErrNotAuthorized}},
 		{"db root's digest in dbx, image hash in db", signed, []string{root, signedHash}, []string{rootHash}, want{entry: signedHash, byHash: true}},
 		{"unrelated dbx", signed, []string{leaf}, []string{other, otherHash}, want{entry: leaf}},
+		{"two signatures: the second authorizes", twice, []string{leaf}, nil, want{entry: leaf}},
+		{"two signatures: the first authorizes", twice, []string{leaf, other}, nil, want{entry: other}},
+		{"two signatures: the second is forbidden", twice, []string{other}, []string{root}, want{err: secureboot.ErrCertificateInDBX}},
+		{"two signatures: the first is forbidden", twice, []string{leaf}, []string{other}, want{err: secureboot.ErrCertificateInDBX}},
 		{"unsigned, by db hash", unsigned, []string{leaf, unsignedHash}, nil, want{entry: unsignedHash, byHash: true}},
 		{"unsigned, not in db", unsigned, []string{leaf, otherHash}, nil, want{err: secureboot.ErrNotAuthorized}},
 		{"unsigned, hash in dbx", unsigned, []string{unsignedHash}, []string{unsignedHash}, want{err: secureboot.ErrHashInDBX}},
