@@ -328,9 +328,9 @@ func HashList(owner pcr.GUID, digest []byte) (*Database, error) {
 
 // ReadFile reads a file of signature database contents, recognized by its
 // content: PEM certificates (one list per certificate, owned by owner), a
-// DER certificate (the same), a signed variable update (.auth, ParseAuth;
-// the name must end in ".auth") or EFI signature lists (.esl or any other
-// name, ParseSignatureLists). A certificate needs owner (nil: an error);
+// DER certificate (the same), a signed variable update (.auth, ParseAuth:
+// a name ending in ".auth", or data that is not signature lists but parses
+// as one) or EFI signature lists (ParseSignatureLists). A certificate needs owner (nil: an error);
 // lists carry their own. Errors name the file.
 func ReadFile(path string, owner *pcr.GUID) (*Database, error) {
 	data, err := os.ReadFile(path)
@@ -384,7 +384,13 @@ func parseFile(data []byte, auth bool, owner *pcr.GUID) (*Database, error) {
 	if auth {
 		return ParseAuth(data)
 	}
-	return ParseSignatureLists(data)
+	d, err := ParseSignatureLists(data)
+	if err != nil {
+		if a, aerr := ParseAuth(data); aerr == nil {
+			return a, nil // a signed update under another name
+		}
+	}
+	return d, err
 }
 
 // X509Certificates returns the certificates of the CertX509 entries, in

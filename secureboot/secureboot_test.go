@@ -140,6 +140,13 @@ func TestAuthMatchesSignEfiSigList(t *testing.T) {
 	if !bytes.Equal(d.Bytes(), both) || d.Len() != 2 {
 		t.Errorf("the .auth's lists differ from the .esl sign-efi-sig-list wrapped (%d entries)", d.Len())
 	}
+	renamed := filepath.Join(k.dir, "dbx.bin")
+	if err := os.WriteFile(renamed, read(t, auth), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if d2, err := secureboot.ReadFile(renamed, nil); err != nil || !bytes.Equal(d2.Bytes(), both) {
+		t.Errorf("the .auth under another name: %v", err)
+	}
 	vars := virtFwVarsJSON(t, "--set-dbx", auth)
 	if !bytes.Equal(vars["dbx"], d.Bytes()) {
 		t.Errorf("virt-fw-vars stores dbx %x, ours %x", vars["dbx"], d.Bytes())
