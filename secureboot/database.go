@@ -143,13 +143,14 @@ const eslHeader = 16 + 4 + 4 + 4
 // SecurityPkg/Library/AuthVariableLib/AuthService.c, CheckSignatureListFormat).
 // No data at all is an empty Database. The signature header, which no
 // defined type has, is kept in Bytes but not in Entries.
-//
-// Why not go-uefi's efi/signature (v0.0.0-20251010190908-d29549a44f29): its
-// readers call log.Fatal on some malformed input, underflow on a short
-// SignatureListSize, and skip the data of list types they do not know
-// (EFI_CERT_X509_SHA256, EFI_CERT_SHA384, ...) without consuming it, which
-// desynchronizes the lists that follow. dbx holds such lists.
 func ParseSignatureLists(data []byte) (*Database, error) {
+	// Written by hand rather than with go-uefi's efi/signature
+	// (v0.0.0-20251010190908-d29549a44f29): its readers call log.Fatal on
+	// some malformed input (ReadEFIVariableAuthencation2,
+	// ReadWinCertificateUEFIGUID), underflow on a SignatureListSize shorter
+	// than the header, and read nothing for list types their switch does
+	// not handle (EFI_CERT_X509_SHA256, EFI_CERT_SHA384, ...), which
+	// desynchronizes the lists that follow; dbx holds such lists.
 	d := &Database{raw: bytes.Clone(data)}
 	for off := 0; off < len(data); {
 		rest := data[off:]
