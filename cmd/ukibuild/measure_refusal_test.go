@@ -97,6 +97,8 @@ func TestMeasureRefusalsMatchSystemdMeasure(t *testing.T) {
 		{"sign", "--linux=" + k, "--private-key=" + privAbs, "--append=nonexistent.json"},
 		{"policy-digest", "--linux=" + k, "--append=" + dir},
 		{"sign", "--linux=" + k, "--private-key=" + privAbs, "--splash=nonexistent"},
+		{"policy-digest", "--linux=" + k, "--pcrpkey=nonexistent"},
+		{"calculate", "--linux=" + k, "--pcrpkey=" + dir},
 		{"policy-digest", "--linux=" + k, "--efifw=nonexistent", "--dtb=nonexistent2"},
 		// Repeated options: the last one counts, in both.
 		{"calculate", "--linux=nonexistent", "--linux=" + k, "--osrel=nonexistent", "--osrel=missing"},
