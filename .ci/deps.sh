@@ -14,6 +14,7 @@ pkgs=(
   softhsm2 opensc               # a real PKCS#11 token for the sign/pkcs11 tests
   qemu-system-x86 ovmf swtpm swtpm-tools busybox-static  # the boot tests (internal/e2e)
   tpm2-tools libtss2-tcti-swtpm0 # tpm2_createak and tpm2_quote against swtpm: independent quotes (pcr tests)
+  efitools                      # cert-to-efi-sig-list, hash-to-efi-sig-list, sign-efi-sig-list: independent EFI signature lists and .auth files (secureboot tests)
   ca-certificates git
 )
 missing=()

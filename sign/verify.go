@@ -38,6 +38,32 @@ type DBX struct {
 	// Certificates are forbidden certificates (EFI_CERT_X509): a signature
 	// that chains to one of them forbids the image.
 	Certificates []*x509.Certificate
+	// CertificateDigests are digests of forbidden certificates' TBSCertificate
+	// (EFI_CERT_X509_SHA256/384/512, without the revocation time that
+	// follows the digest in such an entry; the algorithm follows from the
+	// length). A signature whose signer certificate has one of these
+	// digests forbids the image; a db certificate that has one does not
+	// authorize (EDK2's IsForbiddenByDbx and IsAllowedByDb, which check
+	// the signers of PKCS7_get0_signers and the db certificate; EDK2 then
+	// lets a timestamp older than the revocation time pass, given a dbt:
+	// dbt is not modelled, so such a certificate is always revoked).
+	CertificateDigests [][]byte
+}
+
+// certificateRevoked reports whether c's TBSCertificate hashes to one of digests.
+func (d DBX) certificateRevoked(c *x509.Certificate) bool {
+	for _, want := range d.CertificateDigests {
+		h := hashForSize(len(want))
+		if h == 0 {
+			continue
+		}
+		hh := h.New()
+		hh.Write(c.RawTBSCertificate)
+		if bytes.Equal(hh.Sum(nil), want) {
+			return true
+		}
+	}
+	return false
 }
 
 // SignatureInfo describes one entry of an image's certificate table.
@@ -123,7 +149,7 @@ func Verify(r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
 			return nil, err
 		}
 		if bytes.Equal(id, d) {
-			rep.Forbidden = fmt.Errorf("the image's %v digest %x is in dbx", h, d)
+			rep.Forbidden = fmt.Errorf("%w: %v %x", ErrImageDigestInDBX, h, d)
 		}
 	}
 	if !im.signed() {
@@ -144,7 +170,24 @@ func Verify(r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
 	return rep, rep.verdict(len(opts.DB) > 0)
 }
 
-var errForbidden = errors.New("forbidden by dbx")
+// ErrForbidden is returned (wrapped) when dbx forbids an image; the
+// errors below, which wrap it, say why.
+var ErrForbidden = errors.New("forbidden by dbx")
+
+// Why dbx forbids an image (each wraps ErrForbidden).
+var (
+	// ErrImageDigestInDBX: the image's Authenticode digest is in dbx.
+	ErrImageDigestInDBX = fmt.Errorf("%w: the image's digest is in dbx", ErrForbidden)
+	// ErrCertificateInDBX: a signature chains to a dbx certificate
+	// (EFI_CERT_X509 entry): its signer or a certificate of its chain.
+	ErrCertificateInDBX = fmt.Errorf("%w: a signature chains to a dbx certificate", ErrForbidden)
+	// ErrCertificateDigestInDBX: a signer certificate's TBSCertificate
+	// digest is in dbx (DBX.CertificateDigests).
+	ErrCertificateDigestInDBX = fmt.Errorf("%w: a signer certificate's digest is in dbx", ErrForbidden)
+)
+
+// errForbidden is the name the tests use.
+var errForbidden = ErrForbidden
 
 // verdict summarises the report as firmware decides.
 func (rep *Report) verdict(haveDB bool) error {
@@ -212,6 +255,11 @@ func verifyEntry(info *SignatureInfo, im *image, e pe.CertEntry, digest func(cry
 	if sig.edk2Hash == crypto.SHA1 || sig.signerHash == crypto.SHA1 {
 		return errors.New("SHA-1 digests are not accepted")
 	}
+	// EDK2's IsForbiddenByDbx looks the signer certificates up in dbx
+	// before any signature check (Pkcs7GetSigners does not verify).
+	if info.Signer != nil && opts.DBX.certificateRevoked(info.Signer) {
+		return fmt.Errorf("%w: the signer %q", ErrCertificateDigestInDBX, info.Signer.Subject)
+	}
 	if sig.idcDigestHash != sig.edk2Hash {
 		return fmt.Errorf("the SpcIndirectDataContent digest is %v but SignedData names %v", sig.idcDigestHash, sig.edk2Hash)
 	}
@@ -253,13 +301,27 @@ func verifyEntry(info *SignatureInfo, im *image, e pe.CertEntry, digest func(cry
 	}
 	for _, c := range opts.DBX.Certificates {
 		if chainTo(info.Signer, sig.certs, []*x509.Certificate{c}) != nil {
-			return fmt.Errorf("%w: it chains to the dbx certificate %q", errForbidden, c.Subject)
+			return fmt.Errorf("%w: %q", ErrCertificateInDBX, c.Subject)
 		}
 	}
 	if len(opts.DB) > 0 {
-		info.TrustedBy = chainTo(info.Signer, sig.certs, opts.DB)
+		// EDK2's IsAllowedByDb tries the db certificates in db order, each
+		// as the only trusted root, and takes the first the signature
+		// verifies against; if that one's digest is in dbx, the signature
+		// does not authorize (it tries no further db certificate).
+		for _, c := range opts.DB {
+			if chainTo(info.Signer, sig.certs, []*x509.Certificate{c}) != nil {
+				info.TrustedBy = c
+				break
+			}
+		}
 		if info.TrustedBy == nil {
 			return fmt.Errorf("the signer %q does not chain to any db certificate", info.Signer.Subject)
+		}
+		if opts.DBX.certificateRevoked(info.TrustedBy) {
+			c := info.TrustedBy
+			info.TrustedBy = nil
+			return fmt.Errorf("the db certificate %q the signer chains to is revoked: its digest is in dbx", c.Subject)
 		}
 	}
 	return nil

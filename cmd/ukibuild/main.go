@@ -96,9 +96,15 @@ func runEnv(args []string, e *env) int {
 	if exit >= 0 {
 		return exit
 	}
+	args = measureArgs(args)
 	ctx, err := parser.Parse(args)
 	if exit >= 0 {
 		return exit
+	}
+	if msg, ok := measureUsageError(args, err); ok {
+		// systemd-measure's words and exit code for the same defect.
+		fmt.Fprintln(stderr, msg)
+		return 1
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "ukibuild: error: %s\n", redactPINs(err.Error()))
@@ -108,7 +114,9 @@ func runEnv(args []string, e *env) int {
 		fmt.Fprintf(stderr, "ukibuild: error: %s\n", redactPINs(err.Error()))
 		return 1
 	}
-	checkKeyFlags(ctx, e)
+	if measureVerbAt(args) < 0 { // measure's verbs warn as systemd-measure does
+		checkKeyFlags(ctx, e)
+	}
 	if err := ctx.Run(e); err != nil {
 		if code, ok := errExitCode(err); ok {
 			return code

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 
 	"golang.org/x/term"
 
@@ -64,9 +68,9 @@ func (m *measureSections) sections() ([]pcr.Section, error) {
 
 // measureCommon are the options every measure verb takes.
 type measureCommon struct {
-	Bank        []string `help:"PCR bank (sha1, sha256, sha384, sha512); repeatable; default all four." placeholder:"DIGEST"`
+	Bank        []string `sep:"none" help:"PCR bank (sha1, sha256, sha384, sha512); repeatable; default all four." placeholder:"DIGEST"`
 	Phase       []string `help:"Boot phase path to predict for; repeatable; default enter-initrd and its successors." sep:"none" placeholder:"PHASE"`
-	JSON        string   `name:"json" enum:"pretty,short,off," default:"" help:"JSON output: pretty, short or off."`
+	JSON        string   `name:"json" default:"" help:"JSON output: pretty, short or off."`
 	J           bool     `short:"j" help:"JSON: pretty on a terminal, short otherwise."`
 	StubVersion string   `name:"stub-version" help:"Measure as this systemd-stub version would (its section order); default 262." placeholder:"VERSION"`
 	Stub        string   `help:"Measure as this stub would (its version is read from .sdmagic)." placeholder:"FILE"`
@@ -95,7 +99,7 @@ func (c *measureCommon) order() (pcr.Order, error) {
 func (c *measureCommon) banks() ([]pcr.Bank, error) {
 	var banks []pcr.Bank
 	for _, name := range c.Bank {
-		b, err := pcr.ParseBank(name)
+		b, err := pcr.ResolveBank(name)
 		if err != nil {
 			return nil, fmt.Errorf("--bank: %w", err)
 		}
@@ -127,10 +131,56 @@ func ttyJSON(out io.Writer) pcr.MeasureJSON {
 	return pcr.MeasureJSONShort
 }
 
-// measureInputs are the options of the verbs that take section files.
+// measureInputs are the options of the verbs that take section files:
+// calculate, sign and policy-digest take the same options, as
+// systemd-measure's verbs do (calculate ignores the signing ones and refuses
+// --append=).
 type measureInputs struct {
 	measureSections
 	measureCommon
+	Current         bool   `help:"Use this machine's current PCR 11 (systemd-measure --current): refused, ukibuild predicts offline."`
+	PrivateKey      string `name:"private-key" help:"PCR signing key (PEM, RSA) (sign)." placeholder:"PATH"`
+	PublicKey       string `name:"public-key" help:"Public key (PEM) whose fingerprint the policies carry (sign, policy-digest)." placeholder:"PATH"`
+	Certificate     string `help:"Certificate (PEM) whose key the policies carry (sign, policy-digest)." placeholder:"PATH"`
+	PolicyRef       string `name:"policyref" help:"Policy reference to bind the signatures to (sign, policy-digest)." placeholder:"STRING"`
+	Append          string `help:"JSON signature file to append the new policies to (sign, policy-digest)." placeholder:"PATH"`
+	LegacySHAOfBank bool   `name:"legacy-bank-hash" help:"Sign with the bank's hash as systemd-measure up to 259 did (default: SHA-256, as systemd 260 and later)."`
+	// Accepted as systemd-measure accepts them; they change nothing here
+	// (no pager is started; the TPM is only read for --current).
+	NoPager    bool   `name:"no-pager" hidden:"" help:"Accepted for systemd-measure compatibility; ignored."`
+	TPM2Device string `name:"tpm2-device" hidden:"" help:"Accepted for systemd-measure compatibility; ignored." placeholder:"PATH"`
+}
+
+// check refuses what systemd-measure 262.1 refuses (pcr.MeasureCommand),
+// printing its warnings and its refusal as it does: the bare message on
+// stderr, exit code 1.
+func (m *measureInputs) check(e *env, verb string) error {
+	if m.JSON == "help" { // systemd's parse_json_argument: list the values, exit 0
+		fmt.Fprint(e.stdout, "pretty\nshort\noff\n")
+		return exitCode(0)
+	}
+	sections := map[string]string{}
+	for _, o := range []struct{ name, path string }{
+		{"linux", m.Linux}, {"osrel", m.Osrel}, {"cmdline", m.Cmdline}, {"initrd", m.Initrd},
+		{"ucode", m.Ucode}, {"splash", m.Splash}, {"dtb", m.Dtb}, {"dtbauto", m.Dtbauto},
+		{"uname", m.Uname}, {"sbat", m.SBAT}, {"pcrpkey", m.PCRPKey}, {"profile", m.Profile},
+		{"hwids", m.HWIDs}, {"efifw", m.EFIFW},
+	} {
+		sections[o.name] = o.path
+	}
+	warnings, err := pcr.MeasureCommand{
+		Verb: verb, Sections: sections, Banks: m.Bank, JSON: m.JSON, Current: m.Current,
+		Append: m.Append, PrivateKey: m.PrivateKey, PublicKey: m.PublicKey, Certificate: m.Certificate,
+	}.Check()
+	for _, w := range warnings {
+		fmt.Fprintln(e.stderr, w)
+	}
+	var refusal *pcr.MeasureRefusal
+	if errors.As(err, &refusal) {
+		fmt.Fprintln(e.stderr, refusal.Message)
+		return exitCode(1)
+	}
+	return err
 }
 
 // predictions reads the section files and predicts PCR 11 for them.
@@ -157,6 +207,9 @@ func (c *measureCommon) predict(sections []pcr.Section) ([]pcr.Prediction, error
 type measureCalculateCmd struct{ measureInputs }
 
 func (m *measureCalculateCmd) Run(e *env) error {
+	if err := m.check(e, "calculate"); err != nil {
+		return err
+	}
 	preds, err := m.predictions()
 	if err != nil {
 		return err
@@ -166,12 +219,6 @@ func (m *measureCalculateCmd) Run(e *env) error {
 
 type measureSignOpts struct {
 	measureInputs
-	PrivateKey      string `name:"private-key" help:"PCR signing key (PEM, RSA)." placeholder:"PATH"`
-	PublicKey       string `name:"public-key" help:"Public key (PEM) whose fingerprint the policies carry." placeholder:"PATH"`
-	Certificate     string `help:"Certificate (PEM) whose key the policies carry." placeholder:"PATH"`
-	PolicyRef       string `name:"policyref" help:"Policy reference to bind the signatures to." placeholder:"STRING"`
-	Append          string `help:"JSON signature file to append the new policies to." placeholder:"PATH"`
-	LegacySHAOfBank bool   `name:"legacy-bank-hash" help:"Sign with the bank's hash as systemd-measure up to 259 did (default: SHA-256, as systemd 260 and later)."`
 }
 
 type measureSignCmd struct{ measureSignOpts }
@@ -183,6 +230,13 @@ type measurePolicyDigestCmd struct{ measureSignOpts }
 func (m *measurePolicyDigestCmd) Run(e *env) error { return m.run(e, true) }
 
 func (m *measureSignOpts) run(e *env, policyDigest bool) error {
+	verb := "sign"
+	if policyDigest {
+		verb = "policy-digest"
+	}
+	if err := m.check(e, verb); err != nil {
+		return err
+	}
 	opts := pcr.SignOptions{PolicyRef: m.PolicyRef, PolicyDigest: policyDigest, Legacy: m.LegacySHAOfBank}
 	var err error
 	if m.PrivateKey != "" {
@@ -347,4 +401,74 @@ func (m *measureFileCmd) writeReferenceFiles(ref *attest.Reference) error {
 		}
 	}
 	return nil
+}
+
+// measureVerbAt returns the index of the systemd-measure verb (calculate,
+// sign, policy-digest) in args when args run "ukibuild measure VERB", or -1.
+func measureVerbAt(args []string) int {
+	for i, a := range args {
+		if strings.HasPrefix(a, "-") {
+			if a == "--" {
+				return -1
+			}
+			continue
+		}
+		if a != "measure" || i+1 >= len(args) {
+			return -1
+		}
+		switch args[i+1] {
+		case "calculate", "sign", "policy-digest":
+			return i + 1
+		}
+		return -1
+	}
+	return -1
+}
+
+// measureArgs rewrites systemd-measure's short option -c (--current) after
+// "measure VERB" to --current: ukibuild's -c is its global --config.
+func measureArgs(args []string) []string {
+	at := measureVerbAt(args)
+	if at < 0 {
+		return args
+	}
+	out := slices.Clone(args)
+	for i := at + 1; i < len(out); i++ {
+		if out[i] == "--" {
+			break
+		}
+		if out[i] == "-c" {
+			out[i] = "--current"
+		}
+	}
+	return out
+}
+
+var (
+	kongUnknownFlag = regexp.MustCompile(`^unknown flag (-[^ ,=]+)`)
+	kongNoValue     = regexp.MustCompile(`^(--[a-z0-9-]+): expected [a-z]+ value but got "EOL"`)
+	kongUnexpected  = regexp.MustCompile(`^unexpected argument `)
+)
+
+// measureUsageError translates the command-line parser's error for
+// "ukibuild measure VERB" into what systemd-measure 262.1 prints for the
+// same defect (src/shared/options.c and src/shared/verbs.c, v262.1), with
+// "ukibuild" where systemd-measure prints its own name. ok is false for
+// errors systemd-measure has no counterpart for; they keep ukibuild's
+// usual form.
+func measureUsageError(args []string, err error) (msg string, ok bool) {
+	if err == nil || measureVerbAt(args) < 0 {
+		return "", false
+	}
+	s := err.Error()
+	if m := kongUnknownFlag.FindStringSubmatch(s); m != nil {
+		return fmt.Sprintf("ukibuild: unrecognized option '%s'", m[1]), true
+	}
+	if m := kongNoValue.FindStringSubmatch(s); m != nil {
+		return fmt.Sprintf("ukibuild: option '%s' requires an argument", m[1]), true
+	}
+	if kongUnexpected.MatchString(s) {
+		return "Too many arguments.", true
+	}
+	return "", false
 }
