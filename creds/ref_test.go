@@ -1,0 +1,250 @@
+package creds
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSystemdDecryptsHostNull: credentials made by Encrypt with the null and
+// host keys are decrypted by the real systemd-creds of every version.
+func TestSystemdDecryptsHostNull(t *testing.T) {
+	hk, err := NewHostKey(nil, machineID(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretEnv := writeHostKey(t, hk)
+	payload := []byte("secret payload\x00with a NUL and no final newline")
+	ts := time.Date(2026, 1, 2, 3, 4, 5, 600000, time.UTC)
+	for _, v := range []string{"262", "257", "254", "252"} {
+		for _, key := range []KeyType{KeyNull, KeyHost} {
+			t.Run(v+"/"+key.String(), func(t *testing.T) {
+				dir := t.TempDir()
+				o := &Options{Name: "foo", Key: key, Timestamp: ts, NotAfter: time.Now().Add(time.Hour), Target: atoi(v)}
+				if key == KeyHost {
+					o.HostKey = hk
+				}
+				p := encryptFile(t, dir, "foo", payload, o)
+				out, stderr, err := systemdCreds(t, v, []string{secretEnv}, "decrypt", p, "-")
+				if err != nil {
+					t.Fatalf("systemd-creds %s decrypt: %v: %s", v, err, stderr)
+				}
+				if !bytes.Equal(out, payload) {
+					t.Fatalf("systemd-creds %s decrypted %q, want %q", v, out, payload)
+				}
+				// The embedded name is checked against the file name.
+				renamed := filepath.Join(dir, "bar")
+				if err := os.Rename(p, renamed); err != nil {
+					t.Fatal(err)
+				}
+				_, stderr, err = systemdCreds(t, v, []string{secretEnv}, "decrypt", renamed, "-")
+				if err == nil || !strings.Contains(stderr, "does not match") {
+					t.Fatalf("systemd-creds %s decrypt of a renamed file: %v: %s", v, err, stderr)
+				}
+			})
+		}
+	}
+}
+
+func atoi(s string) int {
+	var n int
+	fmt.Sscan(s, &n)
+	return n
+}
+
+// TestReadSystemdCredentials: Decrypt and Inspect read credentials the real
+// systemd-creds 262 and 252 write, with the host key systemd-creds setup
+// made, and the metadata systemd was told to embed.
+func TestReadSystemdCredentials(t *testing.T) {
+	mid := machineID(t)
+	for _, v := range []string{"262", "252"} {
+		t.Run(v, func(t *testing.T) {
+			dir := t.TempDir()
+			secret := filepath.Join(dir, "credential.secret")
+			env := []string{"SYSTEMD_CREDENTIAL_SECRET=" + secret}
+			if _, stderr, err := systemdCreds(t, v, env, "setup"); err != nil {
+				t.Fatalf("systemd-creds setup: %v: %s", err, stderr)
+			}
+			f, err := os.Open(secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hk, err := ReadHostKey(f)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !hk.BelongsTo(mid) || len(hk.Secret) != HostKeySize {
+				t.Fatalf("systemd's host key: machine ID %x (want %x), %d bytes", hk.MachineID, HostKeyMachineID(mid), len(hk.Secret))
+			}
+			payload := []byte("hello from systemd\n")
+			in := writeFile(t, dir, "in", payload)
+			keys := []string{"null", "host"}
+			if v == "252" {
+				keys = []string{"host"} // 252's systemd-creds has no --with-key=null
+			}
+			for _, key := range keys {
+				p := filepath.Join(dir, key+".cred")
+				if _, stderr, err := systemdCreds(t, v, env, "encrypt", "--with-key="+key, "--name=cname",
+					"--timestamp=@1700000000", "--not-after=@4000000000", in, p); err != nil {
+					t.Fatalf("systemd-creds %s encrypt: %v: %s", v, err, stderr)
+				}
+				data, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out bytes.Buffer
+				info, err := Decrypt(&out, bytes.NewReader(data), &DecryptOptions{Name: "cname", HostKey: hk})
+				if err != nil {
+					t.Fatalf("Decrypt(%s %s): %v", v, key, err)
+				}
+				if !bytes.Equal(out.Bytes(), payload) || info.Name != "cname" || info.KeyType.String() != key ||
+					!info.Timestamp.Equal(time.Unix(1700000000, 0)) || !info.NotAfter.Equal(time.Unix(4000000000, 0)) {
+					t.Fatalf("Decrypt(%s %s) = %q, %+v", v, key, out.Bytes(), info)
+				}
+				ii, err := Inspect(bytes.NewReader(data))
+				if err != nil || ii.KeyType.String() != key {
+					t.Fatalf("Inspect(%s %s) = %+v, %v", v, key, ii, err)
+				}
+				if key == "null" && (ii.Name != "cname" || !ii.Decrypted) {
+					t.Fatalf("Inspect of a null-key credential: %+v", ii)
+				}
+				if _, err := Decrypt(&out, bytes.NewReader(data), &DecryptOptions{Name: "other", HostKey: hk}); err == nil {
+					t.Fatal("Decrypt with another name succeeded")
+				}
+				// Our output format matches systemd-creds' byte for byte
+				// apart from the random IV and what it covers: same
+				// length, same line structure, same header.
+				var ours bytes.Buffer
+				o := &Options{Name: "cname", Key: KeyNull, Timestamp: time.Unix(1700000000, 0), NotAfter: time.Unix(4000000000, 0)}
+				if key == "host" {
+					o.Key, o.HostKey = KeyHost, hk
+				}
+				if err := Encrypt(&ours, bytes.NewReader(payload), o); err != nil {
+					t.Fatal(err)
+				}
+				if len(ours.Bytes()) != len(data) || bytes.Count(ours.Bytes(), []byte("\n")) != bytes.Count(data, []byte("\n")) {
+					t.Fatalf("our %s credential has another shape than systemd's:\n%s\n%s", key, ours.Bytes(), data)
+				}
+			}
+		})
+	}
+}
+
+// TestSystemdTPM262 seals credentials offline to an swtpm's SRK and has the
+// real systemd-creds 262 decrypt them, and checks systemd's refusals.
+func TestSystemdTPM262(t *testing.T) {
+	tpm := startSwtpm(t)
+	parent, err := ParseParent(tpm.srkPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hk, err := NewHostKey(nil, machineID(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretEnv := writeHostKey(t, hk)
+	pk := newPCRKey(t)
+	dir := t.TempDir()
+	pkFile := writeFile(t, dir, "pcr.pem", pk.pem)
+	_ = pkFile
+	payload := []byte("sealed to the TPM")
+	decrypt := func(t *testing.T, p string, extra ...string) ([]byte, string, error) {
+		args := append([]string{"decrypt", "--tpm2-device=" + tpm.device()}, extra...)
+		return systemdCreds(t, "262", []string{secretEnv}, append(args, p, "-")...)
+	}
+	pcr11 := tpm.pcr11()
+	sigFile := writeFile(t, dir, "sig.json", pk.signature(t, pcr11))
+	cases := []struct {
+		name string
+		o    Options
+		sig  bool
+	}{
+		{"tpm2", Options{Key: KeyTPM2}, false},
+		{"host+tpm2", Options{Key: KeyHostTPM2, HostKey: hk}, false},
+		{"tpm2-pcr11", Options{Key: KeyTPM2, PCRs: []PCRValue{{11, pcr11}}}, false},
+		{"tpm2-pcr7-11", Options{Key: KeyTPM2, PCRs: []PCRValue{{11, pcr11}, {7, make([]byte, 32)}}}, false},
+		{"tpm2-pubkey", Options{Key: KeyTPM2, PCRPublicKey: pk.pem}, true},
+		{"host+tpm2-pubkey", Options{Key: KeyHostTPM2, HostKey: hk, PCRPublicKey: pk.pem}, true},
+	}
+	files := map[string]string{}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := c.o
+			o.Name, o.Parent = c.name, parent
+			p := encryptFile(t, dir, c.name, payload, &o)
+			files[c.name] = p
+			var extra []string
+			if c.sig {
+				extra = append(extra, "--tpm2-signature="+sigFile)
+			}
+			out, stderr, err := decrypt(t, p, extra...)
+			if err != nil || !bytes.Equal(out, payload) {
+				t.Fatalf("systemd-creds 262 decrypt: %v: %q: %s", err, out, stderr)
+			}
+			// Our own decrypt through the same swtpm.
+			tc, err := OpenTPM(tpm.device())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tc.Close()
+			data, _ := os.ReadFile(p)
+			var sig []byte
+			if c.sig {
+				sig, _ = os.ReadFile(sigFile)
+			}
+			var b bytes.Buffer
+			if _, err := Decrypt(&b, bytes.NewReader(data), &DecryptOptions{Name: c.name, HostKey: o.HostKey, TPM: tc, Signature: sig}); err != nil || !bytes.Equal(b.Bytes(), payload) {
+				t.Fatalf("Decrypt: %v, %q", err, b.Bytes())
+			}
+		})
+	}
+	t.Run("refusals", func(t *testing.T) {
+		// A flipped byte in the authenticated header (the IV) and in the tag.
+		data, _ := os.ReadFile(files["host+tpm2"])
+		raw, err := readCredential(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, off := range []int{35, len(raw) - 1} { // in the IV, in the tag
+			bad := bytes.Clone(raw)
+			bad[off] ^= 1
+			var b bytes.Buffer
+			encodeBase64(&b, bad)
+			p := writeFile(t, t.TempDir(), "host+tpm2", b.Bytes())
+			if _, stderr, err := decrypt(t, p); err == nil || !strings.Contains(stderr, "Decryption failed") {
+				t.Fatalf("flipped byte %d: systemd-creds: %v: %s", off, err, stderr)
+			}
+		}
+		// Expired.
+		o := Options{Name: "old", Key: KeyTPM2, Parent: parent, Timestamp: time.Unix(1000, 0), NotAfter: time.Unix(2000, 0)}
+		p := encryptFile(t, t.TempDir(), "old", payload, &o)
+		if _, stderr, err := decrypt(t, p); err == nil || !strings.Contains(stderr, "time passed") {
+			t.Fatalf("expired: systemd-creds: %v: %s", err, stderr)
+		}
+		// Another TPM.
+		other := startSwtpm(t)
+		args := []string{"decrypt", "--tpm2-device=" + other.device(), files["tpm2"], "-"}
+		if _, stderr, err := systemdCreds(t, "262", nil, args...); err == nil || !strings.Contains(stderr, "does not belong to this TPM") {
+			t.Fatalf("another TPM: systemd-creds: %v: %s", err, stderr)
+		}
+		// PCR 11 moves on: the literal-PCR and the signed credentials are refused.
+		tpm.extend11("enter-initrd")
+		// systemd's messages: the literal policy does not match; no
+		// signature for the current PCR 11 (ENOSTR, "Device not a stream").
+		for name, msg := range map[string]string{"tpm2-pcr11": "policy does not match", "tpm2-pubkey": "Device not a stream"} {
+			if _, stderr, err := decrypt(t, files[name], "--tpm2-signature="+sigFile); err == nil || !strings.Contains(stderr, msg) {
+				t.Fatalf("%s after PCR 11 moved on: systemd-creds: %v: %s", name, err, stderr)
+			}
+		}
+		// A signature for the new value unlocks the signed one again.
+		sig2 := writeFile(t, dir, "sig2.json", pk.signature(t, tpm.pcr11()))
+		if out, stderr, err := decrypt(t, files["tpm2-pubkey"], "--tpm2-signature="+sig2); err != nil || !bytes.Equal(out, payload) {
+			t.Fatalf("with a new signature: %v: %s", err, stderr)
+		}
+	})
+}
