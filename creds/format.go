@@ -187,7 +187,9 @@ func (e *UnsupportedError) Error() string { return "unsupported: " + e.Reason }
 // valid file name (not empty, ".", ".." and without "/") of printable ASCII
 // without ":", at most 255 bytes (credential_name_valid() in creds-util.c).
 func ValidName(name string) error {
-	bad := func(r string) error { return &InputError{Field: "credential name", Reason: fmt.Sprintf("%q %s", name, r)} }
+	bad := func(r string) error {
+		return &InputError{Field: "credential name", Reason: fmt.Sprintf("%q %s", name, r)}
+	}
 	switch {
 	case name == "":
 		return bad("is empty")

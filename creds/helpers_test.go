@@ -11,15 +11,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/ukibuild/ukibuild/internal/reftools"
+
 	"github.com/ukibuild/ukibuild/pcr"
 )
 
@@ -63,112 +60,6 @@ func writeHostKey(t *testing.T, k *HostKey) string {
 		t.Fatal(err)
 	}
 	return "SYSTEMD_CREDENTIAL_SECRET=" + p
-}
-
-// swtpm is a software TPM on a unix socket, provisioned as systemd
-// provisions a machine: an ECC P-256 SRK from systemd's template persisted
-// at 0x81000001 (made with tpm2-tools, not with this package).
-type swtpm struct {
-	t      *testing.T
-	dir    string
-	sock   string
-	srkPub []byte // TPM2B_PUBLIC of the SRK (tpm2_readpublic -f tss)
-}
-
-func (s *swtpm) device() string { return "swtpm:path=" + s.sock }
-
-// tool runs a tpm2-tools command against the swtpm.
-func (s *swtpm) tool(args ...string) []byte {
-	s.t.Helper()
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Dir = s.dir
-	cmd.Env = append(os.Environ(), "TPM2TOOLS_TCTI=swtpm:path="+s.sock)
-	out, err := cmd.Output()
-	if err != nil {
-		msg := ""
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg = string(ee.Stderr)
-		}
-		s.t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, msg)
-	}
-	return out
-}
-
-func startSwtpm(t *testing.T) *swtpm {
-	t.Helper()
-	for _, tool := range []string{"swtpm", "tpm2_createprimary", "tpm2_evictcontrol", "tpm2_readpublic", "tpm2_flushcontext", "tpm2_pcrextend", "tpm2_pcrread"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing: run .ci/deps.sh (swtpm, tpm2-tools)", tool)
-		}
-	}
-	// A short directory: unix socket paths are limited to 108 bytes.
-	dir, err := os.MkdirTemp("", "swtpm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	s := &swtpm{t: t, dir: dir, sock: filepath.Join(dir, "s")}
-	os.Mkdir(filepath.Join(dir, "state"), 0o700)
-	cmd := exec.Command("swtpm", "socket", "--tpm2",
-		"--server", "type=unixio,path="+s.sock,
-		"--ctrl", "type=unixio,path="+s.sock+".ctrl", // the TCTI wants SOCK.ctrl
-		"--flags", "startup-clear", "--tpmstate", "dir="+filepath.Join(dir, "state"))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; ; i++ {
-		if c, err := net.Dial("unix", s.sock+".ctrl"); err == nil {
-			c.Close()
-			break
-		}
-		if i > 200 {
-			t.Fatal("swtpm did not start")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	s.tool("tpm2_createprimary", "-Q", "-C", "o", "-g", "sha256", "-G", "ecc256:null:aes128cfb", "-c", "srk.ctx",
-		"-a", "restricted|decrypt|fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda")
-	s.tool("tpm2_evictcontrol", "-Q", "-C", "o", "-c", "srk.ctx", "0x81000001")
-	s.tool("tpm2_flushcontext", "-t")
-	s.tool("tpm2_readpublic", "-Q", "-c", "0x81000001", "-f", "tss", "-o", "srk.pub")
-	s.srkPub, err = os.ReadFile(filepath.Join(dir, "srk.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// legacyPrimary creates systemd's 255-261 transient primary with
-// tpm2-tools and returns its TPM2B_PUBLIC.
-func (s *swtpm) legacyPrimary() []byte {
-	s.t.Helper()
-	s.tool("tpm2_createprimary", "-Q", "-C", "o", "-g", "sha256", "-G", "ecc256:null:aes128cfb", "-c", "legacy.ctx",
-		"-a", "restricted|decrypt|fixedtpm|fixedparent|sensitivedataorigin|userwithauth")
-	s.tool("tpm2_readpublic", "-Q", "-c", "legacy.ctx", "-f", "tss", "-o", "legacy.pub")
-	s.tool("tpm2_flushcontext", "-t")
-	b, err := os.ReadFile(filepath.Join(s.dir, "legacy.pub"))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return b
-}
-
-// pcr11 reads PCR 11 (sha256) with tpm2_pcrread.
-func (s *swtpm) pcr11() []byte {
-	s.t.Helper()
-	s.tool("tpm2_pcrread", "-Q", "sha256:11", "-o", "pcr11.bin")
-	b, err := os.ReadFile(filepath.Join(s.dir, "pcr11.bin"))
-	if err != nil || len(b) != 32 {
-		s.t.Fatalf("tpm2_pcrread: %v (%d bytes)", err, len(b))
-	}
-	return b
-}
-
-func (s *swtpm) extend11(word string) {
-	s.t.Helper()
-	d := sha256.Sum256([]byte(word))
-	s.tool("tpm2_pcrextend", "11:sha256="+hex.EncodeToString(d[:]))
 }
 
 // pcrKey is a PCR signing key pair: the PEM public key and a function

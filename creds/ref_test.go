@@ -2,12 +2,17 @@ package creds
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-tpm/tpm2"
+
+	"github.com/ukibuild/ukibuild/internal/swtpmtest"
 )
 
 // TestSystemdDecryptsHostNull: credentials made by Encrypt with the null and
@@ -138,8 +143,8 @@ func TestReadSystemdCredentials(t *testing.T) {
 // TestSystemdTPM262 seals credentials offline to an swtpm's SRK and has the
 // real systemd-creds 262 decrypt them, and checks systemd's refusals.
 func TestSystemdTPM262(t *testing.T) {
-	tpm := startSwtpm(t)
-	parent, err := ParseParent(tpm.srkPub)
+	tpm := swtpmtest.Start(t)
+	parent, err := ParseParent(tpm.SRKPublic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,10 +159,10 @@ func TestSystemdTPM262(t *testing.T) {
 	_ = pkFile
 	payload := []byte("sealed to the TPM")
 	decrypt := func(t *testing.T, p string, extra ...string) ([]byte, string, error) {
-		args := append([]string{"decrypt", "--tpm2-device=" + tpm.device()}, extra...)
+		args := append([]string{"decrypt", "--tpm2-device=" + tpm.Device()}, extra...)
 		return systemdCreds(t, "262", []string{secretEnv}, append(args, p, "-")...)
 	}
-	pcr11 := tpm.pcr11()
+	pcr11 := tpm.PCR11()
 	sigFile := writeFile(t, dir, "sig.json", pk.signature(t, pcr11))
 	cases := []struct {
 		name string
@@ -187,7 +192,7 @@ func TestSystemdTPM262(t *testing.T) {
 				t.Fatalf("systemd-creds 262 decrypt: %v: %q: %s", err, out, stderr)
 			}
 			// Our own decrypt through the same swtpm.
-			tc, err := OpenTPM(tpm.device())
+			tc, err := OpenTPM(tpm.Device())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -227,13 +232,13 @@ func TestSystemdTPM262(t *testing.T) {
 			t.Fatalf("expired: systemd-creds: %v: %s", err, stderr)
 		}
 		// Another TPM.
-		other := startSwtpm(t)
-		args := []string{"decrypt", "--tpm2-device=" + other.device(), files["tpm2"], "-"}
+		other := swtpmtest.Start(t)
+		args := []string{"decrypt", "--tpm2-device=" + other.Device(), files["tpm2"], "-"}
 		if _, stderr, err := systemdCreds(t, "262", nil, args...); err == nil || !strings.Contains(stderr, "does not belong to this TPM") {
 			t.Fatalf("another TPM: systemd-creds: %v: %s", err, stderr)
 		}
 		// PCR 11 moves on: the literal-PCR and the signed credentials are refused.
-		tpm.extend11("enter-initrd")
+		tpm.Extend11("enter-initrd")
 		// systemd's messages: the literal policy does not match; no
 		// signature for the current PCR 11 (ENOSTR, "Device not a stream").
 		for name, msg := range map[string]string{"tpm2-pcr11": "policy does not match", "tpm2-pubkey": "Device not a stream"} {
@@ -242,9 +247,156 @@ func TestSystemdTPM262(t *testing.T) {
 			}
 		}
 		// A signature for the new value unlocks the signed one again.
-		sig2 := writeFile(t, dir, "sig2.json", pk.signature(t, tpm.pcr11()))
+		sig2 := writeFile(t, dir, "sig2.json", pk.signature(t, tpm.PCR11()))
 		if out, stderr, err := decrypt(t, files["tpm2-pubkey"], "--tpm2-signature="+sig2); err != nil || !bytes.Equal(out, payload) {
 			t.Fatalf("with a new signature: %v: %s", err, stderr)
 		}
 	})
+}
+
+// TestSystemdTPMLegacy257: for --target-systemd 255-261 the secret is
+// duplicated to systemd's legacy primary (made here with tpm2-tools from
+// the template systemd documents); systemd-creds 257 and 262 decrypt it.
+func TestSystemdTPMLegacy257(t *testing.T) {
+	tpm := swtpmtest.Start(t)
+	parent, err := ParseParent(tpm.LegacyPrimary())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The SRK (noDA) is not the legacy primary: refused for 257.
+	srk, err := ParseParent(tpm.SRKPublic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink bytes.Buffer
+	var srkErr *SRKError
+	if err := Encrypt(&sink, strings.NewReader("x"), &Options{Key: KeyTPM2, Parent: srk, Target: 257}); !errors.As(err, &srkErr) {
+		t.Fatalf("Encrypt for 257 with the SRK: %v, want *SRKError", err)
+	}
+	hk, err := NewHostKey(nil, machineID(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretEnv := writeHostKey(t, hk)
+	pk := newPCRKey(t)
+	dir := t.TempDir()
+	pcr11 := tpm.PCR11()
+	sigFile := writeFile(t, dir, "sig.json", pk.signature(t, pcr11))
+	payload := []byte("legacy primary")
+	for _, c := range []struct {
+		name string
+		o    Options
+	}{
+		{"tpm2", Options{Key: KeyTPM2}},
+		{"host+tpm2", Options{Key: KeyHostTPM2, HostKey: hk}},
+		{"tpm2-pcr11", Options{Key: KeyTPM2, PCRs: []PCRValue{{11, pcr11}}}},
+		{"tpm2-pubkey", Options{Key: KeyTPM2, PCRPublicKey: pk.pem}},
+		{"host+tpm2-pubkey", Options{Key: KeyHostTPM2, HostKey: hk, PCRPublicKey: pk.pem}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := c.o
+			o.Name, o.Parent, o.Target = c.name, parent, 257
+			p := encryptFile(t, dir, c.name, payload, &o)
+			info, err := Inspect(bytes.NewReader(mustRead(t, p)))
+			if err != nil || info.PinnedSRK {
+				t.Fatalf("Inspect: %+v, %v", info, err)
+			}
+			for _, v := range []string{"257", "262"} {
+				out, stderr, err := systemdCreds(t, v, []string{secretEnv}, "decrypt", "--tpm2-device="+tpm.Device(), "--tpm2-signature="+sigFile, p, "-")
+				if err != nil || !bytes.Equal(out, payload) {
+					t.Fatalf("systemd-creds %s decrypt: %v: %q: %s", v, err, out, stderr)
+				}
+			}
+			tc, err := OpenTPM(tpm.Device())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tc.Close()
+			var b bytes.Buffer
+			if _, err := Decrypt(&b, bytes.NewReader(mustRead(t, p)), &DecryptOptions{HostKey: o.HostKey, TPM: tc, Signature: mustRead(t, sigFile)}); err != nil || !bytes.Equal(b.Bytes(), payload) {
+				t.Fatalf("Decrypt: %v %q", err, b.Bytes())
+			}
+		})
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestReadSystemdTPM262: Decrypt unseals, through the swtpm, credentials
+// the real systemd-creds 262 sealed there, and the SRK systemd pins in them
+// is byte for byte what Encrypt pins for the SRK's TPM2B_PUBLIC.
+func TestReadSystemdTPM262(t *testing.T) {
+	tpm := swtpmtest.Start(t)
+	hk, err := NewHostKey(nil, machineID(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretEnv := writeHostKey(t, hk)
+	dir := t.TempDir()
+	payload := []byte("sealed by systemd")
+	in := writeFile(t, dir, "in", payload)
+	parent, err := ParseParent(tpm.SRKPublic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		key  string
+		args []string
+		want KeyType
+	}{
+		{"tpm2", nil, KeyTPM2},
+		{"host+tpm2", nil, KeyHostTPM2},
+		{"tpm2", []string{"--tpm2-pcrs=7+11"}, KeyTPM2},
+	} {
+		p := filepath.Join(dir, "c.cred")
+		args := append([]string{"encrypt", "--with-key=" + c.key, "--tpm2-device=" + tpm.Device(), "--name=c"}, c.args...)
+		if _, stderr, err := systemdCreds(t, "262", []string{secretEnv}, append(args, in, p)...); err != nil {
+			t.Fatalf("systemd-creds encrypt %s: %v: %s", c.key, err, stderr)
+		}
+		data := mustRead(t, p)
+		raw, err := readCredential(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := parseHeader(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !h.id.pinnedSRK || !bytes.Equal(h.srk, parent.serializeSRK()) {
+			t.Fatalf("systemd's pinned SRK\n%x\nours\n%x", h.srk, parent.serializeSRK())
+		}
+		if !bytes.Equal(tpm2bRaw(t, h.blob), h.blob) {
+			t.Fatal("blob does not parse")
+		}
+		tc, err := OpenTPM(tpm.Device())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		info, err := Decrypt(&out, bytes.NewReader(data), &DecryptOptions{Name: "c", HostKey: hk, TPM: tc})
+		tc.Close()
+		if err != nil || !bytes.Equal(out.Bytes(), payload) || info.KeyType != c.want || info.Imported {
+			t.Fatalf("Decrypt(systemd's %s %v): %v %q %+v", c.key, c.args, err, out.Bytes(), info)
+		}
+	}
+}
+
+func tpm2bRaw(t *testing.T, b []byte) []byte {
+	t.Helper()
+	bl, err := parseBlob(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := append(tpm2.Marshal(bl.private), tpm2.Marshal(bl.public)...)
+	if len(bl.seed) > 0 {
+		r = append(r, tpm2.Marshal(tpm2.TPM2BEncryptedSecret{Buffer: bl.seed})...)
+	}
+	return r
 }
