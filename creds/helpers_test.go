@@ -70,7 +70,7 @@ type pcrKey struct {
 	pem  []byte
 }
 
-func newPCRKey(t *testing.T) *pcrKey {
+func newPCRKey(t testing.TB) *pcrKey {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
