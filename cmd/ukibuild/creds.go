@@ -237,7 +237,7 @@ func (c *credsEncryptCmd) Run(e *env) error {
 type credsDecryptCmd struct {
 	Input     string  `arg:"" optional:"" default:"-" help:"Credential file, - for standard input." placeholder:"IN"`
 	Output    string  `arg:"" optional:"" default:"-" help:"Payload file to write, - for standard output." placeholder:"OUT"`
-	Name      *string `help:"Name the credential must embed; default IN's file name (as systemd-creds); empty: no check." placeholder:"NAME"`
+	Name      *string `help:"Name the credential must embed; default IN's file name, with or without .cred; empty: no check." placeholder:"NAME"`
 	HostKey   string  `name:"host-key" help:"Host key file for host and host+tpm2 credentials (default /var/lib/systemd/credential.secret when needed)." placeholder:"FILE"`
 	Device    string  `name:"tpm2-device" help:"TPM for tpm2 credentials: a device (/dev/tpmrm0) or swtpm:path=SOCKET." placeholder:"DEVICE"`
 	Signature string  `name:"tpm2-signature" help:"Signed PCR policy JSON (.pcrsig) for credentials bound to a PCR public key." placeholder:"FILE"`
@@ -249,11 +249,8 @@ func (c *credsDecryptCmd) Run(e *env) error {
 		return err
 	}
 	o := &creds.DecryptOptions{}
-	switch {
-	case c.Name != nil:
+	if c.Name != nil {
 		o.Name = *c.Name
-	case c.Input != "-":
-		o.Name = filepath.Base(c.Input)
 	}
 	info, err := creds.Inspect(bytes.NewReader(data))
 	if err != nil && !errors.Is(err, creds.ErrAuthentication) {
@@ -282,8 +279,16 @@ func (c *credsDecryptCmd) Run(e *env) error {
 		}
 	}
 	var out bytes.Buffer
-	if _, err := creds.Decrypt(&out, bytes.NewReader(data), o); err != nil {
+	got, err := creds.Decrypt(&out, bytes.NewReader(data), o)
+	if err != nil {
 		return fmt.Errorf("%s: %w", c.Input, err)
+	}
+	// Without --name, the file name is the expected name, as for
+	// systemd-creds decrypt; NAME.cred may also embed NAME, the name PID 1
+	// imports it under.
+	if base := filepath.Base(c.Input); c.Name == nil && c.Input != "-" && got.Name != "" &&
+		got.Name != base && got.Name != strings.TrimSuffix(base, ".cred") {
+		return fmt.Errorf("%s: %w", c.Input, &creds.NameMismatchError{Embedded: got.Name, Expected: base})
 	}
 	return writeOutput(e, c.Output, 0o600, out.Bytes())
 }
