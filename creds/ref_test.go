@@ -400,3 +400,22 @@ func tpm2bRaw(t *testing.T, b []byte) []byte {
 	}
 	return r
 }
+
+// TestSystemdTPMRSA262: an RSA 2048 SRK (OAEP duplication) works with the
+// real systemd-creds 262 too.
+func TestSystemdTPMRSA262(t *testing.T) {
+	tpm := swtpmtest.StartRSA(t)
+	parent, err := ParseParent(tpm.SRKPublic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parent.Algorithm() != "rsa" {
+		t.Fatalf("parent algorithm %s", parent.Algorithm())
+	}
+	payload := []byte("RSA SRK")
+	p := encryptFile(t, t.TempDir(), "rsa", payload, &Options{Name: "rsa", Key: KeyTPM2, Parent: parent, PCRs: []PCRValue{{11, tpm.PCR11()}}})
+	out, stderr, err := systemdCreds(t, "262", nil, "decrypt", "--tpm2-device="+tpm.Device(), p, "-")
+	if err != nil || !bytes.Equal(out, payload) {
+		t.Fatalf("systemd-creds 262 decrypt: %v %q %s", err, out, stderr)
+	}
+}

@@ -49,7 +49,13 @@ func (s *TPM) Tool(args ...string) []byte {
 
 // Start runs swtpm in a temporary directory until the test ends and
 // provisions the SRK.
-func Start(t *testing.T) *TPM {
+func Start(t *testing.T) *TPM { return start(t, "ecc256:null:aes128cfb") }
+
+// StartRSA is Start with an RSA 2048 SRK (systemd's RSA SRK template, which
+// systemd uses on TPMs without ECC).
+func StartRSA(t *testing.T) *TPM { return start(t, "rsa2048:null:aes128cfb") }
+
+func start(t *testing.T, alg string) *TPM {
 	t.Helper()
 	for _, tool := range []string{"swtpm", "tpm2_createprimary", "tpm2_evictcontrol", "tpm2_readpublic", "tpm2_flushcontext", "tpm2_pcrextend", "tpm2_pcrread"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -82,7 +88,7 @@ func Start(t *testing.T) *TPM {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	s.Tool("tpm2_createprimary", "-Q", "-C", "o", "-g", "sha256", "-G", "ecc256:null:aes128cfb", "-c", "srk.ctx",
+	s.Tool("tpm2_createprimary", "-Q", "-C", "o", "-g", "sha256", "-G", alg, "-c", "srk.ctx",
 		"-a", "restricted|decrypt|fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda")
 	s.Tool("tpm2_evictcontrol", "-Q", "-C", "o", "-c", "srk.ctx", "0x81000001")
 	s.Tool("tpm2_flushcontext", "-t")
