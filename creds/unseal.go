@@ -79,6 +79,7 @@ func unseal(tpm transport.TPM, h *header, signature []byte) ([]byte, error) {
 		return nil, err
 	}
 	var parent tpm2.AuthHandle
+	var parentPub *tpm2.TPMTPublic
 	if h.id.pinnedSRK {
 		s, err := parseSerializedSRK(h.srk)
 		if err != nil {
@@ -92,6 +93,9 @@ func unseal(tpm transport.TPM, h *header, signature []byte) ([]byte, error) {
 			return nil, fmt.Errorf("%w: the SRK at %#x has another name", ErrWrongTPM, s.handle)
 		}
 		parent = tpm2.AuthHandle{Handle: tpm2.TPMHandle(s.handle), Name: rp.Name, Auth: tpm2.PasswordAuth(nil)}
+		if parentPub, err = rp.OutPublic.Contents(); err != nil {
+			return nil, err
+		}
 	} else {
 		rsp, err := tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHOwner, InPublic: tpm2.New2B(legacyTemplate(h.primaryAlg))}.Execute(tpm)
 		if err != nil {
@@ -99,6 +103,9 @@ func unseal(tpm transport.TPM, h *header, signature []byte) ([]byte, error) {
 		}
 		defer tpm2.FlushContext{FlushHandle: rsp.ObjectHandle}.Execute(tpm) //nolint:errcheck
 		parent = tpm2.AuthHandle{Handle: rsp.ObjectHandle, Name: rsp.Name, Auth: tpm2.PasswordAuth(nil)}
+		if parentPub, err = rsp.OutPublic.Contents(); err != nil {
+			return nil, err
+		}
 	}
 	private := bl.private
 	if len(bl.seed) > 0 {
@@ -120,7 +127,11 @@ func unseal(tpm transport.TPM, h *header, signature []byte) ([]byte, error) {
 	}
 	defer tpm2.FlushContext{FlushHandle: obj.ObjectHandle}.Execute(tpm) //nolint:errcheck
 
-	sess, closeSess, err := tpm2.PolicySession(tpm, tpm2.TPMAlgSHA256, 16)
+	// The session is salted to the parent (whose name was checked above)
+	// and encrypts the response, so that the secret does not cross the
+	// bus in clear, as systemd's encryption session does.
+	sess, closeSess, err := tpm2.PolicySession(tpm, tpm2.TPMAlgSHA256, 16,
+		tpm2.Salted(parent.Handle, *parentPub), tpm2.AESEncryption(128, tpm2.EncryptOut))
 	if err != nil {
 		return nil, fmt.Errorf("starting a policy session: %w", err)
 	}
