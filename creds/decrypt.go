@@ -82,7 +82,12 @@ func (h *header) info() *Info {
 // Inspect reads a credential's unencrypted headers. For null-key
 // credentials it also decrypts the metadata (the key is public), so that
 // Name, Timestamp and NotAfter are known.
-func Inspect(r io.Reader) (*Info, error) {
+func Inspect(r io.Reader) (*Info, error) { return InspectHostKey(r, nil) }
+
+// InspectHostKey is Inspect that also decrypts the metadata of host-key
+// credentials with hk (when hk is not nil). Neither checks the name or the
+// not-after time; the payload is only counted.
+func InspectHostKey(r io.Reader, hk *HostKey) (*Info, error) {
 	data, err := readCredential(r)
 	if err != nil {
 		return nil, err
@@ -92,8 +97,14 @@ func Inspect(r io.Reader) (*Info, error) {
 		return nil, err
 	}
 	in := h.info()
-	if h.id.key == KeyNull {
+	switch {
+	case h.id.key == KeyNull:
 		if _, err := open(data, h, nil, in); err != nil {
+			return nil, err
+		}
+	case h.id.key == KeyHost && hk != nil && !h.id.scoped:
+		k := sha256.Sum256(hk.Secret)
+		if _, err := open(data, h, k[:], in); err != nil {
 			return nil, err
 		}
 	}

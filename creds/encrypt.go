@@ -103,6 +103,7 @@ func (o *Options) check() error {
 		}
 		return nil
 	}
+	// systemd 254's tpm2-util.c has no Esys_Import (255 added it).
 	if target < 255 {
 		return &UnsupportedError{Reason: fmt.Sprintf("systemd %d cannot import a TPM-sealed secret made offline (TPM2_Import is used from 255 on): use --with-key=host or null for it", target)}
 	}

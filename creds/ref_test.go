@@ -118,6 +118,9 @@ func TestReadSystemdCredentials(t *testing.T) {
 				if key == "null" && (ii.Name != "cname" || !ii.Decrypted) {
 					t.Fatalf("Inspect of a null-key credential: %+v", ii)
 				}
+				if ih, err := InspectHostKey(bytes.NewReader(data), hk); err != nil || ih.Name != "cname" || !ih.NotAfter.Equal(time.Unix(4000000000, 0)) {
+					t.Fatalf("InspectHostKey(%s %s) = %+v, %v", v, key, ih, err)
+				}
 				if _, err := Decrypt(&out, bytes.NewReader(data), &DecryptOptions{Name: "other", HostKey: hk}); err == nil {
 					t.Fatal("Decrypt with another name succeeded")
 				}

@@ -294,8 +294,9 @@ func (c *credsDecryptCmd) Run(e *env) error {
 }
 
 type credsInspectCmd struct {
-	File string `arg:"" help:"Credential file, - for standard input." placeholder:"FILE"`
-	JSON bool   `help:"Print JSON."`
+	File    string `arg:"" help:"Credential file, - for standard input." placeholder:"FILE"`
+	JSON    bool   `help:"Print JSON."`
+	HostKey string `name:"host-key" help:"Host key file: also show the name and times of host-key credentials." placeholder:"FILE"`
 }
 
 func (c *credsInspectCmd) Run(e *env) error {
@@ -303,7 +304,13 @@ func (c *credsInspectCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	in, err := creds.Inspect(bytes.NewReader(data))
+	var hk *creds.HostKey
+	if c.HostKey != "" {
+		if hk, err = readHostKeyFile(c.HostKey); err != nil {
+			return err
+		}
+	}
+	in, err := creds.InspectHostKey(bytes.NewReader(data), hk)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.File, err)
 	}
