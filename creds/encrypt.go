@@ -110,7 +110,7 @@ func (o *Options) check() error {
 	if o.Parent == nil {
 		return &InputError{Field: "storage key", Reason: fmt.Sprintf("key type %s needs the target TPM's storage key (TPM2B_PUBLIC)", o.Key)}
 	}
-	if target < 262 && !o.Parent.isLegacyPrimary() {
+	if target < 262 && !o.Parent.LegacyPrimary() {
 		return &SRKError{Reason: fmt.Sprintf("systemd %d seals to its transient legacy primary key, and this key does not have that template's attributes (restricted|decrypt|fixedtpm|fixedparent|sensitivedataorigin|userwithauth, no noda): give the legacy primary's public (see docs/credentials.md), not the SRK's", target)}
 	}
 	if len(o.PCRPublicKeyPCRs) > 0 && o.PCRPublicKey == nil {

@@ -126,10 +126,11 @@ func algName(a uint16) string {
 	return fmt.Sprintf("%#04x", a)
 }
 
-// isLegacyPrimary reports whether p has the attributes of systemd's legacy
+// LegacyPrimary reports whether p has the attributes of systemd's legacy
 // primary template (tpm2_get_legacy_template() in tpm2-util.c): the SRK
-// template's without noDA.
-func (p *Parent) isLegacyPrimary() bool {
+// template's without noDA. Such a key is the parent for targets 255-261,
+// and most likely the wrong key for 262 and later.
+func (p *Parent) LegacyPrimary() bool {
 	a := p.public.ObjectAttributes
 	return a.Restricted && a.Decrypt && a.FixedTPM && a.FixedParent && a.SensitiveDataOrigin && a.UserWithAuth &&
 		!a.NoDA && !a.AdminWithPolicy && len(p.public.AuthPolicy.Buffer) == 0

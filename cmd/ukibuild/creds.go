@@ -198,6 +198,9 @@ func (c *credsEncryptCmd) Run(e *env) error {
 		if o.Parent, err = creds.ParseParent(b); err != nil {
 			return fmt.Errorf("%s: %w", c.DeviceKey, err)
 		}
+		if c.TargetSystemd >= 262 && o.Parent.LegacyPrimary() {
+			e.warnf("%s has the attributes of systemd's legacy primary key, not of the SRK systemd %d seals to (systemd-analyze srk): the target will not decrypt it unless this key is its SRK at 0x81000001", c.DeviceKey, c.TargetSystemd)
+		}
 	}
 	if c.PublicKey != "" {
 		if o.PCRPublicKey, err = readInput(c.PublicKey, 1<<20); err != nil {

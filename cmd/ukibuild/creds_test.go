@@ -155,6 +155,30 @@ func TestCredsCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "warning") || !strings.Contains(stderr, other) {
 		t.Fatalf("name mismatch: %d %q", code, stderr)
 	}
+	// Our decrypt refuses a renamed file, naming it and both names.
+	renamed := filepath.Join(dir, "renamed.cred")
+	if err := os.Rename(side, renamed); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runOurs("creds", "decrypt", "--host-key="+hostKey, "--tpm2-device="+tpm.Device(), renamed, filepath.Join(dir, "renamed.out"))
+	if code == 0 || !strings.Contains(stderr, renamed) || !strings.Contains(stderr, `"secret" does not match "renamed.cred"`) {
+		t.Fatalf("decrypt of a renamed file: %d %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "renamed.out")); err == nil {
+		t.Fatal("decrypt of a renamed file wrote its output")
+	}
+	// The legacy primary given for a 262 target is warned about.
+	legacy := writeTestFile(t, dir, "legacy.tpm2b_public", tpm.LegacyPrimary())
+	code, _, stderr = runOurs("creds", "encrypt", "--with-key=tpm2", "--tpm2-device-key="+legacy, in, filepath.Join(dir, "l.cred"))
+	if code != 0 || !strings.Contains(stderr, "legacy primary") {
+		t.Fatalf("legacy primary for 262: %d %s", code, stderr)
+	}
+	if code, _, stderr = runOurs("creds", "encrypt", "--with-key=tpm2", "--target-systemd=257", "--tpm2-device-key="+legacy, in, filepath.Join(dir, "l.cred")); code != 0 || stderr != "" {
+		t.Fatalf("legacy primary for 257: %d %s", code, stderr)
+	}
+	if out, stderr, err := runSystemdCreds(t, "257", nil, "decrypt", "--name=l", "--tpm2-device="+tpm.Device(), filepath.Join(dir, "l.cred"), "-"); err != nil || !bytes.Equal(out, payload) {
+		t.Fatalf("systemd-creds 257 decrypt: %v %q %s", err, out, stderr)
+	}
 	// Real systemd-creds refuses it under the file's name.
 	if _, stderr, err := runSystemdCreds(t, "262", nil, "decrypt", "--name=other", other, "-"); err == nil || !strings.Contains(stderr, "does not match") {
 		t.Fatalf("systemd-creds decrypt of a misnamed credential: %v %s", err, stderr)
