@@ -2,6 +2,11 @@ package creds
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +17,7 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 
+	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/internal/swtpmtest"
 )
 
@@ -421,4 +427,80 @@ func TestSystemdTPMRSA262(t *testing.T) {
 	if err != nil || !bytes.Equal(out, payload) {
 		t.Fatalf("systemd-creds 262 decrypt: %v %q %s", err, out, stderr)
 	}
+}
+
+// TestSystemdMeasureSignature: the signed PCR policy comes from the real
+// systemd-measure 262 (sign --linux=... --phase=enter-initrd), the swtpm's
+// PCR 11 is brought to the state systemd-measure predicts (checked with
+// systemd-measure calculate against tpm2_pcrread), and systemd-creds 262
+// and Decrypt unseal a credential bound to the PCR public key with it.
+func TestSystemdMeasureSignature(t *testing.T) {
+	tools := reftools.Locate(t)
+	tpm := swtpmtest.Start(t)
+	dir := t.TempDir()
+	pk := newPCRKey(t)
+	keyFile := writeFile(t, dir, "pcr.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: mustPKCS8(t, pk.priv)}))
+	pubFile := writeFile(t, dir, "pcr.pem", pk.pem)
+	kernel := []byte("a kernel")
+	linux := writeFile(t, dir, "linux", kernel)
+	measure := func(args ...string) []byte {
+		t.Helper()
+		cmd := tools.MeasureVersion(t, "262", args...)
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("systemd-measure %v: %v: %s", args, err, e.Bytes())
+		}
+		return o.Bytes()
+	}
+	// systemd-stub measures a section as SHA-256 of its name with the NUL,
+	// then of its content; systemd-pcrphase extends SHA-256 of the word.
+	for _, d := range [][]byte{[]byte(".linux\x00"), kernel, []byte("enter-initrd")} {
+		h := sha256.Sum256(d)
+		tpm.Tool("tpm2_pcrextend", "11:sha256="+hex.EncodeToString(h[:]))
+	}
+	var calc map[string][]struct {
+		Hash string `json:"hash"`
+	}
+	if err := json.Unmarshal(measure("calculate", "--linux="+linux, "--phase=enter-initrd", "--bank=sha256", "--json=short"), &calc); err != nil {
+		t.Fatal(err)
+	}
+	if len(calc["sha256"]) != 1 || calc["sha256"][0].Hash != hex.EncodeToString(tpm.PCR11()) {
+		t.Fatalf("systemd-measure predicts %v, the swtpm has %x", calc, tpm.PCR11())
+	}
+	sig := measure("sign", "--linux="+linux, "--phase=enter-initrd", "--bank=sha256", "--private-key="+keyFile, "--public-key="+pubFile, "--json=short")
+	sigFile := writeFile(t, dir, "sig.json", sig)
+	parent, err := ParseParent(tpm.SRKPublic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := []byte("signed policy")
+	p := encryptFile(t, dir, "signed", payload, &Options{Name: "signed", Key: KeyTPM2, Parent: parent, PCRPublicKey: pk.pem})
+	out, stderr, err := systemdCreds(t, "262", nil, "decrypt", "--tpm2-device="+tpm.Device(), "--tpm2-signature="+sigFile, p, "-")
+	if err != nil || !bytes.Equal(out, payload) {
+		t.Fatalf("systemd-creds 262 decrypt: %v %q %s", err, out, stderr)
+	}
+	tc, err := OpenTPM(tpm.Device())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	var b bytes.Buffer
+	if _, err := Decrypt(&b, bytes.NewReader(mustRead(t, p)), &DecryptOptions{Name: "signed", TPM: tc, Signature: sig}); err != nil || !bytes.Equal(b.Bytes(), payload) {
+		t.Fatalf("Decrypt: %v %q", err, b.Bytes())
+	}
+	// The next phase: no signature for it in sig.json.
+	tpm.Extend11("leave-initrd")
+	if _, err := Decrypt(&b, bytes.NewReader(mustRead(t, p)), &DecryptOptions{Name: "signed", TPM: tc, Signature: sig}); !errors.Is(err, ErrNoSignature) {
+		t.Fatalf("Decrypt after leave-initrd: %v, want ErrNoSignature", err)
+	}
+}
+
+func mustPKCS8(t *testing.T, k any) []byte {
+	t.Helper()
+	b, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
