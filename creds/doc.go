@@ -18,7 +18,7 @@
 // The file layout, key-type IDs and limits mirror systemd's
 // src/shared/creds-util.[ch] and src/shared/tpm2-util.c (systemd v261-1469,
 // commit f9558beb18bb; the 262 "pinned SRK" key types) and were checked
-// against systemd-creds 262.1, 257.13, 254.26 and 252.39. Options.Target
+// against systemd-creds 262.1, 257.13, 254.26 and 252.39. Options.TargetSystemd
 // selects the layout: 262 and later embed the storage key (the persistent SRK
 // at 0x81000001) in the credential; 255-261 use key-type IDs that make
 // systemd derive a transient primary key from its fixed "legacy" template, so

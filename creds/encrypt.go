@@ -26,7 +26,7 @@ type Options struct {
 	// HostKey is the target's host key file (KeyHost, KeyHostTPM2).
 	HostKey *HostKey
 	// Parent is the TPM key the secret is sealed to (KeyTPM2,
-	// KeyHostTPM2): the SRK for Target 262 and later, systemd's legacy
+	// KeyHostTPM2): the SRK for TargetSystemd 262 and later, systemd's legacy
 	// primary for 255-261.
 	Parent *Parent
 	// PCRPublicKey is a PEM RSA public key: the credential is then only
@@ -43,9 +43,11 @@ type Options struct {
 	Timestamp time.Time
 	// NotAfter is when the credential expires; the zero time means never.
 	NotAfter time.Time
-	// Target is the systemd version that will decrypt the credential
-	// (default DefaultTarget).
-	Target int
+	// TargetSystemd is the systemd version that will decrypt the
+	// credential (default DefaultTarget): 262 and later seal to the pinned
+	// SRK, 255-261 to systemd's legacy primary, and 252-254 take only the
+	// null and host keys.
+	TargetSystemd int
 	// Rand is the source of the IV, the TPM secret and the duplication's
 	// randomness (crypto/rand.Reader if nil).
 	Rand io.Reader
@@ -75,7 +77,7 @@ func (o *Options) check() error {
 			return err
 		}
 	}
-	target := o.Target
+	target := o.TargetSystemd
 	if target == 0 {
 		target = DefaultTarget
 	}
@@ -159,7 +161,7 @@ func Encrypt(w io.Writer, r io.Reader, o *Options) error {
 
 func encrypt(payload []byte, o *Options) ([]byte, error) {
 	rnd := randOrDefault(o.Rand)
-	target := o.Target
+	target := o.TargetSystemd
 	if target == 0 {
 		target = DefaultTarget
 	}

@@ -112,9 +112,9 @@ func TestEncryptRefusals(t *testing.T) {
 		"no key type":          {Options{}, nil, func(e error) bool { return errors.As(e, &ie) }},
 		"host without key":     {Options{Key: KeyHost}, nil, func(e error) bool { return errors.As(e, &ie) }},
 		"tpm2 without parent":  {Options{Key: KeyTPM2}, nil, func(e error) bool { return errors.As(e, &ie) }},
-		"tpm2 for 254":         {Options{Key: KeyTPM2, Parent: parent, Target: 254}, nil, func(e error) bool { return errors.As(e, &ue) && strings.Contains(e.Error(), "systemd 254") }},
-		"host+tpm2 for 252":    {Options{Key: KeyHostTPM2, HostKey: hk, Parent: parent, Target: 252}, nil, func(e error) bool { return errors.As(e, &ue) }},
-		"SRK for 257":          {Options{Key: KeyTPM2, Parent: parent, Target: 257}, nil, func(e error) bool { return errors.As(e, &se) && strings.Contains(e.Error(), "legacy primary") }},
+		"tpm2 for 254":         {Options{Key: KeyTPM2, Parent: parent, TargetSystemd: 254}, nil, func(e error) bool { return errors.As(e, &ue) && strings.Contains(e.Error(), "systemd 254") }},
+		"host+tpm2 for 252":    {Options{Key: KeyHostTPM2, HostKey: hk, Parent: parent, TargetSystemd: 252}, nil, func(e error) bool { return errors.As(e, &ue) }},
+		"SRK for 257":          {Options{Key: KeyTPM2, Parent: parent, TargetSystemd: 257}, nil, func(e error) bool { return errors.As(e, &se) && strings.Contains(e.Error(), "legacy primary") }},
 		"PCR out of range":     {Options{Key: KeyTPM2, Parent: parent, PCRs: []PCRValue{{24, make([]byte, 32)}}}, nil, func(e error) bool { return errors.As(e, &ie) }},
 		"PCR value size":       {Options{Key: KeyTPM2, Parent: parent, PCRs: []PCRValue{{7, make([]byte, 20)}}}, nil, func(e error) bool { return errors.As(e, &ie) }},
 		"bad PCR public key":   {Options{Key: KeyTPM2, Parent: parent, PCRPublicKey: []byte("nope")}, nil, func(e error) bool { return errors.As(e, &ie) && strings.Contains(e.Error(), "PCR public key") }},
@@ -211,9 +211,9 @@ func FuzzParse(f *testing.F) {
 		{Name: "n", Key: KeyNull},
 		{Name: "h", Key: KeyHost, HostKey: hk},
 		{Name: "t", Key: KeyHostTPM2, HostKey: hk, Parent: parent, PCRPublicKey: pk.pem, PCRs: []PCRValue{{7, make([]byte, 32)}}},
-		{Name: "l", Key: KeyTPM2, Parent: parent, Target: 257, PCRs: []PCRValue{{7, make([]byte, 32)}}},
+		{Name: "l", Key: KeyTPM2, Parent: parent, TargetSystemd: 257, PCRs: []PCRValue{{7, make([]byte, 32)}}},
 	} {
-		if o.Target == 257 {
+		if o.TargetSystemd == 257 {
 			continue // the soft parent is an SRK, not the legacy primary
 		}
 		var b bytes.Buffer

@@ -35,7 +35,7 @@ func TestSystemdDecryptsHostNull(t *testing.T) {
 		for _, key := range []KeyType{KeyNull, KeyHost} {
 			t.Run(v+"/"+key.String(), func(t *testing.T) {
 				dir := t.TempDir()
-				o := &Options{Name: "foo", Key: key, Timestamp: ts, NotAfter: time.Now().Add(time.Hour), Target: atoi(v)}
+				o := &Options{Name: "foo", Key: key, Timestamp: ts, NotAfter: time.Now().Add(time.Hour), TargetSystemd: atoi(v)}
 				if key == KeyHost {
 					o.HostKey = hk
 				}
@@ -279,7 +279,7 @@ func TestSystemdTPMLegacy257(t *testing.T) {
 	}
 	var sink bytes.Buffer
 	var srkErr *SRKError
-	if err := Encrypt(&sink, strings.NewReader("x"), &Options{Key: KeyTPM2, Parent: srk, Target: 257}); !errors.As(err, &srkErr) {
+	if err := Encrypt(&sink, strings.NewReader("x"), &Options{Key: KeyTPM2, Parent: srk, TargetSystemd: 257}); !errors.As(err, &srkErr) {
 		t.Fatalf("Encrypt for 257 with the SRK: %v, want *SRKError", err)
 	}
 	hk, err := NewHostKey(nil, machineID(t))
@@ -304,7 +304,7 @@ func TestSystemdTPMLegacy257(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := c.o
-			o.Name, o.Parent, o.Target = c.name, parent, 257
+			o.Name, o.Parent, o.TargetSystemd = c.name, parent, 257
 			p := encryptFile(t, dir, c.name, payload, &o)
 			info, err := Inspect(bytes.NewReader(mustRead(t, p)))
 			if err != nil || info.PinnedSRK {

@@ -146,7 +146,7 @@ func writeOutput(e *env, path string, perm fs.FileMode, data []byte) error {
 }
 
 func (c *credsEncryptCmd) Run(e *env) error {
-	o := &creds.Options{Target: c.TargetSystemd}
+	o := &creds.Options{TargetSystemd: c.TargetSystemd}
 	var err error
 	if o.Key, err = creds.ParseKeyType(c.WithKey); err != nil {
 		return err
