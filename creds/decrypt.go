@@ -131,7 +131,9 @@ type DecryptOptions struct {
 
 // Decrypt reads a credential from r and writes its payload to w. Nothing is
 // written unless the credential is authentic, its name matches and it has
-// not expired.
+// not expired. Null-key credentials are accepted (systemd refuses them on
+// machines with a TPM2 under Secure Boot by default); check Info.KeyType
+// where that matters.
 func Decrypt(w io.Writer, r io.Reader, o *DecryptOptions) (*Info, error) {
 	if o == nil {
 		o = &DecryptOptions{}
