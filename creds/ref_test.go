@@ -329,6 +329,29 @@ func TestSystemdTPMLegacy257(t *testing.T) {
 	}
 }
 
+// TestReadSystemdTPM257: Decrypt unseals credentials systemd-creds 257
+// sealed with its legacy primary (TPM2_Create on the TPM, no import).
+func TestReadSystemdTPM257(t *testing.T) {
+	tpm := swtpmtest.Start(t)
+	dir := t.TempDir()
+	payload := []byte("sealed by systemd 257")
+	in := writeFile(t, dir, "in", payload)
+	p := filepath.Join(dir, "c.cred")
+	if _, stderr, err := systemdCreds(t, "257", nil, "encrypt", "--with-key=tpm2", "--tpm2-device="+tpm.Device(), "--tpm2-pcrs=7", "--name=c", in, p); err != nil {
+		t.Fatalf("systemd-creds 257 encrypt: %v: %s", err, stderr)
+	}
+	tc, err := OpenTPM(tpm.Device())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	var out bytes.Buffer
+	info, err := Decrypt(&out, bytes.NewReader(mustRead(t, p)), &DecryptOptions{Name: "c", TPM: tc})
+	if err != nil || !bytes.Equal(out.Bytes(), payload) || info.PinnedSRK || info.Imported || info.PCRMask != 1<<7 || info.PrimaryAlg != "ecc" {
+		t.Fatalf("Decrypt(systemd 257's tpm2 credential): %v %q %+v", err, out.Bytes(), info)
+	}
+}
+
 func mustRead(t *testing.T, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)
