@@ -78,6 +78,7 @@ func TestParseParentRefusals(t *testing.T) {
 		"truncated":        {good[:len(good)-3], "not a TPM2B_PUBLIC"},
 		"trailing garbage": {append(bytes.Clone(good), 0), "not a TPM2B_PUBLIC"},
 		"PEM text":         {[]byte("-----BEGIN PUBLIC KEY-----\n"), "not a TPM2B_PUBLIC"},
+		"point off curve":  {tpm2.Marshal(tpm2.New2B(tpm2.ECCSRKTemplate)), "unusable public key"},
 	} {
 		_, err := ParseParent(c.in)
 		var se *SRKError

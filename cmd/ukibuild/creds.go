@@ -225,12 +225,16 @@ func (c *credsEncryptCmd) Run(e *env) error {
 	}
 	var out bytes.Buffer
 	if err := creds.Encrypt(&out, bytes.NewReader(payload), o); err != nil {
+		// Name the file a refusal is about.
 		var srkErr *creds.SRKError
-		if errors.As(err, &srkErr) && c.DeviceKey != "" {
+		var inErr *creds.InputError
+		switch {
+		case errors.As(err, &srkErr) && c.DeviceKey != "":
 			return fmt.Errorf("%s: %w", c.DeviceKey, err)
-		}
-		if c.PublicKey != "" && strings.HasPrefix(err.Error(), "PCR public key") {
+		case errors.As(err, &inErr) && inErr.Field == "PCR public key" && c.PublicKey != "":
 			return fmt.Errorf("%s: %w", c.PublicKey, err)
+		case errors.As(err, &inErr) && inErr.Field == "host key" && c.HostKey != "":
+			return fmt.Errorf("%s: %w", c.HostKey, err)
 		}
 		return err
 	}

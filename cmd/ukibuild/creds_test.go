@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdh"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -51,6 +53,15 @@ func TestCredsBadInput(t *testing.T) {
 		KeyBits: 1024})
 	rsa1024.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgRSA, &tpm2.TPM2BPublicKeyRSA{Buffer: bytes.Repeat([]byte{0xc1}, 128)})
 	smallRSA := writeTestFile(t, dir, "rsa1024.tpm2b_public", tpm2.Marshal(tpm2.New2B(rsa1024)))
+	ek, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srkPub := tpm2.ECCSRKTemplate
+	pt := ek.PublicKey().Bytes()
+	srkPub.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{
+		X: tpm2.TPM2BECCParameter{Buffer: pt[1:33]}, Y: tpm2.TPM2BECCParameter{Buffer: pt[33:]}})
+	goodSRK := writeTestFile(t, dir, "srk.tpm2b_public", tpm2.Marshal(tpm2.New2B(srkPub)))
 	corrupt := writeTestFile(t, dir, "corrupt.cred", []byte("not a credential\n"))
 	foreign := writeTestFile(t, dir, "foreign.cred", []byte(strings.Repeat("QUJD", 40)+"\n"))
 	out := filepath.Join(dir, "out.cred")
@@ -72,6 +83,8 @@ func TestCredsBadInput(t *testing.T) {
 			[]string{"systemd 253 cannot import"}},
 		"PCR without value": {[]string{"creds", "encrypt", "--with-key=tpm2", "--tpm2-pcrs=7", payload, out},
 			[]string{"PCR 7 needs its value"}},
+		"PCR public key not PEM": {[]string{"creds", "encrypt", "--with-key=tpm2", "--tpm2-device-key=" + goodSRK, "--tpm2-public-key=" + payload, payload, out},
+			[]string{payload, "no PEM block"}},
 		"decrypt corrupt": {[]string{"creds", "decrypt", corrupt, out}, []string{corrupt, "not base64"}},
 		"decrypt foreign": {[]string{"creds", "decrypt", foreign, out}, []string{foreign, "unknown key type ID"}},
 		"inspect corrupt": {[]string{"creds", "inspect", corrupt}, []string{corrupt, "not base64"}},
