@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -74,6 +75,8 @@ func start(t *testing.T, alg string) *TPM {
 		"--server", "type=unixio,path="+s.Sock,
 		"--ctrl", "type=unixio,path="+s.Sock+".ctrl", // the TCTI wants SOCK.ctrl
 		"--flags", "startup-clear", "--tpmstate", "dir="+filepath.Join(dir, "state"))
+	// swtpm dies with the test process even when that is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +84,9 @@ func start(t *testing.T, alg string) *TPM {
 	for i := 0; ; i++ {
 		if c, err := net.Dial("unix", s.Sock+".ctrl"); err == nil {
 			c.Close()
-			break
+			if _, err := os.Stat(s.Sock); err == nil {
+				break
+			}
 		}
 		if i > 200 {
 			t.Fatal("swtpm did not start")
