@@ -86,7 +86,7 @@ wanted=(
 for lib in libc6 libssl3t64 libsystemd-shared libcrypt1 libacl1 libcap2 libblkid1 libmount1 \
   libselinux1 libpcre2-8-0 libzstd1 liblzma5 libseccomp2 libaudit1 libcap-ng0 libgcrypt20 \
   libgpg-error0 liblz4-1 libkmod2 libtss2-esys-3.0.2-0t64 libtss2-mu-4.0.1-0t64 libtss2-rc0t64 \
-  libtss2-sys1t64 libtss2-tctildr0t64 libtss2-tcti-device0t64; do
+  libtss2-sys1t64 libtss2-tctildr0t64 libtss2-tcti-device0t64 libtss2-tcti-swtpm0t64; do
   wanted+=("sid sid $lib")
 done
 # systemd-measure of older releases, for the PCR tests: 252 (bookworm) and 254
@@ -107,7 +107,7 @@ for lib in libc6 libssl3 libacl1 libblkid1 libcap2 libcrypt1 libgcrypt20 libgpg-
 done
 for lib in libc6 libssl3t64 libacl1 libblkid1 libcap2 libcrypt1 libmount1 libpam0g libaudit1 \
   libcap-ng0 libseccomp2 libselinux1 libpcre2-8-0 zlib1g libzstd1 libtss2-esys-3.0.2-0t64 libtss2-mu-4.0.1-0t64 \
-  libtss2-rc0t64 libtss2-sys1t64 libtss2-tctildr0t64 libtss2-tcti-device0t64; do
+  libtss2-rc0t64 libtss2-sys1t64 libtss2-tctildr0t64 libtss2-tcti-device0t64 libtss2-tcti-swtpm0t64; do
   wanted+=("measure-257 trixie $lib")
 done
 # The newest bookworm unsigned kernel image (only vmlinuz is unpacked).
@@ -210,5 +210,24 @@ measure_env() {
   echo "UKIBUILD_MEASURE_262=$dest/sid/usr/lib/systemd/systemd-measure"
   echo "UKIBUILD_MEASURE_262_LOADER=$dest/sid/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
   echo "UKIBUILD_MEASURE_262_LIBRARY_PATH=$libdirs"
+} >> "$dest/env.sh"
+# systemd-creds of each release (the creds tests), run like systemd-measure
+# above: 262 from sid's systemd package with sid's libraries, the older ones
+# from the measure-* trees. sid's and trixie's libtss2-tcti-swtpm (fetched
+# above) let 262 and 257 talk to swtpm (--tpm2-device=swtpm:path=SOCK); 252
+# and 254 are only used for host and null keys.
+# creds_env VERSION BINARY LOADER LIBRARY_PATH
+creds_env() {
+  [ -f "$2" ] && [ -e "$3" ] || { echo "reftools: no systemd-creds $1 at $2" >&2; exit 1; }
+  echo "UKIBUILD_CREDS_$1=$2"
+  echo "UKIBUILD_CREDS_$1_LOADER=$3"
+  echo "UKIBUILD_CREDS_$1_LIBRARY_PATH=$4"
+}
+{
+  . "$dest/env.sh"
+  creds_env 252 "$dest/measure-252/bin/systemd-creds" "$UKIBUILD_MEASURE_252_LOADER" "$UKIBUILD_MEASURE_252_LIBRARY_PATH"
+  creds_env 254 "$dest/measure-254/bin/systemd-creds" "$UKIBUILD_MEASURE_254_LOADER" "$UKIBUILD_MEASURE_254_LIBRARY_PATH"
+  creds_env 257 "$dest/measure-257/usr/bin/systemd-creds" "$UKIBUILD_MEASURE_257_LOADER" "$UKIBUILD_MEASURE_257_LIBRARY_PATH"
+  creds_env 262 "$dest/sid-systemd/usr/bin/systemd-creds" "$UKIBUILD_MEASURE_262_LOADER" "$UKIBUILD_MEASURE_262_LIBRARY_PATH"
 } >> "$dest/env.sh"
 echo "reftools: ready in $dest" >&2

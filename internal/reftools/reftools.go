@@ -169,3 +169,23 @@ func (t *Tools) Sid(tb testing.TB, name string, args ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat", "PAGER=cat", "SYSTEMD_LOG_LEVEL=info")
 	return cmd
 }
+
+// CredsVersion returns a command running systemd-creds of the given systemd
+// release ("252", "254", "257" or "262", as fetch.sh records them under
+// UKIBUILD_CREDS_<version>), through the ld.so and libraries of its Debian
+// suite, with the environment MeasureVersion sets. 262's and 257's
+// libraries include libtss2-tcti-swtpm, so --tpm2-device=swtpm:path=SOCK
+// works with them.
+func (t *Tools) CredsVersion(tb testing.TB, version string, args ...string) *exec.Cmd {
+	tb.Helper()
+	key := "UKIBUILD_CREDS_" + version
+	bin := t.Path(tb, key)
+	loader := t.Path(tb, key+"_LOADER")
+	libs := t.Var(key + "_LIBRARY_PATH")
+	if libs == "" {
+		tb.Fatalf("reference tools: %s_LIBRARY_PATH is not recorded in %s/env.sh: run internal/reftools/fetch.sh", key, t.Dir)
+	}
+	cmd := exec.Command(loader, append([]string{"--library-path", libs, bin}, args...)...)
+	cmd.Env = append(os.Environ(), "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat", "PAGER=cat", "SYSTEMD_LOG_LEVEL=info")
+	return cmd
+}

@@ -1,0 +1,432 @@
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ukibuild/ukibuild/creds"
+	"github.com/ukibuild/ukibuild/internal/atomicfile"
+)
+
+// credsCmd groups the systemd-creds equivalents; the work is done by the
+// creds package.
+type credsCmd struct {
+	Encrypt      credsEncryptCmd      `cmd:"" help:"Encrypt a systemd credential offline, for another machine (systemd-creds encrypt)."`
+	Decrypt      credsDecryptCmd      `cmd:"" help:"Decrypt a systemd credential (systemd-creds decrypt)."`
+	Inspect      credsInspectCmd      `cmd:"" help:"Show what a systemd credential's headers say (never its secret)."`
+	SetupHostKey credsSetupHostKeyCmd `cmd:"" name:"setup-host-key" help:"Create a host key file as systemd writes /var/lib/systemd/credential.secret."`
+}
+
+type credsEncryptCmd struct {
+	Input         string  `arg:"" optional:"" default:"-" help:"Payload file, - for standard input." placeholder:"IN"`
+	Output        string  `arg:"" optional:"" default:"-" help:"Credential file to write, - for standard output." placeholder:"OUT"`
+	Name          *string `help:"Name embedded in the credential; default: OUT's file name without .cred (PID 1 imports NAME.cred as NAME), or IN's when OUT is -." placeholder:"NAME"`
+	WithKey       string  `name:"with-key" required:"" enum:"null,host,tpm2,host+tpm2" help:"Key type: null, host, tpm2 or host+tpm2."`
+	DeviceKey     string  `name:"tpm2-device-key" help:"The target TPM's storage key, a TPM2B_PUBLIC (systemd-analyze srk; for --target-systemd=255-261 systemd's legacy primary)." placeholder:"FILE"`
+	PublicKey     string  `name:"tpm2-public-key" help:"PCR public key (PEM): bind to PCR policies signed by its private key (a UKI's .pcrsig)." placeholder:"FILE"`
+	PublicKeyPCRs string  `name:"tpm2-public-key-pcrs" help:"PCRs the signed policies cover (default 11)." placeholder:"PCR[+PCR...]"`
+	PCRs          string  `name:"tpm2-pcrs" help:"Literal PCR values to bind to, SHA-256 bank, e.g. 7:sha256=HEX+11:sha256=HEX." placeholder:"PCR:sha256=HEX[,...]"`
+	Timestamp     string  `help:"Creation time to record (@SECONDS, RFC 3339, or 'none'); default SOURCE_DATE_EPOCH or now." placeholder:"TIME"`
+	NotAfter      string  `name:"not-after" help:"Expiry time (@SECONDS, RFC 3339); default never." placeholder:"TIME"`
+	HostKey       string  `name:"host-key" help:"The target's host key file (/var/lib/systemd/credential.secret) for --with-key=host and host+tpm2." placeholder:"FILE"`
+	TargetSystemd int     `name:"target-systemd" default:"262" help:"systemd version of the target: 262+ pins the SRK; 255-261 use the legacy primary; 252-254 take host and null keys only." placeholder:"VERSION"`
+}
+
+// parseTime reads @SECONDS, RFC 3339 or "none"/"infinity" (zero time).
+func parseTime(flag, s string) (time.Time, error) {
+	switch s {
+	case "", "none", "infinity":
+		return time.Time{}, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "@"); ok {
+		n, err := strconv.ParseInt(rest, 10, 64)
+		if err == nil && n >= 0 {
+			return time.Unix(n, 0).UTC(), nil
+		}
+	} else if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--%s=%s: not @SECONDS or an RFC 3339 time", flag, s)
+}
+
+func parsePCRList(flag, s string) ([]uint32, error) {
+	var out []uint32
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == '+' || r == ',' }) {
+		n, err := strconv.ParseUint(f, 10, 32)
+		if err != nil || n > 23 {
+			return nil, fmt.Errorf("--%s=%s: %q is not a PCR index (0-23)", flag, s, f)
+		}
+		out = append(out, uint32(n))
+	}
+	return out, nil
+}
+
+// parsePCRValues reads --tpm2-pcrs=N:sha256=HEX[,+]...; offline, every PCR
+// needs its value.
+func parsePCRValues(s string) ([]creds.PCRValue, error) {
+	var out []creds.PCRValue
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == '+' || r == ',' }) {
+		idx, val, ok := strings.Cut(f, ":")
+		n, err := strconv.ParseUint(idx, 10, 32)
+		if err != nil || n > 23 {
+			return nil, fmt.Errorf("--tpm2-pcrs: %q is not a PCR index (0-23)", idx)
+		}
+		if !ok {
+			return nil, fmt.Errorf("--tpm2-pcrs: PCR %d needs its value (%d:sha256=HEX): the target's PCRs cannot be read offline", n, n)
+		}
+		hexv, ok := strings.CutPrefix(strings.ToLower(val), "sha256=")
+		if !ok {
+			return nil, fmt.Errorf("--tpm2-pcrs: PCR %d: only the sha256 bank is supported (%d:sha256=HEX)", n, n)
+		}
+		b, err := hex.DecodeString(hexv)
+		if err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("--tpm2-pcrs: PCR %d: %q is not 64 hexadecimal digits", n, hexv)
+		}
+		out = append(out, creds.PCRValue{Index: uint32(n), Value: b})
+	}
+	return out, nil
+}
+
+var errTooLarge = errors.New("file too large")
+
+// readInput reads a file or standard input ("-").
+func readInput(path string, limit int64) ([]byte, error) {
+	var r io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: %w (%d bytes)", path, errTooLarge, limit)
+	}
+	return b, nil
+}
+
+func readHostKeyFile(path string) (*creds.HostKey, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	k, err := creds.ReadHostKey(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// writeOutput writes data to path atomically, or to stdout for "-".
+func writeOutput(e *env, path string, perm fs.FileMode, data []byte) error {
+	if path == "-" {
+		_, err := e.stdout.Write(data)
+		return err
+	}
+	return atomicfile.Write(path, perm, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
+func (c *credsEncryptCmd) Run(e *env) error {
+	o := &creds.Options{TargetSystemd: c.TargetSystemd}
+	var err error
+	if o.Key, err = creds.ParseKeyType(c.WithKey); err != nil {
+		return err
+	}
+	switch {
+	case c.Name != nil:
+		o.Name = *c.Name
+	case c.Output != "-":
+		o.Name = strings.TrimSuffix(filepath.Base(c.Output), ".cred")
+	case c.Input != "-":
+		o.Name = filepath.Base(c.Input)
+	}
+	if o.Name != "" {
+		if err := creds.ValidName(o.Name); err != nil {
+			return fmt.Errorf("--name: %w", err)
+		}
+	}
+	if c.Output != "-" {
+		base := filepath.Base(c.Output)
+		if o.Name != strings.TrimSuffix(base, ".cred") {
+			e.warnf("%s: the embedded name %q is not the output file name without .cred: PID 1 imports %s as %q and systemd refuses the mismatch (systemd-creds decrypt compares with %q)",
+				c.Output, o.Name, base, strings.TrimSuffix(base, ".cred"), base)
+		}
+	}
+	ts := c.Timestamp
+	if ts == "" {
+		if sde := e.getenv("SOURCE_DATE_EPOCH"); sde != "" {
+			ts = "@" + sde
+		} else {
+			ts = "@" + strconv.FormatInt(time.Now().Unix(), 10)
+		}
+	}
+	if o.Timestamp, err = parseTime("timestamp", ts); err != nil {
+		return err
+	}
+	if o.NotAfter, err = parseTime("not-after", c.NotAfter); err != nil {
+		return err
+	}
+	if c.HostKey != "" {
+		if o.HostKey, err = readHostKeyFile(c.HostKey); err != nil {
+			return err
+		}
+	}
+	if c.DeviceKey != "" {
+		b, err := readInput(c.DeviceKey, 4096)
+		if err != nil {
+			return err
+		}
+		if o.Parent, err = creds.ParseParent(b); err != nil {
+			return fmt.Errorf("%s: %w", c.DeviceKey, err)
+		}
+		if c.TargetSystemd >= 262 && o.Parent.LegacyPrimary() {
+			e.warnf("%s has the attributes of systemd's legacy primary key, not of the SRK systemd %d seals to (systemd-analyze srk): the target will not decrypt it unless this key is its SRK at 0x81000001", c.DeviceKey, c.TargetSystemd)
+		}
+	}
+	if c.PublicKey != "" {
+		if o.PCRPublicKey, err = readInput(c.PublicKey, 1<<20); err != nil {
+			return err
+		}
+	}
+	if c.PublicKeyPCRs != "" {
+		if o.PCRPublicKeyPCRs, err = parsePCRList("tpm2-public-key-pcrs", c.PublicKeyPCRs); err != nil {
+			return err
+		}
+	}
+	if c.PCRs != "" {
+		if o.PCRs, err = parsePCRValues(c.PCRs); err != nil {
+			return err
+		}
+	}
+	payload, err := readInput(c.Input, creds.MaxPayload)
+	if errors.Is(err, errTooLarge) {
+		return fmt.Errorf("%s: %w", c.Input, creds.ErrTooLarge)
+	} else if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if err := creds.Encrypt(&out, bytes.NewReader(payload), o); err != nil {
+		// Name the file a refusal is about.
+		var srkErr *creds.SRKError
+		var inErr *creds.InputError
+		switch {
+		case errors.As(err, &srkErr) && c.DeviceKey != "":
+			return fmt.Errorf("%s: %w", c.DeviceKey, err)
+		case errors.As(err, &inErr) && inErr.Field == "PCR public key" && c.PublicKey != "":
+			return fmt.Errorf("%s: %w", c.PublicKey, err)
+		case errors.As(err, &inErr) && inErr.Field == "host key" && c.HostKey != "":
+			return fmt.Errorf("%s: %w", c.HostKey, err)
+		}
+		return err
+	}
+	return writeOutput(e, c.Output, 0o600, out.Bytes())
+}
+
+type credsDecryptCmd struct {
+	Input     string  `arg:"" optional:"" default:"-" help:"Credential file, - for standard input." placeholder:"IN"`
+	Output    string  `arg:"" optional:"" default:"-" help:"Payload file to write, - for standard output." placeholder:"OUT"`
+	Name      *string `help:"Name the credential must embed; default IN's file name, with or without .cred; empty: no check." placeholder:"NAME"`
+	HostKey   string  `name:"host-key" help:"Host key file for host and host+tpm2 credentials (default /var/lib/systemd/credential.secret when needed)." placeholder:"FILE"`
+	Device    string  `name:"tpm2-device" help:"TPM for tpm2 credentials: a device (/dev/tpmrm0) or swtpm:path=SOCKET." placeholder:"DEVICE"`
+	Signature string  `name:"tpm2-signature" help:"Signed PCR policy JSON (.pcrsig) for credentials bound to a PCR public key." placeholder:"FILE"`
+}
+
+func (c *credsDecryptCmd) Run(e *env) error {
+	data, err := readInput(c.Input, 4<<20)
+	if err != nil {
+		return err
+	}
+	o := &creds.DecryptOptions{}
+	if c.Name != nil {
+		o.Name = *c.Name
+	}
+	info, err := creds.Inspect(bytes.NewReader(data))
+	if err != nil && !errors.Is(err, creds.ErrAuthentication) {
+		return fmt.Errorf("%s: %w", c.Input, err)
+	}
+	if info != nil && (info.KeyType == creds.KeyHost || info.KeyType == creds.KeyHostTPM2) {
+		hk := c.HostKey
+		if hk == "" {
+			hk = "/var/lib/systemd/credential.secret"
+		}
+		if o.HostKey, err = readHostKeyFile(hk); err != nil {
+			return err
+		}
+	}
+	if info != nil && (info.KeyType == creds.KeyTPM2 || info.KeyType == creds.KeyHostTPM2) {
+		tpm, err := creds.OpenTPM(c.Device)
+		if err != nil {
+			return fmt.Errorf("opening the TPM %q: %w", c.Device, err)
+		}
+		defer tpm.Close()
+		o.TPM = tpm
+		if c.Signature != "" {
+			if o.Signature, err = readInput(c.Signature, 4<<20); err != nil {
+				return err
+			}
+		}
+	}
+	var out bytes.Buffer
+	got, err := creds.Decrypt(&out, bytes.NewReader(data), o)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Input, err)
+	}
+	// Without --name, the file name is the expected name, as for
+	// systemd-creds decrypt; NAME.cred may also embed NAME, the name PID 1
+	// imports it under.
+	if base := filepath.Base(c.Input); c.Name == nil && c.Input != "-" && got.Name != "" &&
+		got.Name != base && got.Name != strings.TrimSuffix(base, ".cred") {
+		return fmt.Errorf("%s: %w", c.Input, &creds.NameMismatchError{Embedded: got.Name, Expected: base})
+	}
+	return writeOutput(e, c.Output, 0o600, out.Bytes())
+}
+
+type credsInspectCmd struct {
+	File    string `arg:"" help:"Credential file, - for standard input." placeholder:"FILE"`
+	JSON    bool   `help:"Print JSON."`
+	HostKey string `name:"host-key" help:"Host key file: also show the name and times of host-key credentials." placeholder:"FILE"`
+}
+
+func (c *credsInspectCmd) Run(e *env) error {
+	data, err := readInput(c.File, 4<<20)
+	if err != nil {
+		return err
+	}
+	var hk *creds.HostKey
+	if c.HostKey != "" {
+		if hk, err = readHostKeyFile(c.HostKey); err != nil {
+			return err
+		}
+	}
+	in, err := creds.InspectHostKey(bytes.NewReader(data), hk)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.File, err)
+	}
+	type kv struct {
+		k string
+		v any
+	}
+	var fields []kv
+	add := func(k string, v any) { fields = append(fields, kv{k, v}) }
+	add("keyType", in.KeyType.String())
+	add("keyId", in.KeyID)
+	if in.Scoped {
+		add("scoped", true)
+	}
+	if in.KeyType == creds.KeyTPM2 || in.KeyType == creds.KeyHostTPM2 {
+		if in.PinnedSRK {
+			add("parent", fmt.Sprintf("pinned SRK 0x%08x", in.SRKHandle))
+			add("srkName", hex.EncodeToString(in.SRKName))
+		} else {
+			add("parent", "legacy primary (systemd 255-261)")
+		}
+		add("primaryAlg", in.PrimaryAlg)
+		add("pcrBank", in.PCRBank)
+		add("pcrs", maskList(in.PCRMask))
+		add("policy", hex.EncodeToString(in.Policy))
+		add("imported", in.Imported)
+		if in.PublicKey != nil {
+			add("publicKeyPcrs", maskList(in.PublicKeyPCRMask))
+			add("publicKey", string(in.PublicKey))
+		}
+	}
+	if in.Decrypted {
+		add("name", in.Name)
+		add("timestamp", fmtTime(in.Timestamp))
+		add("notAfter", fmtTime(in.NotAfter))
+		add("size", in.Size)
+	}
+	var b bytes.Buffer
+	if c.JSON {
+		m := map[string]any{}
+		for _, f := range fields {
+			m[f.k] = f.v
+		}
+		j, err := json.MarshalIndent(m, "", "  ")
+		if err != nil {
+			return err
+		}
+		b.Write(append(j, '\n'))
+	} else {
+		for _, f := range fields {
+			v := fmt.Sprint(f.v)
+			if s, ok := f.v.([]uint32); ok {
+				v = strings.Trim(fmt.Sprint(s), "[]")
+			}
+			fmt.Fprintf(&b, "%-14s %s\n", f.k+":", strings.TrimSpace(v))
+		}
+		if !in.Decrypted {
+			b.WriteString("(name and times are encrypted)\n")
+		}
+	}
+	_, err = e.stdout.Write(b.Bytes())
+	return err
+}
+
+func maskList(m uint64) []uint32 {
+	l := []uint32{}
+	for i := uint32(0); i < 64; i++ {
+		if m&(1<<i) != 0 {
+			l = append(l, i)
+		}
+	}
+	return l
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "none"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+type credsSetupHostKeyCmd struct {
+	Output    string `arg:"" help:"Host key file to create (refused if it exists), for the target's /var/lib/systemd/credential.secret (mode 0400)." placeholder:"FILE"`
+	MachineID string `name:"machine-id" help:"The target's machine ID (/etc/machine-id); default this machine's." placeholder:"ID"`
+}
+
+func (c *credsSetupHostKeyCmd) Run(e *env) error {
+	mid := c.MachineID
+	if mid == "" {
+		b, err := os.ReadFile(filepath.Join(e.root, "/etc/machine-id"))
+		if err != nil {
+			return fmt.Errorf("--machine-id not given and %w", err)
+		}
+		mid = string(b)
+	}
+	id, err := creds.ParseMachineID(mid)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(c.Output); err == nil {
+		return fmt.Errorf("%s: exists; a host key in use is never replaced", c.Output)
+	}
+	k, err := creds.NewHostKey(nil, id)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if _, err := k.WriteTo(&b); err != nil {
+		return err
+	}
+	return writeOutput(e, c.Output, 0o400, b.Bytes())
+}
