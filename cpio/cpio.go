@@ -86,6 +86,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 )
 
@@ -155,7 +156,7 @@ func Write(w io.Writer, dir string, opts Options) (err error) {
 		return fmt.Errorf("cpio: %w", err)
 	}
 	if !st.IsDir() {
-		return fmt.Errorf("cpio: %s: %w", dir, &fs.PathError{Op: "archive", Path: dir, Err: errors.New("not a directory")})
+		return fmt.Errorf("cpio: %w", &fs.PathError{Op: "archive", Path: dir, Err: syscall.ENOTDIR})
 	}
 	out := w
 	var cw io.WriteCloser

@@ -32,6 +32,7 @@ type cli struct {
 	Verify   verifyCmd   `cmd:"" help:"Verify the Authenticode signatures of a PE image with UEFI firmware's rules."`
 	Genkey   genkeyCmd   `cmd:"" help:"Create Secure Boot and PCR signing keys (ukify genkey)."`
 	Eventlog eventlogCmd `cmd:"" help:"Check a TPM event log against the prediction for a UKI."`
+	Cpio     cpioCmd     `cmd:"" help:"Write a reproducible cpio archive (initrd) of a directory tree, byte-identical to mkosi's."`
 
 	KernelInstall kernelInstallCmd `cmd:"" name:"kernel-install" help:"kernel-install(8) plugin: build $KERNEL_INSTALL_STAGING_AREA/uki.efi as 60-ukify.install does."`
 	Completion    completionCmd    `cmd:"" help:"Print the shell code that sets up completion for bash, zsh or fish."`
