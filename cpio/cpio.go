@@ -56,6 +56,14 @@
 // errors. Python's rglob silently skips the contents of a directory it may
 // not read; Write fails there too.
 //
+// mkosi itself fails on two kinds of trees that Write archives: it hands
+// the list to cpio as text in strict UTF-8 (mkosi/run.py, Popen with
+// text=True), so a name that is not UTF-8 stops it (Write puts such names
+// where Python's sort of the decoded names puts them, which is what cpio
+// would get from the list's bytes); and Python 3.11's rglob raises
+// ENAMETOOLONG for a symbolic link whose target has a component longer
+// than 255 bytes.
+//
 // # Compression
 //
 // mkosi compresses with "zstd -q -3 -T0" or "xz --check=crc32 -3 -T0".
@@ -74,7 +82,9 @@
 // directories on the path from the root to the current one, the device
 // and inode of every directory and multiply linked entry seen (for the
 // inode numbers), and the entries of multiply linked files whose other
-// links have not been seen yet; nothing grows with file sizes.
+// links have not been seen yet (about 0.5 KiB each: a tree whose files all
+// have links outside it holds them all until the end, as cpio does);
+// nothing grows with file sizes (docs/performance.md).
 package cpio
 
 import (
@@ -198,7 +208,6 @@ type devIno struct{ dev, ino uint64 }
 // entry is one archive member: its header fields and where to find it.
 type entry struct {
 	name   string // archive name: the path relative to the root
-	path   string // the path to open
 	ino    uint64 // renumbered inode number
 	mode   uint32 // type and permission bits as the header has them
 	uid    uint32
@@ -208,7 +217,6 @@ type entry struct {
 	size   int64
 	rmajor uint32
 	rminor uint32
-	target string   // symbolic link target (the data)
 	st     fileStat // lstat's answer, to notice changes
 	first  bool     // first of its group of held-back links
 	done   bool     // a held-back link written when its last link came
@@ -270,7 +278,7 @@ func (a *archiver) walk(rel, full string) error {
 // add archives one entry, or holds it back when it is a multiply linked
 // regular file whose other links have not all been seen.
 func (a *archiver) add(name, path string, st fileStat) error {
-	e := &entry{name: name, path: path, st: st, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid,
+	e := &entry{name: name, st: st, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid,
 		nlink: st.nlink, mtime: st.mtimeSec, size: st.size}
 	if a.opts.Owner != nil {
 		e.uid, e.gid = a.opts.Owner.UID, a.opts.Owner.GID
@@ -324,7 +332,7 @@ func (a *archiver) add(name, path string, st fileStat) error {
 				a.done = 0
 			}
 		}
-		return a.file(e)
+		return a.file(e, path)
 	case modeDir:
 		e.mode |= modeDir
 		e.nlink = 2 // --reproducible implies --ignore-dirnlink
@@ -338,9 +346,9 @@ func (a *archiver) add(name, path string, st fileStat) error {
 		if int64(len(target)) != st.size {
 			return fmt.Errorf("cpio: %s: symbolic link target of %d bytes, lstat says %d: %w", path, len(target), st.size, ErrChanged)
 		}
-		e.target = stripDotSlash(target)
-		e.size = int64(len(e.target))
-		return a.symlink(e)
+		target = stripDotSlash(target)
+		e.size = int64(len(target))
+		return a.symlink(e, target)
 	case modeChar, modeBlock:
 		e.mode |= st.mode & modeType
 		e.rmajor, e.rminor = major(st.rdev), minor(st.rdev)
@@ -378,7 +386,7 @@ func (a *archiver) finish() error {
 			continue
 		}
 		if e.first {
-			if err := a.file(e); err != nil {
+			if err := a.file(e, filepath.Join(a.root, e.name)); err != nil {
 				return err
 			}
 		} else if err := a.header(e, 0); err != nil {
@@ -392,9 +400,9 @@ func (a *archiver) finish() error {
 	return a.pad(blockSize)
 }
 
-// file writes a regular file's header and contents.
-func (a *archiver) file(e *entry) error {
-	f, err := openFile(e.path)
+// file writes a regular file's header and contents, read from path.
+func (a *archiver) file(e *entry, path string) error {
+	f, err := openFile(path)
 	if err != nil {
 		return fmt.Errorf("cpio: %w", err)
 	}
@@ -404,7 +412,7 @@ func (a *archiver) file(e *entry) error {
 		return fmt.Errorf("cpio: %w", err)
 	}
 	if !sameFile(before, e.st) {
-		return fmt.Errorf("cpio: %s: %w", e.path, ErrChanged)
+		return fmt.Errorf("cpio: %s: %w", path, ErrChanged)
 	}
 	if err := a.header(e, e.size); err != nil {
 		return err
@@ -412,17 +420,17 @@ func (a *archiver) file(e *entry) error {
 	n, err := io.CopyBuffer(a.bw, io.LimitReader(f, e.size), a.buf)
 	a.written += n
 	if err != nil {
-		return fmt.Errorf("cpio: copying %s: %w", e.path, err)
+		return fmt.Errorf("cpio: copying %s: %w", path, err)
 	}
 	if n != e.size {
-		return fmt.Errorf("cpio: %s: read %d of %d bytes: %w", e.path, n, e.size, ErrChanged)
+		return fmt.Errorf("cpio: %s: read %d of %d bytes: %w", path, n, e.size, ErrChanged)
 	}
 	after, err := fstat(f)
 	if err != nil {
 		return fmt.Errorf("cpio: %w", err)
 	}
 	if !sameFile(after, e.st) {
-		return fmt.Errorf("cpio: %s: %w", e.path, ErrChanged)
+		return fmt.Errorf("cpio: %s: %w", path, ErrChanged)
 	}
 	return a.pad(4)
 }
@@ -434,11 +442,11 @@ func sameFile(x, y fileStat) bool {
 }
 
 // symlink writes a symbolic link's header and target.
-func (a *archiver) symlink(e *entry) error {
+func (a *archiver) symlink(e *entry, target string) error {
 	if err := a.header(e, e.size); err != nil {
 		return err
 	}
-	if err := a.write([]byte(e.target)); err != nil {
+	if err := a.write([]byte(target)); err != nil {
 		return err
 	}
 	return a.pad(4)
