@@ -33,6 +33,7 @@ type cli struct {
 	Genkey   genkeyCmd   `cmd:"" help:"Create Secure Boot and PCR signing keys (ukify genkey)."`
 	Eventlog eventlogCmd `cmd:"" help:"Check a TPM event log against the prediction for a UKI."`
 	Creds    credsCmd    `cmd:"" help:"Encrypt systemd credentials offline for another machine; decrypt and inspect them (systemd-creds compatible)."`
+	Cpio     cpioCmd     `cmd:"" help:"Write a reproducible cpio archive (initrd) of a directory tree, byte-identical to mkosi's."`
 
 	KernelInstall kernelInstallCmd `cmd:"" name:"kernel-install" help:"kernel-install(8) plugin: build $KERNEL_INSTALL_STAGING_AREA/uki.efi as 60-ukify.install does."`
 	Completion    completionCmd    `cmd:"" help:"Print the shell code that sets up completion for bash, zsh or fish."`

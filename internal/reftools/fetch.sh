@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetch the reference tools the tests compare against: Debian's systemd stubs
 # (252 bookworm, 254 bookworm-backports, 257 trixie, 262.x sid), ukify and
-# systemd's sid binaries with the sid libraries they need, and a Debian kernel.
+# systemd's sid binaries with the sid libraries they need, GNU cpio 2.15
+# (trixie) and a Debian kernel.
 #
 # Nothing is installed on the host: a private apt configuration (its own
 # sources, lists and cache under the target directory) downloads the .deb
@@ -100,6 +101,10 @@ wanted+=(
   "measure-257 trixie systemd"
   "measure-257 trixie libsystemd-shared"
 )
+# GNU cpio 2.15 (trixie), the reference for package cpio (mkosi's
+# reproducible initrd recipe); it runs on trixie's libc from measure-257.
+# bookworm's cpio 2.13 differs (directory nlink), so never the host's.
+wanted+=("cpio-215 trixie cpio")
 for lib in libc6 libssl3 libacl1 libblkid1 libcap2 libcrypt1 libgcrypt20 libgpg-error0 libip4tc2 \
   libkmod2 liblz4-1 libmount1 libpam0g libaudit1 libcap-ng0 libseccomp2 libselinux1 libpcre2-8-0 \
   libzstd1 liblzma5; do
@@ -207,6 +212,14 @@ measure_env() {
   measure_env 252 "$dest/measure-252" "$dest/bookworm-libs"
   measure_env 254 "$dest/measure-254" "$dest/bookworm-libs"
   measure_env 257 "$dest/measure-257" "$dest/measure-257"
+  cpio_bin=""
+  for f in "$dest"/cpio-215/usr/bin/cpio "$dest"/cpio-215/bin/cpio; do
+    if [ -z "$cpio_bin" ] && [ -f "$f" ]; then cpio_bin=$f; fi
+  done
+  [ -n "$cpio_bin" ] || { echo "reftools: no cpio in $dest/cpio-215" >&2; exit 1; }
+  echo "UKIBUILD_CPIO_215=$cpio_bin"
+  echo "UKIBUILD_CPIO_215_LOADER=$dest/measure-257/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+  echo "UKIBUILD_CPIO_215_LIBRARY_PATH=$dest/measure-257/usr/lib/x86_64-linux-gnu:$dest/measure-257/lib/x86_64-linux-gnu"
   echo "UKIBUILD_MEASURE_262=$dest/sid/usr/lib/systemd/systemd-measure"
   echo "UKIBUILD_MEASURE_262_LOADER=$dest/sid/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
   echo "UKIBUILD_MEASURE_262_LIBRARY_PATH=$libdirs"

@@ -1,8 +1,8 @@
 // Package reftools locates the reference tools that the tests compare
-// ukibuild against (Debian's systemd stubs, ukify, systemd-measure, a Debian
-// kernel), as fetched by fetch.sh in this directory. Tests that need a tool
-// fail, never skip, when it is missing: run internal/reftools/fetch.sh (the
-// Taskfile's test task and .ci/run do).
+// ukibuild against (Debian's systemd stubs, ukify, systemd-measure, GNU
+// cpio, a Debian kernel), as fetched by fetch.sh in this directory. Tests
+// that need a tool fail, never skip, when it is missing: run
+// internal/reftools/fetch.sh (the Taskfile's test task and .ci/run do).
 package reftools
 
 import (
@@ -128,16 +128,34 @@ loader.exec_module(ukify)
 // Measure runs the 262 one.
 func (t *Tools) MeasureVersion(tb testing.TB, version string, args ...string) *exec.Cmd {
 	tb.Helper()
-	key := "UKIBUILD_MEASURE_" + version
+	cmd := t.loaded(tb, "UKIBUILD_MEASURE_"+version, args...)
+	cmd.Env = append(os.Environ(), "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat", "PAGER=cat", "SYSTEMD_LOG_LEVEL=info")
+	return cmd
+}
+
+// Cpio returns a command running GNU cpio 2.15 (Debian trixie's, the
+// reference for package cpio) through trixie's ld.so and libc, never the
+// host's cpio (bookworm's 2.13 writes other directory link counts). The
+// locale is C, so that messages do not depend on the host's.
+func (t *Tools) Cpio(tb testing.TB, args ...string) *exec.Cmd {
+	tb.Helper()
+	cmd := t.loaded(tb, "UKIBUILD_CPIO_215", args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	return cmd
+}
+
+// loaded returns a command running the binary recorded under key through
+// the ld.so recorded under key_LOADER with the libraries of
+// key_LIBRARY_PATH (the binary's own Debian suite's).
+func (t *Tools) loaded(tb testing.TB, key string, args ...string) *exec.Cmd {
+	tb.Helper()
 	bin := t.Path(tb, key)
 	loader := t.Path(tb, key+"_LOADER")
 	libs := t.Var(key + "_LIBRARY_PATH")
 	if libs == "" {
 		tb.Fatalf("reference tools: %s_LIBRARY_PATH is not recorded in %s/env.sh: run internal/reftools/fetch.sh", key, t.Dir)
 	}
-	cmd := exec.Command(loader, append([]string{"--library-path", libs, bin}, args...)...)
-	cmd.Env = append(os.Environ(), "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat", "PAGER=cat", "SYSTEMD_LOG_LEVEL=info")
-	return cmd
+	return exec.Command(loader, append([]string{"--library-path", libs, bin}, args...)...)
 }
 
 // UkifyConfigFiles lists ukify configuration files present on this machine;
