@@ -129,9 +129,9 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 		add(Firmware, pcr4[:pre]...)
 		pcr4 = pcr4[pre:]
 	}
-	image := func(src Source, i int, entry []byte) {
+	image := func(src Source, i int, entries [][]byte) {
 		if pcr7 != nil {
-			add(src, pcr7.authority(entry)...)
+			add(src, pcr7.authority(entries)...)
 		}
 		if pcr4 != nil {
 			add(src, pcr4[i])

@@ -2,49 +2,41 @@ package attest
 
 import (
 	"bytes"
-	"slices"
-	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/ukibuild/ukibuild/pcr"
-	"github.com/ukibuild/ukibuild/sign"
+	"github.com/ukibuild/ukibuild/secureboot"
 )
 
-// dbCert is an X.509 entry of db: the certificate and the
-// EFI_SIGNATURE_DATA (owner GUID and DER) the firmware measures when it
-// authorizes an image with it.
-type dbCert struct {
-	cert *x509.Certificate
-	data []byte
-}
-
-// authorities are the db entries that authorized the images of a boot;
-// nil (no Secure Boot) has none.
+// authorities are the db entries that authorized the images of a boot
+// (secureboot.Result.Authorities as EFI_SIGNATURE_DATA); nil (no Secure
+// Boot) has none.
 type authorities struct {
-	loaders [][]byte
-	// ukiEntry is nil when db does not authorize the UKI: the firmware
-	// refuses it (and so the add-ons never load).
-	ukiEntry []byte
-	addons   [][]byte
+	loaders [][][]byte
+	// ukiEntries is nil when the firmware refuses the UKI (and so the
+	// add-ons never load).
+	ukiEntries [][]byte
+	addons     [][][]byte
 }
 
-func (a *authorities) loader(i int) []byte {
+func (a *authorities) loader(i int) [][]byte {
 	if a == nil {
 		return nil
 	}
 	return a.loaders[i]
 }
 
-func (a *authorities) uki() []byte {
+func (a *authorities) uki() [][]byte {
 	if a == nil {
 		return nil
 	}
-	return a.ukiEntry
+	return a.ukiEntries
 }
 
-func (a *authorities) addon(i int) []byte {
-	if a == nil || a.ukiEntry == nil {
+func (a *authorities) addon(i int) [][]byte {
+	if a == nil || a.ukiEntries == nil {
 		return nil
 	}
 	return a.addons[i]
@@ -65,33 +57,50 @@ func (e *NotAuthorizedError) Error() string {
 
 func (e *NotAuthorizedError) Unwrap() error { return e.Err }
 
-// findAuthorities finds the db entry that authorizes each image the
-// firmware verifies: the loaders, the UKI, then the add-ons the stub loads
-// through the firmware (DxeImageVerificationLib). A loader or an add-on
-// that db does not authorize is an error; a UKI that db does not authorize
-// is noted (the firmware refuses it: nothing of it runs, so neither do
-// its add-ons).
+// findAuthorities decides, as EDK2 does with db and dbx
+// (secureboot.Authorize), whether the firmware runs each image it
+// verifies: the loaders, the UKI, then the add-ons the stub loads through
+// the firmware; and which db entries it logs for each. A loader or an
+// add-on the firmware refuses is an error; a refused UKI is noted (nothing
+// of it runs, so neither do its add-ons).
 func (p *predictor) findAuthorities(addons []pcr.Addon) (*authorities, error) {
-	db, err := dbCerts(p.m.SecureBoot.DB)
+	db, err := secureboot.ParseSignatureLists(p.m.SecureBoot.DB)
 	if err != nil {
 		return nil, fmt.Errorf("the Secure Boot db variable: %w", err)
 	}
+	dbx, err := secureboot.ParseSignatureLists(p.m.SecureBoot.DBX)
+	if err != nil {
+		return nil, fmt.Errorf("the Secure Boot dbx variable: %w", err)
+	}
+	authorize := func(path string) ([][]byte, error) {
+		res, err := secureboot.AuthorizeFile(path, db, dbx)
+		if err != nil {
+			return nil, err
+		}
+		out := make([][]byte, len(res.Authorities))
+		for i, e := range res.Authorities {
+			out[i] = e.SignatureData()
+		}
+		return out, nil
+	}
 	a := &authorities{}
 	for _, l := range p.m.Loaders {
-		e, err := authority(l, db)
+		e, err := authorize(l)
 		if err != nil {
 			return nil, &NotAuthorizedError{What: "boot loader", Path: l, Err: err}
 		}
 		a.loaders = append(a.loaders, e)
 	}
-	e, err := authority(p.path, db)
-	if err != nil {
-		p.note("PCR 7: the UKI is not authorized by db (the firmware would refuse it), so no authority event is predicted for it: %v", err)
+	if a.ukiEntries, err = authorize(p.path); err != nil {
+		var r *secureboot.Refusal
+		if !errors.As(err, &r) {
+			return nil, err
+		}
+		p.note("PCR 7: the firmware refuses the UKI under Secure Boot (%v), so nothing of it runs: no authority event is predicted for it or its add-ons", err)
 		return a, nil
 	}
-	a.ukiEntry = e
 	for _, ad := range addons {
-		e, err := authority(ad.Path, db)
+		e, err := authorize(ad.Path)
 		if err != nil {
 			return nil, &NotAuthorizedError{What: "add-on", Path: ad.Path, Err: err}
 		}
@@ -118,39 +127,17 @@ func (p *predictor) newPCR7(a *authorities) *pcr7Stream {
 	return &pcr7Stream{p: p, vars: vars, config: pcr.PCR7Events(vars, nil, p.banks)}
 }
 
-// authority returns the authority event of an image authorized by entry
-// (none when entry is nil or was measured before).
-func (s *pcr7Stream) authority(entry []byte) []pcr.Event {
-	if entry == nil || slices.ContainsFunc(s.seen, func(e []byte) bool { return bytes.Equal(e, entry) }) {
-		return nil
-	}
-	s.seen = append(s.seen, entry)
-	evs := pcr.PCR7Events(s.vars, [][]byte{entry}, s.p.banks)
-	return evs[len(s.config):]
-}
-
-// authority returns the db entry of the certificate that the first valid
-// signature of the PE file at path chains to, as the firmware picks it.
-func authority(path string, db []dbCert) ([]byte, error) {
-	certs := make([]*x509.Certificate, len(db))
-	for i, c := range db {
-		certs[i] = c.cert
-	}
-	rep, err := sign.VerifyFile(path, sign.VerifyOptions{DB: certs})
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range rep.Signatures {
-		if s.OK() && s.TrustedBy != nil {
-			// The firmware stops at the first signature that verifies.
-			for _, c := range db {
-				if c.cert.Equal(s.TrustedBy) {
-					return c.data, nil
-				}
-			}
+// authority returns the authority events of an image authorized by
+// entries: those not measured before.
+func (s *pcr7Stream) authority(entries [][]byte) []pcr.Event {
+	var evs []pcr.Event
+	for _, entry := range entries {
+		if slices.ContainsFunc(s.seen, func(e []byte) bool { return bytes.Equal(e, entry) }) {
+			continue
 		}
+		s.seen = append(s.seen, entry)
+		all := pcr.PCR7Events(s.vars, [][]byte{entry}, s.p.banks)
+		evs = append(evs, all[len(s.config):]...)
 	}
-	return nil, errNoDBSignature
+	return evs
 }
-
-var errNoDBSignature = errors.New("no signature chains to a db certificate")

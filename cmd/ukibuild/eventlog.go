@@ -9,10 +9,9 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 
 	"github.com/ukibuild/ukibuild/attest"
-	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/secureboot"
 	"github.com/ukibuild/ukibuild/pcr"
 )
 
@@ -20,11 +19,11 @@ import (
 // "measure FILE --explain" and "eventlog verify".
 type eventPrediction struct {
 	BootAttempts int      `name:"boot-attempts" default:"1" help:"Boot options the firmware tried up to the one that started the UKI (each adds a \"Returning from EFI Application\" event to PCR 4)."`
-	PK           string   `name:"pk" help:"PCR 7: the PK certificate (PEM) or EFI signature list (.esl)." placeholder:"FILE"`
-	KEK          []string `name:"kek" help:"PCR 7: a KEK certificate (PEM) or EFI signature list (.esl); repeatable, in enrolment order." placeholder:"FILE"`
-	DB           []string `name:"db" help:"PCR 7: a db certificate (PEM) or EFI signature list (.esl); repeatable, in enrolment order." placeholder:"FILE"`
-	DBX          []string `name:"dbx" help:"PCR 7: a dbx EFI signature list (.esl); repeatable." placeholder:"FILE"`
-	OwnerGUID    string   `name:"owner-guid" help:"PCR 7: the owner GUID of the certificates given as PEM." placeholder:"GUID"`
+	PK           string   `name:"pk" help:"PCR 7: the PK: a certificate (PEM or DER), EFI signature lists (.esl) or a signed update (.auth)." placeholder:"FILE"`
+	KEK          []string `name:"kek" help:"PCR 7: a KEK certificate (PEM or DER), EFI signature lists (.esl) or signed update (.auth); repeatable, in enrolment order." placeholder:"FILE"`
+	DB           []string `name:"db" help:"PCR 7: a db certificate (PEM or DER), EFI signature lists (.esl) or signed update (.auth); repeatable, in enrolment order. The authority of each image is found here, as EDK2 finds it." placeholder:"FILE"`
+	DBX          []string `name:"dbx" help:"PCR 7: dbx as EFI signature lists (.esl), a signed update (.auth) or a certificate; repeatable. An image whose hash or certificate is in dbx is predicted as refused." placeholder:"FILE"`
+	OwnerGUID    string   `name:"owner-guid" help:"PCR 7: the owner GUID of the certificates given as PEM or DER." placeholder:"GUID"`
 	SecureBoot   bool     `name:"secure-boot" default:"true" negatable:"" help:"PCR 7: the SecureBoot variable is 1."`
 	ESP          string   `name:"esp" help:"PCR 12, 13: the ESP, for /loader/credentials/*.cred, /loader/extensions/*.raw and *.confext.raw, and /loader/addons/*.addon.efi (the UKI's own FILE.efi.extra.d/ is read next to it)." placeholder:"DIR"`
 	// Loader are the boot loader images the firmware started before the
@@ -69,9 +68,6 @@ func (p eventPrediction) machine(e *env, pcrs []int, banks []pcr.Bank, stubVersi
 		dst   *[]byte
 	}{{"--pk", pk, &sb.PK}, {"--kek", p.KEK, &sb.KEK}, {"--db", p.DB, &sb.DB}, {"--dbx", p.DBX, &sb.DBX}} {
 		for _, f := range v.files {
-			if v.flag == "--dbx" && !strings.HasSuffix(f, ".esl") {
-				return m, fmt.Errorf("--dbx %s: want an EFI signature list (.esl)", f)
-			}
 			l, err := signatureList(f, owner)
 			if err != nil {
 				return m, fmt.Errorf("%s: %w", v.flag, err)
@@ -83,21 +79,20 @@ func (p eventPrediction) machine(e *env, pcrs []int, banks []pcr.Bank, stubVersi
 	return m, nil
 }
 
-// signatureList reads a certificate (PEM: one EFI_SIGNATURE_LIST, owned
-// by owner, as virt-fw-vars and efi-updatevar enroll them) or an EFI
-// signature list (.esl, taken as it is).
+// signatureList reads a Secure Boot variable's contents from file:
+// certificates as PEM or DER (one EFI_SIGNATURE_LIST each, owned by owner,
+// as virt-fw-vars and efi-updatevar enroll them), EFI signature lists
+// (.esl) or a signed update (.auth, whose signature is not checked)
+// (secureboot.ReadFile).
 func signatureList(file string, owner *pcr.GUID) ([]byte, error) {
-	if strings.HasSuffix(file, ".esl") {
-		return os.ReadFile(file)
-	}
-	if owner == nil {
+	d, err := secureboot.ReadFile(file, owner)
+	if errors.Is(err, secureboot.ErrNoOwner) {
 		return nil, fmt.Errorf("%s: a certificate needs --owner-guid", file)
 	}
-	c, err := keys.Certificate(file)
 	if err != nil {
 		return nil, err
 	}
-	return pcr.X509SignatureList(*owner, c.Raw), nil
+	return d.Bytes(), nil
 }
 
 // reference predicts the events of pcrs for the UKI at path (attest.Predict).

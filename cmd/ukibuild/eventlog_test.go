@@ -167,7 +167,7 @@ func TestEventlogVerifyPCR7(t *testing.T) {
 	// The recorded db, which did not sign this UKI: the variables match,
 	// the authority is missing.
 	code, out, e = runOurs(append(args, "--db", filepath.Join(vectors, "db.pem"), "--db", filepath.Join(vectors, "hsm.pem"))...)
-	if code != 1 || !strings.Contains(e, "the UKI is not authorized by db") ||
+	if code != 1 || !strings.Contains(e, "the firmware refuses the UKI under Secure Boot") ||
 		!strings.Contains(out, "PCR 7: event 6 differs:\n  expected (none: the list ends)\n  seen     PCR 7 EV_EFI_VARIABLE_AUTHORITY") {
 		t.Errorf("a db that did not sign the UKI: exit %d, %s\n%s", code, e, out)
 	}
@@ -512,5 +512,51 @@ func TestExampleAttestMatchesCLI(t *testing.T) {
 		if stdout.String() != cli || (err == nil) != (c.code == 0) {
 			t.Errorf("examples/attest %v: %v, %s\n--- example\n%s--- eventlog verify\n%s", c.esp, err, stderr.String(), stdout.String(), cli)
 		}
+	}
+}
+
+// TestEventlogVerifyPCR7ESLAndDBX: the recorded stub 252 boot's PK, KEK
+// and db given as EFI signature lists made by efitools
+// (cert-to-efi-sig-list) predict what the PEM files predict; a UKI signed
+// by a db certificate given as .esl gets its authority event (which the
+// PEM-only code missed); the UKI's hash in dbx (hash-to-efi-sig-list) is
+// predicted as refused by the firmware, with no authority, and said so.
+func TestEventlogVerifyPCR7ESLAndDBX(t *testing.T) {
+	f := getFixture(t)
+	dir := t.TempDir()
+	const owner = "7ab1e5e2-0c3b-4b8e-9a51-1f0ddba11e55"
+	esl := func(pem string) string {
+		out := filepath.Join(dir, filepath.Base(pem)+".esl")
+		if b, err := exec.Command("cert-to-efi-sig-list", "-g", owner, pem, out).CombinedOutput(); err != nil {
+			t.Fatalf("cert-to-efi-sig-list: %v\n%s", err, b)
+		}
+		return out
+	}
+	key, cert := selfSignedKeyCert(t, dir, "db")
+	efi := filepath.Join(dir, "uki.efi")
+	if code, _, e := runOurs("build", "--stub", f.stubs["252"], "--linux", f.kernel, "--secureboot-private-key", key,
+		"--secureboot-certificate", cert, "--output", efi); code != 0 {
+		t.Fatalf("build: %s", e)
+	}
+	explain := func(keys ...string) (int, string, string) {
+		return runOurs(append([]string{"measure", efi, "--explain", "--pcrs", "7", "--bank", "sha256", "--json=short"}, keys...)...)
+	}
+	vec := func(n string) string { return filepath.Join(vectors, n) }
+	code, pemOut, e := explain("--owner-guid", owner, "--pk", vec("pk.pem"), "--kek", vec("kek.pem"), "--db", cert, "--db", vec("db.pem"))
+	if code != 0 || !strings.Contains(pemOut, "EV_EFI_VARIABLE_AUTHORITY") {
+		t.Fatalf("PEM: exit %d, %s\n%s", code, e, pemOut)
+	}
+	code, eslOut, e := explain("--pk", esl(vec("pk.pem")), "--kek", esl(vec("kek.pem")), "--db", esl(cert), "--db", esl(vec("db.pem")))
+	if code != 0 || eslOut != pemOut {
+		t.Errorf(".esl: exit %d, %s\n%s\nPEM:\n%s", code, e, eslOut, pemOut)
+	}
+	dbx := filepath.Join(dir, "dbx.esl")
+	if b, err := exec.Command("hash-to-efi-sig-list", efi, dbx).CombinedOutput(); err != nil {
+		t.Fatalf("hash-to-efi-sig-list: %v\n%s", err, b)
+	}
+	code, out, e := explain("--pk", esl(vec("pk.pem")), "--kek", esl(vec("kek.pem")), "--db", esl(cert), "--dbx", dbx)
+	if code != 0 || strings.Contains(out, "EV_EFI_VARIABLE_AUTHORITY") || !strings.Contains(e, "the firmware refuses the UKI") ||
+		!strings.Contains(e, "dbx") {
+		t.Errorf("the UKI's hash in dbx: exit %d, %s\n%s", code, e, out)
 	}
 }
