@@ -9,7 +9,9 @@ import (
 
 // Predict PCR 11 for a UKI built from a systemd-stub 262.1, in the SHA-256
 // bank, for the stub stage and for the initrd, and print it as
-// "systemd-measure calculate --json=short" does.
+// "systemd-measure calculate --json=short" does. The printed values are
+// systemd-measure 262.1's for the same files (TestExamplesMatchSystemdMeasure
+// runs it).
 func ExamplePredict() {
 	order, err := pcr.OrderFor("262.1") // or pcr.StubVersion of the stub
 	if err != nil {

@@ -10,7 +10,8 @@ import (
 // The PolicyPCR digest systemd-measure signs for PCR 11 of the SHA-256 bank
 // after a measurement of "enter-initrd" into an otherwise empty PCR
 // (`systemd-measure policy-digest --linux=EMPTYFILE --bank=sha256
-// --phase=enter-initrd` prints it as "pol").
+// --phase=enter-initrd` prints it as "pol"; TestExamplesMatchSystemdMeasure
+// runs it).
 func ExamplePolicyPCRDigest() {
 	word := sha256.Sum256([]byte("enter-initrd"))
 	value := pcr.SHA256.Extend(pcr.SHA256.Zero(), word[:])
