@@ -51,8 +51,8 @@ func logReference(t testing.TB, log []byte, pcrs []int) *attest.Reference {
 		Format int                          `json:"format"`
 		Banks  []string                     `json:"banks"`
 		Events []jev                        `json:"events"`
-		PCRs   map[string]map[string]string `json:"pcrs"`
-	}{Format: 1, Banks: []string{"sha1", "sha256"}, PCRs: map[string]map[string]string{}}
+		PCRs   map[string]map[string][]string `json:"pcrs"`
+	}{Format: 1, Banks: []string{"sha1", "sha256"}, PCRs: map[string]map[string][]string{}}
 	for _, ev := range evs {
 		j := jev{PCR: ev.PCR, Type: ev.Type.String(), Source: "firmware", Description: ev.Description, Digests: map[string]string{}}
 		for _, v := range ev.Digests {
@@ -61,13 +61,13 @@ func logReference(t testing.TB, log []byte, pcrs []int) *attest.Reference {
 		doc.Events = append(doc.Events, j)
 	}
 	for _, p := range pcrs {
-		doc.PCRs[strconv.Itoa(p)] = map[string]string{}
+		doc.PCRs[strconv.Itoa(p)] = map[string][]string{}
 		for _, b := range []pcr.Bank{pcr.SHA1, pcr.SHA256} {
 			v, err := pcr.Replay(evs, p, b)
 			if err != nil {
 				t.Fatal(err)
 			}
-			doc.PCRs[strconv.Itoa(p)][b.Name] = hex.EncodeToString(v)
+			doc.PCRs[strconv.Itoa(p)][b.Name] = []string{hex.EncodeToString(v)}
 		}
 	}
 	data, err := json.Marshal(doc)

@@ -53,6 +53,9 @@ func (r *Reference) PCRLock(pcrs []int) ([]byte, error) {
 		if r.sources[i] != UKI || !slices.Contains(pcrs, ev.PCR) || ev.Type == pcr.EvNoAction {
 			continue
 		}
+		if len(r.alts[i]) > 0 {
+			return nil, fmt.Errorf("PCR %d: the event %q depends on what the machine has (%d alternatives; give the machine's details, e.g. its consoles)", ev.PCR, ev.Description, len(r.alts[i]))
+		}
 		rec := pcrlockRecord{PCR: ev.PCR}
 		for _, v := range ev.Digests {
 			rec.Digests = append(rec.Digests, pcrlockDigest{HashAlg: v.Bank.Name, Digest: hex.EncodeToString(v.Digest)})
@@ -71,7 +74,8 @@ func (r *Reference) PCRLock(pcrs []int) ([]byte, error) {
 
 // KeylimePolicy returns Keylime's tpm_policy for the reference: the value
 // each predicted PCR has after its events in bank b, as
-// {"11":["HEX"],"mask":"0x800"}: PCR numbers with lists of allowed values,
+// {"11":["HEX"],"mask":"0x800"}: PCR numbers with lists of allowed values
+// (several where events have alternatives),
 // and the mask of the PCRs (Keylime's TPM_Utilities.check_mask reads it
 // with Python's int(mask, 0)). The whole
 // PCR is predicted, firmware events included, so the values hold for a
@@ -83,11 +87,15 @@ func (r *Reference) KeylimePolicy(b pcr.Bank) ([]byte, error) {
 	policy := map[string]any{}
 	mask := 0
 	for _, p := range r.PCRs {
-		v, err := pcr.Replay(r.events, p, b)
+		vs, err := r.Values(p, b)
 		if err != nil {
 			return nil, err
 		}
-		policy[strconv.Itoa(p)] = []string{hex.EncodeToString(v)}
+		var list []string
+		for _, v := range vs {
+			list = append(list, hex.EncodeToString(v))
+		}
+		policy[strconv.Itoa(p)] = list
 		mask |= 1 << p
 	}
 	policy["mask"] = fmt.Sprintf("%#x", mask)

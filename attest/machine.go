@@ -58,6 +58,14 @@ type Machine struct {
 	// looks for it.
 	ExtraDir string
 
+	// Consoles are the consoles the firmware offers (systemd-stub 262
+	// appends a console= argument for each to a command line that has
+	// none, and Linux measures the result into PCR 9); nil: unknown, and
+	// PCR 9's command line event is predicted for each outcome the stub's
+	// rule allows (pcr.ConsoleCandidates), Verify reporting which one the
+	// log shows.
+	Consoles *pcr.Consoles
+
 	// SecureBoot are the firmware's Secure Boot variables; nil: PCR 7 is
 	// not predicted.
 	SecureBoot *SecureBoot

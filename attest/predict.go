@@ -18,8 +18,9 @@ type predictor struct {
 	path     string // the UKI
 	extraDir string
 	m        *Machine
-	banks    []pcr.Bank
-	notes    []string
+	banks       []pcr.Bank
+	notes       []string
+	stubVersion string
 }
 
 func (p *predictor) note(format string, args ...any) {
@@ -65,6 +66,7 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 	if stubVersion == "" {
 		stubVersion = img.StubVersion()
 	}
+	p.stubVersion = stubVersion
 	// Without a version only what every stub does is predicted: PCR 4, 7
 	// and the extras' PCR 12 and 13 events as long as there are no
 	// configuration or global extensions (pcr.FindExtras and pcr.StubBoot
@@ -165,11 +167,16 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 		return nil, err
 	}
 	if want(9) {
-		evs, err := p.pcr9(img, major, sb)
+		evs, alts, err := p.pcr9(img, major, sb)
 		if err != nil {
 			return nil, err
 		}
-		add(UKI, evs...)
+		for i, ev := range evs {
+			if i == 0 && len(alts) > 0 {
+				ref.alts = map[int][]Alternative{len(ref.events): alts}
+			}
+			add(UKI, ev)
+		}
 	}
 	ref.Notes = p.notes
 	return ref, nil
@@ -273,8 +280,11 @@ func imageApplication(path string, banks []pcr.Bank) (pcr.BootApplication, error
 // pcr9 predicts what Linux's EFI stub measures into PCR 9: the command
 // line and the initrd the stub hands over (pcr.StubBoot.CommandLine,
 // pcr.StubInitrd and pcr.StubBoot.LinuxInitrd: .cmdline or the load
-// options, add-ons).
-func (p *predictor) pcr9(img *uki.ImageFile, major int, sb pcr.StubBoot) ([]pcr.Event, error) {
+// options, add-ons; the console= arguments stub 262 appends,
+// pcr.AppendConsoles). With the machine's consoles unknown, the command
+// line event is the one without an appended console, and alts the others
+// the stub's rule allows.
+func (p *predictor) pcr9(img *uki.ImageFile, major int, sb pcr.StubBoot) ([]pcr.Event, []Alternative, error) {
 	secs := map[string]pcr.Sized{}
 	for _, s := range img.BaseSections() {
 		switch s.Name {
@@ -284,20 +294,49 @@ func (p *predictor) pcr9(img *uki.ImageFile, major int, sb pcr.StubBoot) ([]pcr.
 	}
 	initrd, err := pcr.StubInitrd(major, secs, sb.Extras)
 	if err != nil {
-		return nil, fmt.Errorf("PCR 9: %w", err)
+		return nil, nil, fmt.Errorf("PCR 9: %w", err)
 	}
 	if initrd, err = sb.LinuxInitrd(initrd); err != nil {
-		return nil, fmt.Errorf("PCR 9: %w", err)
+		return nil, nil, fmt.Errorf("PCR 9: %w", err)
 	}
 	cmdline, _, err := sb.CommandLine(p.banks)
 	if err != nil {
-		return nil, fmt.Errorf("PCR 9: %w", err)
+		return nil, nil, fmt.Errorf("PCR 9: %w", err)
 	}
-	evs, err := pcr.LinuxEvents(cmdline, initrd, p.banks)
+	x86 := img.Machine() == 0x8664 || img.Machine() == 0x14c
+	candidates := pcr.ConsoleCandidates(x86)
+	if p.m.Consoles != nil {
+		candidates = []pcr.Consoles{*p.m.Consoles}
+	}
+	var cmdlines, whats []string
+	for _, c := range candidates {
+		full, err := pcr.AppendConsoles(major, cmdline, c, x86)
+		if err != nil {
+			return nil, nil, fmt.Errorf("PCR 9: %w", err)
+		}
+		if !slices.Contains(cmdlines, full) {
+			cmdlines = append(cmdlines, full)
+			whats = append(whats, c.String())
+		}
+	}
+	evs, err := pcr.LinuxEvents(cmdlines[0], initrd, p.banks)
 	if err != nil {
-		return nil, fmt.Errorf("PCR 9: %w", err)
+		return nil, nil, fmt.Errorf("PCR 9: %w", err)
 	}
-	return evs, nil
+	if len(cmdlines) == 1 {
+		if p.m.Consoles != nil && cmdlines[0] != cmdline {
+			evs[0].Description += fmt.Sprintf(" (console= appended by the stub for the consoles %s)", whats[0])
+		}
+		return evs, nil, nil
+	}
+	p.note("PCR 9: the machine's consoles are not known, and systemd-stub %s appends console= arguments to a command line without one: the command line event is predicted for each of the %d outcomes", p.stubVersion, len(cmdlines))
+	var alts []Alternative
+	for i, c := range cmdlines[1:] {
+		ev := pcr.LoadOptionsLinuxEvent(c, p.banks)
+		alts = append(alts, Alternative{Description: ev.Description + " (consoles: " + whats[i+1] + ")", Digests: ev.Digests})
+	}
+	evs[0].Description += " (consoles: none, or graphics only)"
+	return evs, alts, nil
 }
 
 // pcr11 is the stub's PCR 11: the sections of the profile booted in the

@@ -29,7 +29,22 @@ type Reference struct {
 
 	events  []pcr.Event
 	sources []Source
+	// alts are other digests an event may have (by index in events), on
+	// machines whose details the prediction does not know.
+	alts map[int][]Alternative
 }
+
+// Alternative is another form an event may take on a machine whose
+// details the prediction does not know (the consoles systemd-stub appends
+// to the command line, say): its digests and what it stands for.
+type Alternative struct {
+	Description string
+	Digests     []pcr.Value
+}
+
+// Alternatives returns the alternatives of Events()[i]: a log matches the
+// reference at that event when it has the event or one of them.
+func (r *Reference) Alternatives(i int) []Alternative { return slices.Clone(r.alts[i]) }
 
 // Source says which component's boot an event belongs to.
 type Source int
@@ -63,12 +78,59 @@ func (r *Reference) Events() []pcr.Event { return slices.Clone(r.events) }
 func (r *Reference) Sources() []Source { return slices.Clone(r.sources) }
 
 // Value returns the value PCR index has after its predicted events, in
-// bank b (from zero at reset).
+// bank b (from zero at reset). A PCR with alternative events has several
+// possible values: Values lists them, Value refuses.
 func (r *Reference) Value(index int, b pcr.Bank) ([]byte, error) {
+	vs, err := r.Values(index, b)
+	if err != nil {
+		return nil, err
+	}
+	if len(vs) > 1 {
+		return nil, fmt.Errorf("PCR %d has %d possible values (its events have alternatives)", index, len(vs))
+	}
+	return vs[0], nil
+}
+
+// maxValues bounds the number of values Values lists.
+const maxValues = 4096
+
+// Values returns every value PCR index may have after its predicted
+// events in bank b: one, unless events have alternatives (the first value
+// is that of Events, without alternatives).
+func (r *Reference) Values(index int, b pcr.Bank) ([][]byte, error) {
 	if !slices.Contains(r.PCRs, index) {
 		return nil, fmt.Errorf("PCR %d is not in the reference", index)
 	}
-	return pcr.Replay(r.events, index, b)
+	vals := [][]byte{b.Zero()}
+	for i, ev := range r.events {
+		if ev.PCR != index || ev.Type == pcr.EvNoAction {
+			continue
+		}
+		digests := [][]byte{nil}
+		d, ok := ev.Digest(b)
+		if !ok {
+			return nil, fmt.Errorf("event %d (%s) has no %s digest", i, ev, b.Name)
+		}
+		digests[0] = d
+		for _, a := range r.alts[i] {
+			d, ok := pcr.Event{Digests: a.Digests}.Digest(b)
+			if !ok {
+				return nil, fmt.Errorf("an alternative of event %d has no %s digest", i, b.Name)
+			}
+			digests = append(digests, d)
+		}
+		if len(vals)*len(digests) > maxValues {
+			return nil, fmt.Errorf("PCR %d: more than %d possible values", index, maxValues)
+		}
+		var next [][]byte
+		for _, v := range vals {
+			for _, d := range digests {
+				next = append(next, b.Extend(v, d))
+			}
+		}
+		vals = next
+	}
+	return vals, nil
 }
 
 // referenceFormat is the version of the JSON form; a reader refuses
@@ -79,8 +141,8 @@ type jsonReference struct {
 	Format      int                          `json:"format"`
 	StubVersion string                       `json:"stubVersion,omitempty"`
 	Banks       []string                     `json:"banks"`
-	Events      []jsonEvent                  `json:"events"`
-	PCRs        map[string]map[string]string `json:"pcrs"`
+	Events      []jsonEvent                    `json:"events"`
+	PCRs        map[string]map[string][]string `json:"pcrs"`
 	Notes       []string                     `json:"notes,omitempty"`
 }
 
@@ -88,8 +150,38 @@ type jsonEvent struct {
 	PCR         int               `json:"pcr"`
 	Type        string            `json:"type"`
 	Source      string            `json:"source"`
+	Description  string            `json:"description"`
+	Digests      map[string]string `json:"digests"`
+	Alternatives []jsonAlternative `json:"alternatives,omitempty"`
+}
+
+type jsonAlternative struct {
 	Description string            `json:"description"`
 	Digests     map[string]string `json:"digests"`
+}
+
+func jsonDigests(vs []pcr.Value) map[string]string {
+	m := map[string]string{}
+	for _, v := range vs {
+		m[v.Bank.Name] = hex.EncodeToString(v.Digest)
+	}
+	return m
+}
+
+// parseDigests reads one digest per bank of banks.
+func parseDigests(m map[string]string, banks []pcr.Bank) ([]pcr.Value, error) {
+	if len(m) != len(banks) {
+		return nil, fmt.Errorf("%d digests for %d banks", len(m), len(banks))
+	}
+	var out []pcr.Value
+	for _, b := range banks {
+		d, err := hex.DecodeString(m[b.Name])
+		if err != nil || len(d) != b.Hash.Size() {
+			return nil, fmt.Errorf("no %s digest of %d bytes in hex", b.Name, b.Hash.Size())
+		}
+		out = append(out, pcr.Value{Bank: b, Digest: d})
+	}
+	return out, nil
 }
 
 // MarshalJSON writes the reference as
@@ -97,32 +189,36 @@ type jsonEvent struct {
 //	{"format": 1, "stubVersion": "262.1", "banks": ["sha1", "sha256"],
 //	 "events": [{"pcr": 4, "type": "EV_EFI_ACTION", "source": "firmware", "description": "...",
 //	             "digests": {"sha1": "HEX", "sha256": "HEX"}}, ...],
-//	 "pcrs": {"4": {"sha1": "HEX", "sha256": "HEX"}, ...},
+//	 "pcrs": {"4": {"sha1": ["HEX"], "sha256": ["HEX"]}, ...},
 //	 "notes": ["..."]}
 //
-// "pcrs" holds each predicted PCR's final value per bank (the replay of
-// its events), the form verifiers that compare final values take.
+// "pcrs" holds each predicted PCR's final values per bank (the replay of
+// its events; several when events have "alternatives", lists of
+// {"description", "digests"}), the form verifiers that compare final
+// values take.
 func (r *Reference) MarshalJSON() ([]byte, error) {
 	doc := jsonReference{Format: referenceFormat, StubVersion: r.StubVersion, Events: []jsonEvent{},
-		PCRs: map[string]map[string]string{}, Notes: r.Notes}
+		PCRs: map[string]map[string][]string{}, Notes: r.Notes}
 	for _, b := range r.Banks {
 		doc.Banks = append(doc.Banks, b.Name)
 	}
 	for i, ev := range r.events {
-		je := jsonEvent{PCR: ev.PCR, Type: ev.Type.String(), Source: r.sources[i].String(), Description: ev.Description, Digests: map[string]string{}}
-		for _, v := range ev.Digests {
-			je.Digests[v.Bank.Name] = hex.EncodeToString(v.Digest)
+		je := jsonEvent{PCR: ev.PCR, Type: ev.Type.String(), Source: r.sources[i].String(), Description: ev.Description, Digests: jsonDigests(ev.Digests)}
+		for _, a := range r.alts[i] {
+			je.Alternatives = append(je.Alternatives, jsonAlternative{Description: a.Description, Digests: jsonDigests(a.Digests)})
 		}
 		doc.Events = append(doc.Events, je)
 	}
 	for _, i := range r.PCRs {
-		m := map[string]string{}
+		m := map[string][]string{}
 		for _, b := range r.Banks {
-			v, err := pcr.Replay(r.events, i, b)
+			vs, err := r.Values(i, b)
 			if err != nil {
 				return nil, err
 			}
-			m[b.Name] = hex.EncodeToString(v)
+			for _, v := range vs {
+				m[b.Name] = append(m[b.Name], hex.EncodeToString(v))
+			}
 		}
 		doc.PCRs[strconv.Itoa(i)] = m
 	}
@@ -181,12 +277,18 @@ func (r *Reference) UnmarshalJSON(data []byte) error {
 			return &ReferenceError{Defect: fmt.Sprintf("event %d: source %q is not one of %v", n, je.Source, sourceNames)}
 		}
 		ev := pcr.Event{PCR: je.PCR, Type: t, Description: je.Description}
-		for _, b := range out.Banks {
-			d, err := hex.DecodeString(je.Digests[b.Name])
-			if err != nil || len(d) != b.Hash.Size() {
-				return &ReferenceError{Defect: fmt.Sprintf("event %d: no %s digest of %d bytes in hex", n, b.Name, b.Hash.Size())}
+		if ev.Digests, err = parseDigests(je.Digests, out.Banks); err != nil {
+			return &ReferenceError{Defect: fmt.Sprintf("event %d: %v", n, err)}
+		}
+		for k, ja := range je.Alternatives {
+			ds, err := parseDigests(ja.Digests, out.Banks)
+			if err != nil {
+				return &ReferenceError{Defect: fmt.Sprintf("event %d, alternative %d: %v", n, k, err)}
 			}
-			ev.Digests = append(ev.Digests, pcr.Value{Bank: b, Digest: d})
+			if out.alts == nil {
+				out.alts = map[int][]Alternative{}
+			}
+			out.alts[n] = append(out.alts[n], Alternative{Description: ja.Description, Digests: ds})
 		}
 		out.events = append(out.events, ev)
 		out.sources = append(out.sources, Source(src))
@@ -194,12 +296,19 @@ func (r *Reference) UnmarshalJSON(data []byte) error {
 	for _, i := range out.PCRs {
 		vals := doc.PCRs[strconv.Itoa(i)]
 		if len(vals) != len(out.Banks) {
-			return &ReferenceError{Defect: fmt.Sprintf("PCR %d: %d values for %d banks", i, len(vals), len(out.Banks))}
+			return &ReferenceError{Defect: fmt.Sprintf("PCR %d: values for %d banks, not %d", i, len(vals), len(out.Banks))}
 		}
 		for _, b := range out.Banks {
-			v, _ := pcr.Replay(out.events, i, b)
-			if vals[b.Name] != hex.EncodeToString(v) {
-				return &ReferenceError{Defect: fmt.Sprintf("PCR %d: its events replay to %s:%x, not to the listed %s", i, b.Name, v, vals[b.Name])}
+			vs, err := out.Values(i, b)
+			if err != nil {
+				return &ReferenceError{Defect: err.Error()}
+			}
+			var want []string
+			for _, v := range vs {
+				want = append(want, hex.EncodeToString(v))
+			}
+			if !slices.Equal(vals[b.Name], want) {
+				return &ReferenceError{Defect: fmt.Sprintf("PCR %d: its events replay to %s:%v, not to the listed %v", i, b.Name, want, vals[b.Name])}
 			}
 		}
 	}

@@ -71,13 +71,20 @@ type PCRResult struct {
 	// Bank is the bank whose digest differs (empty when the type differs
 	// or a list ended).
 	Bank string
+	// Chosen says, for each event the log had in one of its alternative
+	// forms, which ("event 0: ... (consoles: serial COM1)").
+	Chosen []string
 }
 
 // String is "PCR 4: match (5 events)" or "PCR 4: event 4 differs: ..."
 // with the expected and the seen event.
 func (r PCRResult) String() string {
-	return pcr.PCRResult{PCR: r.PCR, Match: r.Status == Match, Index: r.Index, Expected: r.Expected,
+	s := pcr.PCRResult{PCR: r.PCR, Match: r.Status == Match, Index: r.Index, Expected: r.Expected,
 		Seen: r.Seen, Bank: r.Bank, Events: r.Events}.String()
+	for _, c := range r.Chosen {
+		s += "\n  as " + c
+	}
+	return s
 }
 
 // ValueResult is one TPM-reported value compared with the log's replay.
@@ -222,16 +229,76 @@ func verify(ctx context.Context, ref *Reference, ev Evidence, pcrs []int) (*Repo
 		rep.Values = append(rep.Values, ValueResult{PCR: v.PCR, Bank: v.Bank, Log: got, TPM: v.Digest})
 	}
 	if ref != nil {
-		for _, c := range pcr.CompareEvents(ref.events, seen, ref.PCRs) {
-			st := Match
-			if !c.Match {
-				st = Differs
-			}
-			rep.PCRs = append(rep.PCRs, PCRResult{PCR: c.PCR, Status: st, Events: c.Events, Index: c.Index,
-				Expected: c.Expected, Seen: c.Seen, Bank: c.Bank})
+		for _, p := range ref.PCRs {
+			rep.PCRs = append(rep.PCRs, ref.compare(p, seen))
 		}
 	}
 	return rep, nil
+}
+
+// compare compares PCR p's predicted events with the log's, in order: the
+// type and the digest in every bank both have must be equal (an event with
+// alternatives matches when it or one of them does), and neither list may
+// have more events (pcr.CompareEvents' rule).
+func (r *Reference) compare(p int, seen []pcr.Event) PCRResult {
+	var idx []int
+	for i, ev := range r.events {
+		if ev.PCR == p && ev.Type != pcr.EvNoAction {
+			idx = append(idx, i)
+		}
+	}
+	got := pcr.Select(seen, []int{p})
+	res := PCRResult{PCR: p, Status: Match, Index: -1, Events: len(idx)}
+	for n := 0; n < max(len(idx), len(got)); n++ {
+		if n >= len(idx) || n >= len(got) {
+			res.Status, res.Index = Differs, n
+			if n < len(idx) {
+				res.Expected = &r.events[idx[n]]
+			}
+			if n < len(got) {
+				res.Seen = &got[n]
+			}
+			return res
+		}
+		e, g := &r.events[idx[n]], &got[n]
+		ok, bank := sameEvent(e.Type, e.Digests, g)
+		if ok {
+			continue
+		}
+		matched := false
+		for _, a := range r.alts[idx[n]] {
+			if m, _ := sameEvent(e.Type, a.Digests, g); m {
+				res.Chosen = append(res.Chosen, fmt.Sprintf("event %d: %s", n, a.Description))
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			res.Status, res.Index, res.Expected, res.Seen, res.Bank = Differs, n, e, g, bank
+			return res
+		}
+	}
+	return res
+}
+
+// sameEvent reports whether g has type t and, in every bank both have (at
+// least one), the digest of ds; bank names the first that differs.
+func sameEvent(t pcr.EventType, ds []pcr.Value, g *pcr.Event) (bool, string) {
+	if t != g.Type {
+		return false, ""
+	}
+	common := 0
+	for _, v := range ds {
+		d, ok := g.Digest(v.Bank)
+		if !ok {
+			continue
+		}
+		common++
+		if !bytes.Equal(d, v.Digest) {
+			return false, v.Bank.Name
+		}
+	}
+	return common > 0, ""
 }
 
 // LogError is an event log that cannot be read or replayed.

@@ -262,9 +262,10 @@ func ProfileEvent(profile uint, banks []Bank) Event {
 //     U+001F); no add-ons.
 //
 // Not modelled: the SMBIOS OEM string io.systemd.stub.kernel-cmdline-extra
-// (another PCR 12 event), confidential VMs (whose load options 262 drops),
-// and the console= argument 262 may append (cmdline_append_console; not
-// measured, and not added when the command line has one).
+// (another PCR 12 event) and confidential VMs (whose load options 262
+// drops). The console= arguments 262 appends afterwards (not measured by
+// the stub, but part of what Linux measures into PCR 9) are
+// AppendConsoles'.
 func (b StubBoot) CommandLine(banks []Bank) (string, []Event, error) {
 	if err := b.check(); err != nil {
 		return "", nil, err

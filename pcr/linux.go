@@ -23,12 +23,7 @@ const (
 // StubInitrd, then StubBoot.LinuxInitrd). An empty or nil initrd is not
 // measured. The initrd is read once, as a stream.
 func LinuxEvents(cmdline string, initrd Sized, banks []Bank) ([]Event, error) {
-	u := utf16.Encode([]rune(cmdline))
-	opts := make([]byte, 2*len(u)+2)
-	for i, c := range u {
-		binary.LittleEndian.PutUint16(opts[2*i:], c)
-	}
-	evs := []Event{hashEvent(9, EvEventTag, fmt.Sprintf("tag %#x LOADED_IMAGE::LoadOptions: %q", LinuxLoadOptionsEventTag, cmdline), opts, banks)}
+	evs := []Event{LoadOptionsLinuxEvent(cmdline, banks)}
 	if initrd != nil && initrd.Size() > 0 {
 		ev, err := dataEvent(9, EvEventTag, fmt.Sprintf("tag %#x Linux initrd (%d bytes)", LinuxInitrdEventTag, initrd.Size()), initrd, banks)
 		if err != nil {
@@ -37,6 +32,17 @@ func LinuxEvents(cmdline string, initrd Sized, banks []Bank) ([]Event, error) {
 		evs = append(evs, ev)
 	}
 	return evs, nil
+}
+
+// LoadOptionsLinuxEvent is the first of LinuxEvents: Linux's EFI stub's
+// measurement of the command line it was given.
+func LoadOptionsLinuxEvent(cmdline string, banks []Bank) Event {
+	u := utf16.Encode([]rune(cmdline))
+	opts := make([]byte, 2*len(u)+2)
+	for i, c := range u {
+		binary.LittleEndian.PutUint16(opts[2*i:], c)
+	}
+	return hashEvent(9, EvEventTag, fmt.Sprintf("tag %#x LOADED_IMAGE::LoadOptions: %q", LinuxLoadOptionsEventTag, cmdline), opts, banks)
 }
 
 // StubInitrd returns the initrd systemd-stub of the given major version

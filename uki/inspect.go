@@ -335,6 +335,10 @@ func OpenImage(path string) (*ImageFile, error) {
 // Close closes the file.
 func (img *ImageFile) Close() error { return img.f.Close() }
 
+// Machine returns the image's COFF machine type (0x8664 x86-64, 0x14c
+// x86, 0xaa64 arm64, 0x5064 riscv64, ...).
+func (img *ImageFile) Machine() uint16 { return img.hdr.Machine }
+
 // Sections returns every section with its content as the loaded image holds
 // it: VirtualSize bytes, the raw data zero-extended when VirtualSize is the
 // larger (what systemd-stub measures).

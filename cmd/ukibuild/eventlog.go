@@ -30,6 +30,8 @@ type eventPrediction struct {
 	// UKI, in order (pcr.FirmwareBoot.Chain: the first from the boot
 	// option, each loading the next, the last loading the UKI).
 	Loader []string `name:"loader" help:"PCR 4, 7: a boot loader image the firmware started before the UKI (shim, systemd-boot), as on the ESP (signed); repeatable, in the order they were started, the last one starting the UKI." placeholder:"FILE.efi"`
+	// Consoles are the consoles the firmware offers (pcr.ParseConsoles).
+	Consoles string `name:"consoles" help:"PCR 9: the machine's consoles (serial=N for COM N, virtio, graphics; comma-separated; or none): systemd-stub 262 appends a console= argument for each to a command line that has none, and Linux measures it. Without it every outcome of the stub's rule is predicted, and eventlog verify says which one the log shows." placeholder:"LIST"`
 	// CmdlineOverride is the command line passed in the UKI's load options.
 	CmdlineOverride string `name:"cmdline-override" help:"PCR 9, 12: the kernel command line passed to the UKI in its load options (without an '@N' profile prefix; see --profile); the stub ignores it under Secure Boot when the UKI has a .cmdline." placeholder:"TEXT"`
 }
@@ -42,6 +44,13 @@ func (p eventPrediction) machine(e *env, pcrs []int, banks []pcr.Bank, stubVersi
 	m := attest.Machine{PCRs: pcrs, Banks: banks, StubVersion: stubVersion, Profile: profile,
 		CmdlineOverride: p.CmdlineOverride, BootAttempts: p.BootAttempts, Loaders: p.Loader, ESP: p.ESP,
 		Warn: func(msg string) { e.warnf("%s", msg) }}
+	if p.Consoles != "" {
+		c, err := pcr.ParseConsoles(p.Consoles)
+		if err != nil {
+			return m, fmt.Errorf("--consoles: %w", err)
+		}
+		m.Consoles = &c
+	}
 	given := p.PK != "" || len(p.KEK) > 0 || len(p.DB) > 0 || len(p.DBX) > 0
 	if slices.Contains(pcrs, 7) && (p.PK == "" || len(p.DB) == 0) {
 		return m, fmt.Errorf("PCR 7 needs --pk and --db (and --kek, --dbx as enrolled)")
@@ -129,7 +138,7 @@ func writeEvents(w io.Writer, ref *attest.Reference, asJSON bool) error {
 	events := ref.Events()
 	for _, i := range ref.PCRs {
 		n := 0
-		for _, ev := range events {
+		for k, ev := range events {
 			if ev.PCR != i {
 				continue
 			}
@@ -137,14 +146,22 @@ func writeEvents(w io.Writer, ref *attest.Reference, asJSON bool) error {
 			for _, v := range ev.Digests {
 				fmt.Fprintf(w, "    %s %x\n", v.Bank.Name, v.Digest)
 			}
+			for _, a := range ref.Alternatives(k) {
+				fmt.Fprintf(w, "  or %s\n", a.Description)
+				for _, v := range a.Digests {
+					fmt.Fprintf(w, "    %s %x\n", v.Bank.Name, v.Digest)
+				}
+			}
 			n++
 		}
 		for _, b := range ref.Banks {
-			v, err := ref.Value(i, b)
+			vs, err := ref.Values(i, b)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "%d:%s=%x\n", i, b.Name, v)
+			for _, v := range vs {
+				fmt.Fprintf(w, "%d:%s=%x\n", i, b.Name, v)
+			}
 		}
 	}
 	return nil
