@@ -48,9 +48,9 @@ func logReference(t testing.TB, log []byte, pcrs []int) *attest.Reference {
 		Digests     map[string]string `json:"digests"`
 	}
 	doc := struct {
-		Format int                          `json:"format"`
-		Banks  []string                     `json:"banks"`
-		Events []jev                        `json:"events"`
+		Format int                            `json:"format"`
+		Banks  []string                       `json:"banks"`
+		Events []jev                          `json:"events"`
 		PCRs   map[string]map[string][]string `json:"pcrs"`
 	}{Format: 1, Banks: []string{"sha1", "sha256"}, PCRs: map[string]map[string][]string{}}
 	for _, ev := range evs {

@@ -15,9 +15,9 @@ import (
 
 // predictor holds one prediction's inputs.
 type predictor struct {
-	path     string // the UKI
-	extraDir string
-	m        *Machine
+	path        string // the UKI
+	extraDir    string
+	m           *Machine
 	banks       []pcr.Bank
 	notes       []string
 	stubVersion string
@@ -181,7 +181,6 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 	ref.Notes = p.notes
 	return ref, nil
 }
-
 
 // stubBoot gathers what the stub (major version major) takes beyond the
 // UKI: the extras (only when asked for: PCR 9, 12 and 13 need them, and

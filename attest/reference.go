@@ -138,18 +138,18 @@ func (r *Reference) Values(index int, b pcr.Bank) ([][]byte, error) {
 const referenceFormat = 1
 
 type jsonReference struct {
-	Format      int                          `json:"format"`
-	StubVersion string                       `json:"stubVersion,omitempty"`
-	Banks       []string                     `json:"banks"`
+	Format      int                            `json:"format"`
+	StubVersion string                         `json:"stubVersion,omitempty"`
+	Banks       []string                       `json:"banks"`
 	Events      []jsonEvent                    `json:"events"`
 	PCRs        map[string]map[string][]string `json:"pcrs"`
-	Notes       []string                     `json:"notes,omitempty"`
+	Notes       []string                       `json:"notes,omitempty"`
 }
 
 type jsonEvent struct {
-	PCR         int               `json:"pcr"`
-	Type        string            `json:"type"`
-	Source      string            `json:"source"`
+	PCR          int               `json:"pcr"`
+	Type         string            `json:"type"`
+	Source       string            `json:"source"`
 	Description  string            `json:"description"`
 	Digests      map[string]string `json:"digests"`
 	Alternatives []jsonAlternative `json:"alternatives,omitempty"`

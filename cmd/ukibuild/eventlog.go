@@ -11,8 +11,8 @@ import (
 	"slices"
 
 	"github.com/ukibuild/ukibuild/attest"
-	"github.com/ukibuild/ukibuild/secureboot"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/secureboot"
 )
 
 // eventPrediction are the options that say what booted, shared by
