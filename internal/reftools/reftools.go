@@ -1,8 +1,8 @@
 // Package reftools locates the reference tools that the tests compare
-// ukibuild against (Debian's systemd stubs, ukify, systemd-measure, a Debian
-// kernel), as fetched by fetch.sh in this directory. Tests that need a tool
-// fail, never skip, when it is missing: run internal/reftools/fetch.sh (the
-// Taskfile's test task and .ci/run do).
+// ukibuild against (Debian's systemd stubs, ukify, systemd-measure,
+// systemd-sbsign, a Debian kernel), as fetched by fetch.sh in this
+// directory. Tests that need a tool fail, never skip, when it is missing:
+// run internal/reftools/fetch.sh (the Taskfile's test task and .ci/run do).
 package reftools
 
 import (
@@ -129,11 +129,26 @@ loader.exec_module(ukify)
 func (t *Tools) MeasureVersion(tb testing.TB, version string, args ...string) *exec.Cmd {
 	tb.Helper()
 	key := "UKIBUILD_MEASURE_" + version
-	bin := t.Path(tb, key)
-	loader := t.Path(tb, key+"_LOADER")
-	libs := t.Var(key + "_LIBRARY_PATH")
+	return t.viaLoader(tb, t.Path(tb, key), key+"_LOADER", key+"_LIBRARY_PATH", args)
+}
+
+// SystemdSbsign returns a command running sid's systemd-sbsign (262.x,
+// recorded as UKIBUILD_SYSTEMD_SBSIGN) through sid's ld.so and libraries,
+// with the environment MeasureVersion sets. systemd-sbsign takes its
+// signing time from SOURCE_DATE_EPOCH: set it in cmd.Env to know it.
+func (t *Tools) SystemdSbsign(tb testing.TB, args ...string) *exec.Cmd {
+	tb.Helper()
+	return t.viaLoader(tb, t.Path(tb, "UKIBUILD_SYSTEMD_SBSIGN"), "UKIBUILD_MEASURE_262_LOADER", "UKIBUILD_SID_LIBRARY_PATH", args)
+}
+
+// viaLoader runs bin through the ld.so and library path recorded under
+// loaderKey and libsKey.
+func (t *Tools) viaLoader(tb testing.TB, bin, loaderKey, libsKey string, args []string) *exec.Cmd {
+	tb.Helper()
+	loader := t.Path(tb, loaderKey)
+	libs := t.Var(libsKey)
 	if libs == "" {
-		tb.Fatalf("reference tools: %s_LIBRARY_PATH is not recorded in %s/env.sh: run internal/reftools/fetch.sh", key, t.Dir)
+		tb.Fatalf("reference tools: %s is not recorded in %s/env.sh: run internal/reftools/fetch.sh", libsKey, t.Dir)
 	}
 	cmd := exec.Command(loader, append([]string{"--library-path", libs, bin}, args...)...)
 	cmd.Env = append(os.Environ(), "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat", "PAGER=cat", "SYSTEMD_LOG_LEVEL=info")
