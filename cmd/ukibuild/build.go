@@ -14,6 +14,7 @@ import (
 	"github.com/ukibuild/ukibuild/internal/keys"
 	"github.com/ukibuild/ukibuild/internal/pyjson"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/sign"
 	"github.com/ukibuild/ukibuild/uki"
 )
 
@@ -68,11 +69,11 @@ type buildCmd struct {
 	SBKey            string   `name:"secureboot-private-key" help:"Secure Boot signing key: a PEM file or a pkcs11: URI. Signs the UKI (and the kernel, see --sign-kernel)." placeholder:"FILE|URI"`
 	SBCert           string   `name:"secureboot-certificate" help:"Secure Boot signing certificate (PEM); default for a pkcs11: key: the token's certificate." placeholder:"FILE"`
 	SignKernel       *bool    `name:"sign-kernel" negatable:"" help:"Sign the embedded kernel too (default: when it is not signed yet)."`
-	SignatureProfile string   `name:"signature-profile" enum:"default,sbsign,osslsigncode" default:"default" help:"Authenticode attribute set: default (reproducible), sbsign or osslsigncode."`
+	SignatureProfile string   `name:"signature-profile" enum:"default,sbsign,osslsigncode,systemd-sbsign" default:"default" help:"Authenticode attribute set: default (reproducible), sbsign, osslsigncode or systemd-sbsign; --signtool=systemd-sbsign selects systemd-sbsign unless another is named here."`
 	SignatureHash    string   `name:"signature-hash" enum:"sha256,sha384,sha512" default:"sha256" help:"Authenticode digest: sha256, sha384 or sha512."`
 	SBChain          []string `name:"secureboot-chain" help:"Intermediate certificates to embed in the signatures; repeatable." sep:"none" placeholder:"FILE"`
 	PKCS11Module     string   `name:"pkcs11-module" help:"PKCS#11 module for a pkcs11: key without module-path (else $UKIBUILD_PKCS11_MODULE)." placeholder:"PATH"`
-	Signtool         string   `name:"signtool" help:"Accepted for ukify compatibility: sbsign or systemd-sbsign (ukibuild signs in-process either way); pesign is not supported." placeholder:"TOOL"`
+	Signtool         string   `name:"signtool" help:"For ukify compatibility: sbsign or systemd-sbsign (ukibuild signs in-process either way; systemd-sbsign selects its signature profile); pesign is not supported." placeholder:"TOOL"`
 	SigningEngine    string   `name:"signing-engine" help:"Accepted for ukify compatibility: only 'pkcs11' (with a pkcs11: key URI)." placeholder:"ENGINE"`
 	SigningProvider  string   `name:"signing-provider" help:"Accepted for ukify compatibility: only 'pkcs11' (with a pkcs11: key URI)." placeholder:"PROVIDER"`
 	SBCertName       string   `name:"secureboot-certificate-name" help:"pesign's NSS certificate nickname: not supported (give --secureboot-private-key and --secureboot-certificate)." placeholder:"NAME"`
@@ -357,7 +358,12 @@ func (b *buildCmd) secureBoot(e *env) (sb *uki.SecureBoot, closeFn func(), err e
 	if err != nil {
 		return nil, nil, fmt.Errorf("--secureboot-private-key: %w", err)
 	}
-	opts, err := signOptions(cert, b.SBChain, b.SignatureHash, b.SignatureProfile)
+	profile := b.SignatureProfile
+	if b.Signtool == "systemd-sbsign" && profile == "default" {
+		// What ukify's --signtool=systemd-sbsign writes.
+		profile = sign.ProfileSystemdSbsign.String()
+	}
+	opts, err := signOptions(cert, b.SBChain, b.SignatureHash, profile)
 	if err != nil {
 		closeFn()
 		return nil, nil, err
