@@ -54,7 +54,7 @@ type buildCmd struct {
 	JoinProfile    []string  `name:"join-profile" help:"A profile PE (built with --profile) to add as a further profile; repeatable." sep:"none" placeholder:"FILE"`
 	SignProfile    []string  `name:"sign-profile" help:"Sign PCR policies only for the profiles with this ID; repeatable." sep:"none" placeholder:"ID"`
 
-	PCRPrivateKey  []string `name:"pcr-private-key" help:"PCR signing key (PEM, RSA); repeatable, one per key group." sep:"none" placeholder:"PATH"`
+	PCRPrivateKey  []string `name:"pcr-private-key" help:"PCR signing key (RSA): a PEM file or a pkcs11: URI; repeatable, one per key group." sep:"none" placeholder:"PATH|URI"`
 	PCRPublicKey   []string `name:"pcr-public-key" help:"Public key of the matching --pcr-private-key." sep:"none" placeholder:"PATH"`
 	PCRCertificate []string `name:"pcr-certificate" help:"Certificate of the matching --pcr-private-key." sep:"none" placeholder:"PATH"`
 	Phases         []string `help:"Phase paths to sign for, for the matching --pcr-private-key (space or comma separated)." sep:"none" placeholder:"PHASE-PATH..."`
@@ -92,8 +92,30 @@ func splitList(s string) []string {
 }
 
 // pcrKeys builds the PCR key groups from the ukify options, with ukify's
-// consistency checks.
-func (b *buildCmd) pcrKeys() ([]uki.PCRKey, error) {
+// consistency checks. closeFn releases the token keys among them.
+func (b *buildCmd) pcrKeys() (groups []uki.PCRKey, closeFn func(), err error) {
+	var closers []func()
+	closeFn = func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	groups, err = b.pcrKeyGroups(func(path string) (crypto.Signer, error) {
+		s, c, err := openKey(path, b.PKCS11Module)
+		if err == nil {
+			closers = append(closers, c)
+		}
+		return s, err
+	})
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	return groups, closeFn, nil
+}
+
+// pcrKeyGroups is pcrKeys with open opening each private key.
+func (b *buildCmd) pcrKeyGroups(open func(string) (crypto.Signer, error)) ([]uki.PCRKey, error) {
 	n := len(b.PCRPrivateKey)
 	switch {
 	case len(b.PCRPublicKey) > 0 && len(b.PCRCertificate) > 0:
@@ -111,7 +133,7 @@ func (b *buildCmd) pcrKeys() ([]uki.PCRKey, error) {
 	for i, path := range b.PCRPrivateKey {
 		var g uki.PCRKey
 		var err error
-		if g.Signer, err = keys.PrivateKey(path); err != nil {
+		if g.Signer, err = open(path); err != nil {
 			return nil, fmt.Errorf("--pcr-private-key: %w", err)
 		}
 		// An empty entry is a key group of a configuration file that
@@ -233,9 +255,11 @@ func (b *buildCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	if cfg.PCRKeys, err = b.pcrKeys(); err != nil {
+	var closePCRKeys func()
+	if cfg.PCRKeys, closePCRKeys, err = b.pcrKeys(); err != nil {
 		return err
 	}
+	defer closePCRKeys()
 	if b.PolicyDigest {
 		if cfg.PolicyDigestKey, err = b.policyDigestKey(); err != nil {
 			return err

@@ -164,7 +164,7 @@ func (m *measureCalculateCmd) Run(e *env) error {
 
 type measureSignOpts struct {
 	measureInputs
-	PrivateKey      string `name:"private-key" help:"PCR signing key (PEM, RSA)." placeholder:"PATH"`
+	PrivateKey      string `name:"private-key" help:"PCR signing key (RSA): a PEM file or a pkcs11: URI." placeholder:"PATH|URI"`
 	PublicKey       string `name:"public-key" help:"Public key (PEM) whose fingerprint the policies carry." placeholder:"PATH"`
 	Certificate     string `help:"Certificate (PEM) whose key the policies carry." placeholder:"PATH"`
 	PolicyRef       string `name:"policyref" help:"Policy reference to bind the signatures to." placeholder:"STRING"`
@@ -184,9 +184,11 @@ func (m *measureSignOpts) run(e *env, policyDigest bool) error {
 	opts := pcr.SignOptions{PolicyRef: m.PolicyRef, PolicyDigest: policyDigest, Legacy: m.LegacySHAOfBank}
 	var err error
 	if m.PrivateKey != "" {
-		if opts.Signer, err = keys.PrivateKey(m.PrivateKey); err != nil {
+		var closeKey func()
+		if opts.Signer, closeKey, err = openKey(m.PrivateKey, ""); err != nil {
 			return err
 		}
+		defer closeKey()
 	} else if !policyDigest {
 		return fmt.Errorf("sign needs --private-key")
 	}

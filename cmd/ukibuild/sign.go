@@ -68,21 +68,14 @@ func loadSigner(e *env, keyArg, certPath, module string) (s crypto.Signer, cert 
 }
 
 func openSigner(keyArg, certPath, module string) (s crypto.Signer, cert *x509.Certificate, closeFn func(), err error) {
-	closeFn = func() {}
-	if strings.HasPrefix(keyArg, "pkcs11:") {
-		k, err := pkcs11.Open(keyArg, pkcs11.EnvOptions(module))
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		s, closeFn = k, func() { k.Close() }
-		if certPath == "" {
-			if cert, err = k.Certificate(); err != nil {
-				closeFn()
-				return nil, nil, nil, fmt.Errorf("%w (give --cert)", err)
-			}
-		}
-	} else if s, err = keys.PrivateKey(keyArg); err != nil {
+	if s, closeFn, err = openKey(keyArg, module); err != nil {
 		return nil, nil, nil, err
+	}
+	if k, ok := s.(*pkcs11.Key); ok && certPath == "" {
+		if cert, err = k.Certificate(); err != nil {
+			closeFn()
+			return nil, nil, nil, fmt.Errorf("%w (give --cert)", err)
+		}
 	}
 	if certPath != "" {
 		if cert, err = keys.Certificate(certPath); err != nil {
@@ -95,6 +88,25 @@ func openSigner(keyArg, certPath, module string) (s crypto.Signer, cert *x509.Ce
 		return nil, nil, nil, fmt.Errorf("no signing certificate: give --cert")
 	}
 	return s, cert, closeFn, nil
+}
+
+// openKey opens a private key, a PEM file or a pkcs11: URI, for the Secure
+// Boot and the PCR policy keys alike. A token's module is the URI's
+// module-path, else module, else $UKIBUILD_PKCS11_MODULE; its PIN the URI's
+// pin-source (or pin-value), else $UKIBUILD_PKCS11_PIN, else a prompt on
+// the terminal: no option takes a PIN. closeFn releases a token key.
+func openKey(keyArg, module string) (s crypto.Signer, closeFn func(), err error) {
+	if strings.HasPrefix(keyArg, "pkcs11:") {
+		k, err := pkcs11.Open(keyArg, pkcs11.EnvOptions(module))
+		if err != nil {
+			return nil, nil, err
+		}
+		return k, func() { k.Close() }, nil
+	}
+	if s, err = keys.PrivateKey(keyArg); err != nil {
+		return nil, nil, err
+	}
+	return s, func() {}, nil
 }
 
 // signOptions are the signature options of the sign verb and of build's
