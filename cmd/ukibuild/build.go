@@ -371,8 +371,10 @@ func (b *buildCmd) secureBoot(e *env) (sb *uki.SecureBoot, closeFn func(), err e
 		case o.value == "":
 		case o.value != "pkcs11":
 			return nil, nil, fmt.Errorf("--%s=%s: OpenSSL engines and providers are not used; ukibuild takes PEM files and pkcs11: URIs (with --%s=pkcs11)", o.flag, o.value, o.flag)
-		case !pkcs11Key:
-			return nil, nil, fmt.Errorf("--%s=pkcs11 needs a pkcs11: URI in --secureboot-private-key", o.flag)
+		case !pkcs11Key && !slices.ContainsFunc(b.PCRPrivateKey, func(k string) bool { return strings.HasPrefix(k, "pkcs11:") }):
+			// ukify passes the engine or provider to sbsign and to
+			// systemd-measure alike.
+			return nil, nil, fmt.Errorf("--%s=pkcs11 needs a pkcs11: URI in --secureboot-private-key or --pcr-private-key", o.flag)
 		}
 	}
 	if b.SBKey == "" {

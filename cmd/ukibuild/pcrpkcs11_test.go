@@ -15,8 +15,9 @@ import (
 )
 
 // TestPCRKeyPKCS11: a PCR policy key imported into a SoftHSM2 token and
-// named by a pkcs11: URI (in --pcr-private-key, in a configuration file's
-// PCRPrivateKey= and in "measure sign --private-key") gives the same bytes
+// named by a pkcs11: URI (in --pcr-private-key, also with ukify's
+// --signing-engine=pkcs11, in a configuration file's PCRPrivateKey= and in
+// "measure sign --private-key") gives the same bytes
 // as the PEM key it was imported from (RSASSA-PKCS1-v1_5 is
 // deterministic). The PIN comes from $UKIBUILD_PKCS11_PIN.
 func TestPCRKeyPKCS11(t *testing.T) {
@@ -48,7 +49,10 @@ func TestPCRKeyPKCS11(t *testing.T) {
 		}
 		return out
 	}
-	compareFiles(t, build("pem", "--pcr-private-key", pemKey, "--sign-initrd-pcrs"), build("token", "--pcr-private-key", uri, "--sign-initrd-pcrs"))
+	pem := build("pem", "--pcr-private-key", pemKey, "--sign-initrd-pcrs")
+	compareFiles(t, pem, build("token", "--pcr-private-key", uri, "--sign-initrd-pcrs"))
+	// ukify's way of saying the key is on a token.
+	compareFiles(t, pem, build("engine", "--signing-engine", "pkcs11", "--pcr-private-key", uri, "--sign-initrd-pcrs"))
 
 	conf := func(key string) string {
 		return writeFile(dir, "pcr-"+strconv.Itoa(len(key))+".conf", []byte("[PCRSignature:a]\nPCRPrivateKey="+key+"\nPhases=enter-initrd\n"))
