@@ -166,6 +166,13 @@ func TestSignOfflineSystemdSbsign(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Error("an output file was written for attributes of another image")
 	}
+	// --signed-data belongs to step 2 only.
+	for _, mode := range [][]string{{"--key", key}, {"--export-attributes", filepath.Join(dir, "x.attrs")}} {
+		args := append([]string{"sign", images["uki"], "--profile", "systemd-sbsign", "--cert", cert, "--signed-data", other, "-o", out}, mode...)
+		if code, _, e := runOurs(args...); code == 0 || !strings.Contains(e, "--signed-data goes with --attach-signature") {
+			t.Errorf("--signed-data with %s: exit %d, %s", mode[0], code, e)
+		}
+	}
 }
 
 // TestBuildSystemdSbsignMatchesUkify: "build --signtool=systemd-sbsign"

@@ -146,6 +146,9 @@ func (c *signCmd) Run(e *env) error {
 	if modes != 1 {
 		return fmt.Errorf("give exactly one of --key, --export-attributes and --attach-signature")
 	}
+	if c.SignedData != "" && c.Attach == "" {
+		return fmt.Errorf("--signed-data goes with --attach-signature")
+	}
 	if c.Key == "" {
 		return c.offline(e)
 	}
@@ -177,10 +180,7 @@ func (c *signCmd) offline(e *env) error {
 	if c.Cert == "" {
 		return fmt.Errorf("offline signing needs --cert")
 	}
-	switch {
-	case c.SignedData != "" && c.Attach == "":
-		return fmt.Errorf("--signed-data goes with --attach-signature")
-	case c.Attach != "" && c.SignedData == "" && c.Profile != "default" && os.Getenv("SOURCE_DATE_EPOCH") == "":
+	if c.Attach != "" && c.SignedData == "" && c.Profile != "default" && os.Getenv("SOURCE_DATE_EPOCH") == "" {
 		return fmt.Errorf("--attach-signature with the %s profile needs the signing time of step 1: give --signed-data (the file step 1 wrote) or the SOURCE_DATE_EPOCH step 1 ran with", c.Profile)
 	}
 	cert, err := keys.Certificate(c.Cert)
