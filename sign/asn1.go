@@ -198,6 +198,13 @@ func smimeCapabilities() []byte {
 	})
 }
 
+// emptySMIMECapabilities is the SMIMECapabilities value systemd-sbsign adds
+// to say it has none (src/sbsign/sbsign.c, pkcs7_new_with_attributes,
+// systemd 257 to 262): an empty SEQUENCE.
+func emptySMIMECapabilities() []byte {
+	return der(func(b *cryptobyte.Builder) { b.AddASN1(asn1.SEQUENCE, func(*cryptobyte.Builder) {}) })
+}
+
 // spcStatementType encodes SpcStatementType ::= SEQUENCE OF OID with one
 // purpose, as osslsigncode adds it.
 func spcStatementType(commercial bool) []byte {

@@ -13,9 +13,10 @@
 // By default (ProfileDefault) signatures are reproducible: the same image,
 // key and options give the same bytes, since the only authenticated
 // attributes are contentType and messageDigest (and signingTime only when
-// Options.SigningTime is set; see SourceDateEpoch). ProfileSbsign and
-// ProfileOsslsigncode reproduce sbsign's and osslsigncode's output byte for
-// byte, given their signing time.
+// Options.SigningTime is set; see SourceDateEpoch). ProfileSbsign,
+// ProfileOsslsigncode and ProfileSystemdSbsign reproduce sbsign's,
+// osslsigncode's and systemd-sbsign's output byte for byte, given their
+// signing time.
 //
 // The encoding meets what EDK2 parses by fixed offsets: ContentInfo, its [0]
 // and SignedData with two-byte lengths (30 82 LL LL), hence the digest
@@ -28,7 +29,11 @@
 //
 // For signers that can only sign a hash (offline or remote signing), NewRequest
 // prepares everything, Request.SignedAttributes gives the bytes to sign and
-// Request.Attach builds the signature from the result.
+// Request.Attach builds the signature from the result;
+// Request.AdoptSignedAttributes lets a later session take the bytes an
+// earlier one exported (with their signing time). With ProfileSystemdSbsign
+// these are the files of systemd-sbsign's --prepare-offline-signing and
+// --signed-data.
 //
 // Verify checks signatures by firmware's rules against a db (trusted
 // certificates) and a dbx (forbidden image digests and certificates), and

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"log"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ukibuild/ukibuild/internal/pe/petest"
 	"github.com/ukibuild/ukibuild/sign"
@@ -132,4 +134,59 @@ func ExampleSourceDateEpoch() {
 	t, err := sign.SourceDateEpoch("1700000000")
 	fmt.Println(t, err)
 	// Output: 2023-11-14 22:13:20 +0000 UTC <nil>
+}
+
+// ExampleRequest_AdoptSignedAttributes signs offline in two sessions, with
+// the systemd-sbsign profile: the first exports the attributes (the file
+// "systemd-sbsign sign --prepare-offline-signing" writes), a hash-only signer
+// signs them, the second session takes them, and with them the first
+// session's signing time, and attaches the signature (what systemd-sbsign's
+// --signed-data and --signed-data-signature do).
+func ExampleRequest_AdoptSignedAttributes() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	image := exampleImage(dir)
+	key, cert := loadKeyPair("testdata/db.key", "testdata/db.crt")
+	img, err := os.ReadFile(image)
+	if err != nil {
+		log.Fatal(err)
+	}
+	request := func(when time.Time) *sign.Request {
+		req, err := sign.NewRequest(bytes.NewReader(img), int64(len(img)),
+			sign.Options{Certificate: cert, Profile: sign.ProfileSystemdSbsign, SigningTime: when})
+		if err != nil {
+			log.Fatal(err)
+		}
+		return req
+	}
+
+	// Session 1, at SOURCE_DATE_EPOCH=1700000000.
+	first, _ := sign.SourceDateEpoch("1700000000")
+	tbs := request(first).SignedAttributes()
+
+	// Elsewhere: sign SHA-256(tbs) with RSA PKCS#1 v1.5.
+	digest := sha256.Sum256(tbs)
+	signature, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Session 2, at another time.
+	req := request(time.Now())
+	if err := req.AdoptSignedAttributes(tbs); err != nil {
+		log.Fatal(err)
+	}
+	p7, err := req.Attach(signature)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := req.WriteFile(image+".signed", 0o644, p7); err != nil {
+		log.Fatal(err)
+	}
+	rep, err := sign.VerifyFile(image+".signed", sign.VerifyOptions{DB: []*x509.Certificate{cert}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(rep.Signatures[0].OK(), rep.Signatures[0].SigningTime.Equal(first))
+	// Output: true true
 }

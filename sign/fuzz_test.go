@@ -69,3 +69,35 @@ func FuzzParseSignature(f *testing.F) {
 		_, _ = pe.CertTable(bytes.NewReader(data), int64(len(data)), pe.DataDir{Size: uint32(len(data))})
 	})
 }
+
+// FuzzAdoptSignedAttributes feeds arbitrary bytes as an offline step's
+// attribute file: an error or attributes that give the request's own
+// encoding, never a panic, and a refused file leaves the request as it was.
+func FuzzAdoptSignedAttributes(f *testing.F) {
+	_, cert := testKey(f, "db")
+	img := smallPE()
+	opts := Options{Certificate: cert, Profile: ProfileSystemdSbsign, SigningTime: time.Unix(1700000000, 0)}
+	req, err := NewRequest(bytes.NewReader(img), int64(len(img)), opts)
+	if err != nil {
+		f.Fatal(err)
+	}
+	valid := req.SignedAttributes()
+	f.Add(valid)
+	f.Add(valid[:len(valid)-1])
+	f.Add([]byte{0x31, 0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := NewRequest(bytes.NewReader(img), int64(len(img)), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.AdoptSignedAttributes(data); err != nil {
+			if !bytes.Equal(r.SignedAttributes(), valid) {
+				t.Fatal("a refused file changed the request")
+			}
+			return
+		}
+		if !bytes.Equal(r.SignedAttributes(), data) {
+			t.Fatalf("adopted %x but signs %x", data, r.SignedAttributes())
+		}
+	})
+}

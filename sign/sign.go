@@ -51,7 +51,22 @@ const (
 	// signature rather than adding one: set Options.Replace to match it on
 	// signed input.)
 	ProfileOsslsigncode
+	// ProfileSystemdSbsign reproduces systemd-sbsign (systemd 257 and
+	// later; checked against 262.1 with OpenSSL 3) byte for byte:
+	// contentType, signingTime, messageDigest and an empty
+	// SMIMECapabilities (systemd's src/sbsign/sbsign.c adds one with no
+	// capabilities); empty flags; the signer certificate only; dwLength
+	// without the padding. systemd-sbsign signs with SHA-256 only and
+	// embeds no further certificates, so Hash must be SHA-256 (or zero)
+	// and Chain empty. Options.SigningTime is required (systemd-sbsign
+	// takes SOURCE_DATE_EPOCH, else the current time). Its offline files
+	// (--prepare-offline-signing, --signed-data) are those of
+	// Request.SignedAttributes and Request.AdoptSignedAttributes.
+	ProfileSystemdSbsign
 )
+
+// profiles lists the profiles in the order ParseProfile names them.
+var profiles = []Profile{ProfileDefault, ProfileSbsign, ProfileOsslsigncode, ProfileSystemdSbsign}
 
 func (p Profile) String() string {
 	switch p {
@@ -61,18 +76,21 @@ func (p Profile) String() string {
 		return "sbsign"
 	case ProfileOsslsigncode:
 		return "osslsigncode"
+	case ProfileSystemdSbsign:
+		return "systemd-sbsign"
 	}
 	return "Profile(" + strconv.Itoa(int(p)) + ")"
 }
 
-// ParseProfile maps "default", "sbsign" or "osslsigncode" to a Profile.
+// ParseProfile maps "default", "sbsign", "osslsigncode" or "systemd-sbsign"
+// to a Profile.
 func ParseProfile(s string) (Profile, error) {
-	for _, p := range []Profile{ProfileDefault, ProfileSbsign, ProfileOsslsigncode} {
+	for _, p := range profiles {
 		if p.String() == s {
 			return p, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown signature profile %q (want default, sbsign or osslsigncode)", s)
+	return 0, fmt.Errorf("unknown signature profile %q (want default, sbsign, osslsigncode or systemd-sbsign)", s)
 }
 
 // Options control signing.
@@ -114,13 +132,21 @@ func (o *Options) check() error {
 		return err
 	}
 	switch o.Profile {
-	case ProfileDefault, ProfileSbsign:
+	case ProfileDefault, ProfileSbsign, ProfileSystemdSbsign:
 		if o.ProgramName != "" || o.MoreInfoURL != "" || o.Commercial {
 			return fmt.Errorf("ProgramName, MoreInfoURL and Commercial need the osslsigncode profile, not %v", o.Profile)
 		}
 	case ProfileOsslsigncode:
 	default:
 		return fmt.Errorf("unknown signature profile %d", int(o.Profile))
+	}
+	if o.Profile == ProfileSystemdSbsign {
+		if o.hash() != crypto.SHA256 {
+			return fmt.Errorf("the systemd-sbsign profile signs with SHA-256 only (systemd-sbsign has no digest option), not %v", o.hash())
+		}
+		if len(o.Chain) > 0 {
+			return errors.New("the systemd-sbsign profile embeds the signer certificate only (systemd-sbsign takes no intermediate certificates): leave Chain empty or use the sbsign profile")
+		}
 	}
 	if o.Profile != ProfileDefault && o.SigningTime.IsZero() {
 		return fmt.Errorf("the %v profile needs a signing time (%v always adds one)", o.Profile, o.Profile)
@@ -269,6 +295,8 @@ func (r *Request) buildAttributes() ([]byte, error) {
 	switch r.opts.Profile {
 	case ProfileSbsign:
 		attrs = append(attrs, attribute(oidSMIMECapabilities, smimeCapabilities()))
+	case ProfileSystemdSbsign:
+		attrs = append(attrs, attribute(oidSMIMECapabilities, emptySMIMECapabilities()))
 	case ProfileOsslsigncode:
 		attrs = append(attrs, attribute(oidSpcStatementType, spcStatementType(r.opts.Commercial)))
 		if r.opts.ProgramName != "" || r.opts.MoreInfoURL != "" {
@@ -291,6 +319,51 @@ func (r *Request) SignedAttributes() []byte {
 	return der(func(b *cryptobyte.Builder) {
 		b.AddASN1(asn1.SET, func(b *cryptobyte.Builder) { b.AddBytes(r.attrs) })
 	})
+}
+
+// ErrAttributesMismatch is wrapped by AdoptSignedAttributes's error when
+// the attributes were not made for the request's image and options.
+var ErrAttributesMismatch = errors.New("the signed attributes do not belong to this image and these options")
+
+// AdoptSignedAttributes makes the request use authenticated attributes
+// prepared earlier, in the first step of an offline signing: the
+// SignedAttributes of a Request for the same image and options (made at
+// another time, perhaps with another signing time), or the file
+// "systemd-sbsign sign --prepare-offline-signing" writes (with
+// ProfileSystemdSbsign), which holds the same bytes. Their signingTime
+// replaces Options.SigningTime (none: no signingTime); everything else
+// must be byte for byte what this request's image and options give, else
+// the error wraps ErrAttributesMismatch. Attach then takes a signature of
+// attrs.
+func (r *Request) AdoptSignedAttributes(attrs []byte) error {
+	s := cryptobyte.String(attrs)
+	var set cryptobyte.String
+	if !s.ReadASN1(&set, asn1.SET) || !s.Empty() {
+		return errors.New("the signed attributes are not one DER SET OF Attribute")
+	}
+	var parsed signature
+	if err := parsed.parseAttributes(set); err != nil {
+		return fmt.Errorf("the signed attributes: %w", err)
+	}
+	opts := r.opts
+	opts.SigningTime = parsed.signingTime
+	if opts.Profile != ProfileDefault && opts.SigningTime.IsZero() {
+		return fmt.Errorf("%w: they have no signingTime, which the %v profile always has", ErrAttributesMismatch, opts.Profile)
+	}
+	want, err := (&Request{opts: opts, idc: r.idc}).buildAttributes()
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(set, want) {
+		var ours signature
+		if err := ours.parseAttributes(cryptobyte.String(want)); err == nil && !bytes.Equal(ours.messageDigest, parsed.messageDigest) {
+			return fmt.Errorf("%w: their messageDigest is not that of this image's SpcIndirectDataContent (another image, digest algorithm or profile)", ErrAttributesMismatch)
+		}
+		return fmt.Errorf("%w: they are not the attribute set of the %v profile", ErrAttributesMismatch, opts.Profile)
+	}
+	r.opts.SigningTime = opts.SigningTime
+	r.attrs = want
+	return nil
 }
 
 // Sign signs the request with signer (RSA PKCS#1 v1.5) and returns the

@@ -199,6 +199,10 @@ func TestSignErrors(t *testing.T) {
 		{name: "sha1", opts: Options{Certificate: cert, Hash: crypto.SHA1}, errSub: "not supported"},
 		{name: "sbsign without time", opts: Options{Certificate: cert, Profile: ProfileSbsign}, errSub: "needs a signing time"},
 		{name: "opus without osslsigncode", opts: Options{Certificate: cert, ProgramName: "x"}, errSub: "osslsigncode profile"},
+		{name: "systemd-sbsign without time", opts: Options{Certificate: cert, Profile: ProfileSystemdSbsign}, errSub: "needs a signing time"},
+		{name: "systemd-sbsign sha384", opts: Options{Certificate: cert, Profile: ProfileSystemdSbsign, Hash: crypto.SHA384, SigningTime: time.Unix(1, 0)}, errSub: "SHA-256 only"},
+		{name: "systemd-sbsign chain", opts: Options{Certificate: cert, Profile: ProfileSystemdSbsign, Chain: []*x509.Certificate{testCert(t, "ca")}, SigningTime: time.Unix(1, 0)},
+			errSub: "signer certificate only"},
 		{name: "not PE", img: func() []byte { return make([]byte, 4096) }, opts: Options{Certificate: cert}, errSub: "no MZ signature"},
 		{name: "section past EOF", img: func() []byte { return img[:0xe00] }, opts: Options{Certificate: cert}, errSub: `section 1 (".data"): raw data at 3072+2048 lies beyond the end of the file`},
 		{name: "no directory entry", img: func() []byte {
@@ -576,7 +580,7 @@ func TestChecksumMatchesNaive(t *testing.T) {
 }
 
 func TestParseProfile(t *testing.T) {
-	for _, p := range []Profile{ProfileDefault, ProfileSbsign, ProfileOsslsigncode} {
+	for _, p := range []Profile{ProfileDefault, ProfileSbsign, ProfileOsslsigncode, ProfileSystemdSbsign} {
 		q, err := ParseProfile(p.String())
 		if err != nil || q != p {
 			t.Fatalf("%v: %v %v", p, q, err)

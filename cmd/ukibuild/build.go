@@ -15,6 +15,7 @@ import (
 	"github.com/ukibuild/ukibuild/internal/keys"
 	"github.com/ukibuild/ukibuild/internal/pyjson"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/sign"
 	"github.com/ukibuild/ukibuild/uki"
 )
 
@@ -54,7 +55,7 @@ type buildCmd struct {
 	JoinProfile    []string  `name:"join-profile" help:"A profile PE (built with --profile) to add as a further profile; repeatable." sep:"none" placeholder:"FILE"`
 	SignProfile    []string  `name:"sign-profile" help:"Sign PCR policies only for the profiles with this ID; repeatable." sep:"none" placeholder:"ID"`
 
-	PCRPrivateKey     []string `name:"pcr-private-key" help:"PCR signing key (PEM, RSA); repeatable, one per key group." sep:"none" placeholder:"PATH"`
+	PCRPrivateKey     []string `name:"pcr-private-key" help:"PCR signing key (RSA): a PEM file or a pkcs11: URI; repeatable, one per key group." sep:"none" placeholder:"PATH|URI"`
 	PCRPublicKey      []string `name:"pcr-public-key" help:"Public key of the matching --pcr-private-key." sep:"none" placeholder:"PATH"`
 	PCRCertificate    []string `name:"pcr-certificate" help:"Certificate of the matching --pcr-private-key." sep:"none" placeholder:"PATH"`
 	Phases            []string `help:"Phase paths to sign for, for the matching --pcr-private-key (space or comma separated)." sep:"none" placeholder:"PHASE-PATH..."`
@@ -70,11 +71,11 @@ type buildCmd struct {
 	SBKey            string   `name:"secureboot-private-key" help:"Secure Boot signing key: a PEM file or a pkcs11: URI. Signs the UKI (and the kernel, see --sign-kernel)." placeholder:"FILE|URI"`
 	SBCert           string   `name:"secureboot-certificate" help:"Secure Boot signing certificate (PEM); default for a pkcs11: key: the token's certificate." placeholder:"FILE"`
 	SignKernel       *bool    `name:"sign-kernel" negatable:"" help:"Sign the embedded kernel too (default: when it is not signed yet)."`
-	SignatureProfile string   `name:"signature-profile" enum:"default,sbsign,osslsigncode" default:"default" help:"Authenticode attribute set: default (reproducible), sbsign or osslsigncode."`
+	SignatureProfile string   `name:"signature-profile" enum:"default,sbsign,osslsigncode,systemd-sbsign" default:"default" help:"Authenticode attribute set: default (reproducible), sbsign, osslsigncode or systemd-sbsign; --signtool=systemd-sbsign selects systemd-sbsign unless another is named here."`
 	SignatureHash    string   `name:"signature-hash" enum:"sha256,sha384,sha512" default:"sha256" help:"Authenticode digest: sha256, sha384 or sha512."`
 	SBChain          []string `name:"secureboot-chain" help:"Intermediate certificates to embed in the signatures; repeatable." sep:"none" placeholder:"FILE"`
 	PKCS11Module     string   `name:"pkcs11-module" help:"PKCS#11 module for a pkcs11: key without module-path (else $UKIBUILD_PKCS11_MODULE)." placeholder:"PATH"`
-	Signtool         string   `name:"signtool" help:"Accepted for ukify compatibility: sbsign or systemd-sbsign (ukibuild signs in-process either way); pesign is not supported." placeholder:"TOOL"`
+	Signtool         string   `name:"signtool" help:"For ukify compatibility: sbsign or systemd-sbsign (ukibuild signs in-process either way; systemd-sbsign selects its signature profile); pesign is not supported." placeholder:"TOOL"`
 	SigningEngine    string   `name:"signing-engine" help:"Accepted for ukify compatibility: only 'pkcs11' (with a pkcs11: key URI)." placeholder:"ENGINE"`
 	SigningProvider  string   `name:"signing-provider" help:"Accepted for ukify compatibility: only 'pkcs11' (with a pkcs11: key URI)." placeholder:"PROVIDER"`
 	SBCertName       string   `name:"secureboot-certificate-name" help:"pesign's NSS certificate nickname: not supported (give --secureboot-private-key and --secureboot-certificate)." placeholder:"NAME"`
@@ -93,8 +94,30 @@ func splitList(s string) []string {
 }
 
 // pcrKeys builds the PCR key groups from the ukify options, with ukify's
-// consistency checks.
-func (b *buildCmd) pcrKeys() ([]uki.PCRKey, error) {
+// consistency checks. closeFn releases the token keys among them.
+func (b *buildCmd) pcrKeys() (groups []uki.PCRKey, closeFn func(), err error) {
+	var closers []func()
+	closeFn = func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	groups, err = b.pcrKeyGroups(func(path string) (crypto.Signer, error) {
+		s, c, err := openKey(path, b.PKCS11Module)
+		if err == nil {
+			closers = append(closers, c)
+		}
+		return s, err
+	})
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	return groups, closeFn, nil
+}
+
+// pcrKeyGroups is pcrKeys with open opening each private key.
+func (b *buildCmd) pcrKeyGroups(open func(string) (crypto.Signer, error)) ([]uki.PCRKey, error) {
 	n := len(b.PCRPrivateKey)
 	switch {
 	case len(b.PCRPublicKey) > 0 && len(b.PCRCertificate) > 0:
@@ -112,7 +135,7 @@ func (b *buildCmd) pcrKeys() ([]uki.PCRKey, error) {
 	for i, path := range b.PCRPrivateKey {
 		var g uki.PCRKey
 		var err error
-		if g.Signer, err = keys.PrivateKey(path); err != nil {
+		if g.Signer, err = open(path); err != nil {
 			return nil, fmt.Errorf("--pcr-private-key: %w", err)
 		}
 		// An empty entry is a key group of a configuration file that
@@ -242,9 +265,11 @@ func (b *buildCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	if cfg.PCRKeys, err = b.pcrKeys(); err != nil {
+	var closePCRKeys func()
+	if cfg.PCRKeys, closePCRKeys, err = b.pcrKeys(); err != nil {
 		return err
 	}
+	defer closePCRKeys()
 	if b.PolicyDigest {
 		if cfg.PolicyDigestKey, err = b.policyDigestKey(); err != nil {
 			return err
@@ -356,8 +381,10 @@ func (b *buildCmd) secureBoot(e *env) (sb *uki.SecureBoot, closeFn func(), err e
 		case o.value == "":
 		case o.value != "pkcs11":
 			return nil, nil, fmt.Errorf("--%s=%s: OpenSSL engines and providers are not used; ukibuild takes PEM files and pkcs11: URIs (with --%s=pkcs11)", o.flag, o.value, o.flag)
-		case !pkcs11Key:
-			return nil, nil, fmt.Errorf("--%s=pkcs11 needs a pkcs11: URI in --secureboot-private-key", o.flag)
+		case !pkcs11Key && !slices.ContainsFunc(b.PCRPrivateKey, func(k string) bool { return strings.HasPrefix(k, "pkcs11:") }):
+			// ukify passes the engine or provider to sbsign and to
+			// systemd-measure alike.
+			return nil, nil, fmt.Errorf("--%s=pkcs11 needs a pkcs11: URI in --secureboot-private-key or --pcr-private-key", o.flag)
 		}
 	}
 	if b.SBKey == "" {
@@ -367,7 +394,12 @@ func (b *buildCmd) secureBoot(e *env) (sb *uki.SecureBoot, closeFn func(), err e
 	if err != nil {
 		return nil, nil, fmt.Errorf("--secureboot-private-key: %w", err)
 	}
-	opts, err := signOptions(cert, b.SBChain, b.SignatureHash, b.SignatureProfile)
+	profile := b.SignatureProfile
+	if b.Signtool == "systemd-sbsign" && profile == "default" {
+		// What ukify's --signtool=systemd-sbsign writes.
+		profile = sign.ProfileSystemdSbsign.String()
+	}
+	opts, err := signOptions(cert, b.SBChain, b.SignatureHash, profile)
 	if err != nil {
 		closeFn()
 		return nil, nil, err

@@ -129,9 +129,8 @@ func runEnv(args []string, e *env) int {
 	return 0
 }
 
-// privateKeyFlags are the options that name a private key: a PEM file, or
-// for --key also a pkcs11: URI. Options added later that name private keys
-// belong here.
+// privateKeyFlags are the options that name a private key: a PEM file or a
+// pkcs11: URI. Options added later that name private keys belong here.
 var privateKeyFlags = map[string]bool{"key": true, "pcr-private-key": true, "private-key": true, "secureboot-private-key": true}
 
 // checkKeyFlags warns about private key files that other users can read and

@@ -139,7 +139,7 @@ type measureInputs struct {
 	measureSections
 	measureCommon
 	Current         bool   `help:"Use this machine's current PCR 11 (systemd-measure --current): refused, ukibuild predicts offline."`
-	PrivateKey      string `name:"private-key" help:"PCR signing key (PEM, RSA) (sign)." placeholder:"PATH"`
+	PrivateKey      string `name:"private-key" help:"PCR signing key (RSA) (sign): a PEM file or a pkcs11: URI." placeholder:"PATH|URI"`
 	PublicKey       string `name:"public-key" help:"Public key (PEM) whose fingerprint the policies carry (sign, policy-digest)." placeholder:"PATH"`
 	Certificate     string `help:"Certificate (PEM) whose key the policies carry (sign, policy-digest)." placeholder:"PATH"`
 	PolicyRef       string `name:"policyref" help:"Policy reference to bind the signatures to (sign, policy-digest)." placeholder:"STRING"`
@@ -240,9 +240,11 @@ func (m *measureSignOpts) run(e *env, policyDigest bool) error {
 	opts := pcr.SignOptions{PolicyRef: m.PolicyRef, PolicyDigest: policyDigest, Legacy: m.LegacySHAOfBank}
 	var err error
 	if m.PrivateKey != "" {
-		if opts.Signer, err = keys.PrivateKey(m.PrivateKey); err != nil {
+		var closeKey func()
+		if opts.Signer, closeKey, err = openKey(m.PrivateKey, ""); err != nil {
 			return err
 		}
+		defer closeKey()
 	} else if !policyDigest {
 		return fmt.Errorf("sign needs --private-key")
 	}

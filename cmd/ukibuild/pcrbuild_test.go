@@ -20,14 +20,15 @@ import (
 	"github.com/ukibuild/ukibuild/internal/keys"
 )
 
-// sidToolsDir writes wrappers that run sid's systemd-measure and
-// systemd-keyutil through sid's loader, for ukify's --tools.
+// sidToolsDir writes wrappers that run sid's systemd-measure,
+// systemd-keyutil and systemd-sbsign through sid's loader, for ukify's
+// --tools.
 func sidToolsDir(t *testing.T, f *fixture) string {
 	t.Helper()
 	dir := t.TempDir()
 	root := f.tools.Path(t, "UKIBUILD_SID_ROOT")
 	libs := f.tools.Var("UKIBUILD_SID_LIBRARY_PATH")
-	for _, tool := range []string{"systemd-measure", "systemd-keyutil"} {
+	for _, tool := range []string{"systemd-measure", "systemd-keyutil", "systemd-sbsign"} {
 		bin := filepath.Join(root, "usr/lib/systemd", tool)
 		if _, err := os.Stat(bin); err != nil {
 			t.Fatalf("%s: %v (run internal/reftools/fetch.sh)", tool, err)

@@ -22,11 +22,12 @@ type signCmd struct {
 	Key          string   `help:"Private key: a PEM file or a pkcs11: URI (or sign offline: --export-attributes, --attach-signature)." placeholder:"FILE|URI"`
 	Export       string   `name:"export-attributes" help:"Offline signing, step 1: write the DER bytes to sign (the authenticated attributes) to FILE and print the digest algorithm; needs --cert, writes no image." placeholder:"FILE"`
 	Attach       string   `name:"attach-signature" help:"Offline signing, step 2: attach the raw RSA PKCS#1 v1.5 signature in FILE of the exported bytes; needs --cert and the same options as step 1." placeholder:"FILE"`
+	SignedData   string   `name:"signed-data" help:"With --attach-signature: the file step 1 wrote (--export-attributes, or systemd-sbsign's --prepare-offline-signing with --profile systemd-sbsign); its signing time is used, so SOURCE_DATE_EPOCH need not be repeated." placeholder:"FILE"`
 	Cert         string   `help:"Signing certificate (PEM); default: the token's certificate for a pkcs11: key." placeholder:"FILE"`
 	Chain        []string `help:"Intermediate certificates to embed; repeatable." sep:"none" placeholder:"FILE"`
 	Hash         string   `enum:"sha256,sha384,sha512" default:"sha256" help:"Digest algorithm: sha256, sha384 or sha512."`
 	Replace      bool     `help:"Drop existing signatures instead of adding another one."`
-	Profile      string   `enum:"default,sbsign,osslsigncode" default:"default" help:"Attribute set: default (reproducible), sbsign or osslsigncode (as those tools write them)."`
+	Profile      string   `enum:"default,sbsign,osslsigncode,systemd-sbsign" default:"default" help:"Attribute set: default (reproducible), sbsign, osslsigncode or systemd-sbsign (as those tools write them)."`
 	PKCS11Module string   `name:"pkcs11-module" help:"PKCS#11 module for a pkcs11: key without module-path (else $UKIBUILD_PKCS11_MODULE)." placeholder:"PATH"`
 }
 
@@ -67,21 +68,14 @@ func loadSigner(e *env, keyArg, certPath, module string) (s crypto.Signer, cert 
 }
 
 func openSigner(keyArg, certPath, module string) (s crypto.Signer, cert *x509.Certificate, closeFn func(), err error) {
-	closeFn = func() {}
-	if strings.HasPrefix(keyArg, "pkcs11:") {
-		k, err := pkcs11.Open(keyArg, pkcs11.EnvOptions(module))
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		s, closeFn = k, func() { k.Close() }
-		if certPath == "" {
-			if cert, err = k.Certificate(); err != nil {
-				closeFn()
-				return nil, nil, nil, fmt.Errorf("%w (give --cert)", err)
-			}
-		}
-	} else if s, err = keys.PrivateKey(keyArg); err != nil {
+	if s, closeFn, err = openKey(keyArg, module); err != nil {
 		return nil, nil, nil, err
+	}
+	if k, ok := s.(*pkcs11.Key); ok && certPath == "" {
+		if cert, err = k.Certificate(); err != nil {
+			closeFn()
+			return nil, nil, nil, fmt.Errorf("%w (give --cert)", err)
+		}
 	}
 	if certPath != "" {
 		if cert, err = keys.Certificate(certPath); err != nil {
@@ -96,10 +90,29 @@ func openSigner(keyArg, certPath, module string) (s crypto.Signer, cert *x509.Ce
 	return s, cert, closeFn, nil
 }
 
+// openKey opens a private key, a PEM file or a pkcs11: URI, for the Secure
+// Boot and the PCR policy keys alike. A token's module is the URI's
+// module-path, else module, else $UKIBUILD_PKCS11_MODULE; its PIN the URI's
+// pin-source (or pin-value), else $UKIBUILD_PKCS11_PIN, else a prompt on
+// the terminal: no option takes a PIN. closeFn releases a token key.
+func openKey(keyArg, module string) (s crypto.Signer, closeFn func(), err error) {
+	if strings.HasPrefix(keyArg, "pkcs11:") {
+		k, err := pkcs11.Open(keyArg, pkcs11.EnvOptions(module))
+		if err != nil {
+			return nil, nil, err
+		}
+		return k, func() { k.Close() }, nil
+	}
+	if s, err = keys.PrivateKey(keyArg); err != nil {
+		return nil, nil, err
+	}
+	return s, func() {}, nil
+}
+
 // signOptions are the signature options of the sign verb and of build's
 // Secure Boot signing. The signing time comes from SOURCE_DATE_EPOCH; the
-// sbsign and osslsigncode profiles, which always carry one, take the
-// current time when it is not set, as those tools do.
+// sbsign, osslsigncode and systemd-sbsign profiles, which always carry one,
+// take the current time when it is not set, as those tools do.
 func signOptions(cert *x509.Certificate, chain []string, hash, profile string) (sign.Options, error) {
 	p, err := sign.ParseProfile(profile)
 	if err != nil {
@@ -133,6 +146,9 @@ func (c *signCmd) Run(e *env) error {
 	if modes != 1 {
 		return fmt.Errorf("give exactly one of --key, --export-attributes and --attach-signature")
 	}
+	if c.SignedData != "" && c.Attach == "" {
+		return fmt.Errorf("--signed-data goes with --attach-signature")
+	}
 	if c.Key == "" {
 		return c.offline(e)
 	}
@@ -154,16 +170,18 @@ func (c *signCmd) Run(e *env) error {
 }
 
 // offline is the two-step signing for keys that only sign a digest
-// elsewhere (an HSM service, a smart card on another machine): the same
-// input and options give the same attributes in both steps (the signing
-// time is SOURCE_DATE_EPOCH's, or none; the sbsign and osslsigncode
-// profiles need SOURCE_DATE_EPOCH here for that reason).
+// elsewhere (an HSM service, a smart card on another machine). Both steps
+// must use the same signing time: SOURCE_DATE_EPOCH's in both, or (the
+// sbsign, osslsigncode and systemd-sbsign profiles take the current time
+// without it, as those tools do) the one in step 1's file, given to step 2
+// as --signed-data. With --profile systemd-sbsign the files are those of
+// systemd-sbsign's --prepare-offline-signing and --signed-data.
 func (c *signCmd) offline(e *env) error {
 	if c.Cert == "" {
 		return fmt.Errorf("offline signing needs --cert")
 	}
-	if c.Profile != "default" && os.Getenv("SOURCE_DATE_EPOCH") == "" {
-		return fmt.Errorf("offline signing with the %s profile needs SOURCE_DATE_EPOCH, so that both steps use the same signing time", c.Profile)
+	if c.Attach != "" && c.SignedData == "" && c.Profile != "default" && os.Getenv("SOURCE_DATE_EPOCH") == "" {
+		return fmt.Errorf("--attach-signature with the %s profile needs the signing time of step 1: give --signed-data (the file step 1 wrote) or the SOURCE_DATE_EPOCH step 1 ran with", c.Profile)
 	}
 	cert, err := keys.Certificate(c.Cert)
 	if err != nil {
@@ -196,6 +214,15 @@ func (c *signCmd) offline(e *env) error {
 		}
 		fmt.Fprintf(e.stdout, "%s\n", c.Hash)
 		return nil
+	}
+	if c.SignedData != "" {
+		attrs, err := os.ReadFile(c.SignedData)
+		if err != nil {
+			return err
+		}
+		if err := req.AdoptSignedAttributes(attrs); err != nil {
+			return fmt.Errorf("--signed-data %s: %w", c.SignedData, err)
+		}
 	}
 	sig, err := os.ReadFile(c.Attach)
 	if err != nil {

@@ -78,6 +78,7 @@ wanted=(
   "sid sid systemd-ukify"
   "sid sid python3-pefile"
   "sid sid systemd-tpm"
+  # systemd-repart also ships systemd-sbsign (the sign tests' reference).
   "sid sid systemd-repart"
   # kernel-install and its plugins (the kernel-install tests), in a
   # directory of their own so that the sid tree above stays as it is.
@@ -190,6 +191,7 @@ UKIBUILD_SID_LIBRARY_PATH=$libdirs
 UKIBUILD_SID_PYTHONPATH=$dest/sid/usr/lib/python3/dist-packages
 UKIBUILD_SID_SYSTEMD=$dest/sid-systemd
 UKIBUILD_KERNEL_INSTALL=$dest/sid-systemd/usr/bin/kernel-install
+UKIBUILD_SYSTEMD_SBSIGN=$dest/sid/usr/lib/systemd/systemd-sbsign
 UKIBUILD_KERNEL=$vmlinuz
 ENV
 # systemd-measure of each release: the binary, the ld.so to run it with and

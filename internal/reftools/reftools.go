@@ -1,8 +1,9 @@
 // Package reftools locates the reference tools that the tests compare
-// ukibuild against (Debian's systemd stubs, ukify, systemd-measure, GNU
-// cpio, a Debian kernel), as fetched by fetch.sh in this directory. Tests
-// that need a tool fail, never skip, when it is missing: run
-// internal/reftools/fetch.sh (the Taskfile's test task and .ci/run do).
+// ukibuild against (Debian's systemd stubs, ukify, systemd-measure,
+// systemd-sbsign, systemd-creds, systemd-pcrlock, GNU cpio, a Debian
+// kernel), as fetched by fetch.sh in this directory. Tests that need a tool
+// fail, never skip, when it is missing: run internal/reftools/fetch.sh (the
+// Taskfile's test task and .ci/run do).
 package reftools
 
 import (
@@ -128,9 +129,16 @@ loader.exec_module(ukify)
 // Measure runs the 262 one.
 func (t *Tools) MeasureVersion(tb testing.TB, version string, args ...string) *exec.Cmd {
 	tb.Helper()
-	cmd := t.loaded(tb, "UKIBUILD_MEASURE_"+version, args...)
-	cmd.Env = append(os.Environ(), "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat", "PAGER=cat", "SYSTEMD_LOG_LEVEL=info")
-	return cmd
+	return t.loaded(tb, "UKIBUILD_MEASURE_"+version, args...)
+}
+
+// SystemdSbsign returns a command running sid's systemd-sbsign (262.x,
+// recorded as UKIBUILD_SYSTEMD_SBSIGN) through sid's ld.so and libraries,
+// with the environment MeasureVersion sets. systemd-sbsign takes its
+// signing time from SOURCE_DATE_EPOCH: set it in cmd.Env to know it.
+func (t *Tools) SystemdSbsign(tb testing.TB, args ...string) *exec.Cmd {
+	tb.Helper()
+	return t.viaLoader(tb, t.Path(tb, "UKIBUILD_SYSTEMD_SBSIGN"), "UKIBUILD_MEASURE_262_LOADER", "UKIBUILD_SID_LIBRARY_PATH", args)
 }
 
 // Cpio returns a command running GNU cpio 2.15 (Debian trixie's, the
@@ -149,13 +157,22 @@ func (t *Tools) Cpio(tb testing.TB, args ...string) *exec.Cmd {
 // key_LIBRARY_PATH (the binary's own Debian suite's).
 func (t *Tools) loaded(tb testing.TB, key string, args ...string) *exec.Cmd {
 	tb.Helper()
-	bin := t.Path(tb, key)
-	loader := t.Path(tb, key+"_LOADER")
-	libs := t.Var(key + "_LIBRARY_PATH")
+	return t.viaLoader(tb, t.Path(tb, key), key+"_LOADER", key+"_LIBRARY_PATH", args)
+}
+
+// viaLoader runs bin through the ld.so and library path recorded under
+// loaderKey and libsKey, with colors, pager and debug logging of systemd's
+// tools off.
+func (t *Tools) viaLoader(tb testing.TB, bin, loaderKey, libsKey string, args []string) *exec.Cmd {
+	tb.Helper()
+	loader := t.Path(tb, loaderKey)
+	libs := t.Var(libsKey)
 	if libs == "" {
-		tb.Fatalf("reference tools: %s_LIBRARY_PATH is not recorded in %s/env.sh: run internal/reftools/fetch.sh", key, t.Dir)
+		tb.Fatalf("reference tools: %s is not recorded in %s/env.sh: run internal/reftools/fetch.sh", libsKey, t.Dir)
 	}
-	return exec.Command(loader, append([]string{"--library-path", libs, bin}, args...)...)
+	cmd := exec.Command(loader, append([]string{"--library-path", libs, bin}, args...)...)
+	cmd.Env = append(os.Environ(), "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat", "PAGER=cat", "SYSTEMD_LOG_LEVEL=info")
+	return cmd
 }
 
 // UkifyConfigFiles lists ukify configuration files present on this machine;
@@ -182,10 +199,7 @@ func (t *Tools) Sid(tb testing.TB, name string, args ...string) *exec.Cmd {
 	if _, err := os.Stat(bin); err != nil {
 		tb.Fatalf("reference tools: %v: run internal/reftools/fetch.sh", err)
 	}
-	loader := filepath.Join(root, "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
-	cmd := exec.Command(loader, append([]string{"--library-path", t.Var("UKIBUILD_SID_LIBRARY_PATH"), bin}, args...)...)
-	cmd.Env = append(os.Environ(), "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat", "PAGER=cat", "SYSTEMD_LOG_LEVEL=info")
-	return cmd
+	return t.viaLoader(tb, bin, "UKIBUILD_MEASURE_262_LOADER", "UKIBUILD_SID_LIBRARY_PATH", args)
 }
 
 // CredsVersion returns a command running systemd-creds of the given systemd
@@ -196,14 +210,5 @@ func (t *Tools) Sid(tb testing.TB, name string, args ...string) *exec.Cmd {
 // works with them.
 func (t *Tools) CredsVersion(tb testing.TB, version string, args ...string) *exec.Cmd {
 	tb.Helper()
-	key := "UKIBUILD_CREDS_" + version
-	bin := t.Path(tb, key)
-	loader := t.Path(tb, key+"_LOADER")
-	libs := t.Var(key + "_LIBRARY_PATH")
-	if libs == "" {
-		tb.Fatalf("reference tools: %s_LIBRARY_PATH is not recorded in %s/env.sh: run internal/reftools/fetch.sh", key, t.Dir)
-	}
-	cmd := exec.Command(loader, append([]string{"--library-path", libs, bin}, args...)...)
-	cmd.Env = append(os.Environ(), "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=cat", "PAGER=cat", "SYSTEMD_LOG_LEVEL=info")
-	return cmd
+	return t.loaded(tb, "UKIBUILD_CREDS_"+version, args...)
 }
