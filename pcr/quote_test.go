@@ -538,6 +538,7 @@ func FuzzParseQuote(f *testing.F) {
 	f.Fuzz(func(t *testing.T, attest, sig []byte) {
 		q := Quote{Attest: attest, Signature: sig}
 		info, err := ParseQuote(q)
+		checkGoTPMAgrees(t, q, info, err)
 		if err != nil {
 			if !errors.Is(err, ErrQuoteFormat) && !errors.Is(err, ErrQuoteScheme) {
 				t.Fatalf("ParseQuote error names no defect: %v", err)
@@ -562,4 +563,66 @@ func FuzzParseQuote(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkGoTPMAgrees decodes q with go-tpm's tpm2.Unmarshal (refusing
+// trailing bytes and non-canonical encodings by marshalling back), the
+// oracle for ParseQuote's hand-written decoder: both accept the same
+// quotes and read the same fields.
+func checkGoTPMAgrees(t *testing.T, q Quote, info *QuoteInfo, err error) {
+	t.Helper()
+	att, aerr := unmarshalExact[tpm2.TPMSAttest](q.Attest)
+	var qu *tpm2.TPMSQuoteInfo
+	if aerr == nil {
+		if att.Magic != tpm2.TPMGeneratedValue || att.Type != tpm2.TPMSTAttestQuote {
+			aerr = errors.New("not a quote")
+		} else {
+			qu, aerr = att.Attested.Quote()
+		}
+	}
+	sig, serr := unmarshalExact[tpm2.TPMTSignature](q.Signature)
+	if serr == nil {
+		switch sig.SigAlg {
+		case tpm2.TPMAlgRSASSA, tpm2.TPMAlgRSAPSS, tpm2.TPMAlgECDSA:
+		default:
+			serr = errors.New("scheme")
+		}
+	}
+	if err == nil {
+		if aerr != nil || serr != nil {
+			t.Fatalf("ParseQuote accepted what go-tpm refuses (attest: %v, signature: %v)", aerr, serr)
+		}
+		if !bytes.Equal(info.Nonce, att.ExtraData.Buffer) || !bytes.Equal(info.Signer, att.QualifiedSigner.Buffer) ||
+			!bytes.Equal(info.PCRDigest, qu.PCRDigest.Buffer) || info.Clock != att.ClockInfo.Clock ||
+			info.ResetCount != att.ClockInfo.ResetCount || info.RestartCount != att.ClockInfo.RestartCount ||
+			info.Safe != bool(att.ClockInfo.Safe) || info.FirmwareVersion != att.FirmwareVersion ||
+			len(info.Selection) != len(qu.PCRSelect.PCRSelections) {
+			t.Fatalf("ParseQuote read %+v, go-tpm %+v %+v", info, att, qu)
+		}
+		return
+	}
+	// ParseQuote also refuses what go-tpm decodes but a TPM never writes
+	// (unknown or repeated banks, an unknown hash, a digest of the wrong
+	// size); a quote go-tpm accepts whole with known banks and a matching
+	// digest must be accepted.
+	if aerr == nil && serr == nil && !errors.Is(err, ErrQuoteScheme) {
+		known := true
+		seen := map[uint16]bool{}
+		for _, s := range qu.PCRSelect.PCRSelections {
+			_, ok := bankByAlg(uint16(s.Hash))
+			known = known && ok && !seen[uint16(s.Hash)]
+			seen[uint16(s.Hash)] = true
+		}
+		var h tpm2.TPMIAlgHash
+		if e, _ := sig.Signature.ECDSA(); e != nil {
+			h = e.Hash
+		} else if r, _ := sig.Signature.RSASSA(); r != nil {
+			h = r.Hash
+		} else if r, _ := sig.Signature.RSAPSS(); r != nil {
+			h = r.Hash
+		}
+		if b, ok := bankByAlg(uint16(h)); known && ok && len(qu.PCRDigest.Buffer) == b.Hash.Size() {
+			t.Fatalf("ParseQuote refused what go-tpm decodes: %v", err)
+		}
+	}
 }
