@@ -258,9 +258,9 @@ func (e *env) bootWithTPM(t *testing.T, efi, state string, extras ...extraFile) 
 // bootESP boots from an ESP with the given files (what, named in
 // messages, is the image they boot) with the swtpm state; the test fails
 // unless the guest ran to its end.
-func (e *env) bootESP(t *testing.T, what string, files []espFile, state string) *bootResult {
+func (e *env) bootESP(t *testing.T, what string, files []espFile, state string, qemuArgs ...string) *bootResult {
 	t.Helper()
-	r := e.qemuESP(t, files, state, 3*time.Minute)
+	r := e.qemuESP(t, files, state, 3*time.Minute, qemuArgs...)
 	res := &bootResult{pcr11: map[string]string{}, pcr7: map[string]string{}, pcr12: map[string]string{}, pcr13: map[string]string{}, extra: map[string]string{}, serial: r.serial}
 	sc := bufio.NewScanner(bytes.NewReader(r.log))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
@@ -346,7 +346,7 @@ func (e *env) qemu(t *testing.T, efi, state string, timeout time.Duration, extra
 // refusal OVMF would wait in its boot manager, so QEMU is stopped as soon
 // as the refusal is logged; otherwise it runs until the guest powers off
 // or timeout passes.
-func (e *env) qemuESP(t *testing.T, files []espFile, state string, timeout time.Duration) *qemuRun {
+func (e *env) qemuESP(t *testing.T, files []espFile, state string, timeout time.Duration, qemuArgs ...string) *qemuRun {
 	t.Helper()
 	dir := e.workDir(t)
 	for _, f := range files {
@@ -381,6 +381,7 @@ func (e *env) qemuESP(t *testing.T, files []espFile, state string, timeout time.
 		"-drive", "if=pflash,format=raw,unit=1,file="+vars,
 		"-chardev", "socket,id=chrtpm,path="+sock, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-crb,tpmdev=tpm0",
 		"-drive", "file=fat:rw:"+filepath.Join(dir, "esp")+",format=raw,if=virtio")
+	qemu.Args = append(qemu.Args, qemuArgs...)
 	qemu.Stdout, qemu.Stderr = &out, &out
 	if err := qemu.Start(); err != nil {
 		t.Fatalf("qemu: %v", err)

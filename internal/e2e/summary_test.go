@@ -29,6 +29,8 @@ var cases = []string{
 	"5 event log, stub 254",
 	"5 event log, stub 252",
 	"6 systemd-boot 262 starts the UKI",
+	"7 console appended, serial and display",
+	"7 console appended, serial only",
 }
 
 type row struct {

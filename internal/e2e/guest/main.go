@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,8 +25,14 @@ import (
 	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
 )
 
+// w is where the guest's lines go: the kernel's console, or the first
+// serial port when the command line made another console /dev/console
+// (systemd-stub 262 appends console=tty0 last on a machine with graphics:
+// case 7).
+var w io.Writer = os.Stdout
+
 func out(key, format string, args ...any) {
-	fmt.Printf("UKIBUILD-E2E %s %s\n", key, fmt.Sprintf(format, args...))
+	fmt.Fprintf(w, "UKIBUILD-E2E %s %s\n", key, fmt.Sprintf(format, args...))
 }
 
 func mount(src, dst, fstype string) {
@@ -41,10 +48,16 @@ func main() {
 	mount("sysfs", "/sys", "sysfs")
 	mount("devtmpfs", "/dev", "devtmpfs")
 	mount("securityfs", "/sys/kernel/security", "securityfs")
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	if !strings.Contains(" "+string(cmdline), " console=ttyS0") {
+		if f, err := os.OpenFile("/dev/ttyS0", os.O_WRONLY, 0); err == nil {
+			w = f
+		}
+	}
 	out("begin", "ukibuild boot test guest")
 
-	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
-		out("cmdline", "%s", strings.TrimSpace(string(b)))
+	if len(cmdline) > 0 {
+		out("cmdline", "%s", strings.TrimSpace(string(cmdline)))
 	}
 	listExtra()
 
