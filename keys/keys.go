@@ -11,6 +11,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -52,17 +53,26 @@ func findPEM(data []byte, path, what string, want func(string) bool) (*pem.Block
 	return nil, fmt.Errorf("%s %s: no %s in the file, only PEM %s", what, path, what, strings.Join(seen, ", "))
 }
 
+// PassphraseFunc returns the passphrase of the encrypted private key at
+// path (from wherever the program keeps it).
+type PassphraseFunc func(path string) ([]byte, error)
+
 // PrivateKey loads a PEM private key. An encrypted one (PKCS#8
-// "ENCRYPTED PRIVATE KEY") is decrypted with the passphrase from
-// $UKIBUILD_KEY_PASSPHRASE_FILE, $UKIBUILD_KEY_PASSPHRASE or a prompt on
-// the terminal (see Passphrase).
-func PrivateKey(path string) (crypto.Signer, error) {
+// "ENCRYPTED PRIVATE KEY") is decrypted with the passphrase passphrase
+// returns; with a nil passphrase it is refused (ErrEncrypted).
+func PrivateKey(path string, passphrase PassphraseFunc) (crypto.Signer, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("private key: %w", err)
 	}
-	return parsePrivateKey(data, path, Passphrase)
+	if passphrase == nil {
+		passphrase = func(string) ([]byte, error) { return nil, ErrEncrypted }
+	}
+	return parsePrivateKey(data, path, passphrase)
 }
+
+// ErrEncrypted: the private key is encrypted and no passphrase was given.
+var ErrEncrypted = errors.New("the private key is encrypted and no passphrase source was given")
 
 // parsePrivateKey parses the first private key of data; passphrase is
 // asked for an encrypted one.

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ukibuild/ukibuild/internal/keypass"
 )
 
 const testPassphrase = "correct horse battery staple"
@@ -106,21 +108,21 @@ func TestEncryptedKeys(t *testing.T) {
 
 	// The passphrase comes from a file or the environment, never a flag.
 	enc := encrypt("env", "-v2", "aes-256-cbc")
-	t.Setenv(EnvPassphraseFile, passFile)
-	if _, err := PrivateKey(enc); err != nil {
-		t.Errorf("with $%s: %v", EnvPassphraseFile, err)
+	t.Setenv(keypass.EnvPassphraseFile, passFile)
+	if _, err := PrivateKey(enc, keypass.Passphrase); err != nil {
+		t.Errorf("with $%s: %v", keypass.EnvPassphraseFile, err)
 	}
-	t.Setenv(EnvPassphraseFile, filepath.Join(dir, "missing"))
-	if _, err := PrivateKey(enc); err == nil || !strings.Contains(err.Error(), EnvPassphraseFile) || !strings.Contains(err.Error(), enc) {
+	t.Setenv(keypass.EnvPassphraseFile, filepath.Join(dir, "missing"))
+	if _, err := PrivateKey(enc, keypass.Passphrase); err == nil || !strings.Contains(err.Error(), keypass.EnvPassphraseFile) || !strings.Contains(err.Error(), enc) {
 		t.Errorf("missing passphrase file: %v", err)
 	}
-	t.Setenv(EnvPassphraseFile, "")
-	t.Setenv(EnvPassphrase, testPassphrase)
-	if _, err := PrivateKey(enc); err != nil {
-		t.Errorf("with $%s: %v", EnvPassphrase, err)
+	t.Setenv(keypass.EnvPassphraseFile, "")
+	t.Setenv(keypass.EnvPassphrase, testPassphrase)
+	if _, err := PrivateKey(enc, keypass.Passphrase); err != nil {
+		t.Errorf("with $%s: %v", keypass.EnvPassphrase, err)
 	}
-	t.Setenv(EnvPassphrase, "not it")
-	if _, err := PrivateKey(enc); err == nil || strings.Contains(err.Error(), "not it") {
+	t.Setenv(keypass.EnvPassphrase, "not it")
+	if _, err := PrivateKey(enc, keypass.Passphrase); err == nil || strings.Contains(err.Error(), "not it") {
 		t.Errorf("wrong passphrase from the environment: %v", err)
 	}
 
@@ -175,7 +177,7 @@ func TestWrongFileTypes(t *testing.T) {
 	pub := write(t, dir, "pub.pem", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644)
 	garbled := write(t, dir, "garbled.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte("garbage")}), 0o600)
 
-	if _, err := PrivateKey(both); err != nil {
+	if _, err := PrivateKey(both, nil); err != nil {
 		t.Errorf("a key after a certificate in one file: %v", err)
 	}
 	if _, err := Certificate(both); err != nil {
@@ -187,12 +189,12 @@ func TestWrongFileTypes(t *testing.T) {
 		path string
 		want string
 	}{
-		{"certificate as private key", func(p string) error { _, err := PrivateKey(p); return err }, cert, `no private key in the file, only PEM "CERTIFICATE"`},
-		{"public key as private key", func(p string) error { _, err := PrivateKey(p); return err }, pub, `only PEM "PUBLIC KEY"`},
-		{"DER private key", func(p string) error { _, err := PrivateKey(p); return err }, der, "no PEM block found"},
-		{"empty private key", func(p string) error { _, err := PrivateKey(p); return err }, empty, "no PEM block found"},
-		{"garbled private key", func(p string) error { _, err := PrivateKey(p); return err }, garbled, `the PEM "PRIVATE KEY" block does not hold a valid PKCS#8 key`},
-		{"missing private key", func(p string) error { _, err := PrivateKey(p); return err }, filepath.Join(dir, "nope"), "no such file"},
+		{"certificate as private key", func(p string) error { _, err := PrivateKey(p, nil); return err }, cert, `no private key in the file, only PEM "CERTIFICATE"`},
+		{"public key as private key", func(p string) error { _, err := PrivateKey(p, nil); return err }, pub, `only PEM "PUBLIC KEY"`},
+		{"DER private key", func(p string) error { _, err := PrivateKey(p, nil); return err }, der, "no PEM block found"},
+		{"empty private key", func(p string) error { _, err := PrivateKey(p, nil); return err }, empty, "no PEM block found"},
+		{"garbled private key", func(p string) error { _, err := PrivateKey(p, nil); return err }, garbled, `the PEM "PRIVATE KEY" block does not hold a valid PKCS#8 key`},
+		{"missing private key", func(p string) error { _, err := PrivateKey(p, nil); return err }, filepath.Join(dir, "nope"), "no such file"},
 		{"key as certificate", func(p string) error { _, err := Certificate(p); return err }, keyPath, `no certificate in the file, only PEM "PRIVATE KEY"`},
 		{"key as public key", func(p string) error { _, err := PublicKey(p); return err }, keyPath, `no public key in the file, only PEM "PRIVATE KEY"`},
 	} {
@@ -276,4 +278,29 @@ func FuzzPrivateKey(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEncryptedWithoutPassphrase: an encrypted key with no passphrase
+// source is refused with ErrEncrypted, naming the file.
+func TestEncryptedWithoutPassphrase(t *testing.T) {
+	dir := t.TempDir()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := write(t, dir, "plain.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	enc := filepath.Join(dir, "enc.key")
+	if out, err := exec.Command("openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", plain, "-out", enc, "-passout", "pass:"+testPassphrase).CombinedOutput(); err != nil {
+		t.Fatalf("openssl pkcs8: %v\n%s", err, out)
+	}
+	if _, err := PrivateKey(enc, nil); !errors.Is(err, ErrEncrypted) || !strings.Contains(err.Error(), enc) {
+		t.Errorf("encrypted key without a passphrase: %v", err)
+	}
+	if _, err := PrivateKey(plain, nil); err != nil {
+		t.Errorf("plain key: %v", err)
+	}
 }

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 )
 
@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 // testKey loads testdata/<name>.key and testdata/<name>.crt.
 func testKey(t testing.TB, name string) (crypto.Signer, *x509.Certificate) {
 	t.Helper()
-	key, err := keys.PrivateKey(filepath.Join("testdata", name+".key"))
+	key, err := keys.PrivateKey(filepath.Join("testdata", name+".key"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 )
 
@@ -33,7 +33,7 @@ func opensslKeyCert(t *testing.T) (keyPath, certPath string, key crypto.Signer, 
 		t.Fatal(err)
 	}
 	var err error
-	if key, err = keys.PrivateKey(keyPath); err != nil {
+	if key, err = keys.PrivateKey(keyPath, nil); err != nil {
 		t.Fatal(err)
 	}
 	if cert, err = keys.Certificate(certPath); err != nil {

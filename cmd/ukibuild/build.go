@@ -12,7 +12,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/internal/pyjson"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/sign"

@@ -17,7 +17,7 @@ import (
 	"github.com/willabides/kongplete"
 
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
-	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/sign/pkcs11"
 )
 

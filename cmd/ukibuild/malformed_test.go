@@ -21,7 +21,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/internal/keypass"
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/internal/pe/petest"
 )
@@ -415,7 +415,7 @@ func malformedCases() []malformedCase {
 				t.Fatalf("openssl (Debian package openssl) failed: %v\n%s", err, out)
 			}
 			return p, in.cert, p
-		}), env: map[string]string{keys.EnvPassphrase: "wrong horse"}, want: []string{"wrong passphrase"}},
+		}), env: map[string]string{keypass.EnvPassphrase: "wrong horse"}, want: []string{"wrong passphrase"}},
 		{name: "expired certificate", warn: true, args: signWithKey(func(t *testing.T, in *malformedInputs) (string, string, string) {
 			k, _ := rsa.GenerateKey(rand.Reader, 2048)
 			c := in.file(t, "expired.crt", certPEM(t, k, x509.Certificate{NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1e9, 0)}))

@@ -14,7 +14,7 @@ import (
 
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
-	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
 )

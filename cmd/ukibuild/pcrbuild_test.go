@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/keys"
 )
 
 // sidToolsDir writes wrappers that run sid's systemd-measure,
@@ -50,7 +50,7 @@ func selfSignedCert(t *testing.T, dir, privPath string) string {
 // selfSignedCertNamed writes NAME.crt, a certificate for the key in privPath.
 func selfSignedCertNamed(t *testing.T, dir, privPath, name string) string {
 	t.Helper()
-	signer, err := keys.PrivateKey(privPath)
+	signer, err := keys.PrivateKey(privPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-tpm/tpm2/transport/simulator"
 
-	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/internal/tpmunseal"
 	"github.com/ukibuild/ukibuild/pcr"
 )
@@ -281,7 +281,7 @@ func TestMeasureProfilesMatchSystemdMeasureAndUnseal(t *testing.T) {
 	if err := json.Unmarshal([]byte(js), &insp); err != nil || len(insp.Profiles) != 3 {
 		t.Fatalf("inspect: %v: %s", err, js)
 	}
-	signer, err := keys.PrivateKey(k1)
+	signer, err := keys.PrivateKey(k1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

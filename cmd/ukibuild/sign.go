@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
-	"github.com/ukibuild/ukibuild/internal/keys"
+	"github.com/ukibuild/ukibuild/internal/keypass"
+	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/sign"
 	"github.com/ukibuild/ukibuild/sign/pkcs11"
 )
@@ -103,7 +104,7 @@ func openKey(keyArg, module string) (s crypto.Signer, closeFn func(), err error)
 		}
 		return k, func() { k.Close() }, nil
 	}
-	if s, err = keys.PrivateKey(keyArg); err != nil {
+	if s, err = keys.PrivateKey(keyArg, keypass.Passphrase); err != nil {
 		return nil, nil, err
 	}
 	return s, func() {}, nil

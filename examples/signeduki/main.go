@@ -16,12 +16,12 @@ package main
 import (
 	"crypto"
 	"crypto/x509"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"log"
 	"os"
 
+	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/sign"
 	"github.com/ukibuild/ukibuild/uki"
@@ -90,38 +90,18 @@ func main() {
 	fmt.Fprintf(os.Stderr, "wrote signed %s (kernel signed too: %v)\n", *out, plan.KernelSigned)
 }
 
-func pemBlock(path string) *pem.Block {
-	data, err := os.ReadFile(path)
+func privateKey(path string) crypto.Signer {
+	k, err := keys.PrivateKey(path, nil) // nil: no passphrase, an encrypted key is refused
 	if err != nil {
 		log.Fatal(err)
 	}
-	b, _ := pem.Decode(data)
-	if b == nil {
-		log.Fatalf("%s: no PEM data", path)
-	}
-	return b
-}
-
-func privateKey(path string) crypto.Signer {
-	b := pemBlock(path)
-	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-	if err != nil {
-		if rk, err2 := x509.ParsePKCS1PrivateKey(b.Bytes); err2 == nil {
-			return rk
-		}
-		log.Fatalf("%s: %v", path, err)
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		log.Fatalf("%s: not a signing key", path)
-	}
-	return s
+	return k
 }
 
 func certificate(path string) *x509.Certificate {
-	c, err := x509.ParseCertificate(pemBlock(path).Bytes)
+	c, err := keys.Certificate(path)
 	if err != nil {
-		log.Fatalf("%s: %v", path, err)
+		log.Fatal(err)
 	}
 	return c
 }

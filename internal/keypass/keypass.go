@@ -1,4 +1,7 @@
-package keys
+// Package keypass gets the passphrase of an encrypted private key for the
+// command line: from a file or variable the environment names, else from
+// the user at a prompt on the terminal, never from a command-line option.
+package keypass
 
 import (
 	"bytes"
