@@ -89,6 +89,34 @@
 // .pcrsig section are built in policy.go and sign.go: see Sign and
 // PolicyPCRDigest.
 //
+// # When the predictions hold
+//
+// Each PCR's prediction holds under these conditions; package attest
+// combines them for a whole boot, and says in its Reference's notes what
+// it assumed.
+//
+//   - PCR 4: firmware that measures as EDK2 (OVMF 2022.11 and 2025.02 in the
+//     boot tests): one "Calling EFI Application" action per boot attempt
+//     (FirmwareBoot.BootAttempts must be the machine's), the Authenticode
+//     digest of each image it starts. Firmware that measures more (option
+//     ROMs, a vendor's own applications) or boot loaders that measure
+//     their own events are not modelled.
+//   - PCR 7: the Secure Boot variables given byte for byte as the machine
+//     holds them (EFI signature lists; dbt and dbr are not modelled), and
+//     the authority EDK2 picks (package secureboot).
+//   - PCR 9: Linux's EFI stub of 5.19 or later (it measures the command
+//     line and the initrd; Debian's 6.1, 6.12 and 7.2 are checked by boots),
+//     the stub versions 252, 254, 257 and 262, and, for stub 262 and a
+//     command line without console=, the machine's consoles
+//     (AppendConsoles). Not predictable offline: a boot secret the stub adds
+//     from the machine's random seed (/.extra/boot-secret, stub 261 and
+//     later with systemd-boot's random seed), which changes the initrd.
+//   - PCR 11: the stub version's section order (OrderFor), and for a UKI
+//     with .dtbauto or .efifw sections the one the machine picks.
+//   - PCR 12 and 13: the files on the ESP as the machine has them, and the
+//     stub version's rules for them (FindExtras, StubBoot); the SMBIOS
+//     kernel-cmdline-extra string and confidential VMs are not modelled.
+//
 // Everything here follows systemd's sources (src/boot/stub.c,
 // src/fundamental/uki.h, src/measure/measure-tool.c and
 // src/shared/tpm2-util.c); comments cite the file and version each fact
