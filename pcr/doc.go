@@ -105,7 +105,8 @@
 //     holds them (EFI signature lists; dbt and dbr are not modelled), and
 //     the authority EDK2 picks (package secureboot).
 //   - PCR 9: Linux's EFI stub of 5.19 or later (it measures the command
-//     line and the initrd; the boot tests check Debian 12's 6.1),
+//     line and the initrd; the boot tests check Debian 12's 6.1, Debian 13's
+//     6.12 and sid's newest),
 //     the stub versions 252, 254, 257 and 262, and, for stub 262 and a
 //     command line without console=, the machine's consoles
 //     (AppendConsoles). Not predictable offline: a boot secret the stub adds

@@ -120,6 +120,12 @@ done
 kpkg=$(apt-cache "${apt_opts[@]}" search '^linux-image-[0-9.]+-[0-9]+-amd64-unsigned$' 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
 [ -n "$kpkg" ] || { echo "reftools: no linux-image-*-amd64-unsigned found" >&2; exit 1; }
 wanted+=("kernel bookworm $kpkg")
+# Newer kernels for the PCR 9 boot tests: trixie's 6.12 and sid's (a
+# linux-binary-* package; only vmlinuz is unpacked from each).
+k612=$(apt-cache "${apt_opts[@]}" search '^linux-image-6\.12\.[0-9]+\+deb13-amd64-unsigned$' 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
+ksid=$(apt-cache "${apt_opts[@]}" search '^linux-binary-[0-9.]+\+deb[0-9]+-amd64$' 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
+[ -n "$k612" ] && [ -n "$ksid" ] || { echo "reftools: no trixie 6.12 or sid linux-binary kernel found" >&2; exit 1; }
+wanted+=("kernel-612 trixie $k612" "kernel-sid sid $ksid")
 
 # One madison call for every package. It prints lines such as
 #   systemd-boot-efi | 262.1-1 | http://deb.debian.org/debian sid/main amd64 Packages
@@ -166,8 +172,10 @@ for t in "${todo[@]}"; do
   [ -f "$deb" ] || deb=$dest/debs/${base}_${ver//:/%3a}_all.deb
   [ -f "$deb" ] || { echo "reftools: downloaded $pkg $ver but cannot find its .deb" >&2; exit 1; }
   mkdir -p "$dest/$name"
-  if [ "$name" = kernel ]; then
+  if [ "$name" = kernel ] || [ "$name" = kernel-612 ]; then
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dest/$name" --wildcards './boot/vmlinuz-*'
+  elif [ "$name" = kernel-sid ]; then
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dest/$name" --wildcards './usr/lib/modules/*/vmlinuz'
   else
     dpkg -x "$deb" "$dest/$name"
   fi
@@ -175,6 +183,8 @@ for t in "${todo[@]}"; do
 done
 
 vmlinuz=$(ls "$dest"/kernel/boot/vmlinuz-* | head -n1)
+vmlinuz612=$(ls "$dest"/kernel-612/boot/vmlinuz-* | head -n1)
+vmlinuzsid=$(ls "$dest"/kernel-sid/usr/lib/modules/*/vmlinuz | head -n1)
 libdirs="$dest/sid/usr/lib/x86_64-linux-gnu:$dest/sid/lib/x86_64-linux-gnu:$dest/sid/usr/lib/x86_64-linux-gnu/systemd:$dest/sid/usr/lib/systemd"
 cat > "$dest/env.sh" <<ENV
 # Written by internal/reftools/fetch.sh; paths to the reference tools.
@@ -193,6 +203,8 @@ UKIBUILD_SID_SYSTEMD=$dest/sid-systemd
 UKIBUILD_KERNEL_INSTALL=$dest/sid-systemd/usr/bin/kernel-install
 UKIBUILD_SYSTEMD_SBSIGN=$dest/sid/usr/lib/systemd/systemd-sbsign
 UKIBUILD_KERNEL=$vmlinuz
+UKIBUILD_KERNEL_612=$vmlinuz612
+UKIBUILD_KERNEL_SID=$vmlinuzsid
 ENV
 # systemd-measure of each release: the binary, the ld.so to run it with and
 # the library path (see reftools.Tools.MeasureVersion).
