@@ -15,6 +15,7 @@ import (
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/internal/pyjson"
 	"github.com/ukibuild/ukibuild/internal/pystr"
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // DefaultInspectSections are the sections ukify 262 shows by default and how
@@ -364,20 +365,15 @@ func (img *ImageFile) BaseSections() []Section {
 	return all
 }
 
-// StubVersion returns the systemd-stub version in the image's .sdmagic
-// section, or "".
+// StubVersion returns the version of the systemd-stub the image was built
+// from, as pcr.StubVersion reads it (its .sdmagic section, else the
+// LoaderInfo string a gnu-efi stub keeps outside its sections), or "".
 func (img *ImageFile) StubVersion() string {
-	for _, s := range img.Sections() {
-		if s.Name != ".sdmagic" {
-			continue
-		}
-		data, err := readSmall(s.Content, 4096)
-		if err != nil {
-			return ""
-		}
-		return loaderVersion(data)
+	v, err := pcr.StubVersion(img.f, img.hdr.Size)
+	if err != nil {
+		return ""
 	}
-	return ""
+	return v
 }
 
 type sectionContent struct {
