@@ -24,6 +24,12 @@ type Config struct {
 	// Stub is the path of systemd's linux<arch>.efi.stub (or
 	// addon<arch>.efi.stub when Linux is empty).
 	Stub string
+	// EFIArch, when set, is the EFI architecture (one of EFIArches) the
+	// UKI is for: the stub must be built for it. Whether set or not, the
+	// kernel and the profile PEs to join must be for the stub's machine
+	// (an x86-64 kernel also fits an ia32 stub); a mismatch is an
+	// *ArchMismatchError. ukify checks neither.
+	EFIArch string
 	// Linux is the path of the kernel. A PE kernel (including an EFI zboot
 	// image) is used as it is; a compressed non-PE kernel (gzip, zstd, xz,
 	// lz4, bzip2, lzma) is decompressed first, as ukify does.
@@ -215,6 +221,12 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 	stub, err := ReadStub(cfg.Stub)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkArch(&cfg, stub); err != nil {
+		return nil, err
+	}
+	if off, n := stub.trailingData(); n > 0 {
+		warnf("stub %s: %d bytes after its last section (from offset %#x) are not loaded, and in the UKI they lie between sections, where the Authenticode signature does not cover them", cfg.Stub, n, off)
 	}
 	plan := &Plan{Stub: stub, SecureBoot: cfg.SecureBoot}
 	if sb := cfg.SecureBoot; sb != nil {

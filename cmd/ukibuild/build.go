@@ -152,7 +152,7 @@ func (b *buildCmd) Run(e *env) error {
 	if b.PCRSig != "" || b.JoinPCRSig != "" {
 		return b.joinPCRSig()
 	}
-	cfg := uki.Config{Linux: b.Linux, Warnf: e.warnf}
+	cfg := uki.Config{Linux: b.Linux, EFIArch: b.EFIArch, Warnf: e.warnf}
 	arch := b.EFIArch
 	if arch == "" {
 		var err error
