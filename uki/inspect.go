@@ -365,6 +365,9 @@ func (img *ImageFile) BaseSections() []Section {
 	return all
 }
 
+// Machine returns the image's PE machine type (COFF header).
+func (img *ImageFile) Machine() Machine { return Machine(img.hdr.Machine) }
+
 // StubVersion returns the version of the systemd-stub the image was built
 // from, as pcr.StubVersion reads it (its .sdmagic section, else the
 // LoaderInfo string a gnu-efi stub keeps outside its sections), or "".
