@@ -84,7 +84,7 @@ type Config struct {
 	// with --pcr-public-key or --pcr-certificate, --phases and
 	// --policyref). Each signs the PCR 11 policies of its phases into
 	// .pcrsig. The measured sections and their order are those of the
-	// stub's systemd version (read from its .sdmagic section).
+	// stub's systemd version (read from its .sdmagic section or LoaderInfo string).
 	PCRKeys []PCRKey
 	// PCRBanks are the banks to sign policies for; none means all four.
 	PCRBanks []pcr.Bank
@@ -301,11 +301,11 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 }
 
 // Order returns the measured-section order of the plan's stub (by the
-// version in its .sdmagic section).
+// version in its .sdmagic section or LoaderInfo string).
 func (p *Plan) Order() (pcr.Order, error) {
 	version := p.Stub.Version()
 	if version == "" {
-		return pcr.Order{}, fmt.Errorf("stub %s: no systemd-stub version in its .sdmagic section, so what it measures is unknown", p.Stub.Path)
+		return pcr.Order{}, fmt.Errorf("stub %s: no systemd-stub version (no .sdmagic section and no LoaderInfo string), so what it measures is unknown", p.Stub.Path)
 	}
 	order, err := pcr.OrderFor(version)
 	if err != nil {
