@@ -71,10 +71,11 @@ func (e *ArchMismatchError) Error() string {
 	return fmt.Sprintf("architecture mismatch: %s is for %s, but %s is for %s", e.File, e.Machine, e.Other, e.OtherMachine)
 }
 
-// machineFits reports whether a kernel (or profile PE) for machine m can be
-// started by a stub for stub. An x86 (ia32) stub starts an x86-64 kernel
-// through the EFI handover protocol's 32-bit entry point on 32-bit
-// firmware (systemd's src/boot/linux_x86.c; Linux's CONFIG_EFI_MIXED).
+// machineFits reports whether a kernel for machine m can be started by a
+// stub for stub: the same machine, or an x86-64 kernel for an ia32 stub,
+// which systemd-stub accepts as its compatibility machine and starts
+// through the kernel's 32-bit compat entry point (systemd src/boot/pe.c,
+// TARGET_MACHINE_TYPE_COMPATIBILITY for __i386__; Linux's EFI mixed mode).
 func machineFits(stub, m Machine) bool {
 	return m == stub || (stub == MachineI386 && m == MachineAMD64)
 }
