@@ -98,7 +98,7 @@ func readAddon(path, name string, global bool) (pcr.Addon, error) {
 		return pcr.Addon{}, err
 	}
 	defer img.Close()
-	a := pcr.Addon{Name: name, Global: global, Path: path, Sections: map[string][]byte{}}
+	a := pcr.Addon{Name: name, Global: global, Path: path, Sections: map[string][]byte{}, Machine: uint16(img.Machine())}
 	for _, s := range img.Sections() {
 		if !slices.Contains(addonSections, s.Name) {
 			continue

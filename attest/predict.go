@@ -188,7 +188,7 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 // the ESP's /loader/addons/), the load options and the profile.
 func (p *predictor) stubBoot(img *uki.ImageFile, major int, extras bool) (pcr.StubBoot, error) {
 	sb := !(p.m.SecureBoot != nil && p.m.SecureBoot.Disabled)
-	b := pcr.StubBoot{Major: major, SecureBoot: sb, Profile: uint(p.m.Profile), LoadOptions: p.m.CmdlineOverride}
+	b := pcr.StubBoot{Major: major, SecureBoot: sb, Profile: uint(p.m.Profile), LoadOptions: p.m.CmdlineOverride, Machine: uint16(img.Machine())}
 	var err error
 	if extras {
 		if b.Extras, err = p.stubExtras(major); err != nil {
@@ -302,7 +302,7 @@ func (p *predictor) pcr9(img *uki.ImageFile, major int, sb pcr.StubBoot) ([]pcr.
 	if err != nil {
 		return nil, nil, fmt.Errorf("PCR 9: %w", err)
 	}
-	x86 := img.Machine() == 0x8664 || img.Machine() == 0x14c
+	x86 := img.Machine() == uki.MachineAMD64 || img.Machine() == uki.MachineI386
 	candidates := pcr.ConsoleCandidates(x86)
 	if p.m.Consoles != nil {
 		candidates = []pcr.Consoles{*p.m.Consoles}

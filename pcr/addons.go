@@ -33,6 +33,21 @@ type Addon struct {
 	Sections map[string][]byte
 	// Path is where the caller read it from (not used here).
 	Path string
+	// Machine is the add-on's PE machine type (0: not known, not checked).
+	Machine uint16
+}
+
+// AddonMachineError reports an add-on built for another CPU than the UKI
+// (StubBoot.Machine): the firmware does not load such an image, so the
+// stub neither applies nor measures it, and a prediction that counted it
+// would be wrong.
+type AddonMachineError struct {
+	Addon                    string // its path, else its name
+	AddonMachine, UKIMachine uint16
+}
+
+func (e *AddonMachineError) Error() string {
+	return fmt.Sprintf("add-on %s is for PE machine %#x, but the UKI is for %#x: the firmware does not load it", e.Addon, e.AddonMachine, e.UKIMachine)
 }
 
 // SelectAddons picks from a directory's files those systemd-stub 262 loads
@@ -78,6 +93,9 @@ type StubBoot struct {
 	Uname []byte
 	// Addons are the add-ons on the ESP, global and per-UKI, in any order.
 	Addons []Addon
+	// Machine is the UKI's PE machine type (0: not known). An add-on for
+	// another one is an *AddonMachineError.
+	Machine uint16
 	// Extras are the credentials and extensions (ExtrasEvents).
 	Extras StubExtras
 }
@@ -428,13 +446,23 @@ func (b StubBoot) Applied() ([]string, error) {
 // it looks at its sections), none for 252. The firmware measures each into
 // PCR 4 (and, under Secure Boot, its authority into PCR 7).
 //
-// It fails for a version whose add-on handling is not modelled.
+// It fails for a version whose add-on handling is not modelled, and with an
+// *AddonMachineError for an add-on whose Machine is not the UKI's.
 func (b StubBoot) Loaded() ([]Addon, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
 	if b.Major != 262 {
 		return nil, nil
+	}
+	for _, a := range b.Addons {
+		if a.Machine != 0 && b.Machine != 0 && a.Machine != b.Machine {
+			name := a.Path
+			if name == "" {
+				name = a.Name
+			}
+			return nil, &AddonMachineError{Addon: name, AddonMachine: a.Machine, UKIMachine: b.Machine}
+		}
 	}
 	var global, local []Addon
 	for _, a := range b.Addons {

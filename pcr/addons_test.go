@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -371,4 +372,29 @@ func buildE2EAddon(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestAddonMachine: an add-on for another PE machine than the UKI is an
+// *AddonMachineError (the firmware would not load it); unknown machines
+// (0) and matching ones pass, and stub 252 loads no add-ons at all.
+func TestAddonMachine(t *testing.T) {
+	a := addon("a.addon.efi", false, ".cmdline", "debug")
+	a.Machine = 0xaa64
+	a.Path = "/esp/EFI/Linux/uki.efi.extra.d/a.addon.efi"
+	for _, c := range []struct {
+		major   int
+		machine uint16
+		bad     bool
+	}{{262, 0x8664, true}, {262, 0xaa64, false}, {262, 0, false}, {252, 0x8664, false}} {
+		b := pcr.StubBoot{Major: c.major, Machine: c.machine, Addons: []pcr.Addon{a}}
+		_, err := b.Loaded()
+		var me *pcr.AddonMachineError
+		if got := errors.As(err, &me); got != c.bad || err != nil && !c.bad {
+			t.Errorf("stub %d, UKI machine %#x: %v", c.major, c.machine, err)
+			continue
+		}
+		if c.bad && (me.Addon != a.Path || me.AddonMachine != 0xaa64 || me.UKIMachine != c.machine) {
+			t.Errorf("%+v", me)
+		}
+	}
 }

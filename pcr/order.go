@@ -2,6 +2,7 @@ package pcr
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -184,15 +185,21 @@ func ParseLoaderInfo(data []byte) (component, version string, err error) {
 // maxSDMagic bounds the .sdmagic data read; systemd's is about 50 bytes.
 const maxSDMagic = 4096
 
-// ErrNoSDMagic is returned by StubVersion for a PE image without a .sdmagic
-// section (not a systemd-stub).
-var ErrNoSDMagic = errors.New("no .sdmagic section: not a systemd-stub")
+// ErrNoSDMagic is returned by StubVersion for a PE image that records no
+// systemd-stub version: neither a .sdmagic section nor a LoaderInfo string
+// outside its sections (not a systemd-stub).
+var ErrNoSDMagic = errors.New("no .sdmagic section and no systemd-stub LoaderInfo string: not a systemd-stub")
 
 // StubVersion returns the version of the systemd-stub that the PE image r
-// (a stub, or a UKI built from one) was built from, as its .sdmagic section
-// records it: "262.1-1" for "#### LoaderInfo: systemd-stub 262.1-1 ####".
-// Pass it to OrderFor. An image whose .sdmagic names another component
-// (systemd-addon, systemd-boot) is refused.
+// (a stub, or a UKI built from one) was built from: "262.1-1" for
+// "#### LoaderInfo: systemd-stub 262.1-1 ####". It is read from the
+// .sdmagic section; an image without one is searched for that string in
+// the bytes outside every section and then in its .data sections. (Stubs
+// built with gnu-efi for arm64, such as Debian bookworm's 252, have no
+// .sdmagic section: the string lies after their last section, and so
+// between sections in a UKI built from them.) The search streams over
+// those bytes. Pass the version to OrderFor. An image whose .sdmagic names
+// another component (systemd-addon, systemd-boot) is refused.
 func StubVersion(r io.ReaderAt, size int64) (string, error) {
 	f, err := pe.Parse(r, size)
 	if err != nil {
@@ -223,5 +230,105 @@ func StubVersion(r io.ReaderAt, size int64) (string, error) {
 		}
 		return version, nil
 	}
+	ranges := outsideSections(f, size)
+	for i := range f.Sections {
+		s := &f.Sections[i]
+		if s.NameString() == ".data" {
+			off := int64(s.PointerToRawData)
+			ranges = append(ranges, [2]int64{off, min(off+int64(s.SizeOfRawData), size)})
+		}
+	}
+	for _, rg := range ranges {
+		v, ok, err := scanLoaderInfo(io.NewSectionReader(r, rg[0], rg[1]-rg[0]))
+		if err != nil {
+			return "", fmt.Errorf("stub version: reading bytes %#x to %#x: %w", rg[0], rg[1], err)
+		}
+		if ok {
+			return v, nil
+		}
+	}
 	return "", fmt.Errorf("stub version: %w", ErrNoSDMagic)
+}
+
+// outsideSections returns the file ranges [off, end) of an image of size
+// bytes after its headers that no section's raw data covers, without the
+// certificate table: gaps between sections and data after the last one.
+func outsideSections(f *pe.File, size int64) [][2]int64 {
+	type rng = [2]int64
+	var used []rng
+	for i := range f.Sections {
+		s := &f.Sections[i]
+		if s.SizeOfRawData != 0 {
+			used = append(used, rng{int64(s.PointerToRawData), int64(s.PointerToRawData) + int64(s.SizeOfRawData)})
+		}
+	}
+	if sec, ok := f.Security(); ok && sec.VirtualAddress != 0 {
+		// The certificate table's VirtualAddress is a file offset.
+		used = append(used, rng{int64(sec.VirtualAddress), int64(sec.VirtualAddress) + int64(sec.Size)})
+	}
+	slices.SortFunc(used, func(a, b rng) int { return cmp.Compare(a[0], b[0]) })
+	var out []rng
+	pos := min(int64(f.SizeOfHeaders), size)
+	for _, u := range used {
+		if u[0] > pos {
+			out = append(out, rng{pos, min(u[0], size)})
+		}
+		pos = max(pos, min(u[1], size))
+	}
+	if pos < size {
+		out = append(out, rng{pos, size})
+	}
+	return out
+}
+
+// maxLoaderInfo bounds the length of a LoaderInfo string found by
+// scanLoaderInfo (systemd's are about 50 bytes).
+const maxLoaderInfo = 256
+
+// scanLoaderInfo searches r for "#### LoaderInfo: systemd-stub VERSION ####"
+// and returns VERSION, streaming over r with a bounded buffer. Occurrences
+// of the prefix that do not complete to that shape are skipped.
+func scanLoaderInfo(r io.Reader) (version string, found bool, err error) {
+	marker := []byte(loaderInfoPrefix + "systemd-stub ")
+	suffix := []byte(loaderInfoSuffix)
+	chunk := make([]byte, 32<<10)
+	var window []byte
+	eof := false
+	for {
+		// Look at every occurrence of the marker in the window.
+		from := 0
+		for {
+			i := bytes.Index(window[from:], marker)
+			if i < 0 {
+				// Keep what could start a marker.
+				keep := min(len(window)-from, len(marker)-1)
+				window = append(window[:0], window[len(window)-keep:]...)
+				break
+			}
+			i += from
+			rest := window[i:]
+			if len(rest) < maxLoaderInfo && !eof {
+				window = append(window[:0], rest...)
+				break
+			}
+			rest = rest[:min(len(rest), maxLoaderInfo)]
+			if j := bytes.Index(rest[len(marker):], suffix); j >= 0 {
+				if _, v, err := ParseLoaderInfo(rest[:len(marker)+j+len(suffix)]); err == nil {
+					return v, true, nil
+				}
+			}
+			from = i + 1
+		}
+		if eof {
+			return "", false, nil
+		}
+		n, err := io.ReadFull(r, chunk)
+		window = append(window, chunk[:n]...)
+		switch {
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			eof = true
+		case err != nil:
+			return "", false, err
+		}
+	}
 }

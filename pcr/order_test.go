@@ -1,7 +1,9 @@
 package pcr
 
 import (
+	"bytes"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -143,18 +145,20 @@ func TestParseLoaderInfo(t *testing.T) {
 	}
 }
 
-// TestStubVersion reads the version of Debian's stubs and checks that it
-// selects the table of that release.
+// TestStubVersion reads the version of Debian's stubs of every
+// architecture, which must be the version of the Debian package fetch.sh
+// unpacked them from (recorded next to them), and checks that it selects
+// the table of that release. The 252 arm64 stub has no .sdmagic section.
 func TestStubVersion(t *testing.T) {
 	tools := reftools.Locate(t)
-	for key, want := range map[string]struct {
-		prefix string
-		table  int // Order.First
-	}{
-		"UKIBUILD_STUB_252": {"252.", 252}, "UKIBUILD_STUB_254": {"254.", 254}, "UKIBUILD_STUB_257": {"257.", 257},
-		"UKIBUILD_STUB_262": {"262.", 258}, "UKIBUILD_STUB_262_IA32": {"262.", 258},
+	for key, table := range map[string]int{ // Order.First
+		"UKIBUILD_STUB_252": 252, "UKIBUILD_STUB_254": 254, "UKIBUILD_STUB_257": 257,
+		"UKIBUILD_STUB_262": 258, "UKIBUILD_STUB_262_IA32": 258,
+		"UKIBUILD_STUB_252_AA64": 252, "UKIBUILD_STUB_254_AA64": 254, "UKIBUILD_STUB_257_AA64": 257,
+		"UKIBUILD_STUB_262_AA64": 258, "UKIBUILD_STUB_257_RISCV64": 257, "UKIBUILD_STUB_262_RISCV64": 258,
 	} {
-		f, err := os.Open(tools.Path(t, key))
+		path := tools.Path(t, key)
+		f, err := os.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,11 +172,11 @@ func TestStubVersion(t *testing.T) {
 			t.Errorf("%s: %v", key, err)
 			continue
 		}
-		if !strings.HasPrefix(v, want.prefix) {
-			t.Errorf("%s: version %q, want %s*", key, v, want.prefix)
+		if want := debVersion(t, path); v != want {
+			t.Errorf("%s: version %q, want the package's %q", key, v, want)
 		}
-		if o, err := OrderFor(v); err != nil || o.First != want.table {
-			t.Errorf("%s: OrderFor(%q) = %v, %v; want the table from %d", key, v, o, err, want.table)
+		if o, err := OrderFor(v); err != nil || o.First != table {
+			t.Errorf("%s: OrderFor(%q) = %v, %v; want the table from %d", key, v, o, err, table)
 		}
 	}
 	// The add-on stub is not a systemd-stub.
@@ -188,5 +192,52 @@ func TestStubVersion(t *testing.T) {
 	// A file that is not a PE image.
 	if _, err := StubVersion(strings.NewReader("MZ"), 2); err == nil {
 		t.Error("StubVersion accepted a 2-byte file")
+	}
+}
+
+// debVersion returns the version of the systemd-boot-efi package that
+// fetch.sh unpacked the stub at path from: the root it was unpacked into
+// (four directories up from usr/lib/systemd/boot/efi) holds a
+// .deb-systemd-boot-efi[:ARCH] file with it.
+func debVersion(t *testing.T, path string) string {
+	t.Helper()
+	root := filepath.Join(filepath.Dir(path), "..", "..", "..", "..", "..")
+	m, err := filepath.Glob(filepath.Join(root, ".deb-systemd-boot-efi*"))
+	if err != nil || len(m) != 1 {
+		t.Fatalf("%s: no single package version marker in %s (%v, %v)", path, root, m, err)
+	}
+	b, err := os.ReadFile(m[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestScanLoaderInfo: the LoaderInfo string is found wherever it lies
+// relative to the scanner's read size, and prefixes that do not complete
+// to it are skipped.
+func TestScanLoaderInfo(t *testing.T) {
+	const info = "#### LoaderInfo: systemd-stub 252.39-1~deb12u2 ####"
+	for _, pos := range []int{0, 1, 32<<10 - 20, 32<<10 - 1, 32 << 10, 64<<10 - 100, 100000} {
+		data := make([]byte, pos+len(info)+7)
+		copy(data[pos:], info)
+		// A broken prefix before it.
+		if pos > 40 {
+			copy(data[pos-40:], "#### LoaderInfo: systemd-stub x")
+		}
+		v, ok, err := scanLoaderInfo(bytes.NewReader(data))
+		if err != nil || !ok || v != "252.39-1~deb12u2" {
+			t.Errorf("at %d: %q, %v, %v", pos, v, ok, err)
+		}
+		// Cut short: not found.
+		v, ok, err = scanLoaderInfo(bytes.NewReader(data[:pos+len(info)-1]))
+		if err != nil || ok {
+			t.Errorf("cut at %d: %q, %v, %v", pos, v, ok, err)
+		}
+	}
+	for _, bad := range []string{"", "#### LoaderInfo: systemd-addon 262 ####", "#### LoaderInfo: systemd-stub 262 extra ####"} {
+		if v, ok, err := scanLoaderInfo(strings.NewReader(bad)); ok || err != nil {
+			t.Errorf("%q: %q, %v, %v", bad, v, ok, err)
+		}
 	}
 }

@@ -24,6 +24,12 @@ type Config struct {
 	// Stub is the path of systemd's linux<arch>.efi.stub (or
 	// addon<arch>.efi.stub when Linux is empty).
 	Stub string
+	// EFIArch, when set, is the EFI architecture (one of EFIArches) the
+	// UKI is for: the stub must be built for it. Whether set or not, the
+	// kernel and the profile PEs to join must be for the stub's machine
+	// (an x86-64 kernel also fits an ia32 stub); a mismatch is an
+	// *ArchMismatchError. ukify checks neither.
+	EFIArch string
 	// Linux is the path of the kernel. A PE kernel (including an EFI zboot
 	// image) is used as it is; a compressed non-PE kernel (gzip, zstd, xz,
 	// lz4, bzip2, lzma) is decompressed first, as ukify does.
@@ -78,7 +84,7 @@ type Config struct {
 	// with --pcr-public-key or --pcr-certificate, --phases and
 	// --policyref). Each signs the PCR 11 policies of its phases into
 	// .pcrsig. The measured sections and their order are those of the
-	// stub's systemd version (read from its .sdmagic section).
+	// stub's systemd version (read from its .sdmagic section or LoaderInfo string).
 	PCRKeys []PCRKey
 	// PCRBanks are the banks to sign policies for; none means all four.
 	PCRBanks []pcr.Bank
@@ -216,6 +222,12 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkArch(&cfg, stub); err != nil {
+		return nil, err
+	}
+	if off, n := stub.trailingData(); n > 0 {
+		warnf("stub %s: %d bytes after its last section (from offset %#x) are not loaded, and in the UKI they lie between sections, where the Authenticode signature does not cover them", cfg.Stub, n, off)
+	}
 	plan := &Plan{Stub: stub, SecureBoot: cfg.SecureBoot}
 	if sb := cfg.SecureBoot; sb != nil {
 		if err := sb.check(); err != nil {
@@ -289,11 +301,11 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 }
 
 // Order returns the measured-section order of the plan's stub (by the
-// version in its .sdmagic section).
+// version in its .sdmagic section or LoaderInfo string).
 func (p *Plan) Order() (pcr.Order, error) {
 	version := p.Stub.Version()
 	if version == "" {
-		return pcr.Order{}, fmt.Errorf("stub %s: no systemd-stub version in its .sdmagic section, so what it measures is unknown", p.Stub.Path)
+		return pcr.Order{}, fmt.Errorf("stub %s: no systemd-stub version (no .sdmagic section and no LoaderInfo string), so what it measures is unknown", p.Stub.Path)
 	}
 	order, err := pcr.OrderFor(version)
 	if err != nil {

@@ -37,6 +37,8 @@ type Stub struct {
 	data []byte
 	hdr  *pe.File
 	sbat [][]byte // raw data of the original stub's .sbat sections
+	// version is the systemd-stub version (pcr.StubVersion), or "".
+	version string
 }
 
 // ReadStub reads and fixes up the stub at path.
@@ -169,34 +171,16 @@ func NewStub(data []byte) (*Stub, error) {
 	}
 	hdr.SizeOfHeaders = uint32(soh)
 	hdr.Size = int64(len(buf))
-	return &Stub{data: buf, hdr: hdr, sbat: sbatData}, nil
+	// The version is read once, from the bytes in memory: .sdmagic, or
+	// the LoaderInfo string outside the sections of a gnu-efi build.
+	version, _ := pcr.StubVersion(bytes.NewReader(buf), int64(len(buf)))
+	return &Stub{data: buf, hdr: hdr, sbat: sbatData, version: version}, nil
 }
 
-// Version returns the stub's version as written in its .sdmagic section
-// ("#### LoaderInfo: systemd-stub 262.1 ####" gives "262.1"), or "" when the
-// stub has none.
-func (s *Stub) Version() string {
-	for i := range s.hdr.Sections {
-		sec := &s.hdr.Sections[i]
-		if sec.NameString() != ".sdmagic" {
-			continue
-		}
-		n := int64(min(sec.VirtualSize, sec.SizeOfRawData))
-		if int64(sec.PointerToRawData)+n > int64(len(s.data)) {
-			return ""
-		}
-		return loaderVersion(s.data[sec.PointerToRawData : int64(sec.PointerToRawData)+n])
-	}
-	return ""
-}
-
-// loaderVersion returns the version of a .sdmagic LoaderInfo string.
-func loaderVersion(data []byte) string {
-	if _, v, err := pcr.ParseLoaderInfo(data); err == nil {
-		return v
-	}
-	return ""
-}
+// Version returns the stub's systemd-stub version as pcr.StubVersion reads
+// it ("#### LoaderInfo: systemd-stub 262.1 ####" gives "262.1"), or "" when
+// the stub records none.
+func (s *Stub) Version() string { return s.version }
 
 // SectionData returns the raw data of the stub's first section called name
 // (SizeOfRawData bytes, as pefile's get_data returns it), or nil.

@@ -15,6 +15,7 @@ import (
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/internal/pyjson"
 	"github.com/ukibuild/ukibuild/internal/pystr"
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // DefaultInspectSections are the sections ukify 262 shows by default and how
@@ -335,10 +336,6 @@ func OpenImage(path string) (*ImageFile, error) {
 // Close closes the file.
 func (img *ImageFile) Close() error { return img.f.Close() }
 
-// Machine returns the image's COFF machine type (0x8664 x86-64, 0x14c
-// x86, 0xaa64 arm64, 0x5064 riscv64, ...).
-func (img *ImageFile) Machine() uint16 { return img.hdr.Machine }
-
 // Sections returns every section with its content as the loaded image holds
 // it: VirtualSize bytes, the raw data zero-extended when VirtualSize is the
 // larger (what systemd-stub measures).
@@ -368,20 +365,18 @@ func (img *ImageFile) BaseSections() []Section {
 	return all
 }
 
-// StubVersion returns the systemd-stub version in the image's .sdmagic
-// section, or "".
+// Machine returns the image's PE machine type (COFF header).
+func (img *ImageFile) Machine() Machine { return Machine(img.hdr.Machine) }
+
+// StubVersion returns the version of the systemd-stub the image was built
+// from, as pcr.StubVersion reads it (its .sdmagic section, else the
+// LoaderInfo string a gnu-efi stub keeps outside its sections), or "".
 func (img *ImageFile) StubVersion() string {
-	for _, s := range img.Sections() {
-		if s.Name != ".sdmagic" {
-			continue
-		}
-		data, err := readSmall(s.Content, 4096)
-		if err != nil {
-			return ""
-		}
-		return loaderVersion(data)
+	v, err := pcr.StubVersion(img.f, img.hdr.Size)
+	if err != nil {
+		return ""
 	}
-	return ""
+	return v
 }
 
 type sectionContent struct {

@@ -185,7 +185,7 @@ func (b *buildCmd) Run(e *env) error {
 	if b.ExistingSignature != "" {
 		return fmt.Errorf("--existing-signature is for --join-pcrsig")
 	}
-	cfg := uki.Config{Linux: b.Linux, Warnf: e.warnf}
+	cfg := uki.Config{Linux: b.Linux, EFIArch: b.EFIArch, Warnf: e.warnf}
 	arch := b.EFIArch
 	if arch == "" {
 		var err error

@@ -125,7 +125,7 @@ func TestBuildErrors(t *testing.T) {
 func TestReproducible(t *testing.T) {
 	f := getFixture(t)
 	dir := t.TempDir()
-	args := append([]string{"build", "--stub", f.stubs["262"]}, everything(f, "console=ttyS0")...)
+	args := append([]string{"build", "--stub", f.stubs["262"]}, everything(f, f.kernel, "console=ttyS0")...)
 	a, b := filepath.Join(dir, "a.efi"), filepath.Join(dir, "sub-b.efi")
 	writeFile(dir, "sub-b.efi", []byte("old"))
 	for _, out := range []string{a, b} {

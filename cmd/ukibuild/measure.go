@@ -73,7 +73,7 @@ type measureCommon struct {
 	JSON        string   `name:"json" default:"" help:"JSON output: pretty, short or off."`
 	J           bool     `short:"j" help:"JSON: pretty on a terminal, short otherwise."`
 	StubVersion string   `name:"stub-version" help:"Measure as this systemd-stub version would (its section order); default 262." placeholder:"VERSION"`
-	Stub        string   `help:"Measure as this stub would (its version is read from .sdmagic)." placeholder:"FILE"`
+	Stub        string   `help:"Measure as this stub would (its version is read from .sdmagic, or its LoaderInfo string)." placeholder:"FILE"`
 }
 
 func (c *measureCommon) order() (pcr.Order, error) {
@@ -87,7 +87,7 @@ func (c *measureCommon) order() (pcr.Order, error) {
 			return pcr.Order{}, err
 		}
 		if version = stub.Version(); version == "" {
-			return pcr.Order{}, fmt.Errorf("stub %s: no systemd-stub version in its .sdmagic section", c.Stub)
+			return pcr.Order{}, fmt.Errorf("stub %s: no systemd-stub version (no .sdmagic section and no LoaderInfo string)", c.Stub)
 		}
 	}
 	if version == "" {
@@ -333,7 +333,7 @@ func (m *measureFileCmd) Run(e *env) error {
 	defer img.Close()
 	if m.StubVersion == "" && m.Stub == "" {
 		if m.StubVersion = img.StubVersion(); m.StubVersion == "" {
-			return fmt.Errorf("%s: no systemd-stub version in its .sdmagic section; give --stub-version", m.File)
+			return fmt.Errorf("%s: no systemd-stub version (no .sdmagic section and no LoaderInfo string); give --stub-version", m.File)
 		}
 	}
 	var all []pcr.Section

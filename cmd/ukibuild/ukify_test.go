@@ -1,8 +1,9 @@
 package main
 
 // Byte-identity tests against the real ukify 262.1 (Debian sid's
-// systemd-ukify) on Debian's real stubs 252, 254, 257 and 262.1 and a real
-// Debian kernel. The reference tools are fetched by internal/reftools/fetch.sh;
+// systemd-ukify) on Debian's real stubs 252, 254, 257 and 262.1 (x86-64 and
+// arm64; ia32 262.1; riscv64 257 and 262.1) and real Debian kernels of each
+// architecture. The reference tools are fetched by internal/reftools/fetch.sh;
 // a missing tool fails the test.
 
 import (
@@ -21,22 +22,56 @@ import (
 )
 
 // stubKeys name the stubs fetch.sh records as UKIBUILD_STUB_<key>.
-var stubKeys = []string{"252", "254", "257", "262", "262_IA32"}
+var stubKeys = []string{"252", "254", "257", "262", "262_IA32",
+	"252_AA64", "254_AA64", "257_AA64", "262_AA64", "257_RISCV64", "262_RISCV64"}
 
 // stubArch is the --efi-arch of each stub.
 func stubArch(key string) string {
-	if strings.HasSuffix(key, "_IA32") {
+	switch {
+	case strings.HasSuffix(key, "_IA32"):
 		return "ia32"
+	case strings.HasSuffix(key, "_AA64"):
+		return "aa64"
+	case strings.HasSuffix(key, "_RISCV64"):
+		return "riscv64"
 	}
 	return "x64"
+}
+
+// stubVersion is the systemd release of a stub key ("252_AA64": "252").
+func stubVersion(key string) string {
+	v, _, _ := strings.Cut(key, "_")
+	return v
+}
+
+// kernelFor is the Debian kernel for a stub's architecture (the amd64 one
+// for the ia32 stub, which starts it in EFI mixed mode).
+func (f *fixture) kernelFor(stub string) string {
+	switch stubArch(stub) {
+	case "aa64":
+		return f.kernelAA64
+	case "riscv64":
+		return f.kernelRISCV64
+	}
+	return f.kernel
+}
+
+// compressed is the kernel compressed in format, as compressKernel wrote
+// it into the fixture directory.
+func (f *fixture) compressed(kernel, format string) string {
+	return filepath.Join(f.dir, filepath.Base(kernel)+"."+format)
 }
 
 // fixture holds generated inputs shared by the tests.
 type fixture struct {
 	dir    string
-	kernel string
-	stubs  map[string]string
-	tools  *reftools.Tools
+	kernel string // amd64
+	// kernelAA64 and kernelRISCV64 are the arm64 and riscv64 kernels, and
+	// dtbAA64 two real arm64 devicetrees.
+	kernelAA64, kernelRISCV64 string
+	dtbAA64                   [2]string
+	stubs                     map[string]string
+	tools                     *reftools.Tools
 }
 
 var (
@@ -103,6 +138,8 @@ func getFixture(t *testing.T) *fixture {
 			f.stubs[k] = tools.Var("UKIBUILD_STUB_" + k)
 		}
 		f.kernel = tools.Var("UKIBUILD_KERNEL")
+		f.kernelAA64, f.kernelRISCV64 = tools.Var("UKIBUILD_KERNEL_AA64"), tools.Var("UKIBUILD_KERNEL_RISCV64")
+		f.dtbAA64 = [2]string{tools.Var("UKIBUILD_DTB_AA64_X13S"), tools.Var("UKIBUILD_DTB_AA64_C630")}
 		writeFile(dir, "initrd1", randomBytes(1, 1001))
 		writeFile(dir, "initrd2", randomBytes(2, 77777))
 		writeFile(dir, "initrd3", randomBytes(3, 4096))
@@ -130,7 +167,9 @@ func getFixture(t *testing.T) *fixture {
 			t.Fatalf("stub %s is not recorded by internal/reftools/fetch.sh", k)
 		}
 	}
-	tools.Path(t, "UKIBUILD_KERNEL")
+	for _, k := range []string{"UKIBUILD_KERNEL", "UKIBUILD_KERNEL_AA64", "UKIBUILD_KERNEL_RISCV64", "UKIBUILD_DTB_AA64_X13S", "UKIBUILD_DTB_AA64_C630"} {
+		tools.Path(t, k)
+	}
 	return fixtureVal
 }
 
@@ -154,7 +193,7 @@ func compressKernel(t *testing.T, kernel, dir, format string) string {
 	if err != nil {
 		t.Fatalf("%s (installed by .ci/deps.sh): %v", tool[0], err)
 	}
-	p := filepath.Join(dir, "vmlinuz."+format)
+	p := filepath.Join(dir, filepath.Base(kernel)+"."+format)
 	if err := os.WriteFile(p, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -186,16 +225,20 @@ func runUkify(t *testing.T, tools *reftools.Tools, dir string, args ...string) (
 
 type buildCase struct {
 	name string
-	args func(f *fixture, dir string) []string
+	// args are the arguments for kernel k (of the stub's architecture).
+	args func(f *fixture, k, dir string) []string
+	// x86 limits the case to the x86 stubs (the other compressions of
+	// the kernel are checked there; arm64 and riscv64 get gzip).
+	x86 bool
 	// fails maps a stub to a substring both tools' errors must contain
 	// (ours, then ukify's); absent stubs must build.
 	fails map[string][2]string
 }
 
-func everything(f *fixture, cmdline string) []string {
+func everything(f *fixture, k, cmdline string) []string {
 	d := f.dir
 	return []string{
-		"--linux", f.kernel,
+		"--linux", k,
 		"--initrd", filepath.Join(d, "initrd1"), "--initrd", filepath.Join(d, "initrd2"),
 		"--microcode", filepath.Join(d, "ucode"),
 		"--devicetree", filepath.Join(d, "dtb"),
@@ -212,19 +255,19 @@ func everything(f *fixture, cmdline string) []string {
 var tooMany = [2]string{"not enough header space", "Not enough header space"}
 
 var buildCases = []buildCase{
-	{name: "linux-only", args: func(f *fixture, _ string) []string {
-		return []string{"--linux", f.kernel}
+	{name: "linux-only", args: func(f *fixture, k, _ string) []string {
+		return []string{"--linux", k}
 	}},
-	{name: "everything-text-cmdline", args: func(f *fixture, _ string) []string {
-		return everything(f, "  console=ttyS0   quiet\t splash  ")
-	}, fails: map[string][2]string{"252": tooMany, "254": tooMany}},
-	{name: "everything-file-cmdline", args: func(f *fixture, _ string) []string {
-		return everything(f, "@"+filepath.Join(f.dir, "cmdline"))
-	}, fails: map[string][2]string{"252": tooMany, "254": tooMany}},
-	{name: "fits-small-stubs", args: func(f *fixture, _ string) []string {
+	{name: "everything-text-cmdline", args: func(f *fixture, k, _ string) []string {
+		return everything(f, k, "  console=ttyS0   quiet\t splash  ")
+	}, fails: map[string][2]string{"252": tooMany, "254": tooMany, "254_AA64": tooMany}},
+	{name: "everything-file-cmdline", args: func(f *fixture, k, _ string) []string {
+		return everything(f, k, "@"+filepath.Join(f.dir, "cmdline"))
+	}, fails: map[string][2]string{"252": tooMany, "254": tooMany, "254_AA64": tooMany}},
+	{name: "fits-small-stubs", args: func(f *fixture, k, _ string) []string {
 		d := f.dir
 		return []string{
-			"--linux", f.kernel,
+			"--linux", k,
 			"--initrd", filepath.Join(d, "initrd1"), "--initrd", filepath.Join(d, "initrd2"), "--initrd", filepath.Join(d, "initrd3"),
 			"--microcode", filepath.Join(d, "ucode"),
 			"--cmdline", "@" + filepath.Join(d, "cmdline"),
@@ -233,32 +276,38 @@ var buildCases = []buildCase{
 			"--sbat", "sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md\nbaz,3,Baz,baz,3,https://baz.example/",
 		}
 	}},
-	{name: "uname-given-osrel-omitted", args: func(f *fixture, _ string) []string {
-		return []string{"--linux", f.kernel, "--uname", "1.2.3-test", "--os-release", "", "--initrd", filepath.Join(f.dir, "initrd2"), "--splash", filepath.Join(f.dir, "splash.bmp")}
+	{name: "uname-given-osrel-omitted", args: func(f *fixture, k, _ string) []string {
+		return []string{"--linux", k, "--uname", "1.2.3-test", "--os-release", "", "--initrd", filepath.Join(f.dir, "initrd2"), "--splash", filepath.Join(f.dir, "splash.bmp")}
 	}},
-	{name: "sbat-too-large", args: func(f *fixture, _ string) []string {
-		return []string{"--linux", f.kernel, "--sbat", "@" + filepath.Join(f.dir, "sbat-big.csv")}
+	{name: "sbat-too-large", args: func(f *fixture, k, _ string) []string {
+		return []string{"--linux", k, "--sbat", "@" + filepath.Join(f.dir, "sbat-big.csv")}
 	}, fails: map[string][2]string{
 		"252":      {"not enough space in the stub's existing section .sbat", "Not enough space in existing section .sbat"},
 		"254":      {"not enough space in the stub's existing section .sbat", "Not enough space in existing section .sbat"},
 		"257":      {"not enough space in the stub's existing section .sbat", "Not enough space in existing section .sbat"},
 		"262":      {"not enough space in the stub's existing section .sbat", "Not enough space in existing section .sbat"},
 		"262_IA32": {"not enough space in the stub's existing section .sbat", "Not enough space in existing section .sbat"},
+		// (252_AA64 has no .sbat: the merged one is a new section.)
+		"254_AA64":    {"not enough space in the stub's existing section .sbat", "Not enough space in existing section .sbat"},
+		"257_AA64":    {"not enough space in the stub's existing section .sbat", "Not enough space in existing section .sbat"},
+		"262_AA64":    {"not enough space in the stub's existing section .sbat", "Not enough space in existing section .sbat"},
+		"257_RISCV64": {"not enough space in the stub's existing section .sbat", "Not enough space in existing section .sbat"},
+		"262_RISCV64": {"not enough space in the stub's existing section .sbat", "Not enough space in existing section .sbat"},
 	}},
-	{name: "gzip-kernel", args: func(f *fixture, dir string) []string {
-		return []string{"--linux", filepath.Join(f.dir, "vmlinuz.gzip"), "--initrd", filepath.Join(f.dir, "initrd1")}
+	{name: "gzip-kernel", args: func(f *fixture, k, dir string) []string {
+		return []string{"--linux", f.compressed(k, "gzip"), "--initrd", filepath.Join(f.dir, "initrd1")}
 	}},
-	{name: "zstd-kernel", args: func(f *fixture, dir string) []string {
-		return []string{"--linux", filepath.Join(f.dir, "vmlinuz.zstd")}
+	{name: "zstd-kernel", x86: true, args: func(f *fixture, k, dir string) []string {
+		return []string{"--linux", f.compressed(k, "zstd")}
 	}},
-	{name: "lz4-kernel", args: func(f *fixture, dir string) []string {
-		return []string{"--linux", filepath.Join(f.dir, "vmlinuz.lz4")}
+	{name: "lz4-kernel", x86: true, args: func(f *fixture, k, dir string) []string {
+		return []string{"--linux", f.compressed(k, "lz4")}
 	}},
-	{name: "bzip2-kernel", args: func(f *fixture, dir string) []string {
-		return []string{"--linux", filepath.Join(f.dir, "vmlinuz.bzip2")}
+	{name: "bzip2-kernel", x86: true, args: func(f *fixture, k, dir string) []string {
+		return []string{"--linux", f.compressed(k, "bzip2")}
 	}},
-	{name: "lzma-kernel", args: func(f *fixture, dir string) []string {
-		return []string{"--linux", filepath.Join(f.dir, "vmlinuz.lzma")}
+	{name: "lzma-kernel", x86: true, args: func(f *fixture, k, dir string) []string {
+		return []string{"--linux", f.compressed(k, "lzma")}
 	}},
 }
 
@@ -270,13 +319,19 @@ func TestBuildMatchesUkify(t *testing.T) {
 		for _, fm := range []string{"gzip", "zstd", "lz4", "bzip2", "lzma"} {
 			compressKernel(t, f.kernel, f.dir, fm)
 		}
+		compressKernel(t, f.kernelAA64, f.dir, "gzip")
+		compressKernel(t, f.kernelRISCV64, f.dir, "gzip")
 	})
 	for _, stub := range stubKeys {
+		x86 := stubArch(stub) == "x64" || stubArch(stub) == "ia32"
 		for _, bc := range buildCases {
+			if bc.x86 && !x86 {
+				continue
+			}
 			t.Run(stub+"/"+bc.name, func(t *testing.T) {
 				t.Parallel()
 				dir := t.TempDir()
-				args := append([]string{"build"}, bc.args(f, dir)...)
+				args := append([]string{"build"}, bc.args(f, f.kernelFor(stub), dir)...)
 				args = append(args, "--stub", f.stubs[stub], "--efi-arch", stubArch(stub))
 				ref := filepath.Join(dir, "ukify.efi")
 				ours := filepath.Join(dir, "ours.efi")
@@ -301,7 +356,11 @@ func TestBuildMatchesUkify(t *testing.T) {
 					t.Fatalf("ukibuild failed (exit %d): %s", ocode, oerr)
 				}
 				compareFiles(t, ref, ours)
-				compareInspect(t, f, dir, ours)
+				if x86 {
+					compareInspect(t, f, dir, ours)
+				} else {
+					compareInspectModes(t, f, dir, ours, inspectShort...)
+				}
 			})
 		}
 	}

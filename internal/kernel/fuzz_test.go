@@ -38,6 +38,7 @@ func FuzzDecompress(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := bytes.NewReader(b)
 		_ = IsPE(r, int64(len(b)))
+		_, _, _ = Machine(r, int64(len(b))) // no panic; reads at most 4 KiB of output
 		o := Options{Limit: fuzzLimit}
 		rc, format, err := o.MaybeDecompress(r, int64(len(b)))
 		if err != nil {

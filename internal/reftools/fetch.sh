@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Fetch the reference tools the tests compare against: Debian's systemd stubs
-# (252 bookworm, 254 bookworm-backports, 257 trixie, 262.x sid), ukify and
-# systemd's sid binaries with the sid libraries they need, GNU cpio 2.15
-# (trixie) and a Debian kernel.
+# (252 bookworm, 254 bookworm-backports, 257 trixie, 262.x sid; x86-64, arm64
+# and riscv64), ukify and systemd's sid binaries with the sid libraries they
+# need, GNU cpio 2.15 (trixie) and Debian kernels (amd64 bookworm, trixie
+# and sid; arm64 bookworm; riscv64 trixie).
 #
 # Nothing is installed on the host: a private apt configuration (its own
 # sources, lists and cache under the target directory) downloads the .deb
 # files and dpkg -x unpacks each into its own directory. The host's systemd is
-# never touched.
+# never touched. Foreign architectures (i386, arm64, riscv64) are known to the
+# private configuration only: the host's dpkg architectures stay as they are.
 #
 # Usage: fetch.sh [DIR]   (default: $UKIBUILD_REFTOOLS or <repo>/.cache/reftools)
 # Afterwards DIR/env.sh describes what was fetched (sourced by the tests'
@@ -32,11 +34,11 @@ if [ ! -f "$keyring" ]; then
   exit 1
 fi
 cat > "$apt_root/etc/sources.list" <<SRC
-deb [arch=amd64 signed-by=$keyring] $mirror bookworm main
-deb [arch=amd64 signed-by=$keyring] $mirror bookworm-updates main
-deb [arch=amd64 signed-by=$keyring] $mirror bookworm-backports main
-deb [arch=amd64 signed-by=$keyring] $mirror trixie main
-deb [arch=amd64,i386 signed-by=$keyring] $mirror sid main
+deb [arch=amd64,arm64 signed-by=$keyring] $mirror bookworm main
+deb [arch=amd64,arm64 signed-by=$keyring] $mirror bookworm-updates main
+deb [arch=amd64,arm64 signed-by=$keyring] $mirror bookworm-backports main
+deb [arch=amd64,arm64,riscv64 signed-by=$keyring] $mirror trixie main
+deb [arch=amd64,i386,arm64,riscv64 signed-by=$keyring] $mirror sid main
 SRC
 
 apt_opts=(
@@ -50,7 +52,7 @@ apt_opts=(
   -o "Dir::Cache=$apt_root"
   -o "Dir::Cache::archives=$apt_root/archives"
   -o "APT::Architecture=amd64"
-  -o "APT::Architectures=amd64,i386"
+  -o "APT::Architectures=amd64,i386,arm64,riscv64"
   -o "Acquire::Check-Valid-Until=false"
   -o "Acquire::Languages=none"
   -o "Acquire::Retries=3"
@@ -61,11 +63,15 @@ apt_opts=(
   -o "Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false"
 )
 
+# The lists are refreshed after 12 hours, or at once when the sources
+# changed (the stamp records their checksum).
 stamp=$dest/.apt-updated
-if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +720 2>/dev/null)" ]; then
+sources_sum=$(sha256sum < "$apt_root/etc/sources.list" | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +720 2>/dev/null)" ] ||
+  [ "$(cat "$stamp")" != "$sources_sum" ]; then
   echo "reftools: updating private apt lists in $apt_root" >&2
   apt-get "${apt_opts[@]}" -q update >&2
-  touch "$stamp"
+  echo "$sources_sum" > "$stamp"
 fi
 
 # What to fetch: "NAME SUITE PACKAGE" (unpacked into $dest/NAME).
@@ -75,6 +81,14 @@ wanted=(
   "stub-257 trixie systemd-boot-efi"
   "sid sid systemd-boot-efi"
   "sid-ia32 sid systemd-boot-efi:i386"
+  # arm64 and riscv64 stubs (bookworm's 252 arm64 stub is a gnu-efi build
+  # without .sdmagic or an add-on stub; Debian has no riscv64 before trixie).
+  "stub-252-aa64 bookworm systemd-boot-efi:arm64"
+  "stub-254-aa64 bookworm-backports systemd-boot-efi:arm64"
+  "stub-257-aa64 trixie systemd-boot-efi:arm64"
+  "sid-aa64 sid systemd-boot-efi:arm64"
+  "stub-257-riscv64 trixie systemd-boot-efi:riscv64"
+  "sid-riscv64 sid systemd-boot-efi:riscv64"
   "sid sid systemd-ukify"
   "sid sid python3-pefile"
   "sid sid systemd-tpm"
@@ -126,6 +140,16 @@ k612=$(apt-cache "${apt_opts[@]}" search '^linux-image-6\.12\.[0-9]+\+deb13-amd6
 ksid=$(apt-cache "${apt_opts[@]}" search '^linux-binary-[0-9.]+\+deb[0-9]+-amd64$' 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
 [ -n "$k612" ] && [ -n "$ksid" ] || { echo "reftools: no trixie 6.12 or sid linux-binary kernel found" >&2; exit 1; }
 wanted+=("kernel-612 trixie $k612" "kernel-sid sid $ksid")
+# The newest bookworm arm64 kernel (an uncompressed Image with the EFI stub's
+# PE header; vmlinuz and two devicetrees of laptops that sid's hwids/aa64
+# describe are unpacked) and trixie's riscv64 one (a PE Image; Debian builds
+# no unsigned/signed pair for riscv64).
+kpkg=$(apt-cache "${apt_opts[@]}" search '^linux-image-[0-9.]+-[0-9]+-arm64-unsigned$' 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
+[ -n "$kpkg" ] || { echo "reftools: no linux-image-*-arm64-unsigned found" >&2; exit 1; }
+wanted+=("kernel-aa64 bookworm $kpkg:arm64")
+kpkg=$(apt-cache "${apt_opts[@]}" search '^linux-image-[0-9.]+\+deb13-riscv64$' 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
+[ -n "$kpkg" ] || { echo "reftools: no trixie linux-image-*+deb13-riscv64 found" >&2; exit 1; }
+wanted+=("kernel-riscv64 trixie $kpkg:riscv64")
 
 # One madison call for every package. It prints lines such as
 #   systemd-boot-efi | 262.1-1 | http://deb.debian.org/debian sid/main amd64 Packages
@@ -176,6 +200,12 @@ for t in "${todo[@]}"; do
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dest/$name" --wildcards './boot/vmlinuz-*'
   elif [ "$name" = kernel-sid ]; then
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dest/$name" --wildcards './usr/lib/modules/*/vmlinuz'
+  elif [ "$name" = kernel-aa64 ]; then
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dest/$name" --wildcards './boot/vmlinuz-*' \
+      './usr/lib/linux-image-*/qcom/sc8280xp-lenovo-thinkpad-x13s.dtb' \
+      './usr/lib/linux-image-*/qcom/sdm850-lenovo-yoga-c630.dtb'
+  elif [ "$name" = kernel-riscv64 ]; then
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dest/$name" --wildcards './boot/vmlinu[xz]-*'
   else
     dpkg -x "$deb" "$dest/$name"
   fi
@@ -185,6 +215,9 @@ done
 vmlinuz=$(ls "$dest"/kernel/boot/vmlinuz-* | head -n1)
 vmlinuz612=$(ls "$dest"/kernel-612/boot/vmlinuz-* | head -n1)
 vmlinuzsid=$(ls "$dest"/kernel-sid/usr/lib/modules/*/vmlinuz | head -n1)
+vmlinuz_aa64=$(ls "$dest"/kernel-aa64/boot/vmlinuz-* | head -n1)
+vmlinux_riscv64=$(ls "$dest"/kernel-riscv64/boot/vmlinu[xz]-* | head -n1)
+dtbs_aa64=$(ls -d "$dest"/kernel-aa64/usr/lib/linux-image-* | head -n1)
 libdirs="$dest/sid/usr/lib/x86_64-linux-gnu:$dest/sid/lib/x86_64-linux-gnu:$dest/sid/usr/lib/x86_64-linux-gnu/systemd:$dest/sid/usr/lib/systemd"
 cat > "$dest/env.sh" <<ENV
 # Written by internal/reftools/fetch.sh; paths to the reference tools.
@@ -194,6 +227,17 @@ UKIBUILD_STUB_257=$dest/stub-257/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 UKIBUILD_STUB_262=$dest/sid/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 UKIBUILD_STUB_262_IA32=$dest/sid-ia32/usr/lib/systemd/boot/efi/linuxia32.efi.stub
 UKIBUILD_ADDON_STUB_262=$dest/sid/usr/lib/systemd/boot/efi/addonx64.efi.stub
+UKIBUILD_STUB_252_AA64=$dest/stub-252-aa64/usr/lib/systemd/boot/efi/linuxaa64.efi.stub
+UKIBUILD_STUB_254_AA64=$dest/stub-254-aa64/usr/lib/systemd/boot/efi/linuxaa64.efi.stub
+UKIBUILD_STUB_257_AA64=$dest/stub-257-aa64/usr/lib/systemd/boot/efi/linuxaa64.efi.stub
+UKIBUILD_STUB_262_AA64=$dest/sid-aa64/usr/lib/systemd/boot/efi/linuxaa64.efi.stub
+UKIBUILD_ADDON_STUB_254_AA64=$dest/stub-254-aa64/usr/lib/systemd/boot/efi/addonaa64.efi.stub
+UKIBUILD_ADDON_STUB_257_AA64=$dest/stub-257-aa64/usr/lib/systemd/boot/efi/addonaa64.efi.stub
+UKIBUILD_ADDON_STUB_262_AA64=$dest/sid-aa64/usr/lib/systemd/boot/efi/addonaa64.efi.stub
+UKIBUILD_STUB_257_RISCV64=$dest/stub-257-riscv64/usr/lib/systemd/boot/efi/linuxriscv64.efi.stub
+UKIBUILD_STUB_262_RISCV64=$dest/sid-riscv64/usr/lib/systemd/boot/efi/linuxriscv64.efi.stub
+UKIBUILD_ADDON_STUB_257_RISCV64=$dest/stub-257-riscv64/usr/lib/systemd/boot/efi/addonriscv64.efi.stub
+UKIBUILD_ADDON_STUB_262_RISCV64=$dest/sid-riscv64/usr/lib/systemd/boot/efi/addonriscv64.efi.stub
 UKIBUILD_SYSTEMD_BOOT_262=$dest/sid/usr/lib/systemd/boot/efi/systemd-bootx64.efi
 UKIBUILD_UKIFY=$dest/sid/usr/lib/systemd/ukify
 UKIBUILD_SID_ROOT=$dest/sid
@@ -205,6 +249,10 @@ UKIBUILD_SYSTEMD_SBSIGN=$dest/sid/usr/lib/systemd/systemd-sbsign
 UKIBUILD_KERNEL=$vmlinuz
 UKIBUILD_KERNEL_612=$vmlinuz612
 UKIBUILD_KERNEL_SID=$vmlinuzsid
+UKIBUILD_KERNEL_AA64=$vmlinuz_aa64
+UKIBUILD_DTB_AA64_X13S=$dtbs_aa64/qcom/sc8280xp-lenovo-thinkpad-x13s.dtb
+UKIBUILD_DTB_AA64_C630=$dtbs_aa64/qcom/sdm850-lenovo-yoga-c630.dtb
+UKIBUILD_KERNEL_RISCV64=$vmlinux_riscv64
 ENV
 # systemd-measure of each release: the binary, the ld.so to run it with and
 # the library path (see reftools.Tools.MeasureVersion).
