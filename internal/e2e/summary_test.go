@@ -33,6 +33,7 @@ var cases = []string{
 	"7 console appended, serial only",
 	"8 PCR 9 with trixie's 6.12 kernel",
 	"8 PCR 9 with sid's kernel",
+	"9 offline credential in the initrd",
 }
 
 type row struct {

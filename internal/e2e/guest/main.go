@@ -82,6 +82,7 @@ func main() {
 		out("warning", "event log: %v", err)
 	}
 	unsealCheck(tpm)
+	credsCheck(tpm)
 	out("end", "done")
 }
 
