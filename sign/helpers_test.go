@@ -11,8 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/internal/reftools"
+	"github.com/ukibuild/ukibuild/keys"
 )
 
 // fixtureDir holds inputs shared by the tests (removed by TestMain).

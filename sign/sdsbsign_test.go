@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/internal/reftools"
+	"github.com/ukibuild/ukibuild/keys"
 )
 
 // opensslKeyCert makes an RSA 2048 key and a self-signed certificate with

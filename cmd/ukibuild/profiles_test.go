@@ -16,8 +16,8 @@ import (
 
 	"github.com/google/go-tpm/tpm2/transport/simulator"
 
-	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/internal/tpmunseal"
+	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/pcr"
 )
 
