@@ -42,6 +42,9 @@ func (p *predictor) note(format string, args ...any) {
 // behaviour for the inputs at hand was not examined is refused with an
 // error, never guessed.
 func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	pcrs := slices.Clone(m.pcrs())
 	slices.Sort(pcrs)
 	pcrs = slices.Compact(pcrs)
@@ -119,7 +122,7 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 	// for the kernel, and last Linux's EFI stub.
 	var pcr7 *pcr7Stream
 	if want(7) {
-		pcr7 = p.newPCR7(auth)
+		pcr7 = p.newPCR7()
 		add(Firmware, pcr7.config...)
 	}
 	var pcr4 []pcr.Event

@@ -121,7 +121,7 @@ type pcr7Stream struct {
 	seen   [][]byte
 }
 
-func (p *predictor) newPCR7(a *authorities) *pcr7Stream {
+func (p *predictor) newPCR7() *pcr7Stream {
 	sb := p.m.SecureBoot
 	vars := pcr.SecureBootVariables{SecureBoot: !sb.Disabled, PK: sb.PK, KEK: sb.KEK, DB: sb.DB, DBX: sb.DBX}
 	return &pcr7Stream{p: p, vars: vars, config: pcr.PCR7Events(vars, nil, p.banks)}
