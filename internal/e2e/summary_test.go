@@ -34,6 +34,8 @@ var cases = []string{
 	"8 PCR 9 with trixie's 6.12 kernel",
 	"8 PCR 9 with sid's kernel",
 	"9 offline credential in the initrd",
+	"10 keys enrolled from EFI signature lists",
+	"10 UKI's hash in dbx",
 }
 
 type row struct {
