@@ -15,7 +15,7 @@ import (
 )
 
 // concInputs is a build's default workload: 4 banks × 4 phase paths.
-func concInputs(t *testing.T) []PolicyInput {
+func concInputs(t testing.TB) []PolicyInput {
 	t.Helper()
 	var in []PolicyInput
 	for p, phase := range []string{"enter-initrd", "enter-initrd:leave-initrd", "enter-initrd:leave-initrd:sysinit", "enter-initrd:leave-initrd:sysinit:ready"} {

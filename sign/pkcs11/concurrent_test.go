@@ -16,12 +16,7 @@ import (
 func TestPCRSignConcurrent(t *testing.T) {
 	softhsm(t)
 	u := uri("token="+testToken+";object=signer", "pin-value="+testPIN)
-	var in []pcr.PolicyInput
-	for p, phase := range []string{"enter-initrd", "enter-initrd:leave-initrd", "enter-initrd:leave-initrd:sysinit", "enter-initrd:leave-initrd:sysinit:ready"} {
-		for _, b := range pcr.AllBanks() {
-			in = append(in, pcr.PolicyInput{Phase: phase, Bank: b, Value: bytes.Repeat([]byte{byte(p + 1)}, b.Hash.Size())})
-		}
-	}
+	in := defaultBuildInputs()
 	sign := func(k *Key, max int) string {
 		t.Helper()
 		d, err := pcr.Sign(in, pcr.SignOptions{Signer: k, MaxConcurrency: max})
@@ -47,6 +42,40 @@ func TestPCRSignConcurrent(t *testing.T) {
 	}
 	if got := sign(raw, 0); got != seq {
 		t.Errorf("%s signatures differ", MechanismRawRSA)
+	}
+}
+
+// defaultBuildInputs are the 16 policies of a default build: 4 banks × 4
+// phase paths.
+func defaultBuildInputs() []pcr.PolicyInput {
+	var in []pcr.PolicyInput
+	for p, phase := range []string{"enter-initrd", "enter-initrd:leave-initrd", "enter-initrd:leave-initrd:sysinit", "enter-initrd:leave-initrd:sysinit:ready"} {
+		for _, b := range pcr.AllBanks() {
+			in = append(in, pcr.PolicyInput{Phase: phase, Bank: b, Value: bytes.Repeat([]byte{byte(p + 1)}, b.Hash.Size())})
+		}
+	}
+	return in
+}
+
+// BenchmarkPCRSign signs the 16 policies of a default build with the
+// SoftHSM2 fixture's RSA-2048 key, one by one and concurrently (3 sessions).
+// SoftHSM2 signs on the CPU, so this shows the gain on this machine's cores,
+// not a remote token's latency (see pcr's BenchmarkSignLatency).
+func BenchmarkPCRSign(b *testing.B) {
+	softhsm(b)
+	k := open(b, uri("token="+testToken+";object=signer", "pin-value="+testPIN), Options{})
+	in := defaultBuildInputs()
+	for _, c := range []struct {
+		name string
+		max  int
+	}{{"sequential", 1}, {"concurrent", 0}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := pcr.Sign(in, pcr.SignOptions{Signer: k, MaxConcurrency: c.max}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
