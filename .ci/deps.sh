@@ -12,6 +12,7 @@ pkgs=(
   sbsigntool osslsigncode openssl # Authenticode reference signers and verifiers (sign tests)
   faketime                      # freezes the clock for sbsign under ukify (signingTime byte identity)
   softhsm2 opensc               # a real PKCS#11 token for the sign/pkcs11 tests
+  libengine-pkcs11-openssl      # OpenSSL's pkcs11 engine: ukify --signing-engine=pkcs11 through sid's systemd-measure (cmd/ukibuild TestUkifyPCRKeyPKCS11Engine)
   qemu-system-x86 ovmf swtpm swtpm-tools busybox-static  # the boot tests (internal/e2e)
   tpm2-tools libtss2-tcti-swtpm0 # tpm2_createak and tpm2_quote against swtpm: independent quotes (pcr tests)
   efitools                      # cert-to-efi-sig-list, hash-to-efi-sig-list, sign-efi-sig-list: independent EFI signature lists and .auth files (secureboot tests)

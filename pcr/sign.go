@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 )
 
 // ErrNotRSA is returned for PCR signing keys that are not RSA keys.
@@ -171,6 +174,42 @@ type SignOptions struct {
 	// (--append=FILE, parsed with ParsePolicyDocument); nil starts from an
 	// empty object. It is not modified.
 	Append *PolicyDocument
+	// MaxConcurrency bounds how many policies are signed at once: 0 lets
+	// SignConcurrency(Signer) decide, 1 signs one after another, larger
+	// values are further capped by SignConcurrency(Signer). The document is
+	// the same whatever the value: RSASSA-PKCS1-v1_5 is deterministic and
+	// the policies keep their order.
+	MaxConcurrency int
+}
+
+// ConcurrentSigner is a crypto.Signer that declares it may be called from
+// several goroutines at once, and how many of its Sign calls may run at the
+// same time (a PKCS #11 key: the size of its session pool). Sign calls a
+// signer concurrently only when it says so through this interface (or is an
+// *rsa.PrivateKey, which is safe for concurrent use): a token waits tens to
+// hundreds of milliseconds per signature, and a build signs up to 16
+// policies per key.
+type ConcurrentSigner interface {
+	crypto.Signer
+	// MaxConcurrentSigns is the number of Sign calls that may run at once;
+	// values below 2 mean one at a time.
+	MaxConcurrentSigns() int
+}
+
+// SignConcurrency is how many Sign calls Sign makes at once with signer when
+// SignOptions.MaxConcurrency does not lower it: the signer's
+// MaxConcurrentSigns for a ConcurrentSigner, GOMAXPROCS for an
+// *rsa.PrivateKey (CPU-bound and safe for concurrent use), else 1 (a
+// crypto.Signer that says nothing is never called concurrently).
+func SignConcurrency(signer crypto.Signer) int {
+	n := 1
+	switch s := signer.(type) {
+	case ConcurrentSigner:
+		n = s.MaxConcurrentSigns()
+	case *rsa.PrivateKey:
+		n = runtime.GOMAXPROCS(0)
+	}
+	return max(n, 1)
 }
 
 // Sign computes the signed (or, without a Signer, unsigned) PCR 11 policies
@@ -206,38 +245,100 @@ func Sign(inputs []PolicyInput, opts SignOptions) (*PolicyDocument, error) {
 		}
 	}
 
-	doc := opts.Append.clone()
-	for _, in := range sortInputs(inputs) {
+	inputs = sortInputs(inputs)
+	entries := make([]PolicyEntry, len(inputs))
+	tbss := make([][]byte, len(inputs))
+	for i, in := range inputs {
 		pol, err := PolicyPCRDigest(in.Bank, SignedPCR, in.Value)
 		if err != nil {
 			return nil, fmt.Errorf("phase %q: %w", in.Phase, err)
 		}
-		e := PolicyEntry{
+		entries[i] = PolicyEntry{
 			PCRs:        []uint32{SignedPCR},
 			Fingerprint: fingerprint,
 			PolicyRef:   opts.PolicyRef,
 			Policy:      pol,
 		}
-		tbs := PolicyToBeSigned(pol, opts.PolicyRef)
+		tbss[i] = PolicyToBeSigned(pol, opts.PolicyRef)
 		if opts.PolicyDigest && !opts.Legacy {
-			e.ToBeSigned = tbs
+			entries[i].ToBeSigned = tbss[i]
 		}
-		if opts.Signer != nil {
+	}
+	if opts.Signer != nil {
+		err := signAll(len(inputs), signWorkers(opts), func(i int) error {
+			in := inputs[i]
 			hash := crypto.SHA256
 			if opts.Legacy {
 				hash = in.Bank.Hash
 			}
-			sig, err := SignPolicy(opts.Signer, tbs, hash)
+			sig, err := SignPolicy(opts.Signer, tbss[i], hash)
 			if err != nil {
-				return nil, fmt.Errorf("phase %q, bank %s: %w", in.Phase, in.Bank.Name, err)
+				return fmt.Errorf("phase %q, bank %s: %w", in.Phase, in.Bank.Name, err)
 			}
-			e.Signature = sig
+			entries[i].Signature = sig
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		if err := doc.Append(in.Bank.Name, e); err != nil {
+	}
+	doc := opts.Append.clone()
+	for i, in := range inputs {
+		if err := doc.Append(in.Bank.Name, entries[i]); err != nil {
 			return nil, err
 		}
 	}
 	return doc, nil
+}
+
+// signWorkers is the number of signatures Sign makes at once.
+func signWorkers(opts SignOptions) int {
+	n := SignConcurrency(opts.Signer)
+	if opts.MaxConcurrency > 0 {
+		n = min(n, opts.MaxConcurrency)
+	}
+	return n
+}
+
+// signAll calls sign(i) for i in [0, n) with at most workers calls running
+// at once. After a failure no further call starts; the error returned is
+// that of the lowest failed index, so that it does not depend on timing
+// more than it must.
+func signAll(n, workers int, sign func(int) error) error {
+	if workers <= 1 || n <= 1 {
+		for i := range n {
+			if err := sign(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, n)
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if errs[i] = sign(i); errs[i] != nil {
+					failed.Store(true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sortInputs returns inputs in systemd-measure's processing order without

@@ -43,7 +43,7 @@ var (
 
 // sigTestKeys returns two RSA keys (2048 and 3072 bits) written to a directory
 // that lives as long as the test binary.
-func sigTestKeys(t *testing.T) []*sigTestKey {
+func sigTestKeys(t testing.TB) []*sigTestKey {
 	t.Helper()
 	sigTestKeysOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "ukibuild-pcr-keys-")

@@ -4,10 +4,15 @@
 // program that only reads each input byte once, writes it once and computes
 // the digests the job needs (Authenticode SHA-256 and the four PCR banks)
 // in parallel. It prints the median wall time, CPU time and peak RSS per
-// initrd size, and the ratios. Run it with "task bench"; it needs the
-// reference tools (internal/reftools/fetch.sh) and sbsigntool.
+// initrd size, and the ratios. Then (unless -token=false) it compares
+// ukibuild's build with the PCR key as a PEM file and the same key imported
+// into a SoftHSM2 token (internal/softhsmtest's fixture) and named by a
+// pkcs11: URI, with the smallest initrd: the cost of 16 policy signatures
+// on a token (4 banks × the default phases), made up to
+// pcr.SignConcurrency at once. Run it with "task bench"; it needs the
+// reference tools (internal/reftools/fetch.sh), sbsigntool and softhsm2.
 //
-//	go run ./internal/bench [-sizes 16,64,256] [-runs 3]
+//	go run ./internal/bench [-sizes 16,64,256] [-runs 3] [-token=false]
 //
 // "bench floor OUT IN..." is the floor program itself.
 package main
@@ -17,6 +22,9 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,6 +42,7 @@ import (
 
 	"github.com/ukibuild/ukibuild/internal/fanout"
 	"github.com/ukibuild/ukibuild/internal/reftools"
+	"github.com/ukibuild/ukibuild/internal/softhsmtest"
 )
 
 func main() {
@@ -46,9 +55,10 @@ func main() {
 	sizes := flag.String("sizes", "16,64,256", "initrd sizes in MiB, comma separated")
 	runs := flag.Int("runs", 3, "runs per pipeline and size (alternating)")
 	keep := flag.Bool("keep", false, "keep the work directory")
+	token := flag.Bool("token", true, "also compare a PCR key on a SoftHSM2 token with the same key as PEM")
 	flag.Parse()
 	log.SetFlags(0)
-	if err := bench(*sizes, *runs, *keep); err != nil {
+	if err := bench(*sizes, *runs, *keep, *token); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -86,7 +96,7 @@ type pipeline struct {
 	cmd  func(initrd, out string) *exec.Cmd
 }
 
-func bench(sizeList string, runs int, keep bool) error {
+func bench(sizeList string, runs int, keep, token bool) error {
 	tools, err := reftools.Load(reftools.Dir())
 	if err != nil {
 		return err
@@ -190,6 +200,22 @@ func bench(sizeList string, runs int, keep bool) error {
 		rows = append(rows, []string{strconv.Itoa(mib), "ratio ukibuild/floor", ratio(med[1].wall, med[2].wall), ratio(med[1].cpu, med[2].cpu), ratioF(med[1].rssKiB, med[2].rssKiB)})
 		os.Remove(initrd)
 	}
+	if token {
+		mib, _ := strconv.Atoi(strings.TrimSpace(strings.Split(sizeList, ",")[0]))
+		trows, err := benchToken(dir, k("pcr.key"), mib, runs, func(initrd, pcrKey, out string) *exec.Cmd {
+			args := common(initrd)
+			for i := range args {
+				if args[i] == "--pcr-private-key" {
+					args[i+1] = pcrKey
+				}
+			}
+			return exec.Command(ukibuild, append(args, "--output", out)...)
+		})
+		if err != nil {
+			return err
+		}
+		rows = append(rows, trows...)
+	}
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "initrd MiB\tpipeline\tmedian wall s\tmedian CPU s\tpeak RSS MiB\t")
@@ -199,6 +225,87 @@ func bench(sizeList string, runs int, keep bool) error {
 	tw.Flush()
 	fmt.Printf("\nkernel %s (%s), %d runs each, alternating; peak RSS is the largest process of the pipeline\n%s", filepath.Base(kernel), size(kernel), runs, buf.String())
 	return nil
+}
+
+// benchToken imports the PEM PCR key pemKey into a SoftHSM2 token and
+// times build (ukibuild with everything but the PCR key as in the main
+// comparison) with the PEM file and with the token's pkcs11: URI,
+// alternately, on a new initrd of mib MiB. The two outputs must be
+// byte-identical (RSASSA-PKCS1-v1_5 is deterministic and the Secure Boot
+// signature has no signing time): else the comparison would be void.
+func benchToken(dir, pemKey string, mib, runs int, build func(initrd, pcrKey, out string) *exec.Cmd) ([][]string, error) {
+	util, err := exec.LookPath("softhsm2-util")
+	if err != nil {
+		return nil, fmt.Errorf("softhsm2-util is missing (apt-get install softhsm2; or -token=false): %w", err)
+	}
+	// The fixture sets SOFTHSM2_CONF in this process: the builds inherit it.
+	hsm, err := softhsmtest.Setup()
+	if err != nil {
+		return nil, fmt.Errorf("SoftHSM2 token: %w", err)
+	}
+	defer hsm.Close()
+	// softhsm2-util --import reads PKCS #8 only; genkey writes PKCS #1.
+	b, err := os.ReadFile(pemKey)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "RSA PRIVATE KEY" {
+		return nil, fmt.Errorf("%s: not a PEM RSA PRIVATE KEY", pemKey)
+	}
+	key, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", pemKey, err)
+	}
+	p8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	p8File := filepath.Join(dir, "pcr.p8")
+	if err := os.WriteFile(p8File, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}), 0o600); err != nil {
+		return nil, err
+	}
+	if out, err := exec.Command(util, "--import", p8File, "--token", softhsmtest.Token, "--label", "pcr-bench", "--id", "b1",
+		"--pin", softhsmtest.PIN).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("softhsm2-util --import: %v\n%s", err, out)
+	}
+	uri := hsm.URI("token="+softhsmtest.Token+";object=pcr-bench;type=private", "pin-value="+softhsmtest.PIN)
+	initrd := filepath.Join(dir, fmt.Sprintf("initrd-token-%d", mib))
+	if err := randomFile(initrd, int64(mib)<<20); err != nil {
+		return nil, err
+	}
+	defer os.Remove(initrd)
+	keys := []struct{ name, key string }{{"ukibuild, PEM PCR key", pemKey}, {"ukibuild, SoftHSM2 PCR key", uri}}
+	results := make([][]result, len(keys))
+	for range runs {
+		var outs [2][sha256.Size]byte
+		for i, kk := range keys {
+			out := filepath.Join(dir, fmt.Sprintf("token-%d.efi", i))
+			r, err := measure(build(initrd, kk.key, out))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", kk.name, err)
+			}
+			// Hashed, not read whole: the builds' peak RSS includes this
+			// process's at fork time.
+			if outs[i], err = fileSHA256(out); err != nil {
+				return nil, err
+			}
+			os.Remove(out)
+			results[i] = append(results[i], r)
+			log.Printf("%4d MiB  %-26s wall %7.3fs  cpu %7.3fs  rss %6.1f MiB", mib, kk.name, r.wall.Seconds(), r.cpu.Seconds(), float64(r.rssKiB)/1024)
+		}
+		if outs[0] != outs[1] {
+			return nil, errors.New("the UKIs built with the PEM key and with the token differ")
+		}
+	}
+	var rows [][]string
+	med := make([]result, len(keys))
+	for i := range keys {
+		med[i] = median(results[i])
+		rows = append(rows, []string{strconv.Itoa(mib), keys[i].name, secs(med[i].wall), secs(med[i].cpu), fmt.Sprintf("%.1f", float64(med[i].rssKiB)/1024)})
+	}
+	rows = append(rows, []string{strconv.Itoa(mib), "ratio token/PEM", ratio(med[1].wall, med[0].wall), ratio(med[1].cpu, med[0].cpu), ratioF(med[1].rssKiB, med[0].rssKiB)})
+	return rows, nil
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
@@ -244,6 +351,20 @@ func measure(cmd *exec.Cmd) (result, error) {
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	return result{wall: wall, cpu: cpu, rssKiB: ru.Maxrss}, nil
+}
+
+func fileSHA256(path string) (d [sha256.Size]byte, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return d, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return d, err
+	}
+	copy(d[:], h.Sum(nil))
+	return d, nil
 }
 
 // randomFile writes n incompressible bytes.

@@ -41,4 +41,13 @@
 // that offers only raw RSA (CKM_RSA_X_509) for signing still works: the
 // whole PKCS #1 v1.5 encoding is then built here, and Key.Mechanism reports
 // it. Every signature is verified with the public key before Sign returns.
+//
+// # Concurrency
+//
+// A Key is safe for concurrent use. It signs through a pool of sessions
+// (crypto11's, 3 lent out at once; fewer when the token allows fewer
+// read-write sessions) and further calls wait for one; with CKM_RSA_X_509
+// it has one session and signs one digest at a time. MaxConcurrentSigns
+// reports that number, which makes a Key a pcr.ConcurrentSigner: pcr.Sign
+// then signs a build's policies that many at a time.
 package pkcs11

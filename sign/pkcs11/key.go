@@ -29,7 +29,8 @@ var lifecycle sync.Mutex
 
 // Key is an RSA private key on a PKCS #11 token. It implements
 // crypto.Signer for RSA PKCS #1 v1.5 signatures over SHA-256, SHA-384 and
-// SHA-512 digests. It is safe for concurrent use; Close releases the token.
+// SHA-512 digests. It is safe for concurrent use (MaxConcurrentSigns says
+// how many signatures the token makes at once); Close releases the token.
 type Key struct {
 	uri    string // redacted
 	module string
@@ -41,6 +42,7 @@ type Key struct {
 	signer crypto11.Signer
 	pub    *rsa.PublicKey
 	raw    *rawSession // non-nil: sign with CKM_RSA_X_509, padding built here
+	par    int         // Sign calls that get a session at once (MaxConcurrentSigns)
 
 	mu     sync.RWMutex // Sign holds it shared, Close exclusively
 	closed bool
@@ -113,17 +115,18 @@ func openKey(uri string, opts Options, forceRawRSA bool) (*Key, error) {
 		SlotNumber:        &slot,
 		Pin:               pin,
 		LoginNotSupported: !login,
-		MaxSessions:       4,
+		MaxSessions:       maxSessions,
 	})
 	if err != nil {
 		return nil, loginError(err, pr.token, module)
 	}
-	k := &Key{uri: u.String(), module: module, token: pr.token, ctx: ctx}
+	k := &Key{uri: u.String(), module: module, token: pr.token, ctx: ctx, par: poolSize(pr.maxRW)}
 	if err := k.findKey(u); err != nil {
 		_ = ctx.Close()
 		return nil, err
 	}
 	if useRaw {
+		k.par = 1 // one raw session, used under a mutex
 		if k.raw, err = openRaw(module, pr.token.SlotID, k.id, k.label, k.pub); err != nil {
 			_ = ctx.Close()
 			return nil, fmt.Errorf("pkcs11: opening a %s session on token %s: %w", MechanismRawRSA, pr.token, err)
@@ -172,6 +175,24 @@ type probeResult struct {
 	token      TokenInfo
 	flags      uint // CK_TOKEN_INFO flags
 	pkcs1, raw bool // CKM_RSA_PKCS / CKM_RSA_X_509 available for signing
+	maxRW      uint // CK_TOKEN_INFO ulMaxRwSessionCount
+}
+
+// maxSessions is the crypto11 session limit a Key asks for: crypto11 keeps
+// one session logged in and lends the others to Sign calls, one each
+// (crypto11 1.5.0, Configure and withSession), so a Key signs up to
+// maxSessions-1 digests at once and further calls wait for a session.
+const maxSessions = 4
+
+// poolSize is the number of sessions crypto11 lends out at once for a token
+// whose ulMaxRwSessionCount is maxRW: crypto11 caps maxSessions by it
+// unless it is CK_EFFECTIVELY_INFINITE or CK_UNAVAILABLE_INFORMATION.
+func poolSize(maxRW uint) int {
+	n := maxSessions
+	if maxRW != p11.CK_EFFECTIVELY_INFINITE && maxRW != p11.CK_UNAVAILABLE_INFORMATION && int(maxRW) < n {
+		n = int(maxRW)
+	}
+	return max(n-1, 1)
 }
 
 // probe loads the module on its own, selects the token by every RFC 7512
@@ -225,6 +246,7 @@ func probe(module string, u *URI) (probeResult, error) {
 				SlotID:       slot,
 			},
 			flags: ti.Flags,
+			maxRW: ti.MaxRwSessionCount,
 		}
 		all = append(all, pr)
 		if tokenMatches(u, pr.token, si) {
@@ -484,6 +506,13 @@ func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, 
 	}
 	return sig, nil
 }
+
+// MaxConcurrentSigns is how many Sign calls the key serves at once: the
+// sessions crypto11 lends out (3, fewer when the token allows fewer
+// read-write sessions), or 1 when it signs with CKM_RSA_X_509 through its
+// single raw session. Further concurrent calls wait; none fails for it. It
+// makes a Key a pcr.ConcurrentSigner.
+func (k *Key) MaxConcurrentSigns() int { return k.par }
 
 // Certificate returns the X.509 certificate on the token for this key: the
 // certificate object with the key's CKA_ID, else (for a key without an ID)

@@ -30,7 +30,7 @@ var fx *softhsmtest.Fixture
 
 // softhsm sets up the fixture once and fails the test (never skips it)
 // when SoftHSM2 is not installed.
-func softhsm(t *testing.T) {
+func softhsm(t testing.TB) {
 	t.Helper()
 	fx = softhsmtest.Shared(t)
 }
@@ -46,12 +46,12 @@ func uri(path, query string) string {
 	return fx.URI(path, query)
 }
 
-func open(t *testing.T, u string, opts Options) *Key {
+func open(t testing.TB, u string, opts Options) *Key {
 	t.Helper()
 	return openWith(t, u, opts, false)
 }
 
-func openWith(t *testing.T, u string, opts Options, forceRawRSA bool) *Key {
+func openWith(t testing.TB, u string, opts Options, forceRawRSA bool) *Key {
 	t.Helper()
 	k, err := openKey(u, opts, forceRawRSA)
 	if err != nil {
