@@ -16,6 +16,7 @@ import (
 	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/sign"
+	"github.com/ukibuild/ukibuild/sign/pkcs11"
 	"github.com/ukibuild/ukibuild/uki"
 )
 
@@ -68,19 +69,20 @@ type buildCmd struct {
 	ExistingSignature string   `name:"existing-signature" help:"With --join-pcrsig: what to do with a UKI already signed for Secure Boot, whose signatures joining invalidates: refuse (the default) or drop (the output is unsigned, or signed again with --secureboot-private-key)." placeholder:"refuse|drop"`
 	Measure           bool     `negatable:"" help:"Print the expected PCR 11 values (systemd-measure calculate)."`
 
-	SBKey            string   `name:"secureboot-private-key" help:"Secure Boot signing key: a PEM file or a pkcs11: URI. Signs the UKI (and the kernel, see --sign-kernel)." placeholder:"FILE|URI"`
-	SBCert           string   `name:"secureboot-certificate" help:"Secure Boot signing certificate (PEM); default for a pkcs11: key: the token's certificate." placeholder:"FILE"`
-	SignKernel       *bool    `name:"sign-kernel" negatable:"" help:"Sign the embedded kernel too (default: when it is not signed yet)."`
-	SignatureProfile string   `name:"signature-profile" enum:"default,sbsign,osslsigncode,systemd-sbsign" default:"default" help:"Authenticode attribute set: default (reproducible), sbsign, osslsigncode or systemd-sbsign; --signtool=systemd-sbsign selects systemd-sbsign unless another is named here."`
-	SignatureHash    string   `name:"signature-hash" enum:"sha256,sha384,sha512" default:"sha256" help:"Authenticode digest: sha256, sha384 or sha512."`
-	SBChain          []string `name:"secureboot-chain" help:"Intermediate certificates to embed in the signatures; repeatable." sep:"none" placeholder:"FILE"`
-	PKCS11Module     string   `name:"pkcs11-module" help:"PKCS#11 module for a pkcs11: key without module-path (else $UKIBUILD_PKCS11_MODULE)." placeholder:"PATH"`
-	Signtool         string   `name:"signtool" help:"For ukify compatibility: sbsign or systemd-sbsign (ukibuild signs in-process either way; systemd-sbsign selects its signature profile); pesign is not supported." placeholder:"TOOL"`
-	SigningEngine    string   `name:"signing-engine" help:"Accepted for ukify compatibility: only 'pkcs11' (with a pkcs11: key URI)." placeholder:"ENGINE"`
-	SigningProvider  string   `name:"signing-provider" help:"Accepted for ukify compatibility: only 'pkcs11' (with a pkcs11: key URI)." placeholder:"PROVIDER"`
-	SBCertName       string   `name:"secureboot-certificate-name" help:"pesign's NSS certificate nickname: not supported (give --secureboot-private-key and --secureboot-certificate)." placeholder:"NAME"`
-	JSON             string   `name:"json" enum:"pretty,short,off" default:"off" help:"Output format of --measure: pretty, short or off."`
-	JSONPretty       bool     `short:"j" name:"pretty-json" help:"Same as --json=pretty (ukify's -j)."`
+	SBKey               string   `name:"secureboot-private-key" help:"Secure Boot signing key: a PEM file or a pkcs11: URI. Signs the UKI (and the kernel, see --sign-kernel)." placeholder:"FILE|URI"`
+	SBCert              string   `name:"secureboot-certificate" help:"Secure Boot signing certificate (PEM); default for a pkcs11: key: the token's certificate." placeholder:"FILE"`
+	SignKernel          *bool    `name:"sign-kernel" negatable:"" help:"Sign the embedded kernel too (default: when it is not signed yet)."`
+	SignatureProfile    string   `name:"signature-profile" enum:"default,sbsign,osslsigncode,systemd-sbsign" default:"default" help:"Authenticode attribute set: default (reproducible), sbsign, osslsigncode or systemd-sbsign; --signtool=systemd-sbsign selects systemd-sbsign unless another is named here."`
+	SignatureHash       string   `name:"signature-hash" enum:"sha256,sha384,sha512" default:"sha256" help:"Authenticode digest: sha256, sha384 or sha512."`
+	SBChain             []string `name:"secureboot-chain" help:"Intermediate certificates to embed in the signatures; repeatable." sep:"none" placeholder:"FILE"`
+	PKCS11Module        string   `name:"pkcs11-module" help:"PKCS#11 module for a pkcs11: key without module-path (else $UKIBUILD_PKCS11_MODULE)." placeholder:"PATH"`
+	Signtool            string   `name:"signtool" help:"For ukify compatibility: sbsign or systemd-sbsign (ukibuild signs in-process either way; systemd-sbsign selects its signature profile); pesign is not supported." placeholder:"TOOL"`
+	SigningEngine       string   `name:"signing-engine" help:"Accepted for ukify compatibility: only 'pkcs11' (with a pkcs11: key URI)." placeholder:"ENGINE"`
+	CertificateProvider string   `name:"certificate-provider" help:"With --signtool=systemd-sbsign (as ukify requires): 'pkcs11' reads --secureboot-certificate, a pkcs11: URI of the key's own certificate object, from the token. Other OpenSSL providers are not available: ukibuild loads no OpenSSL." placeholder:"PROVIDER"`
+	SigningProvider     string   `name:"signing-provider" help:"Accepted for ukify compatibility: only 'pkcs11' (with a pkcs11: key URI)." placeholder:"PROVIDER"`
+	SBCertName          string   `name:"secureboot-certificate-name" help:"pesign's NSS certificate nickname: not supported (give --secureboot-private-key and --secureboot-certificate)." placeholder:"NAME"`
+	JSON                string   `name:"json" enum:"pretty,short,off" default:"off" help:"Output format of --measure: pretty, short or off."`
+	JSONPretty          bool     `short:"j" name:"pretty-json" help:"Same as --json=pretty (ukify's -j)."`
 }
 
 // knownPhases are the boot phases ukify accepts (ukify.py, KNOWN_PHASES).
@@ -376,6 +378,21 @@ func (b *buildCmd) secureBoot(e *env) (sb *uki.SecureBoot, closeFn func(), err e
 	case b.SignKernel != nil && *b.SignKernel && b.SBKey == "":
 		return nil, nil, fmt.Errorf("--sign-kernel requires --secureboot-private-key and --secureboot-certificate")
 	}
+	certPath := b.SBCert
+	if b.CertificateProvider != "" {
+		switch {
+		case b.Signtool != "systemd-sbsign":
+			return nil, nil, fmt.Errorf("--certificate-provider= can only be used with --signtool=systemd-sbsign")
+		case b.CertificateProvider != "pkcs11":
+			return nil, nil, fmt.Errorf("--certificate-provider=%s: OpenSSL providers are not available (ukibuild signs in-process with Go's crypto and reaches tokens through PKCS #11 itself); only 'pkcs11' maps onto that, with --secureboot-certificate a pkcs11: URI", b.CertificateProvider)
+		case !pkcs11Key || !strings.HasPrefix(b.SBCert, "pkcs11:"):
+			return nil, nil, fmt.Errorf("--certificate-provider=pkcs11 needs --secureboot-private-key and --secureboot-certificate as pkcs11: URIs")
+		}
+		if err := sameTokenObject(b.SBKey, b.SBCert); err != nil {
+			return nil, nil, fmt.Errorf("--certificate-provider=pkcs11: %w", err)
+		}
+		certPath = "" // the key's certificate, read from the token
+	}
 	for _, o := range []struct{ flag, value string }{{"signing-engine", b.SigningEngine}, {"signing-provider", b.SigningProvider}} {
 		switch {
 		case o.value == "":
@@ -390,7 +407,7 @@ func (b *buildCmd) secureBoot(e *env) (sb *uki.SecureBoot, closeFn func(), err e
 	if b.SBKey == "" {
 		return nil, closeFn, nil
 	}
-	signer, cert, closeFn, err := loadSigner(e, b.SBKey, b.SBCert, b.PKCS11Module)
+	signer, cert, closeFn, err := loadSigner(e, b.SBKey, certPath, b.PKCS11Module)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--secureboot-private-key: %w", err)
 	}
@@ -502,4 +519,41 @@ func cutSection(s string) (name, content string, ok bool) {
 		return "", "", false
 	}
 	return name, content, true
+}
+
+// sameTokenObject checks that the certificate URI names the key's own
+// certificate: the same token attributes, and the key's id or object
+// label. Only that certificate is read from a token (pkcs11.Key.Certificate).
+func sameTokenObject(keyURI, certURI string) error {
+	k, err := pkcs11.ParseURI(keyURI)
+	if err != nil {
+		return err
+	}
+	c, err := pkcs11.ParseURI(certURI)
+	if err != nil {
+		return err
+	}
+	if t, ok := c.Path("type"); ok && t != "cert" {
+		return fmt.Errorf("the certificate URI %s has type=%s, not cert", c, t)
+	}
+	for _, a := range []string{"token", "manufacturer", "model", "serial"} {
+		kv, _ := k.Path(a)
+		cv, _ := c.Path(a)
+		if kv != cv {
+			return fmt.Errorf("the certificate URI %s names another token than the key's (%s %q, not %q)", c, a, cv, kv)
+		}
+	}
+	matched := false
+	for _, a := range []string{"id", "object"} {
+		kv, kok := k.Path(a)
+		cv, cok := c.Path(a)
+		if cok && (!kok || kv != cv) {
+			return fmt.Errorf("the certificate URI %s names another object than the key's (%s %q): only the key's own certificate is read from a token", c, a, cv)
+		}
+		matched = matched || cok
+	}
+	if !matched {
+		return fmt.Errorf("the certificate URI %s names no object (give the key's id or object label)", c)
+	}
+	return nil
 }

@@ -371,16 +371,20 @@ PCRPublicKey=$OUT/pcr-a.pub
 	}
 }
 
-// TestConfigUnsupportedKeys: keys whose options ukibuild lacks are refused
-// with the file, the line and the key, never silently dropped.
-func TestConfigUnsupportedKeys(t *testing.T) {
+// TestConfigCertificateProvider: CertificateProvider reaches
+// --certificate-provider, whose providers other than pkcs11 are refused
+// (ukibuild loads no OpenSSL), never silently dropped.
+func TestConfigCertificateProvider(t *testing.T) {
 	dir := t.TempDir()
-	for _, key := range []string{"CertificateProvider=prov"} {
-		conf := writeFile(dir, "u.conf", []byte("[UKI]\nStub=/nonexistent\n"+key+"\n"))
-		code, _, e := runOurs("build", "--config", conf, "--output", filepath.Join(dir, "out.efi"))
-		if code == 0 || !strings.Contains(e, conf+":3: [UKI] "+strings.Split(key, "=")[0]+": ") {
-			t.Errorf("%s: exit %d, %s", key, code, e)
-		}
+	conf := writeFile(dir, "u.conf", []byte("[UKI]\nStub=/nonexistent\nSecureBootSigningTool=systemd-sbsign\nCertificateProvider=prov\n"+
+		"SecureBootPrivateKey=pkcs11:token=t;object=k\nSecureBootCertificate=pkcs11:token=t;object=k;type=cert\n"))
+	out := filepath.Join(dir, "out.efi")
+	code, _, e := runOurs("build", "--config", conf, "--output", out)
+	if code == 0 || !strings.Contains(e, "--certificate-provider=prov: OpenSSL providers are not available") {
+		t.Errorf("exit %d, %s", code, e)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("%s was written", out)
 	}
 }
 

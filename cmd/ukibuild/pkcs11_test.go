@@ -77,6 +77,60 @@ func TestPKCS11Commands(t *testing.T) {
 	})
 }
 
+// TestCertificateProviderPKCS11: ukify's --certificate-provider=pkcs11
+// with --signtool=systemd-sbsign reads --secureboot-certificate, a pkcs11:
+// URI of the key's certificate object, from the token: the UKI is the one
+// signed with the token's certificate taken implicitly, and sbverify
+// accepts it; another provider, another signtool, a URI of another object
+// and a PEM certificate are refused with nothing written.
+func TestCertificateProviderPKCS11(t *testing.T) {
+	f := getFixture(t)
+	hsm := softhsmtest.Shared(t)
+	t.Setenv("UKIBUILD_PKCS11_PIN", softhsmtest.PIN)
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	key := hsm.URI("token="+softhsmtest.Token+";object=signer;type=private", "")
+	cert := hsm.URI("token="+softhsmtest.Token+";object=signer;type=cert", "")
+	dir := t.TempDir()
+	build := func(out string, extra ...string) (int, string) {
+		code, _, e := runOurs(append([]string{"build", "--stub", f.stubs["262"], "--linux", f.kernel, "--output", out,
+			"--secureboot-private-key", key, "--signtool", "systemd-sbsign"}, extra...)...)
+		return code, e
+	}
+	implicit, viaProvider := filepath.Join(dir, "implicit.efi"), filepath.Join(dir, "provider.efi")
+	if code, e := build(implicit); code != 0 {
+		t.Fatalf("build: %s", e)
+	}
+	if code, e := build(viaProvider, "--certificate-provider", "pkcs11", "--secureboot-certificate", cert); code != 0 {
+		t.Fatalf("build --certificate-provider=pkcs11: %s", e)
+	}
+	compareFiles(t, implicit, viaProvider)
+	if out, err := exec.Command("sbverify", "--cert", hsm.CertPEM, viaProvider).CombinedOutput(); err != nil {
+		t.Errorf("sbverify: %v\n%s", err, out)
+	}
+	other := hsm.URI("token="+softhsmtest.Token+";object=someone-else;type=cert", "")
+	for name, c := range map[string]struct {
+		args []string
+		want string
+	}{
+		"provider tpm2":   {[]string{"--certificate-provider", "tpm2", "--secureboot-certificate", cert}, "OpenSSL providers are not available"},
+		"another object":  {[]string{"--certificate-provider", "pkcs11", "--secureboot-certificate", other}, "another object"},
+		"PEM certificate": {[]string{"--certificate-provider", "pkcs11", "--secureboot-certificate", hsm.CertPEM}, "as pkcs11: URIs"},
+	} {
+		out := filepath.Join(dir, "refused.efi")
+		if code, e := build(out, c.args...); code == 0 || !strings.Contains(e, c.want) {
+			t.Errorf("%s: exit %d, %s", name, code, e)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%s: %s was written", name, out)
+		}
+	}
+	code, _, e := runOurs("build", "--stub", f.stubs["262"], "--linux", f.kernel, "--output", filepath.Join(dir, "x.efi"),
+		"--secureboot-private-key", key, "--certificate-provider", "pkcs11", "--secureboot-certificate", cert)
+	if code == 0 || !strings.Contains(e, "--certificate-provider= can only be used with --signtool=systemd-sbsign") {
+		t.Errorf("without --signtool=systemd-sbsign: exit %d, %s", code, e)
+	}
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	softhsmtest.RemoveShared()
