@@ -36,6 +36,7 @@ var cases = []string{
 	"9 offline credential in the initrd",
 	"10 keys enrolled from EFI signature lists",
 	"10 UKI's hash in dbx",
+	"11 UKI signed with systemd-sbsign's attributes",
 }
 
 type row struct {
