@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/sign"
+	"github.com/ukibuild/ukibuild/sign/pkcs11"
 )
 
 // genkeyCmd is ukify's genkey: the key options of build name the files to
@@ -36,6 +38,13 @@ func (g *genkeyCmd) Run(e *env) error {
 		return fmt.Errorf("--secureboot-private-key and --secureboot-certificate must be given together")
 	case len(g.PCRPublic) > len(g.PCRPrivate):
 		return fmt.Errorf("--pcr-public-key specifications must match --pcr-private-key")
+	}
+	// A pkcs11: URI names a key on a token, which genkey does not make
+	// (ukify 262.1 writes a PEM file named like the URI).
+	for _, k := range append([]string{g.SBKey, g.SBCert}, g.PCRPrivate...) {
+		if strings.HasPrefix(k, "pkcs11:") {
+			return fmt.Errorf("%s: genkey writes key files; a key on a PKCS #11 token is made with the token's own tools (pkcs11-tool --keypairgen, softhsm2-util), then used by its URI", pkcs11.Redact(k))
+		}
 	}
 	if g.SBKey != "" {
 		cn := ""

@@ -86,3 +86,23 @@ func TestGenkey(t *testing.T) {
 		t.Errorf("genkey without files: exit %d %q", code, e)
 	}
 }
+
+// TestGenkeyRefusesTokenURIs: genkey makes key files; a pkcs11: URI (a key
+// on a token) is refused with nothing written, never taken as a file name
+// (ukify 262.1 writes a PEM file named like the URI).
+func TestGenkeyRefusesTokenURIs(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, args := range [][]string{
+		{"genkey", "--pcr-private-key", "pkcs11:token=t;object=pcr", "--pcr-public-key", "pcr.pub"},
+		{"genkey", "--secureboot-private-key", "pkcs11:token=t;object=db", "--secureboot-certificate", "db.crt"},
+	} {
+		code, _, e := runOurs(args...)
+		if code == 0 || !strings.Contains(e, "made with the token's own tools") {
+			t.Errorf("%v: exit %d, %s", args, code, e)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Errorf("%v: wrote %v", args, ents)
+		}
+	}
+}
