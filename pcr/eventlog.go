@@ -37,7 +37,8 @@ func ParseEventLog(data []byte) ([]Event, error) {
 		if first {
 			out = make([]Event, len(evs))
 			for i, ev := range evs {
-				out[i] = Event{PCR: ev.Index, Type: EventType(ev.Type), Description: describe(EventType(ev.Type), ev.Data)}
+				out[i] = Event{PCR: ev.Index, Type: EventType(ev.Type), Description: describe(EventType(ev.Type), ev.Data),
+					Digests: make([]Value, 0, len(el.Algs))}
 			}
 			first = false
 		} else if len(evs) != len(out) {
