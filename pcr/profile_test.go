@@ -15,7 +15,8 @@ func names(secs []Section) string {
 
 // TestLocateProfile follows systemd-stub's find_sections: base sections
 // before the first .profile, overridden by the n-th profile's, the first of
-// a name winning in each range; .dtbauto as candidates; .efifw never.
+// a name winning in each range; .dtbauto and .efifw as candidates, the
+// profile's first.
 func TestLocateProfile(t *testing.T) {
 	sec := func(name, data string) Section { return Section{name, Bytes([]byte(data))} }
 	uki := []Section{
@@ -32,10 +33,11 @@ func TestLocateProfile(t *testing.T) {
 		profile  int
 		sections string
 		dtbauto  string
+		efifw    string
 	}{
-		{0, ".linux=k .cmdline=base .sbat=s .profile=ID=main .pcrsig=sig0", ".dtbauto=d1 .dtbauto=d2"},
-		{1, ".linux=k .cmdline=one .sbat=s .profile=ID=one .pcrsig=sig1", ".dtbauto=d1 .dtbauto=d2"},
-		{2, ".linux=k .cmdline=base .sbat=s .profile=ID=two .osrel=two", ".dtbauto=d3 .dtbauto=d1 .dtbauto=d2"},
+		{0, ".linux=k .cmdline=base .sbat=s .profile=ID=main .pcrsig=sig0", ".dtbauto=d1 .dtbauto=d2", ".efifw=fw"},
+		{1, ".linux=k .cmdline=one .sbat=s .profile=ID=one .pcrsig=sig1", ".dtbauto=d1 .dtbauto=d2", ".efifw=fw1 .efifw=fw"},
+		{2, ".linux=k .cmdline=base .sbat=s .profile=ID=two .osrel=two", ".dtbauto=d3 .dtbauto=d1 .dtbauto=d2", ".efifw=fw"},
 	} {
 		loc, err := LocateProfile(uki, c.profile)
 		if err != nil {
@@ -46,6 +48,20 @@ func TestLocateProfile(t *testing.T) {
 		}
 		if got := names(loc.DTBAuto); got != c.dtbauto {
 			t.Errorf("profile %d: .dtbauto %s, want %s", c.profile, got, c.dtbauto)
+		}
+		if got := names(loc.EFIFW); got != c.efifw {
+			t.Errorf("profile %d: .efifw %s, want %s", c.profile, got, c.efifw)
+		}
+		last := len(loc.EFIFW) - 1
+		both, err := loc.With(0, last)
+		if want := c.sections + " " + names(loc.DTBAuto[:1]) + " " + names(loc.EFIFW[last:]); err != nil || names(both) != want {
+			t.Errorf("profile %d: With(0, %d) = %s, %v; want %s", c.profile, last, names(both), err, want)
+		}
+		if fwOnly, err := loc.With(-1, 0); err != nil || names(fwOnly) != c.sections+" "+names(loc.EFIFW[:1]) {
+			t.Errorf("profile %d: With(-1, 0) = %s, %v", c.profile, names(fwOnly), err)
+		}
+		if _, err := loc.With(0, len(loc.EFIFW)); err == nil || !strings.Contains(err.Error(), ".efifw") {
+			t.Errorf("profile %d: a .efifw past the last was accepted: %v", c.profile, err)
 		}
 		with, err := loc.WithDTBAuto(1)
 		if err != nil || names(with[len(with)-1:]) != names(loc.DTBAuto[1:2]) || len(with) != len(loc.Sections)+1 {
@@ -67,5 +83,26 @@ func TestLocateProfile(t *testing.T) {
 	}
 	if _, err := LocateProfile(plain, 1); err == nil {
 		t.Error("profile 1 of a UKI without profiles was accepted")
+	}
+}
+
+// TestSelectsEFIFW: stubs from 261.1 on select .efifw (the tags v261.1 and
+// v262.1 of src/boot/pe.c call chid_match with DEVICE_TYPE_UEFI_FW), older
+// ones never do (v258 to v261 call it with DEVICE_TYPE_DEVICETREE only).
+func TestSelectsEFIFW(t *testing.T) {
+	for v, want := range map[string]bool{
+		"252": false, "257.13-1~deb13u1": false, "258": false, "260.4": false, "261": false, "v261": false,
+		"261~rc4": false, "261-1": false, "261.0": false, "261.1": true, "v261.2": true, "261.10-1": true,
+		"262": true, "262~rc1": true, "262.1-1": true, "263": true,
+	} {
+		got, err := SelectsEFIFW(v)
+		if err != nil || got != want {
+			t.Errorf("SelectsEFIFW(%q) = %v, %v; want %v", v, got, err, want)
+		}
+	}
+	for _, v := range []string{"", "x262", "261.x"} {
+		if _, err := SelectsEFIFW(v); err == nil {
+			t.Errorf("SelectsEFIFW(%q) accepted", v)
+		}
 	}
 }
