@@ -12,7 +12,8 @@ import (
 )
 
 // TestWithEFIFWMatchesSystemdMeasure: for a UKI with a profile, two
-// .dtbauto, a .hwids and three .efifw sections (one in the profile),
+// .dtbauto, a .hwids and three .efifw sections (one in the profile, with
+// a .hwids of its own),
 // predicting Located.With(dtb, fw) equals systemd-measure 262.1 calculate
 // given the files of the sections the stub measures: the shared ones, the
 // picked devicetree and the picked firmware (--efifw=, measured after
@@ -31,7 +32,7 @@ func TestWithEFIFWMatchesSystemdMeasure(t *testing.T) {
 	}
 	var uki []Section
 	paths := map[string]string{}
-	for _, n := range []string{"linux-0", "osrel-0", "cmdline-0", "dtbauto-0", "dtbauto-1", "hwids-0", "efifw-0", "efifw-1", "profile-0", "cmdline-1", "efifw-2"} {
+	for _, n := range []string{"linux-0", "osrel-0", "cmdline-0", "dtbauto-0", "dtbauto-1", "hwids-0", "efifw-0", "efifw-1", "profile-0", "cmdline-1", "hwids-1", "efifw-2"} {
 		s, p := file(n, randomBytes(r, 1+r.IntN(3000)))
 		uki = append(uki, s)
 		paths[n] = p
@@ -45,8 +46,8 @@ func TestWithEFIFWMatchesSystemdMeasure(t *testing.T) {
 	}{
 		{"without profiles", uki[:8], []string{"linux-0", "osrel-0", "cmdline-0", "hwids-0"}, []string{"dtbauto-0", "dtbauto-1"}, []string{"efifw-0", "efifw-1"}},
 		// Profile 0 is the one starting at the .profile: its .cmdline and
-		// .efifw come first.
-		{"profile 0", uki, []string{"linux-0", "osrel-0", "cmdline-1", "hwids-0", "profile-0"}, []string{"dtbauto-0", "dtbauto-1"}, []string{"efifw-2", "efifw-0", "efifw-1"}},
+		// .hwids replace the base's, its .efifw comes first.
+		{"profile 0", uki, []string{"linux-0", "osrel-0", "cmdline-1", "hwids-1", "profile-0"}, []string{"dtbauto-0", "dtbauto-1"}, []string{"efifw-2", "efifw-0", "efifw-1"}},
 	} {
 		secs := want.secs
 		loc, err := LocateProfile(secs, 0)

@@ -26,7 +26,11 @@ type Located struct {
 	// then the base's. Stubs that select firmware (see SelectsEFIFW)
 	// measure, after .hwids, the first .efifw whose firmware ID is that of
 	// the firmware entry of .hwids matching the machine's CHIDs, or none;
-	// older stubs never measure one.
+	// older stubs never measure one. The stub looks for that entry in the
+	// .hwids of the same range (the base's, or the profile's own), so the
+	// .efifw sections of a range without .hwids are no candidates. Those
+	// it can never pick for other reasons (a firmware ID no entry names, a
+	// second .efifw of the same ID, a malformed header) are still listed.
 	EFIFW []Section
 }
 
@@ -54,7 +58,8 @@ func CountProfiles(sections []Section) int {
 //
 // .dtbauto and .efifw sections are candidates (Located.DTBAuto and
 // Located.EFIFW), not Sections: the stub measures at most one of each,
-// the one matching the machine (see Located.With).
+// the one matching the machine (see Located.With); .efifw sections only
+// where their range (base or profile) has a .hwids.
 func LocateProfile(sections []Section, n int) (*Located, error) {
 	if count := CountProfiles(sections); n < 0 || n >= count {
 		return nil, fmt.Errorf("profile %d does not exist: the UKI has %d profile(s), 0 to %d", n, count, count-1)
@@ -62,6 +67,7 @@ func LocateProfile(sections []Section, n int) (*Located, error) {
 	loc := &Located{Profile: n}
 	var base, prof []Section
 	var baseDTB, profDTB, baseFW, profFW []Section
+	baseHWIDs, profHWIDs := false, false
 	current := -1 // -1: base; then the index of the .profile seen last
 	for _, s := range sections {
 		if s.Name == ".profile" {
@@ -75,6 +81,7 @@ func LocateProfile(sections []Section, n int) (*Located, error) {
 			case ".efifw":
 				baseFW = append(baseFW, s)
 			default:
+				baseHWIDs = baseHWIDs || s.Name == ".hwids"
 				base = append(base, s)
 			}
 		case current == n:
@@ -84,6 +91,7 @@ func LocateProfile(sections []Section, n int) (*Located, error) {
 			case ".efifw":
 				profFW = append(profFW, s)
 			default:
+				profHWIDs = profHWIDs || s.Name == ".hwids"
 				prof = append(prof, s)
 			}
 		}
@@ -105,7 +113,15 @@ func LocateProfile(sections []Section, n int) (*Located, error) {
 		}
 	}
 	loc.DTBAuto = append(profDTB, baseDTB...)
-	loc.EFIFW = append(profFW, baseFW...)
+	// pe_locate_sections (src/boot/pe.c, v262.1) matches .efifw against
+	// the .hwids it finds among the sections of the range it is given:
+	// the base's, then the profile's (pe_locate_profile_sections).
+	if profHWIDs {
+		loc.EFIFW = append(loc.EFIFW, profFW...)
+	}
+	if baseHWIDs {
+		loc.EFIFW = append(loc.EFIFW, baseFW...)
+	}
 	return loc, nil
 }
 

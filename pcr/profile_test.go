@@ -21,10 +21,10 @@ func TestLocateProfile(t *testing.T) {
 	sec := func(name, data string) Section { return Section{name, Bytes([]byte(data))} }
 	uki := []Section{
 		sec(".linux", "k"), sec(".cmdline", "base"), sec(".cmdline", "shadowed"), sec(".dtbauto", "d1"),
-		sec(".dtbauto", "d2"), sec(".efifw", "fw"), sec(".sbat", "s"),
+		sec(".dtbauto", "d2"), sec(".efifw", "fw"), sec(".hwids", "h"), sec(".sbat", "s"),
 		sec(".profile", "ID=main"), sec(".pcrsig", "sig0"),
-		sec(".profile", "ID=one"), sec(".cmdline", "one"), sec(".cmdline", "one-shadowed"), sec(".efifw", "fw1"), sec(".pcrsig", "sig1"),
-		sec(".profile", "ID=two"), sec(".dtbauto", "d3"), sec(".osrel", "two"),
+		sec(".profile", "ID=one"), sec(".cmdline", "one"), sec(".cmdline", "one-shadowed"), sec(".efifw", "fw1"), sec(".hwids", "h1"), sec(".pcrsig", "sig1"),
+		sec(".profile", "ID=two"), sec(".dtbauto", "d3"), sec(".efifw", "fw2"), sec(".osrel", "two"),
 	}
 	if n := CountProfiles(uki); n != 3 {
 		t.Errorf("CountProfiles = %d, want 3", n)
@@ -35,9 +35,11 @@ func TestLocateProfile(t *testing.T) {
 		dtbauto  string
 		efifw    string
 	}{
-		{0, ".linux=k .cmdline=base .sbat=s .profile=ID=main .pcrsig=sig0", ".dtbauto=d1 .dtbauto=d2", ".efifw=fw"},
-		{1, ".linux=k .cmdline=one .sbat=s .profile=ID=one .pcrsig=sig1", ".dtbauto=d1 .dtbauto=d2", ".efifw=fw1 .efifw=fw"},
-		{2, ".linux=k .cmdline=base .sbat=s .profile=ID=two .osrel=two", ".dtbauto=d3 .dtbauto=d1 .dtbauto=d2", ".efifw=fw"},
+		{0, ".linux=k .cmdline=base .hwids=h .sbat=s .profile=ID=main .pcrsig=sig0", ".dtbauto=d1 .dtbauto=d2", ".efifw=fw"},
+		{1, ".linux=k .cmdline=one .hwids=h1 .sbat=s .profile=ID=one .pcrsig=sig1", ".dtbauto=d1 .dtbauto=d2", ".efifw=fw1 .efifw=fw"},
+		// Profile 2 has no .hwids of its own: its .efifw is matched
+		// against none, so never picked.
+		{2, ".linux=k .cmdline=base .hwids=h .sbat=s .profile=ID=two .osrel=two", ".dtbauto=d3 .dtbauto=d1 .dtbauto=d2", ".efifw=fw"},
 	} {
 		loc, err := LocateProfile(uki, c.profile)
 		if err != nil {
@@ -77,9 +79,9 @@ func TestLocateProfile(t *testing.T) {
 	if _, err := LocateProfile(uki, 3); err == nil {
 		t.Error("profile 3 of 3 was accepted")
 	}
-	plain := []Section{sec(".linux", "k"), sec(".cmdline", "c")}
-	if loc, err := LocateProfile(plain, 0); err != nil || names(loc.Sections) != ".linux=k .cmdline=c" {
-		t.Errorf("profile 0 of a UKI without profiles: %v, %v", loc, err)
+	plain := []Section{sec(".linux", "k"), sec(".cmdline", "c"), sec(".efifw", "fw")}
+	if loc, err := LocateProfile(plain, 0); err != nil || names(loc.Sections) != ".linux=k .cmdline=c" || len(loc.EFIFW) != 0 {
+		t.Errorf("profile 0 of a UKI without profiles and .hwids: %v, %v", loc, err)
 	}
 	if _, err := LocateProfile(plain, 1); err == nil {
 		t.Error("profile 1 of a UKI without profiles was accepted")
