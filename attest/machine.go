@@ -37,6 +37,13 @@ type Machine struct {
 	// options (without the "@N" prefix); the stub ignores it under Secure
 	// Boot when the UKI has a .cmdline.
 	CmdlineOverride string
+	// DTBAuto and EFIFW say which .dtbauto and .efifw sections of the
+	// profile the stub measures into PCR 11, as indexes into
+	// pcr.Located's candidates (-1: none of that kind). nil: unknown;
+	// PCR 11 of a profile with .dtbauto candidates, or with .efifw
+	// candidates under a stub that selects firmware (pcr.SelectsEFIFW),
+	// is then not predicted (an error).
+	DTBAuto, EFIFW *int
 
 	// BootAttempts is the number of boot options the firmware tried up to
 	// the one that started the first image (each adds a "Returning from

@@ -341,7 +341,8 @@ func (p *predictor) pcr9(img *uki.ImageFile, major int, sb pcr.StubBoot) ([]pcr.
 	return evs, alts, nil
 }
 
-// pcr11 is the stub's PCR 11: the sections of the profile booted in the
+// pcr11 is the stub's PCR 11: the sections of the profile booted, with the
+// .dtbauto and .efifw picked (Machine.DTBAuto, Machine.EFIFW), in the
 // stub version's order.
 func (p *predictor) pcr11(img *uki.ImageFile, stubVersion string) ([]pcr.Event, error) {
 	order, err := pcr.OrderFor(stubVersion)
@@ -352,10 +353,30 @@ func (p *predictor) pcr11(img *uki.ImageFile, stubVersion string) ([]pcr.Event, 
 	if err != nil {
 		return nil, err
 	}
-	if len(loc.DTBAuto) > 0 {
-		return nil, fmt.Errorf("%s: profile %d has .dtbauto sections, of which the stub measures the one matching the machine: PCR 11 events are predicted without .dtbauto only", p.path, p.m.Profile)
+	dtb, fw := -1, -1
+	switch {
+	case p.m.DTBAuto != nil:
+		dtb = *p.m.DTBAuto
+	case len(loc.DTBAuto) > 0:
+		return nil, fmt.Errorf("%s: profile %d has .dtbauto sections, of which the stub measures the one matching the machine: PCR 11 needs the one picked (Machine.DTBAuto)", p.path, p.m.Profile)
 	}
-	evs, err := pcr.SectionEvents(order, loc.Sections, p.banks)
+	selects, err := pcr.SelectsEFIFW(stubVersion)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case p.m.EFIFW != nil && *p.m.EFIFW >= 0 && !selects:
+		return nil, fmt.Errorf("%s: systemd-stub %s never selects a .efifw section (stubs from 261.1 on do)", p.path, stubVersion)
+	case p.m.EFIFW != nil:
+		fw = *p.m.EFIFW
+	case len(loc.EFIFW) > 0 && selects:
+		return nil, fmt.Errorf("%s: profile %d has .efifw sections, of which systemd-stub %s measures the one its .hwids firmware entry for the machine names: PCR 11 needs the one picked (Machine.EFIFW)", p.path, p.m.Profile, stubVersion)
+	}
+	secs, err := loc.With(dtb, fw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.path, err)
+	}
+	evs, err := pcr.SectionEvents(order, secs, p.banks)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.path, err)
 	}

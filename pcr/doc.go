@@ -34,9 +34,11 @@
 //
 // A UKI may hold several profiles (boot menu entries sharing a kernel): the
 // stub boots the base sections overridden by those of one .profile, and of
-// several .dtbauto sections it measures the one matching the machine.
-// LocateProfile says which sections the stub uses for a profile, and
-// Located.WithDTBAuto which are measured for each devicetree.
+// several .dtbauto sections it measures the one matching the machine, and
+// (from systemd-stub 261.1 on, see SelectsEFIFW) of several .efifw
+// sections the one whose firmware ID the machine's .hwids firmware entry
+// names. LocateProfile says which sections the stub uses for a profile, and
+// Located.With which are measured for each devicetree and firmware.
 //
 // # Events and event logs
 //

@@ -2,11 +2,13 @@ package pcr
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // Located is what systemd-stub finds in a UKI when it boots one profile:
-// the sections it measures (see Measure) and the .dtbauto sections it picks
-// one from by hardware.
+// the sections it measures (see Measure) and the .dtbauto and .efifw
+// sections it picks one of each from by hardware.
 type Located struct {
 	// Profile is the profile booted (0: the default).
 	Profile int
@@ -20,6 +22,16 @@ type Located struct {
 	// devicetree or the .hwids table), or none. The profile's come first,
 	// then the base's.
 	DTBAuto []Section
+	// EFIFW are the .efifw sections the stub picks from, profile's first,
+	// then the base's. Stubs that select firmware (see SelectsEFIFW)
+	// measure, after .hwids, the first .efifw whose firmware ID is that of
+	// the firmware entry of .hwids matching the machine's CHIDs, or none;
+	// older stubs never measure one. The stub looks for that entry in the
+	// .hwids of the same range (the base's, or the profile's own), so the
+	// .efifw sections of a range without .hwids are no candidates. Those
+	// it can never pick for other reasons (a firmware ID no entry names, a
+	// second .efifw of the same ID, a malformed header) are still listed.
+	EFIFW []Section
 }
 
 // CountProfiles returns the number of profiles of a UKI with the given
@@ -44,17 +56,18 @@ func CountProfiles(sections []Section) int {
 // section of a name wins. Profile 0 of a UKI without .profile sections is
 // the base alone.
 //
-// .efifw sections are left out: the stub selects one only for a device that
-// .hwids maps to firmware, but it looks the machine up among devicetree
-// devices only (pe_locate_sections passes DEVICE_TYPE_DEVICETREE to
-// chid_match), so it never selects, and never measures, a .efifw section.
+// .dtbauto and .efifw sections are candidates (Located.DTBAuto and
+// Located.EFIFW), not Sections: the stub measures at most one of each,
+// the one matching the machine (see Located.With); .efifw sections only
+// where their range (base or profile) has a .hwids.
 func LocateProfile(sections []Section, n int) (*Located, error) {
 	if count := CountProfiles(sections); n < 0 || n >= count {
 		return nil, fmt.Errorf("profile %d does not exist: the UKI has %d profile(s), 0 to %d", n, count, count-1)
 	}
 	loc := &Located{Profile: n}
 	var base, prof []Section
-	var baseDTB, profDTB []Section
+	var baseDTB, profDTB, baseFW, profFW []Section
+	baseHWIDs, profHWIDs := false, false
 	current := -1 // -1: base; then the index of the .profile seen last
 	for _, s := range sections {
 		if s.Name == ".profile" {
@@ -62,15 +75,23 @@ func LocateProfile(sections []Section, n int) (*Located, error) {
 		}
 		switch {
 		case current == -1:
-			if s.Name == ".dtbauto" {
+			switch s.Name {
+			case ".dtbauto":
 				baseDTB = append(baseDTB, s)
-			} else {
+			case ".efifw":
+				baseFW = append(baseFW, s)
+			default:
+				baseHWIDs = baseHWIDs || s.Name == ".hwids"
 				base = append(base, s)
 			}
 		case current == n:
-			if s.Name == ".dtbauto" {
+			switch s.Name {
+			case ".dtbauto":
 				profDTB = append(profDTB, s)
-			} else {
+			case ".efifw":
+				profFW = append(profFW, s)
+			default:
+				profHWIDs = profHWIDs || s.Name == ".hwids"
 				prof = append(prof, s)
 			}
 		}
@@ -79,7 +100,7 @@ func LocateProfile(sections []Section, n int) (*Located, error) {
 	for _, list := range [][]Section{base, prof} {
 		inRange := map[string]bool{}
 		for _, s := range list {
-			if s.Name == ".efifw" || inRange[s.Name] {
+			if inRange[s.Name] {
 				continue
 			}
 			inRange[s.Name] = true
@@ -92,18 +113,74 @@ func LocateProfile(sections []Section, n int) (*Located, error) {
 		}
 	}
 	loc.DTBAuto = append(profDTB, baseDTB...)
+	// pe_locate_sections (src/boot/pe.c, v262.1) matches .efifw against
+	// the .hwids it finds among the sections of the range it is given:
+	// the base's, then the profile's (pe_locate_profile_sections).
+	if profHWIDs {
+		loc.EFIFW = append(loc.EFIFW, profFW...)
+	}
+	if baseHWIDs {
+		loc.EFIFW = append(loc.EFIFW, baseFW...)
+	}
 	return loc, nil
 }
 
 // WithDTBAuto returns the sections measured when the stub picked the i-th
-// .dtbauto candidate (i < 0: none matched).
-func (l *Located) WithDTBAuto(i int) ([]Section, error) {
+// .dtbauto candidate (i < 0: none matched) and no .efifw: With(i, -1).
+func (l *Located) WithDTBAuto(i int) ([]Section, error) { return l.With(i, -1) }
+
+// With returns the sections measured when the stub picked the dtb-th
+// .dtbauto candidate and the fw-th .efifw candidate (a negative index: none
+// of that kind). Measure puts each in its place in the stub's order
+// (.efifw after .hwids); the candidates not picked are not measured.
+func (l *Located) With(dtb, fw int) ([]Section, error) {
 	out := append([]Section(nil), l.Sections...)
-	if i < 0 {
-		return out, nil
+	if dtb >= len(l.DTBAuto) {
+		return nil, fmt.Errorf(".dtbauto %d does not exist: profile %d has %d .dtbauto section(s)", dtb, l.Profile, len(l.DTBAuto))
 	}
-	if i >= len(l.DTBAuto) {
-		return nil, fmt.Errorf(".dtbauto %d does not exist: profile %d has %d .dtbauto section(s)", i, l.Profile, len(l.DTBAuto))
+	if fw >= len(l.EFIFW) {
+		return nil, fmt.Errorf(".efifw %d does not exist: profile %d has %d .efifw section(s)", fw, l.Profile, len(l.EFIFW))
 	}
-	return append(out, l.DTBAuto[i]), nil
+	if dtb >= 0 {
+		out = append(out, l.DTBAuto[dtb])
+	}
+	if fw >= 0 {
+		out = append(out, l.EFIFW[fw])
+	}
+	return out, nil
+}
+
+// SelectsEFIFW reports whether systemd-stub of the given version (as for
+// OrderFor: "262.1", "v261.1", "261.1-1") selects, and so measures, a
+// .efifw section. Stubs 258 to 261.0 list .efifw among the sections they
+// measure but look the machine up among the devicetree entries of .hwids
+// only (src/boot/pe.c pe_locate_sections passes DEVICE_TYPE_DEVICETREE to
+// chid_match, systemd v258 to v261), and a devicetree entry has no
+// firmware ID, so they never select one. 261.1 and 262 also look it up
+// among the firmware entries (systemd commit 1f4f348c8e, "chid_match: match
+// UEFI firmware hwid entry with the current smbios data"; src/boot/pe.c,
+// tags v261.1 and v262.1).
+func SelectsEFIFW(version string) (bool, error) {
+	major, err := MajorVersion(version)
+	if err != nil {
+		return false, err
+	}
+	if major != 261 {
+		return major > 261, nil
+	}
+	// 261.N: the number after the dot, if any ("261~rc2", "261-1" are 261.0).
+	rest := strings.TrimPrefix(strings.TrimPrefix(version, "v"), "261")
+	if !strings.HasPrefix(rest, ".") {
+		return false, nil
+	}
+	rest = rest[1:]
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	minor, err := strconv.Atoi(rest[:n])
+	if err != nil {
+		return false, fmt.Errorf("systemd version %q: %w", version, err)
+	}
+	return minor >= 1, nil
 }

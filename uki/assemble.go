@@ -15,9 +15,13 @@ import (
 )
 
 // PCRVariant is one set of sections systemd-stub may measure into PCR 11
-// when it boots the UKI: one per profile signed, and per .dtbauto the stub
-// may pick. The .pcrsig section of a profile holds the policies of all its
-// variants; ukify runs systemd-measure once per variant, in this order.
+// when it boots the UKI: one per profile signed, per .dtbauto the stub may
+// pick and, with a stub that selects firmware (pcr.SelectsEFIFW), per
+// .efifw it may pick or none. The .pcrsig section of a profile holds the
+// policies of all its variants, in this order (for each .dtbauto: no
+// .efifw, then each .efifw). ukify 262.1 runs systemd-measure once per
+// .dtbauto and never passes it a .efifw, so its .pcrsig has the variants
+// without .efifw only.
 type PCRVariant struct {
 	// Profile is the profile (0 is the default one, and the only one of a
 	// UKI without .profile sections).
@@ -25,6 +29,9 @@ type PCRVariant struct {
 	// DTBAuto is the index of the measured .dtbauto among the profile's
 	// candidates (see pcr.Located), or -1 when there is none.
 	DTBAuto int
+	// EFIFW is the index of the measured .efifw among the profile's
+	// candidates (see pcr.Located), or -1 when there is none.
+	EFIFW int
 	// Sections are the sections measured (pcr.Measure ignores those the
 	// stub does not measure).
 	Sections []pcr.Section
@@ -128,12 +135,13 @@ func (a *assembler) assemble(linux, uname, pcrpkey Content) error {
 		{Section{".initrd", JoinInitrds(cfg.Initrds)}, true},
 	}...)
 	for _, c := range cfg.EFIFW {
-		// ukify does not measure .efifw (nor does the stub; see
-		// pcr.LocateProfile).
+		// ukify does not measure .efifw; stubs from 261.1 on measure the
+		// one they select (see measureProfile). The flag makes it a
+		// candidate for pcr.LocateProfile.
 		std = append(std, struct {
 			s       Section
 			measure bool
-		}{Section{".efifw", c}, false})
+		}{Section{".efifw", c}, true})
 	}
 	std = append(std, struct {
 		s       Section
@@ -279,16 +287,9 @@ func (a *assembler) measureProfile(n int) error {
 	if err != nil {
 		return err
 	}
-	variants := []PCRVariant{{Profile: n, DTBAuto: -1, Sections: loc.Sections}}
-	if len(loc.DTBAuto) > 0 {
-		variants = variants[:0]
-		for i := range loc.DTBAuto {
-			s, err := loc.WithDTBAuto(i)
-			if err != nil {
-				return err
-			}
-			variants = append(variants, PCRVariant{Profile: n, DTBAuto: i, Sections: s})
-		}
+	variants, err := a.variants(loc)
+	if err != nil {
+		return err
 	}
 	a.plan.Variants = append(a.plan.Variants, variants...)
 	cfg := a.cfg
@@ -318,6 +319,39 @@ func (a *assembler) measureProfile(n int) error {
 	return a.add(Section{".pcrsig", Bytes("PCR signatures", sig)}, false)
 }
 
+// variants returns the PCR variants of a located profile: for each .dtbauto
+// (or none when there is none; ukify signs no "none" variant beside
+// devicetrees), no .efifw and, when the stub selects firmware, each .efifw.
+func (a *assembler) variants(loc *pcr.Located) ([]PCRVariant, error) {
+	dtbs := []int{-1}
+	if len(loc.DTBAuto) > 0 {
+		dtbs = dtbs[:0]
+		for i := range loc.DTBAuto {
+			dtbs = append(dtbs, i)
+		}
+	}
+	fws := []int{-1}
+	if len(loc.EFIFW) > 0 {
+		// A stub without a version fails Plan.Order when signing.
+		if selects, err := pcr.SelectsEFIFW(a.plan.Stub.Version()); err == nil && selects {
+			for i := range loc.EFIFW {
+				fws = append(fws, i)
+			}
+		}
+	}
+	var out []PCRVariant
+	for _, d := range dtbs {
+		for _, f := range fws {
+			s, err := loc.With(d, f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, PCRVariant{Profile: loc.Profile, DTBAuto: d, EFIFW: f, Sections: s})
+		}
+	}
+	return out, nil
+}
+
 // finishPolicyDigest sets Plan.PolicyDigest to what ukify prints after a
 // --policy-digest build: the base's .pcrsig text as it is, or, once a
 // joined profile was measured too, all policies combined (json.dumps,
@@ -340,7 +374,7 @@ func (a *assembler) finishPolicyDigest() {
 
 // signPCRVariants returns the .pcrsig content for the variants of one
 // profile, as ukify's call_systemd_measure builds it: for each variant
-// (each .dtbauto), the signed policies of every key group (or, for
+// (each .dtbauto and .efifw), the signed policies of every key group (or, for
 // PolicyDigestKey, the unsigned ones, plus the "initrd" ones with
 // PolicyDigestInitrd), combined, and padded for a policy digest.
 func signPCRVariants(plan *Plan, variants []PCRVariant, cfg *Config) ([]byte, error) {

@@ -152,7 +152,8 @@ type Plan struct {
 	// was set (ukify prints it for offline signing).
 	PolicyDigest []byte
 	// Variants are the sets of sections PCR 11 is predicted (and, with
-	// keys, signed) for: per measured profile, one per .dtbauto.
+	// keys, signed) for: per measured profile, one per .dtbauto and, with a
+	// stub that selects firmware, per .efifw or none (see PCRVariant).
 	Variants []PCRVariant
 	// SecureBoot is Config.SecureBoot: Plan.WriteFile signs with it.
 	SecureBoot *SecureBoot

@@ -425,7 +425,7 @@ func (b *buildCmd) secureBoot(e *env) (sb *uki.SecureBoot, closeFn func(), err e
 }
 
 // printMeasure prints what ukify's --measure prints: for each PCR variant
-// (profile and .dtbauto), systemd-measure calculate for the phases of all
+// (profile, .dtbauto and .efifw), systemd-measure calculate for the phases of all
 // key groups together, plus a newline.
 func (b *buildCmd) printMeasure(e *env, plan *uki.Plan, banks []pcr.Bank) error {
 	var phases []string

@@ -112,8 +112,12 @@ Stub=$STUB_257
 	{name: "configparser-dialect", conf: "# a comment\r\n[UKI]\r\n  Linux   =   $KERNEL   \r\n" +
 		"Cmdline=a#b   # c\r\n\r\n[DEFAULT]\r\nSomething=else\r\n[UKI]\r\nUname=first\r\nUname=second\r\nStub=$STUB\r\n" +
 		"NotAKey=1\r\nOSRelease=ID=x\r\n\t# comment ends a value\r\n\tnot=a continuation\r\n"},
-	{name: "dtbauto-hwids-firmware-keys", conf: "[UKI]\nLinux=$KERNEL\nStub=$STUB\nCmdline=quiet\nOSRelease=ID=x\n" +
-		"DeviceTreeAuto=$D/dtb $DTB2\nHWIDs=$HW\nFirmware=$FW\nPCRBanks=sha256\n[PCRSignature:one]\nPCRPrivateKey=$K1\n"},
+	// Firmware without PCR keys: with them, the .pcrsig has the policies
+	// for each .efifw too, which ukify's lacks (TestEFIFWMeasureAndUnseal).
+	{name: "dtbauto-hwids-firmware", conf: "[UKI]\nLinux=$KERNEL\nStub=$STUB\nCmdline=quiet\nOSRelease=ID=x\n" +
+		"DeviceTreeAuto=$D/dtb $DTB2\nHWIDs=$HW\nFirmware=$FW\nPCRBanks=sha256\n"},
+	{name: "dtbauto-hwids-keys", conf: "[UKI]\nLinux=$KERNEL\nStub=$STUB\nCmdline=quiet\nOSRelease=ID=x\n" +
+		"DeviceTreeAuto=$D/dtb $DTB2\nHWIDs=$HW\nPCRBanks=sha256\n[PCRSignature:one]\nPCRPrivateKey=$K1\n"},
 	{name: "profile-key", conf: "[UKI]\nStub=$ADDON\nProfile=ID=factory\n  TITLE=Factory reset\nCmdline=quiet factory-reset\n"},
 	{name: "ia32", conf: "[UKI]\nLinux=$KERNEL\nEFIArch=ia32\nStub=$STUB_IA32\nCmdline=quiet\n"},
 	{name: "pcr-groups", conf: `[UKI]

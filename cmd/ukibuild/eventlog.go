@@ -34,6 +34,20 @@ type eventPrediction struct {
 	Consoles string `name:"consoles" help:"PCR 9: the machine's consoles (serial=N for COM N, virtio, graphics; comma-separated; or none): systemd-stub 262 appends a console= argument for each to a command line that has none, and Linux measures it. Without it every outcome of the stub's rule is predicted, and eventlog verify says which one the log shows." placeholder:"LIST"`
 	// CmdlineOverride is the command line passed in the UKI's load options.
 	CmdlineOverride string `name:"cmdline-override" help:"PCR 9, 12: the kernel command line passed to the UKI in its load options (without an '@N' profile prefix; see --profile); the stub ignores it under Secure Boot when the UKI has a .cmdline." placeholder:"TEXT"`
+	// dtbauto and efifw are the --dtbauto and --efifw picks of the
+	// command (attest.Machine.DTBAuto, EFIFW).
+	dtbauto, efifw *int
+}
+
+// pick sets the .dtbauto and .efifw picks from --dtbauto and --efifw
+// ("": unknown, "none", or an index).
+func (p *eventPrediction) pick(dtbauto, efifw string) error {
+	var err error
+	if p.dtbauto, err = candidatePick("--dtbauto", dtbauto); err != nil {
+		return err
+	}
+	p.efifw, err = candidatePick("--efifw", efifw)
+	return err
 }
 
 // machine turns the options into what the verifier knows of the
@@ -43,6 +57,7 @@ type eventPrediction struct {
 func (p eventPrediction) machine(e *env, pcrs []int, banks []pcr.Bank, stubVersion string, profile int) (attest.Machine, error) {
 	m := attest.Machine{PCRs: pcrs, Banks: banks, StubVersion: stubVersion, Profile: profile,
 		CmdlineOverride: p.CmdlineOverride, BootAttempts: p.BootAttempts, Loaders: p.Loader, ESP: p.ESP,
+		DTBAuto: p.dtbauto, EFIFW: p.efifw,
 		Warn: func(msg string) { e.warnf("%s", msg) }}
 	if p.Consoles != "" {
 		c, err := pcr.ParseConsoles(p.Consoles)
@@ -178,6 +193,8 @@ type eventlogVerifyCmd struct {
 	StubVersion string `name:"stub-version" help:"Predict PCR 11 as this systemd-stub version would (default: the UKI's .sdmagic, else the stub's LoaderInfo string)." placeholder:"VERSION"`
 	QuotePCRs   string `name:"quote-pcrs" help:"PCR values the TPM reported, lines PCR:BANK=HEX: the log's replay must equal them." type:"existingfile" placeholder:"FILE"`
 	Profile     int    `help:"The profile the stub booted (an '@N' load option; 0, the default, is not measured): PCR 12's profile event and PCR 11 for that profile." default:"0" placeholder:"N"`
+	DTBAuto     string `name:"dtbauto" help:"PCR 11 of a UKI with .dtbauto sections: the index of the one the stub picked (0 is the profile's first), or 'none'." placeholder:"INDEX|none"`
+	EFIFW       string `name:"efifw" help:"PCR 11 of a UKI with .efifw sections, for a stub from 261.1 on: the index of the one the stub picked (0 is the profile's first), or 'none'." placeholder:"INDEX|none"`
 	quoteFlags
 	eventPrediction
 }
@@ -217,6 +234,9 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 	if c.UKI == "" {
 		rep, err = attest.VerifyLog(context.Background(), ev, pcrs)
 	} else {
+		if err := c.pick(c.DTBAuto, c.EFIFW); err != nil {
+			return err
+		}
 		ref, perr := c.reference(e, c.UKI, c.StubVersion, c.Profile, pcrs, banks)
 		if perr != nil {
 			return perr

@@ -288,6 +288,7 @@ type measureFileCmd struct {
 	File    string `arg:"" help:"The UKI." type:"existingfile"`
 	Profile int    `help:"Profile to predict for: the base sections overridden by those of the N-th .profile (0, the default, is what the stub boots unless told otherwise)." default:"0" placeholder:"N"`
 	DTBAuto string `name:"dtbauto" help:"With .dtbauto sections: the index of the one the stub picks for the machine (0 is the profile's first), or 'none'." placeholder:"INDEX|none"`
+	EFIFW   string `name:"efifw" help:"With .efifw sections and a stub from 261.1 on: the index of the one the stub picks for the machine (the first whose firmware ID the .hwids firmware entry matching the machine names; 0 is the profile's first), or 'none'." placeholder:"INDEX|none"`
 	Explain bool   `help:"List the events that make up each PCR (--pcrs), with descriptions, and their replay."`
 	PCRs    string `name:"pcrs" default:"11" help:"With --explain, --pcrlock or --keylime-policy: the PCRs to predict (4, 7, 9, 11, 12, 13); --profile N adds PCR 12's profile event (no PCR 9 then)." placeholder:"LIST"`
 	PCRLock string `name:"pcrlock" help:"Write a systemd-pcrlock component for the UKI's boot: the records of its events in --pcrs (its image and add-ons in PCR 4, the stub's PCR 11, 12 and 13, Linux's PCR 9; the firmware's and boot loaders' events are other components), in the order the TPM sees them. Like 'systemd-pcrlock lock-uki --pcrlock=FILE' with --pcrs 4,11, for the stub's own version." placeholder:"FILE.pcrlock"`
@@ -297,9 +298,6 @@ type measureFileCmd struct {
 }
 
 func (m *measureFileCmd) Run(e *env) error {
-	if (m.Explain || m.PCRLock != "" || m.Keylime != "") && m.DTBAuto != "" {
-		return fmt.Errorf("--explain, --pcrlock and --keylime-policy predict without .dtbauto only; --dtbauto is for the PCR 11 values")
-	}
 	if m.Explain || m.PCRLock != "" || m.Keylime != "" {
 		pcrs, err := pcr.ParsePCRList(m.PCRs)
 		if err != nil {
@@ -312,6 +310,9 @@ func (m *measureFileCmd) Run(e *env) error {
 		banks = pcr.NormalizeBanks(banks)
 		if m.Stub != "" {
 			return fmt.Errorf("--explain, --pcrlock and --keylime-policy take --stub-version, not --stub")
+		}
+		if err := m.pick(m.DTBAuto, m.EFIFW); err != nil {
+			return err
 		}
 		ref, err := m.reference(e, m.File, m.StubVersion, m.Profile, pcrs, banks)
 		if err != nil {
@@ -344,25 +345,73 @@ func (m *measureFileCmd) Run(e *env) error {
 	if err != nil {
 		return fmt.Errorf("%s: --profile: %w", m.File, err)
 	}
-	dtb := -1
-	switch {
-	case m.DTBAuto == "" && len(loc.DTBAuto) > 0:
+	if m.DTBAuto == "" && len(loc.DTBAuto) > 0 {
 		return fmt.Errorf("%s: profile %d has %d .dtbauto sections, of which the stub measures the one matching the machine: give --dtbauto=INDEX (0 to %d) or --dtbauto=none", m.File, m.Profile, len(loc.DTBAuto), len(loc.DTBAuto)-1)
-	case m.DTBAuto == "" || m.DTBAuto == "none":
-	default:
-		if dtb, err = strconv.Atoi(m.DTBAuto); err != nil || dtb < 0 {
-			return fmt.Errorf("--dtbauto: %q is not an index or 'none'", m.DTBAuto)
+	}
+	dtb, err := candidateIndex("--dtbauto", m.DTBAuto)
+	if err != nil {
+		return err
+	}
+	fw, err := candidateIndex("--efifw", m.EFIFW)
+	if err != nil {
+		return err
+	}
+	if len(loc.EFIFW) > 0 || fw >= 0 {
+		version := m.StubVersion
+		if m.Stub != "" {
+			stub, err := uki.ReadStub(m.Stub)
+			if err != nil {
+				return err
+			}
+			version = stub.Version()
+		}
+		if version == "" {
+			version = "262"
+		}
+		selects, err := pcr.SelectsEFIFW(version)
+		if err != nil {
+			return fmt.Errorf("stub version: %w", err)
+		}
+		switch {
+		case !selects && fw >= 0:
+			return fmt.Errorf("--efifw=%d: systemd-stub %s never selects a .efifw section (stubs from 261.1 on do); give --efifw=none or leave it out", fw, version)
+		case selects && m.EFIFW == "":
+			return fmt.Errorf("%s: profile %d has %d .efifw sections, of which systemd-stub %s measures the one whose firmware ID the .hwids entry matching the machine names: give --efifw=INDEX (0 to %d) or --efifw=none", m.File, m.Profile, len(loc.EFIFW), version, len(loc.EFIFW)-1)
 		}
 	}
-	secs, err := loc.WithDTBAuto(dtb)
+	secs, err := loc.With(dtb, fw)
 	if err != nil {
-		return fmt.Errorf("%s: --dtbauto: %w", m.File, err)
+		return fmt.Errorf("%s: %w", m.File, err)
 	}
 	preds, err := m.predict(secs)
 	if err != nil {
 		return err
 	}
 	return pcr.FormatCalculate(e.stdout, e.stderr, preds, m.jsonMode(e.stdout, pcr.MeasureJSONOff))
+}
+
+// candidateIndex parses --dtbauto or --efifw: "" and "none" are -1.
+func candidateIndex(flag, v string) (int, error) {
+	p, err := candidatePick(flag, v)
+	if err != nil || p == nil {
+		return -1, err
+	}
+	return *p, nil
+}
+
+// candidatePick parses --dtbauto or --efifw: nil for "", -1 for "none".
+func candidatePick(flag, v string) (*int, error) {
+	if v == "" {
+		return nil, nil
+	}
+	i := -1
+	if v != "none" {
+		var err error
+		if i, err = strconv.Atoi(v); err != nil || i < 0 {
+			return nil, fmt.Errorf("%s: %q is not an index or 'none'", flag, v)
+		}
+	}
+	return &i, nil
 }
 
 // writeReferenceFiles writes --pcrlock and --keylime-policy (both made
