@@ -10,8 +10,9 @@ import (
 )
 
 // TestBootConsoleAppended (case 7): a stub 262 UKI whose .cmdline has no
-// console= boots on q35 with a serial port, with and without a display.
-// The stub appends console=uart,io,0x3f8 for the serial port and, with the
+// console= boots on q35 with a serial port, with and without a display,
+// and with only a VirtIO console. The stub appends console=uart,io,0x3f8
+// for the serial port, console=hvc0 for the VirtIO console and, with the
 // display (GOP), console=tty0 (src/boot/console.c); the guest's
 // /proc/cmdline shows it, Linux measures it into PCR 9, and "eventlog
 // verify" without --consoles matches PCR 9 with the outcome of the stub's
@@ -20,11 +21,14 @@ import (
 func TestBootConsoleAppended(t *testing.T) {
 	e := setup(t)
 	for _, c := range []struct {
-		name, cmdline, consoles, wrong string
-		qemu                           []string
+		name, cmdline, consoles, wrong, kernel string
+		qemu                                   []string
 	}{
-		{"serial and display", "panic=-1 console=uart,io,0x3f8 console=tty0", "serial COM1, graphics", "serial=1", nil},
-		{"serial only", "panic=-1 console=uart,io,0x3f8", "serial COM1", "serial=1,graphics", []string{"-vga", "none"}},
+		{"serial and display", "panic=-1 console=uart,io,0x3f8 console=tty0", "serial COM1, graphics", "serial=1", "UKIBUILD_KERNEL", nil},
+		{"serial only", "panic=-1 console=uart,io,0x3f8", "serial COM1", "serial=1,graphics", "UKIBUILD_KERNEL", []string{"-vga", "none"}},
+		// Debian 12's 6.1 has virtio_console as a module; 6.12 has it
+		// built in, so hvc0 is there for the guest.
+		{"VirtIO console only", "panic=-1 console=hvc0", "VirtIO", "serial=1", "UKIBUILD_KERNEL_612", []string{"-vga", "none", "virtconsole"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			name := "7 console appended, " + c.name
@@ -32,6 +36,7 @@ func TestBootConsoleAppended(t *testing.T) {
 			efi := filepath.Join(dir, "uki.efi")
 			args := e.ukiArgs(t, "262")
 			args[slices.Index(args, "--cmdline")+1] = "panic=-1"
+			args[slices.Index(args, "--linux")+1] = e.tools.Path(t, c.kernel)
 			e.buildSigned(t, efi, e.sb.db, args...)
 			res := e.bootESP(t, efi, defaultESP(efi, nil), newTPMState(t, dir), c.qemu...)
 			ok := res.cmdline == c.cmdline

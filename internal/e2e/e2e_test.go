@@ -374,14 +374,22 @@ func (e *env) qemuESP(t *testing.T, files []espFile, state string, timeout time.
 	waitFor(sock)
 	r := &qemuRun{serial: filepath.Join(dir, "serial.log")}
 	var out bytes.Buffer
-	qemu := exec.CommandContext(ctx, "qemu-system-x86_64", "-machine", "q35,smm=on", "-m", "1024", "-display", "none",
-		"-no-reboot", "-nic", "none", "-serial", "file:"+r.serial,
+	// The guest's console is the first serial port, written to r.serial,
+	// unless qemuArgs name "virtconsole": then the machine has no serial
+	// port and a VirtIO console is written there instead (case 7).
+	console := []string{"-serial", "file:" + r.serial}
+	if slices.Contains(qemuArgs, "virtconsole") {
+		console = []string{"-serial", "none", "-device", "virtio-serial-pci", "-chardev", "file,id=vcon,path=" + r.serial,
+			"-device", "virtconsole,chardev=vcon"}
+		qemuArgs = slices.DeleteFunc(slices.Clone(qemuArgs), func(a string) bool { return a == "virtconsole" })
+	}
+	qemu := exec.CommandContext(ctx, "qemu-system-x86_64", slices.Concat([]string{"-machine", "q35,smm=on", "-m", "1024", "-display", "none",
+		"-no-reboot", "-nic", "none"}, console, []string{
 		"-global", "driver=cfi.pflash01,property=secure,value=on",
-		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+ovmfCode,
-		"-drive", "if=pflash,format=raw,unit=1,file="+vars,
-		"-chardev", "socket,id=chrtpm,path="+sock, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-crb,tpmdev=tpm0",
-		"-drive", "file=fat:rw:"+filepath.Join(dir, "esp")+",format=raw,if=virtio")
-	qemu.Args = append(qemu.Args, qemuArgs...)
+		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + ovmfCode,
+		"-drive", "if=pflash,format=raw,unit=1,file=" + vars,
+		"-chardev", "socket,id=chrtpm,path=" + sock, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-crb,tpmdev=tpm0",
+		"-drive", "file=fat:rw:" + filepath.Join(dir, "esp") + ",format=raw,if=virtio"}, qemuArgs)...)
 	qemu.Stdout, qemu.Stderr = &out, &out
 	if err := qemu.Start(); err != nil {
 		t.Fatalf("qemu: %v", err)

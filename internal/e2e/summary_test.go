@@ -31,6 +31,7 @@ var cases = []string{
 	"6 systemd-boot 262 starts the UKI",
 	"7 console appended, serial and display",
 	"7 console appended, serial only",
+	"7 console appended, VirtIO console only",
 	"8 PCR 9 with trixie's 6.12 kernel",
 	"8 PCR 9 with sid's kernel",
 	"9 offline credential in the initrd",

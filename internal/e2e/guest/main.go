@@ -25,10 +25,10 @@ import (
 	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
 )
 
-// w is where the guest's lines go: the kernel's console, or the first
-// serial port when the command line made another console /dev/console
-// (systemd-stub 262 appends console=tty0 last on a machine with graphics:
-// case 7).
+// w is where the guest's lines go: the kernel's console (the serial port,
+// or the VirtIO console on a machine without one), or the first serial port
+// when systemd-stub 262 appended it and maybe console=tty0 after it (the
+// last console= is /dev/console: case 7).
 var w io.Writer = os.Stdout
 
 func out(key, format string, args ...any) {
@@ -49,7 +49,10 @@ func main() {
 	mount("devtmpfs", "/dev", "devtmpfs")
 	mount("securityfs", "/sys/kernel/security", "securityfs")
 	cmdline, _ := os.ReadFile("/proc/cmdline")
-	if !strings.Contains(" "+string(cmdline), " console=ttyS0") {
+	c := " " + string(cmdline)
+	if strings.Contains(c, " console=uart,io,0x3f8") && !strings.Contains(c, " console=ttyS0") {
+		// The stub appended the serial port, then maybe tty0 (the last
+		// one is /dev/console): write to the serial port.
 		if f, err := os.OpenFile("/dev/ttyS0", os.O_WRONLY, 0); err == nil {
 			w = f
 		}
