@@ -237,3 +237,20 @@ func FuzzParse(f *testing.F) {
 		ReadHostKey(bytes.NewReader(data))
 	})
 }
+
+// TestParsePCRValues: systemd-creds' --tpm2-pcrs syntax with the values an
+// offline tool needs; a PCR without a value, another bank, a bad index and
+// a short value are *InputError.
+func TestParsePCRValues(t *testing.T) {
+	v := strings.Repeat("ab", 32)
+	got, err := ParsePCRValues("7:sha256=" + v + "+11:SHA256=" + strings.ToUpper(v))
+	if err != nil || len(got) != 2 || got[0].Index != 7 || got[1].Index != 11 || len(got[1].Value) != 32 {
+		t.Fatalf("%+v, %v", got, err)
+	}
+	for _, bad := range []string{"7", "7:sha1=" + v[:40], "24:sha256=" + v, "x:sha256=" + v, "7:sha256=abcd"} {
+		var ie *InputError
+		if _, err := ParsePCRValues(bad); !errors.As(err, &ie) {
+			t.Errorf("%q: %v, want an *InputError", bad, err)
+		}
+	}
+}

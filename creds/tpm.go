@@ -6,10 +6,13 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/google/go-tpm/tpm2"
 
@@ -25,6 +28,33 @@ const SRKHandle = 0x81000001
 type PCRValue struct {
 	Index uint32
 	Value []byte // 32 bytes
+}
+
+// ParsePCRValues reads literal PCR values in systemd-creds' --tpm2-pcrs
+// syntax, "N:sha256=HEX" separated by "+" or ",": an offline tool cannot
+// read the target's PCRs, so every PCR needs its SHA-256 value.
+func ParsePCRValues(s string) ([]PCRValue, error) {
+	var out []PCRValue
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == '+' || r == ',' }) {
+		idx, val, ok := strings.Cut(f, ":")
+		n, err := strconv.ParseUint(idx, 10, 32)
+		if err != nil || n > 23 {
+			return nil, &InputError{Field: "PCR values", Reason: fmt.Sprintf("%q is not a PCR index (0-23)", idx)}
+		}
+		if !ok {
+			return nil, &InputError{Field: "PCR values", Reason: fmt.Sprintf("PCR %d needs its value (%d:sha256=HEX): the target's PCRs cannot be read offline", n, n)}
+		}
+		hexv, ok := strings.CutPrefix(strings.ToLower(val), "sha256=")
+		if !ok {
+			return nil, &InputError{Field: "PCR values", Reason: fmt.Sprintf("PCR %d: only the sha256 bank is supported (%d:sha256=HEX)", n, n)}
+		}
+		b, err := hex.DecodeString(hexv)
+		if err != nil || len(b) != 32 {
+			return nil, &InputError{Field: "PCR values", Reason: fmt.Sprintf("PCR %d: %q is not 64 hexadecimal digits", n, hexv)}
+		}
+		out = append(out, PCRValue{Index: uint32(n), Value: b})
+	}
+	return out, nil
 }
 
 // Parent is the public part of the TPM key a credential's sealed object is

@@ -71,32 +71,6 @@ func parsePCRList(flag, s string) ([]uint32, error) {
 	return out, nil
 }
 
-// parsePCRValues reads --tpm2-pcrs=N:sha256=HEX[,+]...; offline, every PCR
-// needs its value.
-func parsePCRValues(s string) ([]creds.PCRValue, error) {
-	var out []creds.PCRValue
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == '+' || r == ',' }) {
-		idx, val, ok := strings.Cut(f, ":")
-		n, err := strconv.ParseUint(idx, 10, 32)
-		if err != nil || n > 23 {
-			return nil, fmt.Errorf("--tpm2-pcrs: %q is not a PCR index (0-23)", idx)
-		}
-		if !ok {
-			return nil, fmt.Errorf("--tpm2-pcrs: PCR %d needs its value (%d:sha256=HEX): the target's PCRs cannot be read offline", n, n)
-		}
-		hexv, ok := strings.CutPrefix(strings.ToLower(val), "sha256=")
-		if !ok {
-			return nil, fmt.Errorf("--tpm2-pcrs: PCR %d: only the sha256 bank is supported (%d:sha256=HEX)", n, n)
-		}
-		b, err := hex.DecodeString(hexv)
-		if err != nil || len(b) != 32 {
-			return nil, fmt.Errorf("--tpm2-pcrs: PCR %d: %q is not 64 hexadecimal digits", n, hexv)
-		}
-		out = append(out, creds.PCRValue{Index: uint32(n), Value: b})
-	}
-	return out, nil
-}
-
 var errTooLarge = errors.New("file too large")
 
 // readInput reads a file or standard input ("-").
@@ -213,8 +187,8 @@ func (c *credsEncryptCmd) Run(e *env) error {
 		}
 	}
 	if c.PCRs != "" {
-		if o.PCRs, err = parsePCRValues(c.PCRs); err != nil {
-			return err
+		if o.PCRs, err = creds.ParsePCRValues(c.PCRs); err != nil {
+			return fmt.Errorf("--tpm2-pcrs=%s: %w", c.PCRs, err)
 		}
 	}
 	payload, err := readInput(c.Input, creds.MaxPayload)
