@@ -418,20 +418,7 @@ func TestEventlogVerifyGlobalExtras(t *testing.T) {
 				"--cmdline", "console=ttyS0 panic=-1", "--os-release", "ID=other", "--output", efi); code != 0 {
 				t.Fatalf("build: %s", e)
 			}
-			ents, err := os.ReadDir(rec + ".extra.d")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Mkdir(efi+".extra.d", 0o755); err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range ents {
-				b, err := os.ReadFile(filepath.Join(rec+".extra.d", e.Name()))
-				if err != nil {
-					t.Fatal(err)
-				}
-				writeFile(efi+".extra.d", e.Name(), b)
-			}
+			copyTree(t, rec+".extra.d", efi+".extra.d")
 			verify := func(extra ...string) (int, string, string) {
 				return runOurs(append([]string{"eventlog", "verify", rec + ".bin", "--uki", efi, "--quote-pcrs", rec + ".pcrs"}, extra...)...)
 			}
@@ -475,20 +462,7 @@ func TestExampleAttestMatchesCLI(t *testing.T) {
 	if code, _, e := runOurs("build", "--stub", f.stubs["257"], "--linux", f.kernel, "--cmdline", "console=ttyS0", "--output", efi); code != 0 {
 		t.Fatalf("build: %s", e)
 	}
-	ents, err := os.ReadDir(rec + ".extra.d")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(efi+".extra.d", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(rec+".extra.d", e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(efi+".extra.d", e.Name(), b)
-	}
+	copyTree(t, rec+".extra.d", efi+".extra.d")
 	for _, c := range []struct {
 		esp   []string
 		code  int
