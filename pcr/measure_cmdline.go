@@ -65,9 +65,8 @@ var (
 	// ukibuild does not read. systemd-measure reads
 	// /sys/class/tpm/tpm0/pcr-BANK/11; ukibuild predicts offline only, so
 	// it refuses with its own message here.
-	ErrMeasureCurrent  = errors.New("--current is not supported")
-	ErrMeasureFile     = errors.New("an input file cannot be used")
-	ErrMeasureNoTPMBnk = errors.New("not a TPM PCR bank")
+	ErrMeasureCurrent = errors.New("--current is not supported")
+	ErrMeasureFile    = errors.New("an input file cannot be used")
 )
 
 // BankError is a --bank= name that is not a bank: Known tells whether

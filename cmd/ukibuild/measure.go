@@ -77,23 +77,33 @@ type measureCommon struct {
 }
 
 func (c *measureCommon) order() (pcr.Order, error) {
+	version, err := c.version()
+	if err != nil {
+		return pcr.Order{}, err
+	}
+	return pcr.OrderFor(version)
+}
+
+// version is the stub version to predict for: --stub-version, --stub's,
+// else 262.
+func (c *measureCommon) version() (string, error) {
 	version := c.StubVersion
 	if c.Stub != "" {
 		if version != "" {
-			return pcr.Order{}, fmt.Errorf("--stub and --stub-version exclude each other")
+			return "", fmt.Errorf("--stub and --stub-version exclude each other")
 		}
 		stub, err := uki.ReadStub(c.Stub)
 		if err != nil {
-			return pcr.Order{}, err
+			return "", err
 		}
 		if version = stub.Version(); version == "" {
-			return pcr.Order{}, fmt.Errorf("stub %s: no systemd-stub version (no .sdmagic section and no LoaderInfo string)", c.Stub)
+			return "", fmt.Errorf("stub %s: no systemd-stub version (no .sdmagic section and no LoaderInfo string)", c.Stub)
 		}
 	}
 	if version == "" {
 		version = "262"
 	}
-	return pcr.OrderFor(version)
+	return version, nil
 }
 
 func (c *measureCommon) banks() ([]pcr.Bank, error) {
@@ -357,16 +367,9 @@ func (m *measureFileCmd) Run(e *env) error {
 		return err
 	}
 	if len(loc.EFIFW) > 0 || fw >= 0 {
-		version := m.StubVersion
-		if m.Stub != "" {
-			stub, err := uki.ReadStub(m.Stub)
-			if err != nil {
-				return err
-			}
-			version = stub.Version()
-		}
-		if version == "" {
-			version = "262"
+		version, err := m.version()
+		if err != nil {
+			return err
 		}
 		selects, err := pcr.SelectsEFIFW(version)
 		if err != nil {
