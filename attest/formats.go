@@ -53,6 +53,9 @@ func (r *Reference) PCRLock(pcrs []int) ([]byte, error) {
 		if r.sources[i] != UKI || !slices.Contains(pcrs, ev.PCR) || ev.Type == pcr.EvNoAction {
 			continue
 		}
+		if why, ok := r.machineSpecific[i]; ok {
+			return nil, fmt.Errorf("PCR %d: the event %q is machine-specific (%s): no .pcrlock can name it; leave out PCR %d", ev.PCR, ev.Description, why, ev.PCR)
+		}
 		if len(r.alts[i]) > 0 {
 			return nil, fmt.Errorf("PCR %d: the event %q depends on what the machine has (%d alternatives; give the machine's details, e.g. its consoles)", ev.PCR, ev.Description, len(r.alts[i]))
 		}

@@ -73,6 +73,20 @@ type Machine struct {
 	// log shows.
 	Consoles *pcr.Consoles
 
+	// BootSecret says that the machine may hand the UKI a boot secret:
+	// systemd-stub 261 and later add /.extra/boot-secret to the initrd
+	// when a Linux random seed table exists (systemd-boot, or the stub
+	// itself, made one from an EFI RNG and \loader\random-seed;
+	// pcr.AddsBootSecret has the conditions), and Linux measures that
+	// initrd into PCR 9. The secret comes from an EFI variable the OS
+	// never sees, so PCR 9's initrd event is then machine-specific: Predict
+	// marks it (Reference.MachineSpecific) and Verify checks the rest of
+	// PCR 9 and reports the PCR as Unverifiable, neither a match nor a
+	// mismatch, unless the log's initrd event is the one without a secret
+	// (a boot that made none). Set it for machines with systemd-boot or an
+	// EFI RNG; with stubs before 261 it changes nothing.
+	BootSecret bool
+
 	// SecureBoot are the firmware's Secure Boot variables; nil: PCR 7 is
 	// not predicted.
 	SecureBoot *SecureBoot

@@ -174,9 +174,16 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 		if err != nil {
 			return nil, err
 		}
+		secret, err := p.bootSecret(evs)
+		if err != nil {
+			return nil, err
+		}
 		for i, ev := range evs {
 			if i == 0 && len(alts) > 0 {
 				ref.alts = map[int][]Alternative{len(ref.events): alts}
+			}
+			if i == secret {
+				ref.machineSpecific = map[int]string{len(ref.events): bootSecretReason}
 			}
 			add(UKI, ev)
 		}
@@ -339,6 +346,37 @@ func (p *predictor) pcr9(img *uki.ImageFile, major int, sb pcr.StubBoot) ([]pcr.
 	}
 	evs[0].Description += " (consoles: none, or graphics only)"
 	return evs, alts, nil
+}
+
+// bootSecretReason is why PCR 9's initrd event is machine-specific with
+// Machine.BootSecret.
+const bootSecretReason = "the initrd may hold systemd-stub's /.extra/boot-secret, derived from the LoaderBootSecret EFI variable and the ESP's \\loader\\boot-secret-mixin, which only the machine knows; its type and tag are checked, its digest cannot be"
+
+// bootSecret returns the index among PCR 9's events evs of the one a boot
+// secret makes machine-specific (Machine.BootSecret): Linux's initrd event,
+// or -1 when there is none (no boot secret possible, or not asked for). A
+// UKI without any initrd would get one only with the secret: that is not
+// modelled, and an error.
+func (p *predictor) bootSecret(evs []pcr.Event) (int, error) {
+	if !p.m.BootSecret {
+		return -1, nil
+	}
+	adds, err := pcr.AddsBootSecret(p.stubVersion)
+	if err != nil {
+		return -1, err
+	}
+	if !adds {
+		p.note("PCR 9: systemd-stub %s makes no boot secret (stubs from 261 on do): the initrd is predicted as it is", p.stubVersion)
+		return -1, nil
+	}
+	tag := fmt.Sprintf("tag %#x ", pcr.LinuxInitrdEventTag)
+	for i, ev := range evs {
+		if ev.Type == pcr.EvEventTag && strings.HasPrefix(ev.Description, tag) {
+			p.note("PCR 9: the machine may have a boot secret (Machine.BootSecret), which systemd-stub %s adds to the initrd: the initrd event is machine-specific, and PCR 9's value cannot be predicted offline", p.stubVersion)
+			return i, nil
+		}
+	}
+	return -1, fmt.Errorf("PCR 9: %s has no initrd, so a boot secret would be the only one (an event not modelled); leave out PCR 9", p.path)
 }
 
 // pcr11 is the stub's PCR 11: the sections of the profile booted, with the

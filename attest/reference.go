@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -32,6 +33,30 @@ type Reference struct {
 	// alts are other digests an event may have (by index in events), on
 	// machines whose details the prediction does not know.
 	alts map[int][]Alternative
+	// machineSpecific are the events (by index in events) whose digests
+	// depend on a secret of the machine, with the reason: their digests
+	// are those of a boot without it.
+	machineSpecific map[int]string
+}
+
+// MachineSpecific returns why Events()[i] cannot be predicted offline (its
+// digests are those of a boot without the machine's secret: PCR 9's initrd
+// event when Machine.BootSecret is set), or "" and false when it can.
+func (r *Reference) MachineSpecific(i int) (reason string, ok bool) {
+	reason, ok = r.machineSpecific[i]
+	return reason, ok
+}
+
+// MachineSpecificError says that a PCR's value cannot be predicted: one of
+// its events depends on a secret of the machine.
+type MachineSpecificError struct {
+	PCR    int
+	Event  string // the event's description
+	Reason string
+}
+
+func (e *MachineSpecificError) Error() string {
+	return fmt.Sprintf("PCR %d cannot be predicted offline: its event %q is machine-specific (%s)", e.PCR, e.Event, e.Reason)
 }
 
 // Alternative is another form an event may take on a machine whose
@@ -96,10 +121,17 @@ const maxValues = 4096
 
 // Values returns every value PCR index may have after its predicted
 // events in bank b: one, unless events have alternatives (the first value
-// is that of Events, without alternatives).
+// is that of Events, without alternatives). A PCR with a machine-specific
+// event (MachineSpecific) has no value that can be known offline: the error
+// is a *MachineSpecificError.
 func (r *Reference) Values(index int, b pcr.Bank) ([][]byte, error) {
 	if !slices.Contains(r.PCRs, index) {
 		return nil, fmt.Errorf("PCR %d is not in the reference", index)
+	}
+	for i, ev := range r.events {
+		if why, ok := r.machineSpecific[i]; ok && ev.PCR == index {
+			return nil, &MachineSpecificError{PCR: index, Event: ev.Description, Reason: why}
+		}
 	}
 	vals := [][]byte{b.Zero()}
 	for i, ev := range r.events {
@@ -153,6 +185,9 @@ type jsonEvent struct {
 	Description  string            `json:"description"`
 	Digests      map[string]string `json:"digests"`
 	Alternatives []jsonAlternative `json:"alternatives,omitempty"`
+	// MachineSpecific is why the event's digests (a boot's without the
+	// machine's secret) cannot be predicted offline.
+	MachineSpecific string `json:"machineSpecific,omitempty"`
 }
 
 type jsonAlternative struct {
@@ -195,7 +230,8 @@ func parseDigests(m map[string]string, banks []pcr.Bank) ([]pcr.Value, error) {
 // "pcrs" holds each predicted PCR's final values per bank (the replay of
 // its events; several when events have "alternatives", lists of
 // {"description", "digests"}), the form verifiers that compare final
-// values take.
+// values take. An event whose digests depend on a secret of the machine
+// has "machineSpecific" (the reason), and its PCR has no values: {}.
 func (r *Reference) MarshalJSON() ([]byte, error) {
 	doc := jsonReference{Format: referenceFormat, StubVersion: r.StubVersion, Events: []jsonEvent{},
 		PCRs: map[string]map[string][]string{}, Notes: r.Notes}
@@ -207,12 +243,17 @@ func (r *Reference) MarshalJSON() ([]byte, error) {
 		for _, a := range r.alts[i] {
 			je.Alternatives = append(je.Alternatives, jsonAlternative{Description: a.Description, Digests: jsonDigests(a.Digests)})
 		}
+		je.MachineSpecific = r.machineSpecific[i]
 		doc.Events = append(doc.Events, je)
 	}
 	for _, i := range r.PCRs {
 		m := map[string][]string{}
 		for _, b := range r.Banks {
 			vs, err := r.Values(i, b)
+			var ms *MachineSpecificError
+			if errors.As(err, &ms) {
+				break
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -290,11 +331,26 @@ func (r *Reference) UnmarshalJSON(data []byte) error {
 			}
 			out.alts[n] = append(out.alts[n], Alternative{Description: ja.Description, Digests: ds})
 		}
+		if je.MachineSpecific != "" {
+			if out.machineSpecific == nil {
+				out.machineSpecific = map[int]string{}
+			}
+			out.machineSpecific[n] = je.MachineSpecific
+		}
 		out.events = append(out.events, ev)
 		out.sources = append(out.sources, Source(src))
 	}
 	for _, i := range out.PCRs {
 		vals := doc.PCRs[strconv.Itoa(i)]
+		if _, err := out.Values(i, out.Banks[0]); err != nil {
+			var ms *MachineSpecificError
+			if errors.As(err, &ms) {
+				if len(vals) != 0 {
+					return &ReferenceError{Defect: fmt.Sprintf("PCR %d: values listed, but its event %q is machine-specific", i, ms.Event)}
+				}
+				continue
+			}
+		}
 		if len(vals) != len(out.Banks) {
 			return &ReferenceError{Defect: fmt.Sprintf("PCR %d: values for %d banks, not %d", i, len(vals), len(out.Banks))}
 		}

@@ -44,6 +44,13 @@ const (
 	Match Status = iota
 	// Differs: an event differs, or one list has more events.
 	Differs
+	// Unverifiable: every event that can be checked matches, but an event
+	// whose digest depends on a secret of the machine (a boot secret in
+	// PCR 9's initrd: Reference.MachineSpecific) is not the one a boot
+	// without it measures, and cannot be checked offline: the PCR is
+	// neither a match nor a mismatch (PCRResult.Unverified says which
+	// event and why).
+	Unverifiable
 )
 
 func (s Status) String() string {
@@ -52,9 +59,14 @@ func (s Status) String() string {
 		return "match"
 	case Differs:
 		return "differs"
+	case Unverifiable:
+		return "unverifiable"
 	}
 	return fmt.Sprintf("Status(%d)", int(s))
 }
+
+// MarshalText is the Status's String, for JSON reports.
+func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // PCRResult is one PCR's comparison of the log with the Reference.
 type PCRResult struct {
@@ -74,13 +86,26 @@ type PCRResult struct {
 	// Chosen says, for each event the log had in one of its alternative
 	// forms, which ("event 0: ... (consoles: serial COM1)").
 	Chosen []string
+	// Unverified says, for each machine-specific event the log has in a
+	// form the prediction cannot check (Unverifiable), which and why
+	// ("event 1: EV_EVENT_TAG tag 0xec223b8f Linux initrd ...: REASON").
+	Unverified []string
 }
 
 // String is "PCR 4: match (5 events)" or "PCR 4: event 4 differs: ..."
-// with the expected and the seen event.
+// with the expected and the seen event, or "PCR 9: unverifiable (2
+// events): ..." with the events that could not be checked.
 func (r PCRResult) String() string {
-	s := pcr.PCRResult{PCR: r.PCR, Match: r.Status == Match, Index: r.Index, Expected: r.Expected,
-		Seen: r.Seen, Bank: r.Bank, Events: r.Events}.String()
+	var s string
+	if r.Status == Unverifiable {
+		s = fmt.Sprintf("PCR %d: unverifiable (%d events): neither a match nor a mismatch; the other events match, these could not be checked offline:", r.PCR, r.Events)
+		for _, u := range r.Unverified {
+			s += "\n  " + u
+		}
+	} else {
+		s = pcr.PCRResult{PCR: r.PCR, Match: r.Status == Match, Index: r.Index, Expected: r.Expected,
+			Seen: r.Seen, Bank: r.Bank, Events: r.Events}.String()
+	}
 	for _, c := range r.Chosen {
 		s += "\n  as " + c
 	}
@@ -131,7 +156,8 @@ type Report struct {
 }
 
 // OK reports whether every PCR matches, the log replays to every value
-// the TPM reported, and to the quote's PCR digest.
+// the TPM reported, and to the quote's PCR digest. An Unverifiable PCR is
+// not a match: OK is false (Unverifiable lists them).
 func (r *Report) OK() bool {
 	for _, p := range r.PCRs {
 		if p.Status != Match {
@@ -144,6 +170,18 @@ func (r *Report) OK() bool {
 		}
 	}
 	return r.Quote == nil || r.Quote.Replays
+}
+
+// Unverifiable returns the PCRs that are neither a match nor a mismatch
+// (Status Unverifiable).
+func (r *Report) Unverifiable() []int {
+	var out []int
+	for _, p := range r.PCRs {
+		if p.Status == Unverifiable {
+			out = append(out, p.PCR)
+		}
+	}
+	return out
 }
 
 // String lists the results, a line each (a differing PCR takes three).
@@ -251,7 +289,7 @@ func (r *Reference) compare(p int, seen []pcr.Event) PCRResult {
 	res := PCRResult{PCR: p, Status: Match, Index: -1, Events: len(idx)}
 	for n := 0; n < max(len(idx), len(got)); n++ {
 		if n >= len(idx) || n >= len(got) {
-			res.Status, res.Index = Differs, n
+			res.Status, res.Index, res.Unverified = Differs, n, nil
 			if n < len(idx) {
 				res.Expected = &r.events[idx[n]]
 			}
@@ -265,6 +303,13 @@ func (r *Reference) compare(p int, seen []pcr.Event) PCRResult {
 		if ok {
 			continue
 		}
+		if why, ms := r.machineSpecific[idx[n]]; ms && e.Type == g.Type && sameTag(e, g) {
+			// What can be checked of it is: its type and, for an
+			// EV_EVENT_TAG, its tag (the event data Linux logs).
+			res.Unverified = append(res.Unverified, fmt.Sprintf("event %d: %s %s: %s", n, g.Type, g.Description, why))
+			res.Status = Unverifiable
+			continue
+		}
 		matched := false
 		for _, a := range r.alts[idx[n]] {
 			if m, _ := sameEvent(e.Type, a.Digests, g); m {
@@ -275,10 +320,28 @@ func (r *Reference) compare(p int, seen []pcr.Event) PCRResult {
 		}
 		if !matched {
 			res.Status, res.Index, res.Expected, res.Seen, res.Bank = Differs, n, e, g, bank
+			res.Unverified = nil
 			return res
 		}
 	}
 	return res
+}
+
+// sameTag reports whether two EV_EVENT_TAG events have the same tag (their
+// descriptions start "tag 0x..." as pcr.ParseEventLog and pcr.LinuxEvents
+// write them); other events have no tag and agree.
+func sameTag(e, g *pcr.Event) bool {
+	if e.Type != pcr.EvEventTag {
+		return true
+	}
+	tag := func(d string) string {
+		f := strings.Fields(d)
+		if len(f) < 2 || f[0] != "tag" {
+			return ""
+		}
+		return f[1]
+	}
+	return tag(e.Description) != "" && tag(e.Description) == tag(g.Description)
 }
 
 // sameEvent reports whether g has type t and, in every bank both have (at

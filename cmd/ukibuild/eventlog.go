@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/pcr"
@@ -32,6 +34,8 @@ type eventPrediction struct {
 	Loader []string `name:"loader" help:"PCR 4, 7: a boot loader image the firmware started before the UKI (shim, systemd-boot), as on the ESP (signed); repeatable, in the order they were started, the last one starting the UKI." placeholder:"FILE.efi"`
 	// Consoles are the consoles the firmware offers (pcr.ParseConsoles).
 	Consoles string `name:"consoles" help:"PCR 9: the machine's consoles (serial=N for COM N, virtio, graphics; comma-separated; or none): systemd-stub 262 appends a console= argument for each to a command line that has none, and Linux measures it. Without it every outcome of the stub's rule is predicted, and eventlog verify says which one the log shows." placeholder:"LIST"`
+	// BootSecret: the machine may have a boot secret (attest.Machine.BootSecret).
+	BootSecret bool `name:"boot-secret" help:"PCR 9: the machine may hand the UKI a boot secret (it has systemd-boot, or an EFI RNG with a writable ESP): systemd-stub 261+ then adds /.extra/boot-secret to the initrd, whose digest only the machine knows. The initrd event is marked machine-specific, and eventlog verify checks the rest of PCR 9 and calls it unverifiable, neither a match nor a mismatch."`
 	// CmdlineOverride is the command line passed in the UKI's load options.
 	CmdlineOverride string `name:"cmdline-override" help:"PCR 9, 12: the kernel command line passed to the UKI in its load options (without an '@N' profile prefix; see --profile); the stub ignores it under Secure Boot when the UKI has a .cmdline." placeholder:"TEXT"`
 	// dtbauto and efifw are the --dtbauto and --efifw picks of the
@@ -57,7 +61,7 @@ func (p *eventPrediction) pick(dtbauto, efifw string) error {
 func (p eventPrediction) machine(e *env, pcrs []int, banks []pcr.Bank, stubVersion string, profile int) (attest.Machine, error) {
 	m := attest.Machine{PCRs: pcrs, Banks: banks, StubVersion: stubVersion, Profile: profile,
 		CmdlineOverride: p.CmdlineOverride, BootAttempts: p.BootAttempts, Loaders: p.Loader, ESP: p.ESP,
-		DTBAuto: p.dtbauto, EFIFW: p.efifw,
+		DTBAuto: p.dtbauto, EFIFW: p.efifw, BootSecret: p.BootSecret,
 		Warn: func(msg string) { e.warnf("%s", msg) }}
 	if p.Consoles != "" {
 		c, err := pcr.ParseConsoles(p.Consoles)
@@ -161,6 +165,9 @@ func writeEvents(w io.Writer, ref *attest.Reference, asJSON bool) error {
 			for _, v := range ev.Digests {
 				fmt.Fprintf(w, "    %s %x\n", v.Bank.Name, v.Digest)
 			}
+			if why, ok := ref.MachineSpecific(k); ok {
+				fmt.Fprintf(w, "  machine-specific (the digests are a boot's without it): %s\n", why)
+			}
 			for _, a := range ref.Alternatives(k) {
 				fmt.Fprintf(w, "  or %s\n", a.Description)
 				for _, v := range a.Digests {
@@ -171,6 +178,11 @@ func writeEvents(w io.Writer, ref *attest.Reference, asJSON bool) error {
 		}
 		for _, b := range ref.Banks {
 			vs, err := ref.Values(i, b)
+			var ms *attest.MachineSpecificError
+			if errors.As(err, &ms) {
+				fmt.Fprintf(w, "%d:%s cannot be predicted offline (a machine-specific event)\n", i, b.Name)
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -253,15 +265,26 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 	bad := 0
 	for _, r := range rep.PCRs {
 		fmt.Fprintln(e.stdout, r)
-		if r.Status != attest.Match {
+		if r.Status == attest.Differs {
 			bad++
 		}
 	}
 	switch {
 	case bad > 0:
 		return fmt.Errorf("%s does not match %s: %d PCR(s) differ", c.Log, c.UKI, bad)
+	case len(rep.Unverifiable()) > 0:
+		return fmt.Errorf("%s: PCR %s could not be verified offline (machine-specific events; see above): neither a match nor a mismatch", c.Log, joinInts(rep.Unverifiable()))
 	case !rep.OK():
 		return fmt.Errorf("%s does not match the quoted PCR values", c.Log)
 	}
 	return nil
+}
+
+// joinInts is "9" or "9,11".
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
 }

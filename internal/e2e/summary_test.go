@@ -38,6 +38,8 @@ var cases = []string{
 	"10 keys enrolled from EFI signature lists",
 	"10 UKI's hash in dbx",
 	"11 UKI signed with systemd-sbsign's attributes",
+	"12 boot secret",
+	"13 .efifw picked by CHID",
 }
 
 type row struct {
