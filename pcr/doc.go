@@ -113,7 +113,9 @@
 //     command line without console=, the machine's consoles
 //     (AppendConsoles). Not predictable offline: a boot secret the stub adds
 //     from the machine's random seed (/.extra/boot-secret, stub 261 and
-//     later with systemd-boot's random seed), which changes the initrd.
+//     later when a random seed table exists: systemd-boot with an EFI RNG,
+//     AddsBootSecret), which changes the initrd (the attest package marks
+//     that event machine-specific and reports such a PCR 9 unverifiable).
 //   - PCR 11: the stub version's section order (OrderFor), and for a UKI
 //     with .dtbauto or .efifw sections the one the machine picks.
 //   - PCR 12 and 13: the files on the ESP as the machine has them, and the
