@@ -26,8 +26,9 @@ package pcr
 // LoaderSystemToken variable of 32 bytes or more is there. On most real
 // machines with systemd-boot or a 261+ stub on the ESP, and an EFI RNG
 // (RDRAND-backed, or virtio-rng under QEMU), there is a boot secret. The
-// boot tests show it (case 12: systemd-boot 262.1 with QEMU's
-// virtio-rng-pci).
+// boot tests show it (case 12: systemd-boot 262.1, and the 262.1 stub
+// alone on a GPT ESP, with QEMU's virtio-rng-pci; none without the RNG, or
+// with the stub alone on an MBR disk).
 func AddsBootSecret(version string) (bool, error) {
 	major, err := MajorVersion(version)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 // What makes the secret (systemd's src/boot/random-seed.c,
 // process_random_seed; src/boot/boot-secret.c, prepare_boot_secret; tag
 // v261 on; pcr.AddsBootSecret):
+//
 //   - systemd-boot, before it starts a UKI entry, installs a Linux random
 //     seed table from the seed file, the RNG, LoaderSystemToken and the
 //     clock, and rewrites the file; under Secure Boot it gives up without
@@ -27,20 +28,23 @@ import (
 //     writable, reads or makes LoaderBootSecret (an EFI variable without
 //     runtime access) and \loader\boot-secret-mixin, and adds an archive
 //     with /.extra/boot-secret (32 bytes) to the initrd; it does not
-//     measure it, Linux measures the whole initrd into PCR 9.
+//     measure it, Linux measures the whole initrd into PCR 9;
+//   - without systemd-boot, the stub itself runs process_random_seed on
+//     its ESP (refresh_random_seed), which it finds as a partition of the
+//     ESP type in the disk's GPT (src/boot/part-discovery.c).
 //
-// The sub-tests: with systemd-boot and the RNG the guest has
-// /.extra/boot-secret, PCR 4, 7, 11, 12, 13 and PCR 9's command line event
-// match, and "eventlog verify --boot-secret" calls PCR 9 unverifiable
-// (neither match nor mismatch, the initrd event named with the reason),
-// without --boot-secret PCR 9 differs at the initrd event; "measure
-// --explain --boot-secret" marks the event machine-specific and gives no
-// PCR 9 value. Without the RNG (systemd-boot, the same seed file) and with
-// the RNG but no systemd-boot (the stub started by the firmware from
-// QEMU's FAT disk, which has an MBR, not a GPT ESP: the stub's own
-// refresh_random_seed finds no ESP partition) there is no secret, and
-// "eventlog verify --boot-secret" matches PCR 9 (the initrd event is the
-// one without a secret).
+// The sub-tests: with systemd-boot and the RNG, and with the stub alone
+// on a GPT ESP (gptESP: what real machines have) and the RNG, the guest
+// has /.extra/boot-secret, PCR 4, 7, 11, 12, 13 and PCR 9's command line
+// event match, and "eventlog verify --boot-secret" calls PCR 9
+// unverifiable (neither match nor mismatch, the initrd event named with
+// the reason); without --boot-secret PCR 9 differs at the initrd event.
+// "measure --explain --boot-secret" marks the event machine-specific and
+// gives no PCR 9 value. Without the RNG (systemd-boot, the same seed file)
+// and with the RNG but the stub alone on QEMU's FAT disk (an MBR: the stub
+// finds no ESP partition) there is no secret, and "eventlog verify
+// --boot-secret" matches PCR 9 (the initrd event is the one without a
+// secret).
 func TestBootBootSecret(t *testing.T) {
 	e := setup(t)
 	dir := e.workDir(t)
@@ -69,6 +73,7 @@ func TestBootBootSecret(t *testing.T) {
 		{"systemd-boot with EFI RNG", sdboot, true, []string{"-device", "virtio-rng-pci"}, true},
 		{"systemd-boot without EFI RNG", sdboot, true, nil, false},
 		{"stub alone with EFI RNG", direct, false, []string{"-device", "virtio-rng-pci"}, false},
+		{"stub alone on a GPT ESP with EFI RNG", direct, false, []string{"gptesp", "-device", "virtio-rng-pci"}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			name := "12 boot secret"
@@ -179,4 +184,55 @@ func (e *env) checkBootSecretExplain(t *testing.T, name, efi string) {
 	if !ok {
 		t.Errorf("measure --explain --boot-secret --json: %v\n%s", err, out)
 	}
+}
+
+// gptESP writes dir/esp.img: a 64 MiB disk with a GPT (sfdisk) whose one
+// partition, from 1 MiB on, has the ESP type and a FAT file system
+// (mkfs.vfat) holding the ESP's files (mtools' mmd and mcopy). Real ESPs
+// look like this, and systemd-stub looks for its ESP partition in the GPT
+// (src/boot/part-discovery.c, partition_open), which QEMU's FAT disk has
+// not.
+func gptESP(t *testing.T, dir string, files []espFile) string {
+	t.Helper()
+	need(t, "sfdisk", "mkfs.vfat", "mmd", "mcopy")
+	img := filepath.Join(dir, "esp.img")
+	const size, start = 64 << 20, 1 << 20
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, size); err != nil {
+		t.Fatal(err)
+	}
+	run := func(stdin string, name string, args ...string) {
+		cmd := exec.Command(name, args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		}
+	}
+	run("label: gpt\nstart=2048, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n", "sfdisk", "--quiet", img)
+	// The partition ends 33 sectors before the disk's end (the backup GPT);
+	// mkfs.vfat takes its size in 1 KiB blocks.
+	run("", "mkfs.vfat", "-F", "32", "-S", "512", "--offset", "2048", img, fmt.Sprint((size-start-34*512)/1024))
+	at := fmt.Sprintf("%s@@%d", img, start)
+	dirs := map[string]bool{}
+	for _, f := range files {
+		parts := strings.Split(f.path, "/")
+		for i := 1; i < len(parts); i++ {
+			d := strings.Join(parts[:i], "/")
+			if !dirs[d] {
+				dirs[d] = true
+				run("", "mmd", "-i", at, "::/"+d)
+			}
+		}
+		from := f.from
+		if from == "" {
+			from = filepath.Join(dir, "esp-"+strings.ReplaceAll(f.path, "/", "_"))
+			if err := os.WriteFile(from, f.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run("", "mcopy", "-i", at, from, "::/"+f.path)
+	}
+	return img
 }

@@ -360,6 +360,14 @@ func (e *env) qemuESP(t *testing.T, files []espFile, state string, timeout time.
 			t.Fatal(err)
 		}
 	}
+	// The ESP is QEMU's FAT disk of the directory (an MBR disk), unless
+	// qemuArgs name "gptesp": then a disk image with a GPT whose one
+	// partition has the ESP type (gptESP; case 12).
+	espDrive := "file=fat:rw:" + filepath.Join(dir, "esp") + ",format=raw,if=virtio"
+	if slices.Contains(qemuArgs, "gptesp") {
+		espDrive = "file=" + gptESP(t, dir, files) + ",format=raw,if=virtio"
+		qemuArgs = slices.DeleteFunc(slices.Clone(qemuArgs), func(a string) bool { return a == "gptesp" })
+	}
 	vars := filepath.Join(dir, "vars.fd")
 	copyFile(t, e.sb.vars, vars)
 	sock := filepath.Join(state, "ctrl.sock")
@@ -389,7 +397,7 @@ func (e *env) qemuESP(t *testing.T, files []espFile, state string, timeout time.
 		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + ovmfCode,
 		"-drive", "if=pflash,format=raw,unit=1,file=" + vars,
 		"-chardev", "socket,id=chrtpm,path=" + sock, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-crb,tpmdev=tpm0",
-		"-drive", "file=fat:rw:" + filepath.Join(dir, "esp") + ",format=raw,if=virtio"}, qemuArgs)...)
+		"-drive", espDrive}, qemuArgs)...)
 	qemu.Stdout, qemu.Stderr = &out, &out
 	if err := qemu.Start(); err != nil {
 		t.Fatalf("qemu: %v", err)
