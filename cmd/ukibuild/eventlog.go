@@ -207,6 +207,8 @@ type eventlogVerifyCmd struct {
 	Profile     int    `help:"The profile the stub booted (an '@N' load option; 0, the default, is not measured): PCR 12's profile event and PCR 11 for that profile." default:"0" placeholder:"N"`
 	DTBAuto     string `name:"dtbauto" help:"PCR 11 of a UKI with .dtbauto sections: the index of the one the stub picked (0 is the profile's first), or 'none'." placeholder:"INDEX|none"`
 	EFIFW       string `name:"efifw" help:"PCR 11 of a UKI with .efifw sections, for a stub from 261.1 on: the index of the one the stub picked (0 is the profile's first), or 'none'." placeholder:"INDEX|none"`
+	// JSON prints the report as JSON (attest.Report.MarshalJSON).
+	JSON bool `name:"json" help:"Print the report as JSON instead of text: \"ok\", and per PCR its \"status\" (match, differs or unverifiable) with the first diverging event or the events that could not be checked; the exit code is the same."`
 	quoteFlags
 	eventPrediction
 }
@@ -258,13 +260,23 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 	if err != nil {
 		return c.quoteFlags.explain(c.Log, err)
 	}
-	c.quoteFlags.print(e.stdout, rep.Quote)
-	for _, v := range rep.Values {
-		fmt.Fprintln(e.stdout, v)
+	if c.JSON {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\n", b)
+	} else {
+		c.quoteFlags.print(e.stdout, rep.Quote)
+		for _, v := range rep.Values {
+			fmt.Fprintln(e.stdout, v)
+		}
+		for _, r := range rep.PCRs {
+			fmt.Fprintln(e.stdout, r)
+		}
 	}
 	bad := 0
 	for _, r := range rep.PCRs {
-		fmt.Fprintln(e.stdout, r)
 		if r.Status == attest.Differs {
 			bad++
 		}

@@ -137,6 +137,30 @@ func (e *env) checkBootSecretVerify(t *testing.T, name, what, efi, loader string
 		if !ok {
 			t.Errorf("eventlog verify --boot-secret: %v\n%s", err, out)
 		}
+		out, err = verify("--boot-secret", "--json")
+		var rep struct {
+			OK           bool  `json:"ok"`
+			Unverifiable []int `json:"unverifiable"`
+			PCRs         []struct {
+				PCR        int      `json:"pcr"`
+				Status     string   `json:"status"`
+				Unverified []string `json:"unverified"`
+			} `json:"pcrs"`
+		}
+		// The output is the warning (stderr), the JSON (stdout), the
+		// error line (stderr).
+		jerr := json.NewDecoder(strings.NewReader(out[max(strings.Index(out, "{"), 0):])).Decode(&rep)
+		var statuses []string
+		for _, p := range rep.PCRs {
+			statuses = append(statuses, fmt.Sprintf("%d:%s", p.PCR, p.Status))
+		}
+		ok = err != nil && jerr == nil && !rep.OK && fmt.Sprint(rep.Unverifiable) == "[9]" &&
+			strings.Join(statuses, " ") == "4:match 7:match 9:unverifiable 11:match 12:match 13:match"
+		record(t, name, what+"eventlog verify --boot-secret --json", `"ok": false, "unverifiable": [9]; 4:match 7:match 9:unverifiable 11:match 12:match 13:match`,
+			fmt.Sprintf("ok %v, unverifiable %v; %s (%v)", rep.OK, rep.Unverifiable, strings.Join(statuses, " "), jerr), ok)
+		if !ok {
+			t.Errorf("eventlog verify --boot-secret --json: %v\n%s", err, out)
+		}
 		out, err = verify()
 		ok = err != nil && has(out, append(others, "PCR 9: event 1 differs")...)
 		record(t, name, what+"eventlog verify without --boot-secret", "PCR 9: event 1 differs (the initrd)", oneLine(out), ok)
