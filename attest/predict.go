@@ -2,6 +2,7 @@ package attest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/shim"
 	"github.com/ukibuild/ukibuild/uki"
 )
 
@@ -21,6 +23,48 @@ type predictor struct {
 	banks       []pcr.Bank
 	notes       []string
 	stubVersion string
+	// shim is the boot of shim when it is the last loader, and
+	// shimStartup what it measures when it starts.
+	shim        *shim.Boot
+	shimStartup []pcr.Event
+}
+
+// openShim recognises shim among the loaders (package shim) and prepares
+// its boot: the machine's Secure Boot state and db, dbx, and the shim
+// variables (a fresh install when Machine.Shim is nil). shim must be the
+// last loader, starting the UKI, and the UKI must load no add-on: images
+// shim loads through its LoadImage hook after the UKI, or a second loader
+// behind it, are not predicted yet.
+func (p *predictor) openShim(addons int) error {
+	for i, l := range p.m.Loaders {
+		bin, err := shim.Open(l)
+		if errors.Is(err, shim.ErrNotShim) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if i != len(p.m.Loaders)-1 {
+			return fmt.Errorf("%s: shim %s is followed by another loader: a chain in which shim starts another loader is not predicted yet", l, bin.Version)
+		}
+		if addons > 0 {
+			return fmt.Errorf("%s: shim %s verifies and measures the add-ons the stub loads (through its LoadImage hook): not predicted yet", l, bin.Version)
+		}
+		sm := shim.Machine{SecureBoot: p.m.SecureBoot == nil || !p.m.SecureBoot.Disabled, Banks: p.banks}
+		if sb := p.m.SecureBoot; sb != nil {
+			sm.DB, sm.DBX = sb.DB, sb.DBX
+		}
+		if p.m.Shim != nil {
+			sm.Variables = *p.m.Shim
+		} else {
+			p.note("PCR 7, 14: shim's variables not given: predicted for a fresh install (no MOK enrolled, no SbatLevel set before)")
+		}
+		if p.shim, err = shim.NewBoot(bin, sm); err != nil {
+			return fmt.Errorf("%s: %w", l, err)
+		}
+		p.shimStartup = p.shim.Startup()
+	}
+	return nil
 }
 
 func (p *predictor) note(format string, args ...any) {
@@ -94,6 +138,9 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 	if m.Profile != 0 && slices.Contains(pcrs, 9) {
 		return nil, fmt.Errorf("PCR 9 of profile %d is not predicted (the stub passes the profile's .cmdline and a /.extra/profile archive, which is not modelled); leave out PCR 9", m.Profile)
 	}
+	if err := p.openShim(len(loaded)); err != nil {
+		return nil, err
+	}
 	var auth *authorities
 	if m.SecureBoot != nil && !m.SecureBoot.Disabled {
 		// Under Secure Boot the firmware refuses an image that db does
@@ -135,7 +182,14 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 		pcr4 = pcr4[pre:]
 	}
 	image := func(src Source, i int, entries [][]byte) {
-		if pcr7 != nil {
+		switch {
+		case p.shim != nil && i == len(m.Loaders):
+			// shim, the last loader, measures its variables when it
+			// starts and the authority of the UKI it verifies (its own
+			// events: the firmware does not verify the UKI).
+			add(Loader, p.shimStartup...)
+			add(Loader, auth.shimUKI()...)
+		case pcr7 != nil:
 			add(src, pcr7.authority(entries)...)
 		}
 		if pcr4 != nil {
@@ -144,6 +198,9 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 	}
 	for i := range m.Loaders {
 		image(Loader, i, auth.loader(i))
+	}
+	if auth != nil && p.shim != nil && auth.shimRefusal != nil {
+		return nil, fmt.Errorf("PCR 7: %w; what is measured after the refusal is not predicted", auth.shimRefusal)
 	}
 	image(UKI, len(m.Loaders), auth.uki())
 	if err := ctx.Err(); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/secureboot"
+	"github.com/ukibuild/ukibuild/shim"
 )
 
 // authorities are the db entries that authorized the images of a boot
@@ -19,6 +20,17 @@ type authorities struct {
 	// add-ons never load).
 	ukiEntries [][]byte
 	addons     [][][]byte
+	// shimEvents are shim's PCR 7 events for the UKI it verified (when
+	// shim starts the UKI), shimRefusal its refusal of the UKI.
+	shimEvents  []pcr.Event
+	shimRefusal error
+}
+
+func (a *authorities) shimUKI() []pcr.Event {
+	if a == nil {
+		return nil
+	}
+	return a.shimEvents
 }
 
 func (a *authorities) loader(i int) [][]byte {
@@ -90,6 +102,19 @@ func (p *predictor) findAuthorities(addons []pcr.Addon) (*authorities, error) {
 			return nil, &NotAuthorizedError{What: "boot loader", Path: l, Err: err}
 		}
 		a.loaders = append(a.loaders, e)
+	}
+	if p.shim != nil {
+		// shim, not the firmware, verifies the UKI.
+		_, evs, err := p.shim.VerifyFile(p.path)
+		if errors.Is(err, shim.ErrRefused) {
+			a.shimRefusal = err
+			return a, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		a.shimEvents = evs
+		return a, nil
 	}
 	if a.ukiEntries, err = authorize(p.path); err != nil {
 		var r *secureboot.Refusal
