@@ -42,10 +42,8 @@ type Binary struct {
 	// SBAT is shim's own .sbat section (CSV).
 	SBAT string
 
-	vendorCert *x509.Certificate
-	vendorDB   *secureboot.Database
-	vendorDBX  *secureboot.Database
-	buildCert  bool
+	// buildCert: the image has ENABLE_SHIM_CERT's messages (Read).
+	buildCert bool
 }
 
 // FormatError is a shim image that lacks what shim's measurements depend
@@ -239,20 +237,19 @@ func (b *Binary) readVendorCert(d []byte) error {
 		// cert.S takes either a DER certificate (VENDOR_CERT_FILE) or
 		// signature lists (VENDOR_DB_FILE); the section does not say
 		// which, the content does.
-		if c, err := x509.ParseCertificate(auth); err == nil {
-			b.VendorCert, b.vendorCert = auth, c
-		} else if db, err2 := secureboot.ParseSignatureLists(auth); err2 == nil {
-			b.VendorDB, b.vendorDB = auth, db
+		if _, err := x509.ParseCertificate(auth); err == nil {
+			b.VendorCert = auth
+		} else if _, err2 := secureboot.ParseSignatureLists(auth); err2 == nil {
+			b.VendorDB = auth
 		} else {
 			return &FormatError{Defect: fmt.Sprintf(".vendor_cert: the authorized part is neither a DER certificate (%v) nor EFI signature lists (%v)", err, err2)}
 		}
 	}
 	if len(deauth) > 0 {
-		db, err := secureboot.ParseSignatureLists(deauth)
-		if err != nil {
+		if _, err := secureboot.ParseSignatureLists(deauth); err != nil {
 			return &FormatError{Defect: fmt.Sprintf(".vendor_cert: the deauthorized part: %v", err)}
 		}
-		b.VendorDBX, b.vendorDBX = deauth, db
+		b.VendorDBX = deauth
 	}
 	return nil
 }

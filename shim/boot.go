@@ -90,21 +90,22 @@ type Machine struct {
 // shim does (Startup, then Verify for each image in order): shim measures
 // a variable's content only once per boot.
 type Boot struct {
-	bin      *Binary
-	m        Machine
-	banks    []pcr.Bank
-	db, dbx  *secureboot.Database
-	mokListX *secureboot.Database
+	bin        *Binary
+	vendorCert *x509.Certificate
+	vendorDB   *secureboot.Database
+	vendorDBX  *secureboot.Database
+	m          Machine
+	banks      []pcr.Bank
+	db, dbx    *secureboot.Database
+	mokListX   *secureboot.Database
 	// mokListRT is the MokListRT shim mirrors (the vendor certificate as
 	// a signature list, then MokList).
-	mokListRT    []byte
-	mokListRTDB  *secureboot.Database
-	sbatLevel    string
-	ignoreDB     bool
-	measured     []measuredVar
-	startup      []pcr.Event
-	startupDone  bool
-	measuredMode string
+	mokListRT   []byte
+	mokListRTDB *secureboot.Database
+	sbatLevel   string
+	ignoreDB    bool
+	measured    []measuredVar
+	startupDone bool
 }
 
 type measuredVar struct {
@@ -122,6 +123,26 @@ func NewBoot(bin *Binary, m Machine) (*Boot, error) {
 	}
 	b := &Boot{bin: bin, m: m, banks: pcr.NormalizeBanks(m.Banks)}
 	var err error
+	if bin.VendorCert != nil && bin.VendorDB != nil {
+		return nil, errors.New("shim: a vendor certificate and a vendor db (shim is built with one or the other)")
+	}
+	if bin.VendorCert != nil {
+		if b.vendorCert, err = x509.ParseCertificate(bin.VendorCert); err != nil {
+			return nil, fmt.Errorf("shim's vendor certificate: %w", err)
+		}
+	}
+	if b.vendorDB, err = secureboot.ParseSignatureLists(bin.VendorDB); err != nil {
+		return nil, fmt.Errorf("shim's vendor db: %w", err)
+	}
+	if b.vendorDBX, err = secureboot.ParseSignatureLists(bin.VendorDBX); err != nil {
+		return nil, fmt.Errorf("shim's built-in dbx: %w", err)
+	}
+	if _, err := parseSbatLevel(bin.SbatLevelAutomatic); err != nil {
+		return nil, fmt.Errorf("shim's automatic SBAT level: %w", err)
+	}
+	if _, err := parseSbatLevel(bin.SbatLevelLatest); err != nil {
+		return nil, fmt.Errorf("shim's latest SBAT level: %w", err)
+	}
 	if b.db, err = secureboot.ParseSignatureLists(m.DB); err != nil {
 		return nil, fmt.Errorf("the Secure Boot db variable: %w", err)
 	}
@@ -337,7 +358,6 @@ func (b *Boot) Startup() []pcr.Event {
 	if len(v.MokPolicy) > 0 {
 		evs = append(evs, b.logEvent(14, "MokPolicy", v.MokPolicy, "the MokPolicy variable"))
 	}
-	b.startup = evs
 	return evs
 }
 
@@ -438,13 +458,13 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr
 		guid pcr.GUID
 		db   *secureboot.Database
 	}
-	deny := []list{{"dbx", pcr.EFIImageSecurityDB, b.bin.vendorDBX}, {"dbx", pcr.EFIImageSecurityDB, b.dbx}}
+	deny := []list{{"dbx", pcr.EFIImageSecurityDB, b.vendorDBX}, {"dbx", pcr.EFIImageSecurityDB, b.dbx}}
 	var allow []list
 	if !b.ignoreDB {
 		allow = append(allow, list{"db", pcr.EFIImageSecurityDB, b.db})
 	}
-	if b.bin.vendorDB != nil {
-		allow = append(allow, list{"vendor_db", pcr.EFIImageSecurityDB, b.bin.vendorDB})
+	if len(b.bin.VendorDB) > 0 {
+		allow = append(allow, list{"vendor_db", pcr.EFIImageSecurityDB, b.vendorDB})
 	}
 	allow = append(allow, list{"MokListRT", LockGUID, b.mokListRTDB})
 	// findHash is check_db_hash_in_ram: the first entry of a list of the
@@ -560,9 +580,9 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr
 				break
 			}
 		}
-		if found == nil && b.bin.vendorCert != nil && s.ChainsTo(b.bin.vendorCert) {
+		if found == nil && b.vendorCert != nil && s.ChainsTo(b.vendorCert) {
 			evs = append(evs, b.measureVariable("Shim", LockGUID, b.bin.VendorCert, "shim's built-in certificate, which authorized an image")...)
-			found = &Authority{Variable: "Shim", GUID: LockGUID, Data: bytes.Clone(b.bin.VendorCert), Certificate: b.bin.vendorCert}
+			found = &Authority{Variable: "Shim", GUID: LockGUID, Data: bytes.Clone(b.bin.VendorCert), Certificate: b.vendorCert}
 		}
 		if found == nil {
 			why := "chains to no certificate of db, MokListRT or shim's"

@@ -38,6 +38,9 @@ var cases = []string{
 	"10 keys enrolled from EFI signature lists",
 	"10 UKI's hash in dbx",
 	"11 UKI signed with systemd-sbsign's attributes",
+	"12 shim 16.1 starts the UKI",
+	"12 shim 16.1, UKI signed by an enrolled MOK",
+	"12 shim 16.1 refuses a wrong-key UKI",
 }
 
 type row struct {
