@@ -56,8 +56,8 @@ type Machine struct {
 	// order, the last one starting the UKI. Their PCR 4 images and PCR 7
 	// authorities are predicted; what they measure themselves is not,
 	// except for shim (recognised by its .data.ident section; package
-	// shim): its PCR 7 and PCR 14 events, and the PCR 7 authority of the
-	// image it verifies and starts (shim must be the last loader).
+	// shim): its PCR 7 and PCR 14 events, and the PCR 7 authority of each
+	// image after it, which shim, not the firmware, verifies.
 	Loaders []string
 	// Shim are the shim variables of the machine (MokList, SbatLevel,
 	// ...), for a shim among Loaders; nil: none (a fresh install with no

@@ -23,18 +23,21 @@ type predictor struct {
 	banks       []pcr.Bank
 	notes       []string
 	stubVersion string
-	// shim is the boot of shim when it is the last loader, and
-	// shimStartup what it measures when it starts.
+	// shim is the boot of shim when it is among the loaders (at
+	// shimIndex), and shimStartup what it measures when it starts.
 	shim        *shim.Boot
+	shimIndex   int
 	shimStartup []pcr.Event
 }
 
 // openShim recognises shim among the loaders (package shim) and prepares
 // its boot: the machine's Secure Boot state and db, dbx, and the shim
-// variables (a fresh install when Machine.Shim is nil). shim must be the
-// last loader, starting the UKI, and the UKI must load no add-on: images
-// shim loads through its LoadImage hook after the UKI, or a second loader
-// behind it, are not predicted yet.
+// variables (a fresh install when Machine.Shim is nil). shim verifies
+// and measures every image after it (the next loader through its own
+// loader, the ones after through its LoadImage hook, which shim 16.1
+// installs under Secure Boot when it has a vendor certificate or dbx:
+// shim.c, shim_init, hook_system_services); the add-ons the stub would
+// load through that hook are not predicted yet, nor a second shim.
 func (p *predictor) openShim(addons int) error {
 	for i, l := range p.m.Loaders {
 		bin, err := shim.Open(l)
@@ -44,8 +47,8 @@ func (p *predictor) openShim(addons int) error {
 		if err != nil {
 			return err
 		}
-		if i != len(p.m.Loaders)-1 {
-			return fmt.Errorf("%s: shim %s is followed by another loader: a chain in which shim starts another loader is not predicted yet", l, bin.Version)
+		if p.shim != nil {
+			return fmt.Errorf("%s: a second shim in the chain: not predicted", l)
 		}
 		if addons > 0 {
 			return fmt.Errorf("%s: shim %s verifies and measures the add-ons the stub loads (through its LoadImage hook): not predicted yet", l, bin.Version)
@@ -62,6 +65,7 @@ func (p *predictor) openShim(addons int) error {
 		if p.shim, err = shim.NewBoot(bin, sm); err != nil {
 			return fmt.Errorf("%s: %w", l, err)
 		}
+		p.shimIndex = i
 		p.shimStartup = p.shim.Startup()
 	}
 	return nil
@@ -183,12 +187,14 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 	}
 	image := func(src Source, i int, entries [][]byte) {
 		switch {
-		case p.shim != nil && i == len(m.Loaders):
-			// shim, the last loader, measures its variables when it
-			// starts and the authority of the UKI it verifies (its own
-			// events: the firmware does not verify the UKI).
-			add(Loader, p.shimStartup...)
-			add(Loader, auth.shimUKI()...)
+		case p.shim != nil && i > p.shimIndex:
+			// shim measures its variables when it starts, and the
+			// authority of each image it verifies (its own events: the
+			// firmware does not verify these images).
+			if i == p.shimIndex+1 {
+				add(Loader, p.shimStartup...)
+			}
+			add(Loader, auth.shimVerified(i)...)
 		case pcr7 != nil:
 			add(src, pcr7.authority(entries)...)
 		}
@@ -196,11 +202,11 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 			add(src, pcr4[i])
 		}
 	}
+	if auth != nil && auth.shimRefusal != nil {
+		return nil, fmt.Errorf("PCR 7: %w; what is measured after the refusal is not predicted", auth.shimRefusal)
+	}
 	for i := range m.Loaders {
 		image(Loader, i, auth.loader(i))
-	}
-	if auth != nil && p.shim != nil && auth.shimRefusal != nil {
-		return nil, fmt.Errorf("PCR 7: %w; what is measured after the refusal is not predicted", auth.shimRefusal)
 	}
 	image(UKI, len(m.Loaders), auth.uki())
 	if err := ctx.Err(); err != nil {

@@ -20,17 +20,18 @@ type authorities struct {
 	// add-ons never load).
 	ukiEntries [][]byte
 	addons     [][][]byte
-	// shimEvents are shim's PCR 7 events for the UKI it verified (when
-	// shim starts the UKI), shimRefusal its refusal of the UKI.
-	shimEvents  []pcr.Event
+	// shimEvents are shim's PCR 7 events for the images it verified, by
+	// their position in the chain (loaders, then the UKI); shimRefusal is
+	// its refusal of one (nothing after it is verified).
+	shimEvents  map[int][]pcr.Event
 	shimRefusal error
 }
 
-func (a *authorities) shimUKI() []pcr.Event {
+func (a *authorities) shimVerified(i int) []pcr.Event {
 	if a == nil {
 		return nil
 	}
-	return a.shimEvents
+	return a.shimEvents[i]
 }
 
 func (a *authorities) loader(i int) [][]byte {
@@ -95,26 +96,41 @@ func (p *predictor) findAuthorities(addons []pcr.Addon) (*authorities, error) {
 		}
 		return out, nil
 	}
-	a := &authorities{}
-	for _, l := range p.m.Loaders {
+	a := &authorities{shimEvents: map[int][]pcr.Event{}}
+	// byShim verifies image i of the chain (a loader after shim, or the
+	// UKI) as shim does: shim, not the firmware, verifies every image
+	// loaded after it (its own loader, and its LoadImage hook).
+	byShim := func(i int, path string) (bool, error) {
+		if p.shim == nil || i <= p.shimIndex {
+			return false, nil
+		}
+		_, evs, err := p.shim.VerifyFile(path)
+		if errors.Is(err, shim.ErrRefused) {
+			a.shimRefusal = err
+			return true, nil
+		}
+		if err != nil {
+			return true, err
+		}
+		a.shimEvents[i] = evs
+		return true, nil
+	}
+	for i, l := range p.m.Loaders {
+		if done, err := byShim(i, l); done || err != nil {
+			if err != nil || a.shimRefusal != nil {
+				return a, err
+			}
+			a.loaders = append(a.loaders, nil)
+			continue
+		}
 		e, err := authorize(l)
 		if err != nil {
 			return nil, &NotAuthorizedError{What: "boot loader", Path: l, Err: err}
 		}
 		a.loaders = append(a.loaders, e)
 	}
-	if p.shim != nil {
-		// shim, not the firmware, verifies the UKI.
-		_, evs, err := p.shim.VerifyFile(p.path)
-		if errors.Is(err, shim.ErrRefused) {
-			a.shimRefusal = err
-			return a, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		a.shimEvents = evs
-		return a, nil
+	if done, err := byShim(len(p.m.Loaders), p.path); done || err != nil {
+		return a, err
 	}
 	if a.ukiEntries, err = authorize(p.path); err != nil {
 		var r *secureboot.Refusal

@@ -74,6 +74,10 @@ func TestRecordedShimBoots(t *testing.T) {
 		authority []byte // the UEFI_VARIABLE_DATA shim logs for the UKI
 	}{
 		{"ovmf-sb-shim161-fresh.bin", shim.Variables{}, pcr.VariableData(pcr.EFIImageSecurityDB, "db", dbEntry)},
+		// shim → systemd-boot → UKI: shim logs the db entry once, for
+		// systemd-boot; the UKI, which systemd-boot loads through shim's
+		// LoadImage hook, has the same authority and adds no event.
+		{"ovmf-sb-shim161-sdboot.bin", shim.Variables{}, pcr.VariableData(pcr.EFIImageSecurityDB, "db", dbEntry)},
 		{"ovmf-sb-shim161-mok.bin", shim.Variables{MokList: pcr.X509SignatureList(shim.LockGUID, mok)},
 			pcr.VariableData(shim.LockGUID, "MokListRT", pcr.SignatureData(shim.LockGUID, mok))},
 	} {

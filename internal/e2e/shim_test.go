@@ -33,6 +33,11 @@ const shimLockGUID = "605dab50-e046-4300-abb6-3dd810dd8b23"
 //     shim authorizes it by MokListRT (its PCR 7 authority "MokListRT"),
 //     and PCR 14's MokList event covers the MOK (--mok), so PCR 14
 //     differs from the fresh install's;
+//   - shim starts systemd-boot 262 (signed with the db key, as
+//     grubx64.efi), which starts the UKI as a Type #2 entry through the
+//     firmware's LoadImage, which shim hooks: shim verifies and measures
+//     both (PCR 7: its "db" authority once, for systemd-boot; PCR 4: both
+//     images);
 //   - a UKI signed by a key in neither db nor MokList: shim prints
 //     "Verification failed: (0x1A) Security Violation" and nothing of the
 //     UKI runs.
@@ -126,6 +131,25 @@ func TestBootShim(t *testing.T) {
 		if d := os.Getenv("UKIBUILD_E2E_SAVE"); d != "" {
 			copyFile(t, mok.cert, filepath.Join(d, "mok.pem"))
 		}
+	})
+
+	t.Run("sdboot", func(t *testing.T) {
+		const name = "12 shim 16.1 starts systemd-boot 262, which starts the UKI"
+		d := e.workDir(t)
+		efi := filepath.Join(d, "ukibuild.efi")
+		e.buildSigned(t, efi, e.sb.db, e.ukiArgs(t, "262")...)
+		loader := filepath.Join(d, "systemd-bootx64.efi")
+		e.run(t, "sign", e.tools.Path(t, "UKIBUILD_SYSTEMD_BOOT_262"), "-o", loader, "--key", e.sb.db.key, "--cert", e.sb.db.cert)
+		res := e.bootESP(t, efi, []espFile{
+			{path: "EFI/BOOT/BOOTX64.EFI", from: shimPath},
+			{path: "EFI/BOOT/mmx64.efi", from: mmPath},
+			{path: "EFI/BOOT/grubx64.efi", from: loader},
+			{path: "EFI/Linux/ukibuild.efi", from: efi},
+			{path: "loader/loader.conf", data: []byte(sdbootLoaderConf)},
+		}, newTPMState(t, e.workDir(t)))
+		checkLoaderConfEvent(t, name, res)
+		e.checkShimVerify(t, name, efi, shimPath, res, []string{"--loader", loader})
+		saveShimVector(t, e, "sdboot", efi, shimPath, res)
 	})
 
 	t.Run("wrong-key", func(t *testing.T) {
