@@ -97,3 +97,31 @@ func TestEventlogVerifyShim(t *testing.T) {
 		t.Errorf("shim 15.8: exit %d, want a refusal:\n%s", code, e)
 	}
 }
+
+// TestEventlogVerifyShimOtherVersionPCR4: PCR 4 alone does not depend on
+// shim's version (shim measures the next image as the firmware would), so
+// a shim whose measurements were not examined still gets PCR 4 predicted.
+func TestEventlogVerifyShimOtherVersionPCR4(t *testing.T) {
+	f := getFixture(t)
+	dir := t.TempDir()
+	data, err := os.ReadFile(f.tools.Path(t, "UKIBUILD_SHIM_161"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "shim-15.8.efi")
+	if err := os.WriteFile(other, bytes.Replace(data, []byte("$Version: 16.1 $"), []byte("$Version: 15.8 $"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	efi := filepath.Join(dir, "uki.efi")
+	if code, _, e := runOurs("build", "--stub", f.stubs["262"], "--linux", f.kernel, "--cmdline", "other", "--os-release", "ID=other", "--output", efi); code != 0 {
+		t.Fatalf("build: %s", e)
+	}
+	code, out, e := runOurs("measure", efi, "--explain", "--pcrs", "4", "--bank", "sha256", "--loader", other)
+	if code != 0 || !strings.Contains(out, "EV_EFI_BOOT_SERVICES_APPLICATION shim-15.8.efi (Authenticode digest)") {
+		t.Errorf("measure --explain --pcrs 4 --loader shim-15.8.efi: exit %d\n%s%s", code, out, e)
+	}
+	code, _, e = runOurs("measure", efi, "--explain", "--pcrs", "4,14", "--bank", "sha256", "--loader", other)
+	if code != 1 || !strings.Contains(e, "shim 15.8: its measurements were not examined") {
+		t.Errorf("measure --explain --pcrs 4,14 --loader shim-15.8.efi: exit %d, want a refusal\n%s", code, e)
+	}
+}
