@@ -87,6 +87,24 @@ func TestBootShim(t *testing.T) {
 		if !ok {
 			t.Errorf("%s: eventlog verify with a changed shim: %v\n%s", name, err, out)
 		}
+		// A byte of the UKI's .linux changed: PCR 4 differs at the UKI's
+		// event, PCR 11 at .linux's.
+		u, err := os.ReadFile(efi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const uat = 5000000 // inside .linux
+		u[uat] ^= 0xff
+		changedUKI := filepath.Join(e.workDir(t), "grubx64.changed.efi")
+		if err := os.WriteFile(changedUKI, u, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err = exec.Command(e.ukibuild, "eventlog", "verify", log, "--uki", changedUKI, "--loader", shimPath, "--boot-attempts", "2", "--pcrs", "4,11,14").CombinedOutput()
+		ok = err != nil && strings.Contains(string(out), "PCR 4: event 5 differs") && strings.Contains(string(out), "PCR 11: event 1 differs") && strings.Contains(string(out), "PCR 14: match")
+		record(t, name, fmt.Sprintf("eventlog verify --pcrs 4,11,14, UKI byte %d changed", uat), "fails: PCR 4 event 5 (UKI), PCR 11 event 1 (.linux); PCR 14 matches", oneLine(string(out)), ok)
+		if !ok {
+			t.Errorf("%s: eventlog verify with a changed UKI: %v\n%s", name, err, out)
+		}
 		saveShimVector(t, e, "fresh", efi, shimPath, res)
 	})
 
@@ -149,6 +167,26 @@ func TestBootShim(t *testing.T) {
 		}, newTPMState(t, e.workDir(t)))
 		checkLoaderConfEvent(t, name, res)
 		e.checkShimVerify(t, name, efi, shimPath, res, []string{"--loader", loader})
+		// A byte of systemd-boot changed: PCR 4 differs at its event.
+		b, err := os.ReadFile(loader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[0x2000] ^= 0xff // inside .text
+		changed := filepath.Join(d, "systemd-bootx64.changed.efi")
+		if err := os.WriteFile(changed, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		log := filepath.Join(d, "eventlog.bin")
+		if err := os.WriteFile(log, res.evlog, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(e.ukibuild, "eventlog", "verify", log, "--uki", efi, "--loader", shimPath, "--loader", changed, "--boot-attempts", "2", "--pcrs", "4,14").CombinedOutput()
+		ok := err != nil && strings.Contains(string(out), "PCR 4: event 5 differs") && strings.Contains(string(out), "PCR 14: match")
+		record(t, name, "eventlog verify --pcrs 4,14, systemd-boot byte 0x2000 changed", "fails: PCR 4 event 5 (systemd-boot); PCR 14 matches", oneLine(string(out)), ok)
+		if !ok {
+			t.Errorf("%s: eventlog verify with a changed systemd-boot: %v\n%s", name, err, out)
+		}
 		saveShimVector(t, e, "sdboot", efi, shimPath, res)
 	})
 
