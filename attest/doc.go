@@ -8,7 +8,10 @@
 // images it starts; PCR 7: Secure Boot's variables and the db entry that
 // authorized each image), Linux's EFI stub (PCR 9: the command line and
 // the initrd) and systemd-stub (PCR 11: the UKI's sections; PCR 12 and 13:
-// load options, profile, add-ons, credentials and extensions) measure.
+// load options, profile, add-ons, credentials and extensions) measure,
+// and shim when it is among the boot loaders (package shim: PCR 14, its
+// MOK lists; PCR 7, its SbatLevel and the authority of each image it
+// verifies).
 // Machine describes what the verifier knows of the machine; anything it
 // leaves out is taken at its default (a direct boot by the firmware, one
 // boot attempt, the default profile) and said so in the Reference's Notes

@@ -2,13 +2,15 @@ package attest
 
 import (
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/shim"
 )
 
 // PredictedPCRs are the PCRs Predict can predict.
-var predictedPCRs = []int{4, 7, 9, 11, 12, 13}
+var predictedPCRs = []int{4, 7, 9, 11, 12, 13, 14}
 
-// PredictedPCRs returns the PCRs Predict can predict: 4, 7, 9, 11, 12 and
-// 13.
+// PredictedPCRs returns the PCRs Predict can predict: 4, 7, 9, 11, 12, 13
+// and 14 (which only shim measures into: without shim among the loaders it
+// has no events).
 func PredictedPCRs() []int { return append([]int(nil), predictedPCRs...) }
 
 // Machine is what a verifier knows about the machine that boots a UKI:
@@ -52,8 +54,15 @@ type Machine struct {
 	// Loaders are the boot loader images (shim, systemd-boot; paths to the
 	// signed files as on the ESP) the firmware started before the UKI, in
 	// order, the last one starting the UKI. Their PCR 4 images and PCR 7
-	// authorities are predicted; what they measure themselves is not.
+	// authorities are predicted; what they measure themselves is not,
+	// except for shim (recognised by its .data.ident section; package
+	// shim): its PCR 7 and PCR 14 events, and the PCR 7 authority of each
+	// image after it, which shim, not the firmware, verifies.
 	Loaders []string
+	// Shim are the shim variables of the machine (MokList, SbatLevel,
+	// ...), for a shim among Loaders; nil: none (a fresh install with no
+	// MOK enrolled).
+	Shim *shim.Variables
 
 	// ESP is the root of the EFI system partition, for the global
 	// credentials (/loader/credentials/*.cred), extensions

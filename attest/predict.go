@@ -2,6 +2,7 @@ package attest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/shim"
 	"github.com/ukibuild/ukibuild/uki"
 )
 
@@ -21,6 +23,59 @@ type predictor struct {
 	banks       []pcr.Bank
 	notes       []string
 	stubVersion string
+	// shim is the boot of shim when it is among the loaders (at
+	// shimIndex), and shimStartup what it measures when it starts.
+	shim        *shim.Boot
+	shimIndex   int
+	shimStartup []pcr.Event
+}
+
+// openShim recognises shim among the loaders (package shim) and prepares
+// its boot: the machine's Secure Boot state and db, dbx, and the shim
+// variables (a fresh install when Machine.Shim is nil). shim verifies
+// and measures every image after it (the next loader through its own
+// loader, the ones after through its LoadImage hook, which shim 16.1
+// installs under Secure Boot when it has a vendor certificate or dbx:
+// shim.c, shim_init, hook_system_services); the add-ons the stub would
+// load through that hook are not predicted yet, nor a second shim.
+//
+// Only PCR 7 and 14 depend on shim: without them shim is not read (and any
+// version of it passes: the images it starts are measured into PCR 4 as
+// the firmware would).
+func (p *predictor) openShim(addons int, needed bool) error {
+	if !needed {
+		return nil
+	}
+	for i, l := range p.m.Loaders {
+		bin, err := shim.Open(l)
+		if errors.Is(err, shim.ErrNotShim) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if p.shim != nil {
+			return fmt.Errorf("%s: a second shim in the chain: not predicted", l)
+		}
+		if addons > 0 {
+			return fmt.Errorf("%s: shim %s verifies and measures the add-ons the stub loads (through its LoadImage hook): not predicted yet", l, bin.Version)
+		}
+		sm := shim.Machine{SecureBoot: p.m.SecureBoot == nil || !p.m.SecureBoot.Disabled, Banks: p.banks}
+		if sb := p.m.SecureBoot; sb != nil {
+			sm.DB, sm.DBX = sb.DB, sb.DBX
+		}
+		if p.m.Shim != nil {
+			sm.Variables = *p.m.Shim
+		} else {
+			p.note("PCR 7, 14: shim's variables not given: predicted for a fresh install (no MOK enrolled, no SbatLevel set before)")
+		}
+		if p.shim, err = shim.NewBoot(bin, sm); err != nil {
+			return fmt.Errorf("%s: %w", l, err)
+		}
+		p.shimIndex = i
+		p.shimStartup = p.shim.Startup()
+	}
+	return nil
 }
 
 func (p *predictor) note(format string, args ...any) {
@@ -94,6 +149,9 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 	if m.Profile != 0 && slices.Contains(pcrs, 9) {
 		return nil, fmt.Errorf("PCR 9 of profile %d is not predicted (the stub passes the profile's .cmdline and a /.extra/profile archive, which is not modelled); leave out PCR 9", m.Profile)
 	}
+	if err := p.openShim(len(loaded), slices.Contains(pcrs, 7) || slices.Contains(pcrs, 14)); err != nil {
+		return nil, err
+	}
 	var auth *authorities
 	if m.SecureBoot != nil && !m.SecureBoot.Disabled {
 		// Under Secure Boot the firmware refuses an image that db does
@@ -135,12 +193,24 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 		pcr4 = pcr4[pre:]
 	}
 	image := func(src Source, i int, entries [][]byte) {
-		if pcr7 != nil {
+		switch {
+		case p.shim != nil && i > p.shimIndex:
+			// shim measures its variables when it starts, and the
+			// authority of each image it verifies (its own events: the
+			// firmware does not verify these images).
+			if i == p.shimIndex+1 {
+				add(Loader, p.shimStartup...)
+			}
+			add(Loader, auth.shimVerified(i)...)
+		case pcr7 != nil:
 			add(src, pcr7.authority(entries)...)
 		}
 		if pcr4 != nil {
 			add(src, pcr4[i])
 		}
+	}
+	if auth != nil && auth.shimRefusal != nil {
+		return nil, fmt.Errorf("PCR 7: %w; what is measured after the refusal is not predicted", auth.shimRefusal)
 	}
 	for i := range m.Loaders {
 		image(Loader, i, auth.loader(i))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/secureboot"
+	"github.com/ukibuild/ukibuild/shim"
 )
 
 // authorities are the db entries that authorized the images of a boot
@@ -19,6 +20,18 @@ type authorities struct {
 	// add-ons never load).
 	ukiEntries [][]byte
 	addons     [][][]byte
+	// shimEvents are shim's PCR 7 events for the images it verified, by
+	// their position in the chain (loaders, then the UKI); shimRefusal is
+	// its refusal of one (nothing after it is verified).
+	shimEvents  map[int][]pcr.Event
+	shimRefusal error
+}
+
+func (a *authorities) shimVerified(i int) []pcr.Event {
+	if a == nil {
+		return nil
+	}
+	return a.shimEvents[i]
 }
 
 func (a *authorities) loader(i int) [][]byte {
@@ -83,13 +96,41 @@ func (p *predictor) findAuthorities(addons []pcr.Addon) (*authorities, error) {
 		}
 		return out, nil
 	}
-	a := &authorities{}
-	for _, l := range p.m.Loaders {
+	a := &authorities{shimEvents: map[int][]pcr.Event{}}
+	// byShim verifies image i of the chain (a loader after shim, or the
+	// UKI) as shim does: shim, not the firmware, verifies every image
+	// loaded after it (its own loader, and its LoadImage hook).
+	byShim := func(i int, path string) (bool, error) {
+		if p.shim == nil || i <= p.shimIndex {
+			return false, nil
+		}
+		_, evs, err := p.shim.VerifyFile(path)
+		if errors.Is(err, shim.ErrRefused) {
+			a.shimRefusal = err
+			return true, nil
+		}
+		if err != nil {
+			return true, err
+		}
+		a.shimEvents[i] = evs
+		return true, nil
+	}
+	for i, l := range p.m.Loaders {
+		if done, err := byShim(i, l); done || err != nil {
+			if err != nil || a.shimRefusal != nil {
+				return a, err
+			}
+			a.loaders = append(a.loaders, nil)
+			continue
+		}
 		e, err := authorize(l)
 		if err != nil {
 			return nil, &NotAuthorizedError{What: "boot loader", Path: l, Err: err}
 		}
 		a.loaders = append(a.loaders, e)
+	}
+	if done, err := byShim(len(p.m.Loaders), p.path); done || err != nil {
+		return a, err
 	}
 	if a.ukiEntries, err = authorize(p.path); err != nil {
 		var r *secureboot.Refusal

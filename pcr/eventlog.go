@@ -1,6 +1,7 @@
 package pcr
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -65,7 +66,9 @@ func describe(t EventType, data []byte) string {
 	case EvEFIAction, EvAction:
 		return strings.TrimRight(string(data), "\x00")
 	case EvIPL:
-		if s, ok := utf16String(data); ok {
+		// systemd writes UTF-16 strings, shim ("MokList\0") and GRUB
+		// ASCII ones: a byte that is not 0 at an odd offset is ASCII.
+		if s, ok := utf16String(data); ok && !asciiIPL(data) {
 			return s
 		}
 		return strings.TrimRight(string(data), "\x00")
@@ -89,6 +92,19 @@ func describe(t EventType, data []byte) string {
 		return "PE image"
 	}
 	return fmt.Sprintf("%d bytes of event data", len(data))
+}
+
+// asciiIPL reports whether EV_IPL data is an ASCII string: some byte at an
+// odd offset before the terminating NULs is not 0 (in UTF-16LE text of
+// ASCII characters all are).
+func asciiIPL(b []byte) bool {
+	t := bytes.TrimRight(b, "\x00")
+	for i := 1; i < len(t); i += 2 {
+		if t[i] != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func utf16String(b []byte) (string, bool) {

@@ -234,3 +234,26 @@ func TestEventLogVectorsPCR11(t *testing.T) {
 		t.Logf("%s: PCR 11 events describe %v", v.name, names)
 	}
 }
+
+// TestEventLogShimIPLDescriptions: shim's EV_IPL events carry ASCII names
+// with a NUL ("MokList\0"), not UTF-16 as systemd's: the recorded shim 16.1
+// boot (testvectors/eventlog/ovmf-sb-shim161-fresh.bin) describes its PCR 14
+// events by those names.
+func TestEventLogShimIPLDescriptions(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "testvectors", "eventlog", "ovmf-sb-shim161-fresh.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := pcr.ParseEventLog(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range pcr.Select(evs, []int{14}) {
+		got = append(got, ev.Type.String()+" "+ev.Description)
+	}
+	want := []string{"EV_IPL MokList", "EV_IPL MokListX", "EV_IPL MokListTrusted"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("PCR 14 events %q, want %q", got, want)
+	}
+}

@@ -54,6 +54,10 @@ type Entry struct {
 	// Certificate is Data parsed, for CertX509 entries whose data starts
 	// with a certificate (nil otherwise).
 	Certificate *x509.Certificate
+	// List is the position of the EFI_SIGNATURE_LIST that holds the
+	// entry among the variable's lists, from 0 (shim, for one, tries only
+	// the first certificate of each list).
+	List int
 }
 
 // SignatureData returns the EFI_SIGNATURE_DATA (Owner, then Data): what EDK2
@@ -152,7 +156,7 @@ func ParseSignatureLists(data []byte) (*Database, error) {
 	// not handle (EFI_CERT_X509_SHA256, EFI_CERT_SHA384, ...), which
 	// desynchronizes the lists that follow; dbx holds such lists.
 	d := &Database{raw: bytes.Clone(data)}
-	for off := 0; off < len(data); {
+	for off, list := 0, 0; off < len(data); list++ {
 		rest := data[off:]
 		if len(rest) < eslHeader {
 			return nil, &FormatError{off, fmt.Sprintf("%d bytes left, fewer than an EFI_SIGNATURE_LIST header (%d)", len(rest), eslHeader)}
@@ -176,7 +180,7 @@ func ParseSignatureLists(data []byte) (*Database, error) {
 			return nil, &FormatError{off, fmt.Sprintf("a %s list has SignatureSize %d, want %d", TypeName(typ), sigSize, want)}
 		}
 		for p := eslHeader + int(headerSize); p < int(listSize); p += int(sigSize) {
-			e := Entry{Type: typ, Data: bytes.Clone(rest[p+16 : p+int(sigSize)])}
+			e := Entry{Type: typ, Data: bytes.Clone(rest[p+16 : p+int(sigSize)]), List: list}
 			copy(e.Owner[:], rest[p:p+16])
 			if typ == CertX509 {
 				c, err := parseCertificatePrefix(e.Data)

@@ -426,3 +426,15 @@ func VerifyFile(path string, opts VerifyOptions) (*Report, error) {
 	}
 	return rep, nil
 }
+
+// ChainsTo reports whether the signature verified (integrity: digest and
+// signature by its signer) and its signer is anchor or chains to anchor
+// through the certificates embedded in the signature, with anchor as the
+// only trusted root: what a verifier that takes one trusted certificate at a
+// time (shim's AuthenticodeVerify against each db or MokList entry) checks.
+func (s *SignatureInfo) ChainsTo(anchor *x509.Certificate) bool {
+	if s.Err != nil || s.Signer == nil || anchor == nil {
+		return false
+	}
+	return chainTo(s.Signer, s.Certificates, []*x509.Certificate{anchor}) != nil
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/secureboot"
+	"github.com/ukibuild/ukibuild/shim"
 )
 
 // eventPrediction are the options that say what booted, shared by
@@ -31,7 +32,11 @@ type eventPrediction struct {
 	// Loader are the boot loader images the firmware started before the
 	// UKI, in order (pcr.FirmwareBoot.Chain: the first from the boot
 	// option, each loading the next, the last loading the UKI).
-	Loader []string `name:"loader" help:"PCR 4, 7: a boot loader image the firmware started before the UKI (shim, systemd-boot), as on the ESP (signed); repeatable, in the order they were started, the last one starting the UKI." placeholder:"FILE.efi"`
+	Loader []string `name:"loader" help:"PCR 4, 7: a boot loader image the firmware started before the UKI (shim, systemd-boot), as on the ESP (signed); repeatable, in the order they were started, the last one starting the UKI. shim (16.1) is recognised: its own PCR 7 and PCR 14 events are predicted too (see --mok, --shim-var)." placeholder:"FILE.efi"`
+	// MOK are certificates or signature lists enrolled in MokList.
+	MOK []string `name:"mok" help:"PCR 7, 14 behind shim: a machine owner key enrolled in MokList: a certificate (PEM or DER; one signature list owned by shim's GUID 605dab50-e046-4300-abb6-3dd810dd8b23, as mokutil --import enrolls it) or EFI signature lists (.esl); repeatable, in enrolment order. Default: none." placeholder:"FILE"`
+	// ShimVars are shim variables' contents, NAME=FILE.
+	ShimVars []string `name:"shim-var" help:"PCR 7, 14 behind shim: a shim variable's data as stored, NAME=FILE, NAME one of MokList (replaces --mok), MokListX, MokListTrusted, MokSBState, MokDBState, MokPolicy, SbatLevel (the level in force before the boot), SbatPolicy; repeatable. Default: a fresh install (none set)." placeholder:"NAME=FILE"`
 	// Consoles are the consoles the firmware offers (pcr.ParseConsoles).
 	Consoles string `name:"consoles" help:"PCR 9: the machine's consoles (serial=N for COM N, virtio, graphics; comma-separated; or none): systemd-stub 262 appends a console= argument for each to a command line that has none, and Linux measures it. Without it every outcome of the stub's rule is predicted, and eventlog verify says which one the log shows." placeholder:"LIST"`
 	// BootSecret: the machine may have a boot secret (attest.Machine.BootSecret).
@@ -63,6 +68,9 @@ func (p eventPrediction) machine(e *env, pcrs []int, banks []pcr.Bank, stubVersi
 		CmdlineOverride: p.CmdlineOverride, BootAttempts: p.BootAttempts, Loaders: p.Loader, ESP: p.ESP,
 		DTBAuto: p.dtbauto, EFIFW: p.efifw, BootSecret: p.BootSecret,
 		Warn: func(msg string) { e.warnf("%s", msg) }}
+	if err := p.shimVariables(&m); err != nil {
+		return m, err
+	}
 	if p.Consoles != "" {
 		c, err := pcr.ParseConsoles(p.Consoles)
 		if err != nil {
@@ -105,6 +113,42 @@ func (p eventPrediction) machine(e *env, pcrs []int, banks []pcr.Bank, stubVersi
 	}
 	m.SecureBoot = sb
 	return m, nil
+}
+
+// shimVariables reads --mok and --shim-var into m.Shim (nil when neither
+// is given: shim's fresh-install defaults).
+func (p eventPrediction) shimVariables(m *attest.Machine) error {
+	if len(p.MOK) == 0 && len(p.ShimVars) == 0 {
+		return nil
+	}
+	v := &shim.Variables{}
+	owner := shim.LockGUID
+	for _, f := range p.MOK {
+		l, err := signatureList(f, &owner)
+		if err != nil {
+			return fmt.Errorf("--mok: %w", err)
+		}
+		v.MokList = append(v.MokList, l...)
+	}
+	fields := map[string]*[]byte{"MokList": &v.MokList, "MokListX": &v.MokListX, "MokListTrusted": &v.MokListTrusted,
+		"MokSBState": &v.MokSBState, "MokDBState": &v.MokDBState, "MokPolicy": &v.MokPolicy, "SbatLevel": &v.SbatLevel, "SbatPolicy": &v.SbatPolicy}
+	for _, nv := range p.ShimVars {
+		name, file, ok := strings.Cut(nv, "=")
+		dst, known := fields[name]
+		if !ok || !known {
+			return fmt.Errorf("--shim-var %q: want NAME=FILE with NAME one of MokList, MokListX, MokListTrusted, MokSBState, MokDBState, MokPolicy, SbatLevel, SbatPolicy", nv)
+		}
+		d, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("--shim-var %s: %w", name, err)
+		}
+		if len(d) == 0 {
+			return fmt.Errorf("--shim-var %s: %s is empty (a UEFI variable has data; leave the variable out instead)", name, file)
+		}
+		*dst = d
+	}
+	m.Shim = v
+	return nil
 }
 
 // signatureList reads a Secure Boot variable's contents from file:
@@ -201,7 +245,7 @@ type eventlogCmd struct {
 type eventlogVerifyCmd struct {
 	Log         string `arg:"" help:"TCG2 event log (/sys/kernel/security/tpm0/binary_bios_measurements)." type:"existingfile"`
 	UKI         string `name:"uki" help:"The UKI the firmware started (without it, only the log's agreement with --quote or --quote-pcrs is checked)." type:"existingfile" placeholder:"FILE.efi"`
-	PCRs        string `name:"pcrs" default:"4,11" help:"PCRs to compare (ukibuild predicts 4, 7, 9, 11, 12 and 13)." placeholder:"LIST"`
+	PCRs        string `name:"pcrs" default:"4,11" help:"PCRs to compare (ukibuild predicts 4, 7, 9, 11, 12, 13, and 14 behind shim)." placeholder:"LIST"`
 	StubVersion string `name:"stub-version" help:"Predict PCR 11 as this systemd-stub version would (default: the UKI's .sdmagic, else the stub's LoaderInfo string)." placeholder:"VERSION"`
 	QuotePCRs   string `name:"quote-pcrs" help:"PCR values the TPM reported, lines PCR:BANK=HEX: the log's replay must equal them." type:"existingfile" placeholder:"FILE"`
 	Profile     int    `help:"The profile the stub booted (an '@N' load option; 0, the default, is not measured): PCR 12's profile event and PCR 11 for that profile." default:"0" placeholder:"N"`

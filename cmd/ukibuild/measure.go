@@ -300,7 +300,7 @@ type measureFileCmd struct {
 	DTBAuto string `name:"dtbauto" help:"With .dtbauto sections: the index of the one the stub picks for the machine (0 is the profile's first), or 'none'." placeholder:"INDEX|none"`
 	EFIFW   string `name:"efifw" help:"With .efifw sections and a stub from 261.1 on: the index of the one the stub picks for the machine (the first whose firmware ID the .hwids firmware entry matching the machine names; 0 is the profile's first), or 'none'." placeholder:"INDEX|none"`
 	Explain bool   `help:"List the events that make up each PCR (--pcrs), with descriptions, and their replay."`
-	PCRs    string `name:"pcrs" default:"11" help:"With --explain, --pcrlock or --keylime-policy: the PCRs to predict (4, 7, 9, 11, 12, 13); --profile N adds PCR 12's profile event (no PCR 9 then)." placeholder:"LIST"`
+	PCRs    string `name:"pcrs" default:"11" help:"With --explain, --pcrlock or --keylime-policy: the PCRs to predict (4, 7, 9, 11, 12, 13, 14: shim's, with --loader shimx64.efi); --profile N adds PCR 12's profile event (no PCR 9 then)." placeholder:"LIST"`
 	PCRLock string `name:"pcrlock" help:"Write a systemd-pcrlock component for the UKI's boot: the records of its events in --pcrs (its image and add-ons in PCR 4, the stub's PCR 11, 12 and 13, Linux's PCR 9; the firmware's and boot loaders' events are other components), in the order the TPM sees them. Like 'systemd-pcrlock lock-uki --pcrlock=FILE' with --pcrs 4,11, for the stub's own version." placeholder:"FILE.pcrlock"`
 	Keylime string `name:"keylime-policy" help:"Write Keylime's tpm_policy (JSON: each PCR of --pcrs with its predicted value in sha256, or the one --bank gives, and the mask)." placeholder:"FILE"`
 	measureCommon

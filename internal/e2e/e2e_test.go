@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -176,6 +177,9 @@ type bootResult struct {
 	serial  string            // the serial log file
 	// kernelSB: the kernel logged "secureboot: Secure boot enabled".
 	kernelSB bool
+	// sha256 are the PCRs the guest read in the sha256 bank (4, 7, 9,
+	// 11, 12, 13, 14), PCR → hex.
+	sha256 map[int]string
 }
 
 // newTPMState manufactures a swtpm state with the sha1 and sha256 banks in
@@ -261,7 +265,7 @@ func (e *env) bootWithTPM(t *testing.T, efi, state string, extras ...extraFile) 
 func (e *env) bootESP(t *testing.T, what string, files []espFile, state string, qemuArgs ...string) *bootResult {
 	t.Helper()
 	r := e.qemuESP(t, files, state, 3*time.Minute, qemuArgs...)
-	res := &bootResult{pcr11: map[string]string{}, pcr7: map[string]string{}, pcr12: map[string]string{}, pcr13: map[string]string{}, extra: map[string]string{}, serial: r.serial}
+	res := &bootResult{pcr11: map[string]string{}, pcr7: map[string]string{}, pcr12: map[string]string{}, pcr13: map[string]string{}, extra: map[string]string{}, serial: r.serial, sha256: map[int]string{}}
 	sc := bufio.NewScanner(bytes.NewReader(r.log))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -272,6 +276,11 @@ func (e *env) bootESP(t *testing.T, what string, files []espFile, state string, 
 		}
 		f := strings.Fields(line[i+len("UKIBUILD-E2E "):])
 		res.lines = append(res.lines, strings.Join(f, " "))
+		if len(f) == 4 && f[1] == "boot" && f[2] == "sha256" && strings.HasPrefix(f[0], "pcr") {
+			if i, err := strconv.Atoi(f[0][len("pcr"):]); err == nil {
+				res.sha256[i] = f[3]
+			}
+		}
 		switch {
 		case len(f) == 4 && f[0] == "pcr11" && f[1] == "boot":
 			res.pcr11[f[2]] = f[3]
@@ -311,7 +320,19 @@ type qemuRun struct {
 // refusalRE is the boot manager's line when Secure Boot verification fails:
 //
 //	BdsDxe: failed to load Boot0002 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x3,0x0): Access Denied
-var refusalRE = regexp.MustCompile(`BdsDxe: failed to load [^\r\n]*: Access Denied`)
+//
+// or shim's when it refuses the image it was to start (shim 16.1 pe.c,
+// handle_image: console_error(L"Verification failed", efi_status), which
+// prints the status as "(0x1A) Security Violation"):
+//
+//	Verification failed: (0x1A) Security Violation
+var refusalRE = regexp.MustCompile(`BdsDxe: failed to load [^\r\n]*: Access Denied|Verification failed: \(0x1A\) Security Violation`)
+
+// findRefusal is refusalRE's match in the serial log without the
+// firmware's terminal escape sequences ("" when there is none).
+func findRefusal(log []byte) string {
+	return refusalRE.FindString(escapeRE.ReplaceAllString(string(log), ""))
+}
 
 // espFile is a file on the ESP: path (slash-separated, from the ESP's
 // root) with the content of the file from, or data.
@@ -410,7 +431,7 @@ func (e *env) qemuESP(t *testing.T, files []espFile, state string, timeout time.
 		select {
 		case r.err = <-done:
 			r.log, _ = os.ReadFile(r.serial)
-			r.refusal = refusalRE.FindString(string(r.log))
+			r.refusal = findRefusal(r.log)
 			r.out = out.Bytes()
 			if ctx.Err() != nil {
 				r.err = fmt.Errorf("no power-off or refusal within %s: %w", timeout, r.err)
@@ -418,7 +439,7 @@ func (e *env) qemuESP(t *testing.T, files []espFile, state string, timeout time.
 			return r
 		case <-tick.C:
 			log, _ := os.ReadFile(r.serial)
-			r.refusal = refusalRE.FindString(string(log))
+			r.refusal = findRefusal(log)
 		}
 	}
 	cancel()

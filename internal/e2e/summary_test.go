@@ -40,6 +40,10 @@ var cases = []string{
 	"11 UKI signed with systemd-sbsign's attributes",
 	"12 boot secret",
 	"13 .efifw picked by CHID",
+	"14 shim 16.1 starts the UKI",
+	"14 shim 16.1, UKI signed by an enrolled MOK",
+	"14 shim 16.1 starts systemd-boot 262, which starts the UKI",
+	"14 shim 16.1 refuses a wrong-key UKI",
 }
 
 type row struct {

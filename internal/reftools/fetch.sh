@@ -97,6 +97,9 @@ wanted=(
   # kernel-install and its plugins (the kernel-install tests), in a
   # directory of their own so that the sid tree above stays as it is.
   "sid-systemd sid systemd"
+  # shim 16.1 (unsigned; the boot tests sign it with their db key and put
+  # the UKI behind it as grubx64.efi).
+  "shim-161 bookworm shim-unsigned"
 )
 # sid's runtime libraries, so that sid's binaries run through sid's ld.so.
 for lib in libc6 libssl3t64 libsystemd-shared libcrypt1 libacl1 libcap2 libblkid1 libmount1 \
@@ -253,6 +256,8 @@ UKIBUILD_KERNEL_AA64=$vmlinuz_aa64
 UKIBUILD_DTB_AA64_X13S=$dtbs_aa64/qcom/sc8280xp-lenovo-thinkpad-x13s.dtb
 UKIBUILD_DTB_AA64_C630=$dtbs_aa64/qcom/sdm850-lenovo-yoga-c630.dtb
 UKIBUILD_KERNEL_RISCV64=$vmlinux_riscv64
+UKIBUILD_SHIM_161=$dest/shim-161/usr/lib/shim/shimx64.efi
+UKIBUILD_SHIM_161_MM=$dest/shim-161/usr/lib/shim/mmx64.efi
 ENV
 # systemd-measure of each release: the binary, the ld.so to run it with and
 # the library path (see reftools.Tools.MeasureVersion).

@@ -1,7 +1,8 @@
 // Command guest is the /init of the boot tests' initrd (built static with
 // CGO_ENABLED=0). In the guest it mounts the kernel file systems, prints a
-// marker, PCR 11 of every active bank, PCR 7 (Secure Boot policy) and
-// PCR 12 (the stub's kernel configuration) in the sha256 bank,
+// marker, PCR 11 of every active bank, PCR 4, 7, 9, 12, 13 and 14 (boot
+// images, Secure Boot policy, Linux's command line and initrd, the stub's
+// kernel configuration and extensions, shim's MOK lists) in the sha256 bank,
 // /proc/cmdline, the files the stub put in /.extra, the TCG event log
 // (base64), runs the unseal check when the host sealed a secret, and
 // powers off. Everything goes to the serial
@@ -74,7 +75,7 @@ func main() {
 	if v := readPCR(tpm, tpm2.TPMAlgSHA256, 7); v != nil {
 		out("pcr7", "boot sha256 %s", hex.EncodeToString(v))
 	}
-	for _, i := range []uint{12, 13} {
+	for _, i := range []uint{4, 9, 12, 13, 14} {
 		if v := readPCR(tpm, tpm2.TPMAlgSHA256, i); v != nil {
 			out(fmt.Sprintf("pcr%d", i), "boot sha256 %s", hex.EncodeToString(v))
 		}

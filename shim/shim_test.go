@@ -1,0 +1,217 @@
+package shim_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ukibuild/ukibuild/internal/reftools"
+	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/shim"
+	"github.com/ukibuild/ukibuild/sign"
+)
+
+// objcopySection returns a section of file as GNU objcopy extracts it
+// (binutils resolves the long section names through the string table).
+func objcopySection(t *testing.T, file, name string) []byte {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "section")
+	if b, err := exec.Command("objcopy", "-O", "binary", "--only-section="+name, file, out).CombinedOutput(); err != nil {
+		t.Fatalf("objcopy: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestReadDebianShim161 reads bookworm's shim-unsigned 16.1 and checks
+// what it found against the Debian package's version, objcopy's view of
+// the sections and openssl's of the vendor certificate.
+func TestReadDebianShim161(t *testing.T) {
+	path := reftools.Locate(t).Path(t, "UKIBUILD_SHIM_161")
+	b, err := shim.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The package version (fetch.sh's marker) is upstream-debianrevision.
+	marker, err := os.ReadFile(filepath.Join(filepath.Dir(path), "../../../.deb-shim-unsigned"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream, _, _ := strings.Cut(strings.TrimSpace(string(marker)), "-")
+	if b.Version != upstream || b.Version != "16.1" {
+		t.Errorf("version %q; the package is %q", b.Version, marker)
+	}
+	level := objcopySection(t, path, ".sbatlevel")
+	if !bytes.HasSuffix(bytes.TrimRight(level, "\x00"), []byte(b.SbatLevelAutomatic+"\x00"+b.SbatLevelLatest)) ||
+		!strings.HasPrefix(b.SbatLevelAutomatic, "sbat,1,") || !strings.HasPrefix(b.SbatLevelLatest, "sbat,1,") {
+		t.Errorf("SBAT levels %q, %q; objcopy's .sbatlevel %q", b.SbatLevelAutomatic, b.SbatLevelLatest, level)
+	}
+	if want := string(bytes.TrimRight(objcopySection(t, path, ".sbat"), "\x00")); b.SBAT != want {
+		t.Errorf(".sbat %q, objcopy's %q", b.SBAT, want)
+	}
+	vc := objcopySection(t, path, ".vendor_cert")
+	if len(b.VendorCert) == 0 || !bytes.Contains(vc, b.VendorCert) || len(b.VendorDBX) == 0 || !bytes.Contains(vc, b.VendorDBX) || b.VendorDB != nil {
+		t.Errorf("vendor certificate %d bytes, dbx %d bytes, db %d bytes: not the parts of objcopy's .vendor_cert (%d bytes)",
+			len(b.VendorCert), len(b.VendorDBX), len(b.VendorDB), len(vc))
+	}
+	cert := filepath.Join(t.TempDir(), "vendor.der")
+	if err := os.WriteFile(cert, b.VendorCert, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("openssl", "x509", "-inform", "DER", "-in", cert, "-noout", "-subject").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Debian Secure Boot CA") {
+		t.Errorf("openssl x509 on the vendor certificate: %v\n%s", err, out)
+	}
+	if _, err := shim.NewBoot(b, shim.Machine{SecureBoot: true}); err != nil {
+		t.Errorf("NewBoot: %v", err)
+	}
+}
+
+// TestVersionRefused: the same shim claiming another version is refused,
+// and a PE image that is not shim is told apart from a malformed shim.
+func TestVersionRefused(t *testing.T) {
+	tools := reftools.Locate(t)
+	data, err := os.ReadFile(tools.Path(t, "UKIBUILD_SHIM_161"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := bytes.Replace(data, []byte("$Version: 16.1 $"), []byte("$Version: 16.9 $"), 1)
+	if bytes.Equal(changed, data) {
+		t.Fatal(`no "$Version: 16.1 $" in the image`)
+	}
+	b, err := shim.Read(bytes.NewReader(changed), int64(len(changed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = shim.NewBoot(b, shim.Machine{SecureBoot: true})
+	var ve *shim.VersionError
+	if !errors.As(err, &ve) || ve.Version != "16.9" || !strings.Contains(err.Error(), "not examined") {
+		t.Errorf("NewBoot of shim 16.9: %v, want a *VersionError", err)
+	}
+	_, err = shim.Open(tools.Path(t, "UKIBUILD_SYSTEMD_BOOT_262"))
+	if !errors.Is(err, shim.ErrNotShim) || !errors.Is(err, shim.ErrFormat) {
+		t.Errorf("Open(systemd-boot): %v, want ErrNotShim", err)
+	}
+	_, err = shim.Read(bytes.NewReader(data[:4096]), 4096)
+	if err == nil || errors.Is(err, shim.ErrNotShim) {
+		t.Errorf("Read of a truncated shim: %v, want an error other than ErrNotShim", err)
+	}
+}
+
+// testKey is a code signing key and its self-signed certificate.
+type testKey struct {
+	key  *rsa.PrivateKey
+	cert *x509.Certificate
+}
+
+func newTestKey(t *testing.T, cn string) testKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testKey{k, c}
+}
+
+// TestVerifyAuthorities: MokManager (which has a .sbat section) signed by
+// a db key, by a MOK, and by neither, verified by shim 16.1 on a machine
+// whose db holds the first and whose MokList the second: the authority
+// shim logs is "db", then "MokListRT" (its MokListRT holds its vendor
+// certificate's list and then MokList), and the third is refused. Each
+// authority is logged once per boot.
+func TestVerifyAuthorities(t *testing.T) {
+	tools := reftools.Locate(t)
+	bin, err := shim.Open(tools.Path(t, "UKIBUILD_SHIM_161"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mm := tools.Path(t, "UKIBUILD_SHIM_161_MM")
+	dbKey, mokKey, other := newTestKey(t, "db"), newTestKey(t, "mok"), newTestKey(t, "other")
+	owner := pcr.GUID{1, 2, 3}
+	m := shim.Machine{SecureBoot: true, Banks: []pcr.Bank{pcr.SHA256},
+		DB:        pcr.X509SignatureList(owner, dbKey.cert.Raw),
+		Variables: shim.Variables{MokList: pcr.X509SignatureList(shim.LockGUID, mokKey.cert.Raw)}}
+	boot, err := shim.NewBoot(bin, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt := boot.MokListRT(); !bytes.Equal(rt, append(pcr.X509SignatureList(shim.LockGUID, bin.VendorCert), m.Variables.MokList...)) {
+		t.Errorf("MokListRT is not the vendor certificate's list and MokList")
+	}
+	signed := func(k testKey) string {
+		out := filepath.Join(t.TempDir(), "mm.efi")
+		if err := sign.SignFile(mm, out, k.key, sign.Options{Certificate: k.cert}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	startup := boot.Startup()
+	for _, c := range []struct {
+		k         testKey
+		variable  string
+		guid      pcr.GUID
+		owner     pcr.GUID
+		newEvents int
+	}{
+		{dbKey, "db", pcr.EFIImageSecurityDB, owner, 1},
+		{mokKey, "MokListRT", shim.LockGUID, shim.LockGUID, 1},
+		{dbKey, "db", pcr.EFIImageSecurityDB, owner, 0}, // logged already
+	} {
+		a, evs, err := boot.VerifyFile(signed(c.k))
+		if err != nil {
+			t.Fatalf("%s: %v", c.variable, err)
+		}
+		data := pcr.SignatureData(c.owner, c.k.cert.Raw)
+		if a.Variable != c.variable || !bytes.Equal(a.Data, data) || len(evs) != c.newEvents {
+			t.Errorf("authority %s (%d events), want %s (%d)", a.Variable, len(evs), c.variable, c.newEvents)
+			continue
+		}
+		if c.newEvents == 1 {
+			want := sha256.Sum256(pcr.VariableData(c.guid, c.variable, data))
+			if d, _ := evs[0].Digest(pcr.SHA256); evs[0].PCR != 7 || evs[0].Type != pcr.EvEFIVariableAuthority || !bytes.Equal(d, want[:]) {
+				t.Errorf("%s: event %v", c.variable, evs[0])
+			}
+		}
+	}
+	_, _, err = boot.VerifyFile(signed(other))
+	if !errors.Is(err, shim.ErrRefused) {
+		t.Errorf("an image signed by a key in neither db nor MokList: %v, want a refusal", err)
+	}
+	if len(startup) != 4 || boot.Startup() != nil {
+		t.Errorf("Startup: %d events, then %d (want 4, then none)", len(startup), len(boot.Startup()))
+	}
+	// db ignored (MokDBState 1): the db-signed image is refused.
+	m.Variables.MokDBState = []byte{1}
+	boot, err = shim.NewBoot(bin, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := boot.VerifyFile(signed(dbKey)); !errors.Is(err, shim.ErrRefused) {
+		t.Errorf("MokDBState 1, a db-signed image: %v, want a refusal", err)
+	}
+}
