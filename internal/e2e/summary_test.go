@@ -38,6 +38,12 @@ var cases = []string{
 	"10 keys enrolled from EFI signature lists",
 	"10 UKI's hash in dbx",
 	"11 UKI signed with systemd-sbsign's attributes",
+	"12 arm64 signed UKI, stub 262",
+	"12 arm64 signed UKI, stub 257",
+	"12 arm64 signed UKI, stub 252",
+	"13 arm64 unsigned UKI",
+	"13 arm64 UKI signed, key not in db",
+	"14 arm64 .dtbauto picked by .hwids",
 }
 
 type row struct {
@@ -70,7 +76,7 @@ func record(t *testing.T, name, check, expected, seen string, ok bool) {
 func printSummary(w io.Writer) {
 	summary.Lock()
 	defer summary.Unlock()
-	fmt.Fprintf(w, "\n=== boot test summary (Secure Boot: OVMF %s, our PK/KEK/db) ===\n", ovmfCode)
+	fmt.Fprintf(w, "\n=== boot test summary (Secure Boot: OVMF %s, AAVMF %s, our PK/KEK/db) ===\n", ovmfCode, aavmfCode)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CASE\tCHECK\tEXPECTED\tSEEN\tRESULT")
 	fail, missing := 0, 0
