@@ -18,6 +18,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 )
 
 // AAVMF (Debian package qemu-efi-aarch64): its one code image has Secure
@@ -536,4 +537,105 @@ func (e *env) verifyArm64(t *testing.T, name, efi string, res *bootResult, pcrs 
 	if !ok {
 		t.Errorf("%s: the guest's /.extra has %v, want all of %v", name, res.extra, extras)
 	}
+}
+
+// chid is the Computer Hardware ID of SMBIOS fields (Microsoft's CHIDs,
+// as fwupd and systemd-stub compute them): a name-based (SHA-1) UUID in
+// the namespace 70ffd812-4c7f-4c7d-0000-000000000000 of the fields in
+// UTF-16LE joined by "&". Hand-written (a few lines): no library in
+// go.mod computes CHIDs; TestBootArm64DTBAuto checks it against the
+// CHIDs of a real machine in systemd's hwids files first.
+func chid(fields ...string) string {
+	h := sha1.New()
+	h.Write([]byte{0x70, 0xff, 0xd8, 0x12, 0x4c, 0x7f, 0x4c, 0x7d, 0, 0, 0, 0, 0, 0, 0, 0})
+	for i, f := range fields {
+		if i > 0 {
+			h.Write([]byte{'&', 0})
+		}
+		for _, r := range utf16.Encode([]rune(f)) {
+			h.Write([]byte{byte(r), byte(r >> 8)})
+		}
+	}
+	s := h.Sum(nil)[:16]
+	s[6] = s[6]&0x0f | 0x50
+	s[8] = s[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", s[0:4], s[4:6], s[6:8], s[8:10], s[10:16])
+}
+
+// TestBootArm64DTBAuto (case 14): a stub 262 UKI with two .dtbauto
+// sections, the ThinkPad X13s's devicetree first and QEMU's own virt
+// devicetree (dumped by QEMU) second, and a .hwids made from two
+// descriptions: the X13s's as systemd ships it, and one naming the virt
+// devicetree's compatible for CHID 9 (manufacturer & product name) of the
+// SMBIOS strings QEMU is given. AAVMF installs no devicetree of its own,
+// so only the .hwids match picks one: the stub must pick the second,
+// Linux boots with it (the guest's /sys/firmware/devicetree shows
+// linux,dummy-virt), and PCR 11, replayed from swtpm's log, equals
+// "ukibuild measure --dtbauto 1" and not --dtbauto 0; "eventlog verify
+// --dtbauto 1" matches PCR 4, 7, 9, 11, 12 and 13.
+func TestBootArm64DTBAuto(t *testing.T) {
+	const name = "14 arm64 .dtbauto picked by .hwids"
+	e := setup(t)
+	e.arm64(t)
+	need(t, "fdtput")
+	hwidsSrc := filepath.Join(e.tools.Path(t, "UKIBUILD_SID_ROOT"), "usr/lib/systemd/boot/hwids/aa64")
+	// The CHID code against fwupd's CHIDs of a real machine: the Yoga
+	// C630 is manufacturer "LENOVO", product "81JL".
+	c630, err := os.ReadFile(filepath.Join(hwidsSrc, "sdm850-lenovo-yoga-c630.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := chid("LENOVO", "81JL"); !strings.Contains(string(c630), `"`+id+`"`) {
+		t.Fatalf("CHID 9 of LENOVO&81JL is %s, which systemd's Yoga C630 description does not list: the test's CHID code is wrong", id)
+	}
+	dir := e.workDir(t)
+	virtDTB := filepath.Join(dir, "qemu-virt.dtb")
+	if out, err := exec.Command(aa64.qemu, "-machine", "virt,dumpdtb="+virtDTB, "-cpu", "cortex-a57", "-m", "1024",
+		"-display", "none", "-nic", "none").CombinedOutput(); err != nil {
+		t.Fatalf("dumping QEMU's devicetree: %v\n%s", err, out)
+	}
+	// AAVMF keeps the PL031 RTC and the PL061 GPIO (the power button)
+	// for itself and hides them from the OS; in the devicetree QEMU
+	// describes they are there, and Linux faults reading the PL061. Disable
+	// them (fdtput, Debian package device-tree-compiler).
+	for _, node := range []string{"/pl061@9030000", "/pl031@9010000", "/gpio-keys"} {
+		if out, err := exec.Command("fdtput", "-t", "s", virtDTB, node, "status", "disabled").CombinedOutput(); err != nil {
+			t.Fatalf("fdtput %s: %v\n%s", node, err, out)
+		}
+	}
+	const manufacturer, product = "ukibuild", "e2e-virt"
+	hwids := filepath.Join(dir, "hwids")
+	if err := os.MkdirAll(hwids, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(hwidsSrc, "sc8280xp-lenovo-thinkpad-x13s-21bx.json"), filepath.Join(hwids, "x13s.json"))
+	desc := fmt.Sprintf(`{"type": "devicetree", "name": "QEMU virt (ukibuild e2e)", "compatible": "linux,dummy-virt", "hwids": [%q]}`,
+		chid(manufacturer, product))
+	if err := os.WriteFile(filepath.Join(hwids, "qemu-virt.json"), []byte(desc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	efi := filepath.Join(dir, "uki.efi")
+	e.buildSigned(t, efi, e.sb.db, slices.Concat(e.arm64UKIArgs(t, "262"), []string{
+		"--devicetree-auto", e.tools.Path(t, "UKIBUILD_DTB_AA64_X13S"), "--devicetree-auto", virtDTB, "--hwids", hwids})...)
+	want := parseCalculate(e.run(t, "measure", efi, "--bank=sha256", "--phase=:", "--dtbauto", "1"))
+	other := parseCalculate(e.run(t, "measure", efi, "--bank=sha256", "--phase=:", "--dtbauto", "0"))
+	res, pcrs := e.bootArm64(t, efi, arm64Extras, "-smbios", "type=1,manufacturer="+manufacturer+",product="+product)
+	var dt string
+	for _, l := range res.lines {
+		if v, ok := strings.CutPrefix(l, "dt-compatible "); ok {
+			dt = v
+		}
+	}
+	ok := dt == "linux,dummy-virt"
+	record(t, name, "devicetree Linux booted with (guest)", "linux,dummy-virt (the second .dtbauto)", dt, ok)
+	if !ok {
+		t.Errorf("the guest's devicetree compatible is %q, want linux,dummy-virt (serial log %s)", dt, res.serial)
+	}
+	ok = want["sha256"] != "" && res.pcr11["sha256"] == want["sha256"] && other["sha256"] != want["sha256"]
+	record(t, name, "PCR 11 sha256 (swtpm's extends replayed) = ukibuild measure --dtbauto 1", want["sha256"]+" (--dtbauto 0: "+other["sha256"]+")", res.pcr11["sha256"], ok)
+	if !ok {
+		t.Errorf("PCR 11: the TPM has %s; predicted %s with --dtbauto 1, %s with --dtbauto 0 (serial log %s)", res.pcr11["sha256"], want["sha256"], other["sha256"], res.serial)
+	}
+	e.checkSecureBoot(t, name, res, e.sb.db.c)
+	e.verifyArm64(t, name, efi, res, pcrs, arm64Extras, "--dtbauto", "1")
 }

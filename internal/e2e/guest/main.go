@@ -63,6 +63,11 @@ func main() {
 		out("cmdline", "%s", strings.TrimSpace(string(cmdline)))
 	}
 	listExtra()
+	// The devicetree Linux booted with, if any (arm64: the .dtbauto the
+	// stub picked, case 14).
+	if b, err := os.ReadFile("/sys/firmware/devicetree/base/compatible"); err == nil {
+		out("dt-compatible", "%s", strings.Join(strings.FieldsFunc(string(b), func(r rune) bool { return r == 0 }), ","))
+	}
 
 	efiTables()
 	tpm, err := linuxtpm.Open("/dev/tpmrm0")
