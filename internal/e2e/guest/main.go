@@ -4,6 +4,9 @@
 // PCR 12 (the stub's kernel configuration) in the sha256 bank,
 // /proc/cmdline, the files the stub put in /.extra, the TCG event log
 // (base64), runs the unseal check when the host sealed a secret, and
+// powers off. Without a TPM (Debian's arm64 kernels have no driver for
+// QEMU's) it prints the devicetree's compatible and the kernel's line with
+// the event log's addresses in guest memory, which the host reads, and
 // powers off. Everything goes to the serial
 // console as "UKIBUILD-E2E <key> <value>" lines that the host test parses.
 package main
