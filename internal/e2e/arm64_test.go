@@ -153,6 +153,9 @@ const (
 	tpmCCPCRAllocate          = 0x12b
 )
 
+// hexLineRE is a line of bytes in swtpm's log.
+var hexLineRE = regexp.MustCompile(`^ ([0-9A-F]{2} )+$`)
+
 // swtpmPCRs replays what the TPM was told: the TPM2_PCR_Extend and
 // TPM2_PCR_Event commands in swtpm's log (--log level=20 writes each
 // command as "SWTPM_IO_Read: length N" and its bytes in hex, and each
@@ -173,14 +176,14 @@ func swtpmPCRs(log []byte) (map[string]map[int][]byte, error) {
 		case strings.HasPrefix(line, " SWTPM_IO_Read: "), strings.HasPrefix(line, " SWTPM_IO_Write: "):
 			msgs = append(msgs, msg{read: strings.HasPrefix(line, " SWTPM_IO_Read")})
 			cur = &msgs[len(msgs)-1]
-		case strings.HasPrefix(line, " Ctrl "):
-			cur = nil
-		case cur != nil && strings.TrimSpace(line) != "":
+		case cur != nil && hexLineRE.MatchString(line):
 			b, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(line), " ", ""))
 			if err != nil {
 				return nil, fmt.Errorf("line %q: %w", line, err)
 			}
 			cur.b = append(cur.b, b...)
+		default: // control channel messages and others
+			cur = nil
 		}
 	}
 	banks := map[string]map[int][]byte{"sha1": {}, "sha256": {}}
