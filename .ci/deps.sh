@@ -14,6 +14,8 @@ pkgs=(
   softhsm2 opensc               # a real PKCS#11 token for the sign/pkcs11 tests
   libengine-pkcs11-openssl      # OpenSSL's pkcs11 engine: ukify --signing-engine=pkcs11 through sid's systemd-measure (cmd/ukibuild TestUkifyPCRKeyPKCS11Engine)
   qemu-system-x86 ovmf swtpm swtpm-tools busybox-static  # the boot tests (internal/e2e)
+  qemu-system-arm qemu-efi-aarch64 # the arm64 boot tests (internal/e2e, AAVMF with Secure Boot)
+  device-tree-compiler          # fdtput: QEMU's devicetree as the arm64 boot tests' .dtbauto
   tpm2-tools libtss2-tcti-swtpm0 # tpm2_createak and tpm2_quote against swtpm: independent quotes (pcr tests)
   fdisk dosfstools mtools       # sfdisk, mkfs.vfat, mmd/mcopy: a GPT ESP disk image for the boot tests (internal/e2e case 12)
   efitools                      # cert-to-efi-sig-list, hash-to-efi-sig-list, sign-efi-sig-list: independent EFI signature lists and .auth files (secureboot tests)

@@ -1,6 +1,6 @@
-// Package e2e boots ukibuild's UKIs under QEMU + OVMF + swtpm and checks
-// what the firmware, the stub and the TPM do with them (see e2e_test.go,
-// run by "task e2e").
+// Package e2e boots ukibuild's UKIs under QEMU + OVMF (x86-64) or AAVMF
+// (arm64) + swtpm and checks what the firmware, the stub and the TPM do
+// with them (see e2e_test.go and arm64_test.go, run by "task e2e").
 package e2e
 
 import (

@@ -68,6 +68,7 @@ type env struct {
 	initrd   string
 	tools    *reftools.Tools
 	sb       *secureBoot
+	arm      *arm64Env // the arm64 boots' initrd and varstore (arm64_test.go)
 }
 
 var (
@@ -86,7 +87,7 @@ func setup(t *testing.T) *env {
 			envErr = err
 			return
 		}
-		envVal = &env{dir: dir, tools: tools, ukibuild: filepath.Join(dir, "ukibuild"), initrd: filepath.Join(dir, "initrd.cpio")}
+		envVal = &env{dir: dir, tools: tools, arm: &arm64Env{}, ukibuild: filepath.Join(dir, "ukibuild"), initrd: filepath.Join(dir, "initrd.cpio")}
 		envErr = envVal.prepare()
 	})
 	if envErr != nil {
@@ -265,6 +266,14 @@ func (e *env) bootWithTPM(t *testing.T, efi, state string, extras ...extraFile) 
 func (e *env) bootESP(t *testing.T, what string, files []espFile, state string, qemuArgs ...string) *bootResult {
 	t.Helper()
 	r := e.qemuESP(t, files, state, 3*time.Minute, qemuArgs...)
+	res := parseGuest(r)
+	mustComplete(t, what, r)
+	return res
+}
+
+// parseGuest reads the guest's "UKIBUILD-E2E" lines from a run's serial
+// log.
+func parseGuest(r *qemuRun) *bootResult {
 	res := &bootResult{pcr11: map[string]string{}, pcr7: map[string]string{}, pcr12: map[string]string{}, pcr13: map[string]string{}, extra: map[string]string{}, serial: r.serial, sha256: map[int]string{}}
 	sc := bufio.NewScanner(bytes.NewReader(r.log))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
@@ -299,13 +308,19 @@ func (e *env) bootESP(t *testing.T, what string, files []espFile, state string, 
 		}
 	}
 	res.kernelSB = bytes.Contains(r.log, []byte("secureboot: Secure boot enabled"))
+	return res
+}
+
+// mustComplete fails the test unless the guest of r ran to its end (what
+// names the image booted).
+func mustComplete(t *testing.T, what string, r *qemuRun) {
+	t.Helper()
 	if r.refusal != "" {
 		t.Fatalf("the firmware refused %s: %q; serial log kept at %s, its tail:\n%s", what, r.refusal, r.serial, tail(r.log))
 	}
 	if r.err != nil || !strings.Contains(string(r.log), "UKIBUILD-E2E end") {
 		t.Fatalf("boot did not complete (qemu: %v %s); serial log kept at %s, its tail:\n%s", r.err, r.out, r.serial, tail(r.log))
 	}
-	return res
 }
 
 // qemuRun is what one QEMU run left.
@@ -344,9 +359,15 @@ type espFile struct {
 // defaultESP is the boot tests' usual ESP: efi as the default loader
 // EFI/BOOT/BOOTX64.EFI, extras in its .extra.d directory.
 func defaultESP(efi string, extras []extraFile) []espFile {
-	files := []espFile{{path: "EFI/BOOT/BOOTX64.EFI", from: efi}}
+	return x64.esp(efi, extras)
+}
+
+// esp is an ESP with efi as m's default loader (EFI/BOOT/BOOTX64.EFI,
+// BOOTAA64.EFI), extras in its .extra.d directory.
+func (m *machine) esp(efi string, extras []extraFile) []espFile {
+	files := []espFile{{path: m.bootFile, from: efi}}
 	for _, x := range extras {
-		path := "EFI/BOOT/BOOTX64.EFI.extra.d/" + x.name
+		path := m.bootFile + ".extra.d/" + x.name
 		if p, ok := strings.CutPrefix(x.name, "/"); ok {
 			path = p
 		}
@@ -362,12 +383,45 @@ func (e *env) qemu(t *testing.T, efi, state string, timeout time.Duration, extra
 	return e.qemuESP(t, defaultESP(efi, extras), state, timeout)
 }
 
+// machine is what differs between the architectures booted: QEMU, its
+// machine, the firmware and where it boots from, the TPM device.
+type machine struct {
+	name     string   // for messages
+	qemu     string   // the QEMU binary
+	args     []string // machine, CPU and the firmware's code
+	tpm      string   // the TPM device (QEMU's -device)
+	bootFile string   // the default loader's path on the ESP
+	// vars is the varstore template with our keys enrolled (each boot
+	// gets a copy).
+	vars func(e *env) string
+}
+
+// x64 is the x86-64 machine: q35 with SMM and OVMF's Secure Boot build, a
+// CRB TPM.
+var x64 = &machine{
+	name: "x86-64", qemu: "qemu-system-x86_64",
+	args: []string{"-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on",
+		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + ovmfCode},
+	tpm: "tpm-crb", bootFile: "EFI/BOOT/BOOTX64.EFI",
+	vars: func(e *env) string { return e.sb.vars },
+}
+
 // qemuESP boots from a FAT ESP holding files under Secure Boot (SMM OVMF,
-// our varstore) with a swtpm on state. It watches the serial log: after a
-// refusal OVMF would wait in its boot manager, so QEMU is stopped as soon
-// as the refusal is logged; otherwise it runs until the guest powers off
-// or timeout passes.
+// our varstore) with a swtpm on state (qemuOn).
 func (e *env) qemuESP(t *testing.T, files []espFile, state string, timeout time.Duration, qemuArgs ...string) *qemuRun {
+	t.Helper()
+	return e.qemuOn(t, x64, files, state, timeout, nil, qemuArgs...)
+}
+
+// qemuOn boots m from a FAT ESP holding files under Secure Boot (our
+// varstore) with a swtpm on state. It watches the serial log: after a
+// refusal the firmware would wait in its boot manager, so QEMU is stopped
+// as soon as the refusal is logged; otherwise it runs until the guest
+// powers off or timeout passes. With atPowerOff, QEMU stays (paused) when
+// the guest powers off, atPowerOff is called with its QMP connection
+// (guest memory is still there), then QEMU quits; swtpm logs every
+// command it is sent to state/swtpm.log.
+func (e *env) qemuOn(t *testing.T, m *machine, files []espFile, state string, timeout time.Duration, atPowerOff func(*qmp, *qemuRun), qemuArgs ...string) *qemuRun {
 	t.Helper()
 	dir := e.workDir(t)
 	for _, f := range files {
@@ -390,12 +444,15 @@ func (e *env) qemuESP(t *testing.T, files []espFile, state string, timeout time.
 		qemuArgs = slices.DeleteFunc(slices.Clone(qemuArgs), func(a string) bool { return a == "gptesp" })
 	}
 	vars := filepath.Join(dir, "vars.fd")
-	copyFile(t, e.sb.vars, vars)
+	copyFile(t, m.vars(e), vars)
 	sock := filepath.Join(state, "ctrl.sock")
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	swtpm := exec.CommandContext(ctx, "swtpm", "socket", "--tpm2", "--tpmstate", "dir="+state,
-		"--ctrl", "type=unixio,path="+sock, "--terminate")
+	swtpmArgs := []string{"socket", "--tpm2", "--tpmstate", "dir=" + state, "--ctrl", "type=unixio,path=" + sock, "--terminate"}
+	if atPowerOff != nil {
+		swtpmArgs = append(swtpmArgs, "--log", "file="+filepath.Join(state, "swtpm.log")+",level=20")
+	}
+	swtpm := exec.CommandContext(ctx, "swtpm", swtpmArgs...)
 	if err := swtpm.Start(); err != nil {
 		t.Fatalf("swtpm: %v", err)
 	}
@@ -412,12 +469,15 @@ func (e *env) qemuESP(t *testing.T, files []espFile, state string, timeout time.
 			"-device", "virtconsole,chardev=vcon"}
 		qemuArgs = slices.DeleteFunc(slices.Clone(qemuArgs), func(a string) bool { return a == "virtconsole" })
 	}
-	qemu := exec.CommandContext(ctx, "qemu-system-x86_64", slices.Concat([]string{"-machine", "q35,smm=on", "-m", "1024", "-display", "none",
-		"-no-reboot", "-nic", "none"}, console, []string{
-		"-global", "driver=cfi.pflash01,property=secure,value=on",
-		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + ovmfCode,
+	qmpSock := filepath.Join(dir, "qmp.sock")
+	var control []string
+	if atPowerOff != nil {
+		control = []string{"-no-shutdown", "-qmp", "unix:" + qmpSock + ",server=on,wait=off"}
+	}
+	qemu := exec.CommandContext(ctx, m.qemu, slices.Concat(m.args, []string{"-m", "1024", "-display", "none",
+		"-no-reboot", "-nic", "none"}, control, console, []string{
 		"-drive", "if=pflash,format=raw,unit=1,file=" + vars,
-		"-chardev", "socket,id=chrtpm,path=" + sock, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-crb,tpmdev=tpm0",
+		"-chardev", "socket,id=chrtpm,path=" + sock, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", m.tpm + ",tpmdev=tpm0",
 		"-drive", espDrive}, qemuArgs)...)
 	qemu.Stdout, qemu.Stderr = &out, &out
 	if err := qemu.Start(); err != nil {
@@ -425,6 +485,19 @@ func (e *env) qemuESP(t *testing.T, files []espFile, state string, timeout time.
 	}
 	done := make(chan error, 1)
 	go func() { done <- qemu.Wait() }()
+	var mon *qmp
+	var powerOff <-chan struct{}
+	if atPowerOff != nil {
+		waitFor(qmpSock)
+		var err error
+		if mon, err = dialQMP(qmpSock); err != nil {
+			cancel()
+			<-done
+			t.Fatalf("%s: QMP: %v", m.name, err)
+		}
+		defer mon.close()
+		powerOff = mon.shutdown
+	}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for r.refusal == "" {
@@ -437,6 +510,12 @@ func (e *env) qemuESP(t *testing.T, files []espFile, state string, timeout time.
 				r.err = fmt.Errorf("no power-off or refusal within %s: %w", timeout, r.err)
 			}
 			return r
+		case <-powerOff:
+			powerOff = nil
+			r.log, _ = os.ReadFile(r.serial)
+			atPowerOff(mon, r)
+			// QEMU may exit before it replies: its exit is what counts.
+			_ = mon.command("quit", nil)
 		case <-tick.C:
 			log, _ := os.ReadFile(r.serial)
 			r.refusal = findRefusal(log)

@@ -44,6 +44,12 @@ var cases = []string{
 	"14 shim 16.1, UKI signed by an enrolled MOK",
 	"14 shim 16.1 starts systemd-boot 262, which starts the UKI",
 	"14 shim 16.1 refuses a wrong-key UKI",
+	"16 arm64 signed UKI, stub 262",
+	"16 arm64 signed UKI, stub 257",
+	"16 arm64 signed UKI, stub 252",
+	"17 arm64 unsigned UKI",
+	"17 arm64 UKI signed, key not in db",
+	"18 arm64 .dtbauto picked by .hwids",
 }
 
 type row struct {
@@ -76,7 +82,7 @@ func record(t *testing.T, name, check, expected, seen string, ok bool) {
 func printSummary(w io.Writer) {
 	summary.Lock()
 	defer summary.Unlock()
-	fmt.Fprintf(w, "\n=== boot test summary (Secure Boot: OVMF %s, our PK/KEK/db) ===\n", ovmfCode)
+	fmt.Fprintf(w, "\n=== boot test summary (Secure Boot: OVMF %s, AAVMF %s, our PK/KEK/db) ===\n", ovmfCode, aavmfCode)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CASE\tCHECK\tEXPECTED\tSEEN\tRESULT")
 	fail, missing := 0, 0
