@@ -419,7 +419,7 @@ func event2Size(b []byte, sizes map[uint16]int) (int, error) {
 // system extension (PCR 12 and 13).
 var arm64Extras = []extraFile{testExtras[0], testExtras[1]}
 
-// TestBootArm64 (cases 12 to 14): arm64 UKIs under AAVMF with Secure Boot
+// TestBootArm64 (cases 16 and 17): arm64 UKIs under AAVMF with Secure Boot
 // (our PK, KEK and db) and a swtpm. The guest's kernel has no TPM driver,
 // so the TPM side is read from the host, independently of the predictor:
 // the PCRs by replaying the extend commands swtpm logged, the event log
@@ -429,8 +429,8 @@ var arm64Extras = []extraFile{testExtras[0], testExtras[1]}
 // (PCR 7 of the log replays to the TPM's); "ukibuild eventlog verify"
 // matches PCR 4, 7, 9, 11, 12 and 13 of the log with a credential and a
 // system extension in .extra.d/, and the log replays to the TPM's values
-// (12). The UKI unsigned, and signed with a key not in db, is refused
-// (13).
+// (16). The UKI unsigned, and signed with a key not in db, is refused
+// (17).
 func TestBootArm64(t *testing.T) {
 	e := setup(t)
 	e.arm64(t)
@@ -565,7 +565,7 @@ func chid(fields ...string) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", s[0:4], s[4:6], s[6:8], s[8:10], s[10:16])
 }
 
-// TestBootArm64DTBAuto (case 14): a stub 262 UKI with two .dtbauto
+// TestBootArm64DTBAuto (case 18): a stub 262 UKI with two .dtbauto
 // sections, the ThinkPad X13s's devicetree first and QEMU's own virt
 // devicetree (dumped by QEMU) second, and a .hwids made from two
 // descriptions: the X13s's as systemd ships it, and one naming the virt

@@ -15,7 +15,7 @@ import (
 // --mok" assumes for a certificate).
 const shimLockGUID = "605dab50-e046-4300-abb6-3dd810dd8b23"
 
-// TestBootShim (case 12): Debian bookworm's shim-unsigned 16.1
+// TestBootShim (case 14): Debian bookworm's shim-unsigned 16.1
 // (shimx64.efi), signed by "ukibuild sign" with the db key, is the ESP's
 // default loader (EFI/BOOT/BOOTX64.EFI) and starts the stub 262 UKI as
 // EFI/BOOT/grubx64.efi, its default second stage (MokManager, mmx64.efi,

@@ -68,7 +68,7 @@ func main() {
 	}
 	listExtra()
 	// The devicetree Linux booted with, if any (arm64: the .dtbauto the
-	// stub picked, case 14).
+	// stub picked, case 18).
 	if b, err := os.ReadFile("/sys/firmware/devicetree/base/compatible"); err == nil {
 		out("dt-compatible", "%s", strings.Join(strings.FieldsFunc(string(b), func(r rune) bool { return r == 0 }), ","))
 	}
