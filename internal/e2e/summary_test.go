@@ -38,6 +38,7 @@ var cases = []string{
 	"10 keys enrolled from EFI signature lists",
 	"10 UKI's hash in dbx",
 	"11 UKI signed with systemd-sbsign's attributes",
+	"12 systemd 262.1 initrd from Debian packages",
 }
 
 type row struct {

@@ -4,7 +4,8 @@
 // PCR 12 (the stub's kernel configuration) in the sha256 bank,
 // /proc/cmdline, the files the stub put in /.extra, the TCG event log
 // (base64), runs the unseal check when the host sealed a secret, and
-// powers off. Everything goes to the serial
+// powers off. Run by systemd instead (not PID 1), it adds systemd's own
+// measurement log, every sha256 PCR and a quote (systemd.go). Everything goes to the serial
 // console as "UKIBUILD-E2E <key> <value>" lines that the host test parses.
 package main
 
@@ -43,11 +44,17 @@ func mount(src, dst, fstype string) {
 }
 
 func main() {
-	defer poweroff()
-	mount("proc", "/proc", "proc")
-	mount("sysfs", "/sys", "sysfs")
-	mount("devtmpfs", "/dev", "devtmpfs")
-	mount("securityfs", "/sys/kernel/security", "securityfs")
+	// As /init the guest sets up the kernel file systems and powers off;
+	// as a unit of systemd in the initrd (TestBootSystemdInitrd) systemd
+	// did the first and does the second (the unit's SuccessAction).
+	pid1 := os.Getpid() == 1
+	if pid1 {
+		defer poweroff()
+		mount("proc", "/proc", "proc")
+		mount("sysfs", "/sys", "sysfs")
+		mount("devtmpfs", "/dev", "devtmpfs")
+		mount("securityfs", "/sys/kernel/security", "securityfs")
+	}
 	cmdline, _ := os.ReadFile("/proc/cmdline")
 	c := " " + string(cmdline)
 	if strings.Contains(c, " console=uart,io,0x3f8") && !strings.Contains(c, " console=ttyS0") {
@@ -86,6 +93,9 @@ func main() {
 	}
 	unsealCheck(tpm)
 	credsCheck(tpm)
+	if !pid1 {
+		systemdReport(tpm, string(cmdline))
+	}
 	out("end", "done")
 }
 
