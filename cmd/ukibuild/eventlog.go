@@ -195,6 +195,7 @@ type eventlogVerifyCmd struct {
 	Profile     int    `help:"The profile the stub booted (an '@N' load option; 0, the default, is not measured): PCR 12's profile event and PCR 11 for that profile." default:"0" placeholder:"N"`
 	DTBAuto     string `name:"dtbauto" help:"PCR 11 of a UKI with .dtbauto sections: the index of the one the stub picked (0 is the profile's first), or 'none'." placeholder:"INDEX|none"`
 	EFIFW       string `name:"efifw" help:"PCR 11 of a UKI with .efifw sections, for a stub from 261.1 on: the index of the one the stub picked (0 is the profile's first), or 'none'." placeholder:"INDEX|none"`
+	celFlags
 	quoteFlags
 	eventPrediction
 }
@@ -218,6 +219,9 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 		return fmt.Errorf("nothing to compare %s with: give --uki, --quote or --quote-pcrs", c.Log)
 	}
 	ev := attest.Evidence{Log: data}
+	if err := c.celFlags.load(&ev); err != nil {
+		return err
+	}
 	if ev.Quote, err = c.quoteFlags.load(); err != nil {
 		return err
 	}
@@ -244,7 +248,7 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 		rep, err = ref.Verify(context.Background(), ev)
 	}
 	if err != nil {
-		return c.quoteFlags.explain(c.Log, err)
+		return c.quoteFlags.explain(c.Log, c.celFlags.explain(err))
 	}
 	c.quoteFlags.print(e.stdout, rep.Quote)
 	for _, v := range rep.Values {
@@ -257,7 +261,10 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 			bad++
 		}
 	}
+	sdBad := c.celFlags.print(e.stdout, rep.Systemd)
 	switch {
+	case sdBad > 0:
+		return fmt.Errorf("%s: %d record(s) are not what systemd %s measures", c.CEL, sdBad, c.SystemdVersion)
 	case bad > 0:
 		return fmt.Errorf("%s does not match %s: %d PCR(s) differ", c.Log, c.UKI, bad)
 	case !rep.OK():

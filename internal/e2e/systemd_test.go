@@ -439,6 +439,71 @@ func TestBootSystemdInitrd(t *testing.T) {
 	if !ok {
 		t.Errorf("the quote does not verify: %v", err)
 	}
+	e.verifySystemdBoot(t, name, dir, efi, tpmPCRs, nonce, akB, attestB, sigB)
+	e.explainSystemdPhase(t, name, dir, efi, tpmPCRs)
+}
+
+// explainSystemdPhase runs "ukibuild measure --explain --phase
+// enter-initrd --systemd-version 262.1" for PCRs 4, 7, 9, 11, 12 and 13:
+// systemd extends each of them before the unit runs (os-separator into 4,
+// 7, 9, 12 and 13, nvpcr-separator into 9, the phase word into 11), and
+// each predicted value after those events must be the TPM's.
+func (e *env) explainSystemdPhase(t *testing.T, name, dir, efi string, tpmPCRs map[int][]byte) {
+	t.Helper()
+	out := e.run(t, "measure", efi, "--explain", "--pcrs", "4,7,9,11,12,13", "--bank", "sha256", "--phase", "enter-initrd",
+		"--systemd-version", "262.1", "--boot-attempts", "2", "--owner-guid", ownerGUID, "--pk", e.sb.pk.cert, "--kek", e.sb.kek.cert,
+		"--db", e.sb.db.cert, "--db", e.sb.hsm.CertPEM, "--dbx", filepath.Join(dir, "dbx.esl"))
+	var seen, bad []string
+	for _, i := range []int{4, 7, 9, 11, 12, 13} {
+		want := fmt.Sprintf("PCR %d after enter-initrd: sha256=%x", i, tpmPCRs[i])
+		if strings.Contains(out, want) {
+			seen = append(seen, strconv.Itoa(i))
+		} else {
+			bad = append(bad, strconv.Itoa(i))
+		}
+	}
+	ok := len(bad) == 0
+	record(t, name, "measure --explain --phase enter-initrd --systemd-version 262.1", "PCRs 4, 7, 9, 11, 12, 13 after systemd's events = the TPM's",
+		fmt.Sprintf("equal: %s; differ: %s", strings.Join(seen, ","), strings.Join(bad, ",")), ok)
+	if !ok {
+		t.Errorf("measure --explain --phase enter-initrd: PCRs %v differ from the TPM's:\n%s", bad, out)
+	}
+}
+
+// verifySystemdBoot runs "ukibuild eventlog verify" on the boot's logs:
+// the firmware's events of PCRs 4, 7, 9, 11, 12 and 13 against the
+// prediction for the UKI, systemd's records against what systemd 262
+// measures, and both logs, merged, against the quote and the PCRs the TPM
+// reported (but 10).
+func (e *env) verifySystemdBoot(t *testing.T, name, dir, efi string, tpmPCRs map[int][]byte, nonce, ak, attestB, sig []byte) {
+	t.Helper()
+	var q strings.Builder
+	for i, v := range tpmPCRs {
+		if i != 10 && i < 16 {
+			fmt.Fprintf(&q, "%d:sha256=%x\n", i, v)
+		}
+	}
+	files := map[string][]byte{"quote-pcrs.txt": []byte(q.String()), "ak.pub": ak, "quote.msg": attestB, "quote.sig": sig,
+		"dbx.esl": virtFwVarsDBX()}
+	for n, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := func(n string) string { return filepath.Join(dir, n) }
+	args := []string{"eventlog", "verify", f("systemd-initrd-eventlog.bin"), "--uki", efi, "--pcrs", "4,7,9,11,12,13",
+		"--boot-attempts", "2", "--owner-guid", ownerGUID, "--pk", e.sb.pk.cert, "--kek", e.sb.kek.cert, "--db", e.sb.db.cert,
+		"--db", e.sb.hsm.CertPEM, "--dbx", f("dbx.esl"), "--quote-pcrs", f("quote-pcrs.txt"),
+		"--quote", f("quote.msg"), "--quote-signature", f("quote.sig"), "--ak-public", f("ak.pub"), "--nonce", hex.EncodeToString(nonce),
+		"--cel", f("systemd-initrd-tpm2-measure.log"), "--systemd-version", "262.1"}
+	out, err := exec.Command(e.ukibuild, args...).CombinedOutput()
+	s := string(out)
+	ok := err == nil && strings.Contains(s, "the log replays to its PCR digest") && strings.Contains(s, "PCR 11: match") &&
+		strings.Contains(s, "as systemd measures it") && !strings.Contains(s, "differs")
+	record(t, name, "ukibuild eventlog verify --uki --cel --quote --quote-pcrs", "firmware events match the UKI's prediction (4, 7, 9, 11, 12, 13); systemd's records as systemd 262 measures them; both logs replay to the quote and the TPM's PCRs", oneLine(s), ok)
+	if !ok {
+		t.Errorf("ukibuild eventlog verify with systemd's log: %v\n%s", err, s)
+	}
 }
 
 func errOr(err error, s string) string {
