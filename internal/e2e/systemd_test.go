@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io/fs"
 	"os"
@@ -55,13 +57,31 @@ var initrdSkip = []string{
 // machine off when it ends.
 const initrdUnit = `[Unit]
 Description=ukibuild boot test: report the TPM's state
-After=systemd-pcrphase-initrd.service systemd-pcrosseparator.service systemd-pcrnvdone.service systemd-tpm2-setup-early.service
+After=systemd-pcrphase-initrd.service systemd-pcrosseparator.service systemd-pcrnvdone.service systemd-tpm2-setup-early.service ukibuild-e2e-cred.service
 SuccessAction=poweroff-force
 FailureAction=poweroff-force
 
 [Service]
 Type=oneshot
 ExecStart=/usr/bin/ukibuild-e2e-guest
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/console
+`
+
+// initrdCredUnit has systemd decrypt the credential the stub passed in
+// /.extra/credentials/ (imported by PID 1 into
+// /run/credentials/@encrypted/) and runs the guest to print it; its
+// failure does not stop the boot (the report says what is missing).
+const initrdCredUnit = `[Unit]
+Description=ukibuild boot test: a credential systemd imported
+After=systemd-pcrphase-initrd.service systemd-tpm2-setup-early.service
+Before=ukibuild-e2e.service
+
+[Service]
+Type=oneshot
+ImportCredential=ukibuild-systemd
+ExecStart=/usr/bin/ukibuild-e2e-guest --credentials
 StandardOutput=tty
 StandardError=tty
 TTYPath=/dev/console
@@ -86,7 +106,8 @@ func (e *env) systemdInitrdTree(t *testing.T, dir string) {
 	}
 	for _, l := range [][2]string{{"bin", "usr/bin"}, {"sbin", "usr/sbin"}, {"lib", "usr/lib"}, {"lib64", "usr/lib64"},
 		{"init", "usr/lib/systemd/systemd"}, {"etc/os-release", "initrd-release"},
-		{"etc/systemd/system/initrd.target.wants/ukibuild-e2e.service", "../ukibuild-e2e.service"}} {
+		{"etc/systemd/system/initrd.target.wants/ukibuild-e2e.service", "../ukibuild-e2e.service"},
+		{"etc/systemd/system/initrd.target.wants/ukibuild-e2e-cred.service", "../ukibuild-e2e-cred.service"}} {
 		p := filepath.Join(dir, l[0])
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -112,6 +133,7 @@ func (e *env) systemdInitrdTree(t *testing.T, dir string) {
 	}{
 		{"etc/initrd-release", []byte(initrdRelease), 0o644},
 		{"etc/systemd/system/ukibuild-e2e.service", []byte(initrdUnit), 0o644},
+		{"etc/systemd/system/ukibuild-e2e-cred.service", []byte(initrdCredUnit), 0o644},
 		{"usr/bin/ukibuild-e2e-guest", guest, 0o755},
 	} {
 		if err := os.WriteFile(filepath.Join(dir, f.path), f.data, f.mode); err != nil {
@@ -279,12 +301,33 @@ func TestBootSystemdInitrd(t *testing.T) {
 
 	nonce := make([]byte, 20)
 	rand.Read(nonce)
+	// A credential for systemd to import (case 9's offline one, under
+	// another name): encrypted for this TPM's SRK and locked to the UKI's
+	// PCR signing key, signed for enter-initrd.
+	key := writeRSAKey(t, filepath.Join(dir, "pcr.pem"))
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcrPub := writeFileE2E(t, dir, "pcr.pub.pem", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	state := newTPMState(t, dir)
+	srk := writeFileE2E(t, dir, "srk.tpm2b_public", provisionSRK(t, state))
+	secret := fmt.Sprintf("ukibuild-systemd-secret-%d", time.Now().UnixNano())
+	cred := filepath.Join(dir, "ukibuild-systemd.cred")
+	e.run(t, "creds", "encrypt", writeFileE2E(t, dir, "payload", []byte(secret)), cred, "--name=ukibuild-systemd", "--with-key=tpm2",
+		"--tpm2-device-key="+srk, "--tpm2-public-key="+pcrPub)
+	credData, err := os.ReadFile(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extras := []extraFile{{name: "ukibuild-systemd.cred", data: credData}}
 	efi := filepath.Join(dir, "uki.efi")
 	e.buildSigned(t, efi, e.sb.db, "build", "--stub", e.tools.Path(t, "UKIBUILD_STUB_262"), "--linux", e.tools.Path(t, "UKIBUILD_KERNEL"),
 		"--initrd", initrd, "--cmdline", "console=ttyS0 panic=-1 systemd.show_status=false ukibuild.nonce="+hex.EncodeToString(nonce),
-		"--os-release", "ID=ukibuild-e2e")
+		"--os-release", "ID=ukibuild-e2e", "--pcr-private-key", filepath.Join(dir, "pcr.pem"), "--phases", "enter-initrd")
+	writeExtras(t, efi, extras)
 	start := time.Now()
-	res := e.boot(t, efi)
+	res := e.bootWithTPM(t, efi, state, extras...)
 	t.Logf("boot took %s", time.Since(start).Round(time.Second))
 
 	serial, _ := os.ReadFile(res.serial)
@@ -438,6 +481,17 @@ func TestBootSystemdInitrd(t *testing.T) {
 	record(t, name, "TPM quote (AK made in the initrd)", "signed over our nonce and the logs' PCRs 0-9, 11-15", fmt.Sprint(errOr(err, "verifies")), ok)
 	if !ok {
 		t.Errorf("the quote does not verify: %v", err)
+	}
+	var creds []string
+	for _, l := range res.lines {
+		if strings.HasPrefix(l, "sdcred") {
+			creds = append(creds, l)
+		}
+	}
+	ok = len(creds) == 1 && creds[0] == "sdcred ukibuild-systemd "+secret
+	record(t, name, "credential in .extra.d/, ImportCredential= (systemd decrypts with the TPM)", "ukibuild-systemd "+secret, strings.Join(creds, "; "), ok)
+	if !ok {
+		t.Errorf("systemd's imported credential: %q (serial log %s)", creds, res.serial)
 	}
 	e.verifySystemdBoot(t, name, dir, efi, tpmPCRs, nonce, akB, attestB, sigB)
 	e.explainSystemdPhase(t, name, dir, efi, tpmPCRs)

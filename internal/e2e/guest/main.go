@@ -44,6 +44,10 @@ func mount(src, dst, fstype string) {
 }
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "--credentials" {
+		printCredentials()
+		return
+	}
 	// As /init the guest sets up the kernel file systems and powers off;
 	// as a unit of systemd in the initrd (TestBootSystemdInitrd) systemd
 	// did the first and does the second (the unit's SuccessAction).

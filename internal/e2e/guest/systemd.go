@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/google/go-tpm/tpm2"
@@ -82,4 +83,24 @@ func quote(tpm transport.TPM, nonce []byte) error {
 	out("quote-attest", "%s", base64.StdEncoding.EncodeToString(rsp.Quoted.Bytes()))
 	out("quote-sig", "%s", base64.StdEncoding.EncodeToString(tpm2.Marshal(rsp.Signature)))
 	return nil
+}
+
+// printCredentials is the guest run by a unit with ImportCredential=
+// (TestBootSystemdInitrd): it prints each credential systemd decrypted
+// into $CREDENTIALS_DIRECTORY.
+func printCredentials() {
+	dir := os.Getenv("CREDENTIALS_DIRECTORY")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		out("sdcred-error", "%q: %v", dir, err)
+		return
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			out("sdcred-error", "%s: %v", e.Name(), err)
+			continue
+		}
+		out("sdcred", "%s %s", e.Name(), strings.TrimSpace(string(b)))
+	}
 }
