@@ -200,3 +200,25 @@ func TestPredictSystemd(t *testing.T) {
 		t.Errorf("systemd 264: %v", err)
 	}
 }
+
+// FuzzParseSystemdLog: any input parses or fails with an error, never a
+// panic, and a parsed record always has a digest and a PCR in 0-23 or -1.
+func FuzzParseSystemdLog(f *testing.F) {
+	cel, err := os.ReadFile(filepath.Join(vectors, "ovmf-sb-systemd262-initrd.cel"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(cel)
+	f.Add([]byte("[{\"pcr\":1,\"digests\":[{\"hashAlg\":\"sha1\",\"digest\":\"" + strings.Repeat("00", 20) + "\"}]}]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		evs, err := attest.ParseSystemdLog(data)
+		if err != nil {
+			return
+		}
+		for _, ev := range evs {
+			if len(ev.Digests) == 0 || ev.PCR < -1 || ev.PCR > 23 {
+				t.Fatalf("record %+v", ev)
+			}
+		}
+	})
+}
