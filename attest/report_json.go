@@ -13,6 +13,17 @@ type jsonReport struct {
 	PCRs         []jsonPCRResult `json:"pcrs"`
 	Values       []jsonValue     `json:"values,omitempty"`
 	Quote        *jsonQuote      `json:"quote,omitempty"`
+	Systemd      []jsonSystemd   `json:"systemd,omitempty"`
+}
+
+type jsonSystemd struct {
+	Index   int     `json:"index"`
+	PCR     *int    `json:"pcr,omitempty"`
+	NVIndex *uint32 `json:"nvIndex,omitempty"`
+	Type    string  `json:"type,omitempty"`
+	String  string  `json:"string"`
+	OK      bool    `json:"ok"`
+	Error   string  `json:"error,omitempty"`
 }
 
 type jsonPCRResult struct {
@@ -63,13 +74,17 @@ func jsonItem(ev *pcr.Event) *jsonLogItem {
 //	           "expected": {"type": "EV_IPL", "description": "...", "digests": {"sha256": "HEX"}},
 //	           "seen": {...}}],
 //	 "values": [{"pcr": 11, "bank": "sha256", "log": "HEX", "tpm": "HEX", "match": true}],
-//	 "quote": {"selection": ["sha256:7,11"], "replays": true, "notQuoted": [9]}}
+//	 "quote": {"selection": ["sha256:7,11"], "replays": true, "notQuoted": [9]},
+//	 "systemd": [{"index": 0, "pcr": 11, "type": "phase", "string": "enter-initrd", "ok": true}]}
 //
 // "status" is "match", "differs" or "unverifiable" (neither: an event
 // that depends on a secret of the machine could not be checked, and
 // "unverified" says which and why); "index" (from 0, among the PCR's
 // events), "bank", "expected" and "seen" (absent where a list ended) are
-// set for "differs"; "ok" is Report.OK.
+// set for "differs"; "systemd" has one entry per record of systemd's log
+// (Evidence.SystemdLog: "pcr", or "nvIndex" for an NvPCR's record, and
+// "error" when the record is not what that systemd version measures); "ok"
+// is Report.OK.
 func (r *Report) MarshalJSON() ([]byte, error) {
 	doc := jsonReport{OK: r.OK(), Unverifiable: r.Unverifiable(), PCRs: []jsonPCRResult{}}
 	for _, p := range r.PCRs {
@@ -89,6 +104,20 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 			jq.Selection = append(jq.Selection, s.String())
 		}
 		doc.Quote = jq
+	}
+	for _, sr := range r.Systemd {
+		js := jsonSystemd{Index: sr.Index, Type: sr.Event.Type, String: sr.Event.String, OK: sr.Err == nil}
+		if sr.Event.PCR >= 0 {
+			p := sr.Event.PCR
+			js.PCR = &p
+		} else {
+			nv := sr.Event.NVIndex
+			js.NVIndex = &nv
+		}
+		if sr.Err != nil {
+			js.Error = sr.Err.Error()
+		}
+		doc.Systemd = append(doc.Systemd, js)
 	}
 	return json.Marshal(doc)
 }

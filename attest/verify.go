@@ -24,6 +24,16 @@ type Evidence struct {
 	// its nonce and that the log replays to its PCR digest are checked.
 	// Optional.
 	Quote *Quote
+	// SystemdLog is systemd's own measurement log
+	// (/run/log/systemd/tpm2-measure.log, CEL-JSON; ParseSystemdLog).
+	// Optional: with it, the replays against TPMValues and Quote are of
+	// the firmware's log followed by systemd's records, and each record is
+	// checked against what systemd of SystemdVersion measures
+	// (Report.Systemd).
+	SystemdLog []byte
+	// SystemdVersion is the version of systemd that kept SystemdLog
+	// ("262.1"); needed with SystemdLog (ErrSystemdVersion).
+	SystemdVersion string
 }
 
 // Quote is a signed TPM2 quote, the key that signed it and the nonce the
@@ -153,6 +163,8 @@ type Report struct {
 	Values []ValueResult
 	// Quote is set when the evidence had a quote.
 	Quote *QuoteResult
+	// Systemd checks each record of the evidence's systemd log.
+	Systemd []SystemdResult
 }
 
 // OK reports whether every PCR matches, the log replays to every value
@@ -166,6 +178,11 @@ func (r *Report) OK() bool {
 	}
 	for _, v := range r.Values {
 		if !v.Match() {
+			return false
+		}
+	}
+	for _, s := range r.Systemd {
+		if s.Err != nil {
 			return false
 		}
 	}
@@ -207,6 +224,9 @@ func (r *Report) String() string {
 	for _, p := range r.PCRs {
 		fmt.Fprintln(&b, p)
 	}
+	for _, s := range r.Systemd {
+		fmt.Fprintln(&b, s)
+	}
 	return b.String()
 }
 
@@ -237,6 +257,21 @@ func verify(ctx context.Context, ref *Reference, ev Evidence, pcrs []int) (*Repo
 		return nil, &LogError{Err: err}
 	}
 	rep := &Report{}
+	// firmware stays the firmware's events, compared with the reference;
+	// seen, replayed against the TPM, gets systemd's records after them.
+	firmware := seen
+	if ev.SystemdLog != nil {
+		major, err := systemdMajor(ev.SystemdVersion)
+		if err != nil {
+			return nil, err
+		}
+		sd, err := ParseSystemdLog(ev.SystemdLog)
+		if err != nil {
+			return nil, &SystemdLogError{Err: err}
+		}
+		seen = mergeSystemd(firmware, sd)
+		rep.Systemd = checkSystemd(major, sd)
+	}
 	if q := ev.Quote; q != nil {
 		info, err := pcr.ParseQuote(q.Quote)
 		if err != nil {
@@ -268,7 +303,7 @@ func verify(ctx context.Context, ref *Reference, ev Evidence, pcrs []int) (*Repo
 	}
 	if ref != nil {
 		for _, p := range ref.PCRs {
-			rep.PCRs = append(rep.PCRs, ref.compare(p, seen))
+			rep.PCRs = append(rep.PCRs, ref.compare(p, firmware))
 		}
 	}
 	return rep, nil

@@ -253,6 +253,7 @@ type eventlogVerifyCmd struct {
 	EFIFW       string `name:"efifw" help:"PCR 11 of a UKI with .efifw sections, for a stub from 261.1 on: the index of the one the stub picked (0 is the profile's first), or 'none'." placeholder:"INDEX|none"`
 	// JSON prints the report as JSON (attest.Report.MarshalJSON).
 	JSON bool `name:"json" help:"Print the report as JSON instead of text: \"ok\", and per PCR its \"status\" (match, differs or unverifiable) with the first diverging event or the events that could not be checked; the exit code is the same."`
+	celFlags
 	quoteFlags
 	eventPrediction
 }
@@ -276,6 +277,9 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 		return fmt.Errorf("nothing to compare %s with: give --uki, --quote or --quote-pcrs", c.Log)
 	}
 	ev := attest.Evidence{Log: data}
+	if err := c.celFlags.load(&ev); err != nil {
+		return err
+	}
 	if ev.Quote, err = c.quoteFlags.load(); err != nil {
 		return err
 	}
@@ -302,7 +306,7 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 		rep, err = ref.Verify(context.Background(), ev)
 	}
 	if err != nil {
-		return c.quoteFlags.explain(c.Log, err)
+		return c.quoteFlags.explain(c.Log, c.celFlags.explain(err))
 	}
 	if c.JSON {
 		b, err := json.MarshalIndent(rep, "", "  ")
@@ -325,7 +329,14 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 			bad++
 		}
 	}
+	out := e.stdout
+	if c.JSON { // the JSON report holds systemd's records
+		out = io.Discard
+	}
+	sdBad := c.celFlags.print(out, rep.Systemd)
 	switch {
+	case sdBad > 0:
+		return fmt.Errorf("%s: %d record(s) are not what systemd %s measures", c.CEL, sdBad, c.SystemdVersion)
 	case bad > 0:
 		return fmt.Errorf("%s does not match %s: %d PCR(s) differ", c.Log, c.UKI, bad)
 	case len(rep.Unverifiable()) > 0:

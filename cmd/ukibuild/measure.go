@@ -303,6 +303,9 @@ type measureFileCmd struct {
 	PCRs    string `name:"pcrs" default:"11" help:"With --explain, --pcrlock or --keylime-policy: the PCRs to predict (4, 7, 9, 11, 12, 13, 14: shim's, with --loader shimx64.efi); --profile N adds PCR 12's profile event (no PCR 9 then)." placeholder:"LIST"`
 	PCRLock string `name:"pcrlock" help:"Write a systemd-pcrlock component for the UKI's boot: the records of its events in --pcrs (its image and add-ons in PCR 4, the stub's PCR 11, 12 and 13, Linux's PCR 9; the firmware's and boot loaders' events are other components), in the order the TPM sees them. Like 'systemd-pcrlock lock-uki --pcrlock=FILE' with --pcrs 4,11, for the stub's own version." placeholder:"FILE.pcrlock"`
 	Keylime string `name:"keylime-policy" help:"Write Keylime's tpm_policy (JSON: each PCR of --pcrs with its predicted value in sha256, or the one --bank gives, and the mask)." placeholder:"FILE"`
+	// SystemdVersion, with --explain and one --phase, predicts the PCRs
+	// after systemd's measurements up to that phase (systemdPhase).
+	SystemdVersion string `name:"systemd-version" help:"With --explain and one --phase: the version of systemd in the initrd and system (253 to 262); each PCR of --pcrs systemd extends is also given after systemd's measurements up to the end of that phase (its phase words in PCR 11; from enter-initrd on, its os-separator and NvPCR separator)." placeholder:"VERSION"`
 	measureCommon
 	eventPrediction
 }
@@ -335,6 +338,9 @@ func (m *measureFileCmd) Run(e *env) error {
 			return nil
 		}
 		asJSON := m.jsonMode(e.stdout, pcr.MeasureJSONOff) != pcr.MeasureJSONOff
+		if len(m.Phase) > 0 || m.SystemdVersion != "" {
+			return m.systemdPhase(e, ref, asJSON)
+		}
 		return writeEvents(e.stdout, ref, asJSON)
 	}
 	img, err := uki.OpenImage(m.File)

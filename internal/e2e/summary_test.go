@@ -50,6 +50,7 @@ var cases = []string{
 	"17 arm64 unsigned UKI",
 	"17 arm64 UKI signed, key not in db",
 	"18 arm64 .dtbauto picked by .hwids",
+	"19 systemd 262.1 initrd from Debian packages",
 }
 
 type row struct {

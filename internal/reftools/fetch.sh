@@ -133,10 +133,30 @@ for lib in libc6 libssl3t64 libacl1 libblkid1 libcap2 libcrypt1 libmount1 libpam
   libtss2-rc0t64 libtss2-sys1t64 libtss2-tctildr0t64 libtss2-tcti-device0t64 libtss2-tcti-swtpm0t64; do
   wanted+=("measure-257 trixie $lib")
 done
+# The boot tests' systemd initrd (internal/e2e, TestBootSystemdInitrd): sid's
+# systemd 262.1 and what it needs at run time (its libraries are dlopen()ed:
+# libmount for PID 1, the tss2 libraries and libcrypto for systemd-pcrextend,
+# libkmod to load efivarfs; udev makes dev-tpmrm0.device for tpm2.target;
+# kmod's depmod indexes the efivarfs module when the test builds the tree),
+# all unpacked into one tree without maintainer scripts. The versions are
+# pinned ("PACKAGE=VERSION"): the initrd, and so its cpio's bytes, change only
+# when a pin does; a pin sid no longer publishes is an error that names it.
+for p in systemd=262.1-1 systemd-tpm=262.1-1 udev=262.1-1 libsystemd-shared=262.1-1 libc6=2.43-7 \
+  libmount1=2.42.4-1 libblkid1=2.42.4-1 libcap2=1:2.78-1+b1 libselinux1=3.11-2.1+b1 libpcre2-8-0=10.49-1 \
+  libkmod2=34.2-2+b2 libzstd1=1.5.7+dfsg-4 liblzma5=5.8.4-1 libacl1=2.4.0-1 libssl3t64=3.6.5-1 \
+  libtss2-esys-3.0.2-0t64=4.2.0-2 libtss2-mu-4.0.1-0t64=4.2.0-2 libtss2-rc0t64=4.2.0-2 \
+  libtss2-sys1t64=4.2.0-2 libtss2-tcti-device0t64=4.2.0-2 libtss2-tctildr0t64=4.2.0-2 libsystemd0=262.1-1 \
+  zlib1g=1:1.3.dfsg+really1.3.2-4 kmod=34.2-2+b2; do
+  wanted+=("initrd-262 sid $p")
+done
 # The newest bookworm unsigned kernel image (only vmlinuz is unpacked).
 kpkg=$(apt-cache "${apt_opts[@]}" search '^linux-image-[0-9.]+-[0-9]+-amd64-unsigned$' 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
 [ -n "$kpkg" ] || { echo "reftools: no linux-image-*-amd64-unsigned found" >&2; exit 1; }
 wanted+=("kernel bookworm $kpkg")
+# The same kernel's efivarfs module (a module in Debian's kernels, which
+# systemd loads to read the stub's EFI variables: ConditionSecurity=measured-os)
+# and its modules.* lists, for the systemd initrd.
+wanted+=("initrd-kmod bookworm $kpkg")
 # Newer kernels for the PCR 9 boot tests: trixie's 6.12 and sid's (a
 # linux-binary-* package; only vmlinuz is unpacked from each).
 k612=$(apt-cache "${apt_opts[@]}" search '^linux-image-6\.12\.[0-9]+\+deb13-amd64-unsigned$' 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
@@ -158,7 +178,7 @@ wanted+=("kernel-riscv64 trixie $kpkg:riscv64")
 #   systemd-boot-efi | 262.1-1 | http://deb.debian.org/debian sid/main amd64 Packages
 # (a foreign-architecture package is listed as PKG:ARCH).
 pkgs=()
-for w in "${wanted[@]}"; do set -- $w; pkgs+=("$3"); done
+for w in "${wanted[@]}"; do set -- $w; pkgs+=("${3%%=*}"); done
 madison=$(apt-cache "${apt_opts[@]}" madison "${pkgs[@]}" 2>/dev/null)
 
 # version SUITE PKG: the newest version of PKG published in SUITE.
@@ -175,7 +195,18 @@ version() {
 todo=() downloads=()
 for w in "${wanted[@]}"; do
   set -- $w
-  ver=$(version "$2" "$3")
+  if [ "${3#*=}" != "$3" ]; then
+    # A pinned version: the one published in the suite or an error.
+    pin=${3#*=}
+    set -- "$1" "$2" "${3%%=*}"
+    ver=$(version "$2" "$3")
+    [ "$ver" = "$pin" ] || {
+      echo "reftools: $3 is pinned at $pin for $1, but $2 publishes ${ver:-no version}: update the pin" >&2
+      exit 1
+    }
+  else
+    ver=$(version "$2" "$3")
+  fi
   [ -n "$ver" ] || { echo "reftools: $3 is not published in $2" >&2; exit 1; }
   marker=$dest/$1/.deb-$3
   if [ -f "$marker" ] && [ "$(cat "$marker")" = "$ver" ]; then
@@ -201,6 +232,9 @@ for t in "${todo[@]}"; do
   mkdir -p "$dest/$name"
   if [ "$name" = kernel ] || [ "$name" = kernel-612 ]; then
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dest/$name" --wildcards './boot/vmlinuz-*'
+  elif [ "$name" = initrd-kmod ]; then
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dest/$name" --wildcards './lib/modules/*/kernel/fs/efivarfs/efivarfs.ko' \
+      './lib/modules/*/modules.order' './lib/modules/*/modules.builtin' './lib/modules/*/modules.builtin.modinfo'
   elif [ "$name" = kernel-sid ]; then
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dest/$name" --wildcards './usr/lib/modules/*/vmlinuz'
   elif [ "$name" = kernel-aa64 ]; then
@@ -258,6 +292,8 @@ UKIBUILD_DTB_AA64_C630=$dtbs_aa64/qcom/sdm850-lenovo-yoga-c630.dtb
 UKIBUILD_KERNEL_RISCV64=$vmlinux_riscv64
 UKIBUILD_SHIM_161=$dest/shim-161/usr/lib/shim/shimx64.efi
 UKIBUILD_SHIM_161_MM=$dest/shim-161/usr/lib/shim/mmx64.efi
+UKIBUILD_INITRD_262_ROOT=$dest/initrd-262
+UKIBUILD_INITRD_KMOD=$dest/initrd-kmod
 ENV
 # systemd-measure of each release: the binary, the ld.so to run it with and
 # the library path (see reftools.Tools.MeasureVersion).

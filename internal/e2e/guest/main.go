@@ -8,7 +8,9 @@
 // powers off. Without a TPM (Debian's arm64 kernels have no driver for
 // QEMU's) it prints the devicetree's compatible and the kernel's line with
 // the event log's addresses in guest memory, which the host reads, and
-// powers off. Everything goes to the serial
+// powers off. Run by systemd instead (not PID 1), it adds systemd's own
+// measurement log, every sha256 PCR and a quote (systemd.go). Everything goes
+// to the serial
 // console as "UKIBUILD-E2E <key> <value>" lines that the host test parses.
 package main
 
@@ -47,11 +49,21 @@ func mount(src, dst, fstype string) {
 }
 
 func main() {
-	defer poweroff()
-	mount("proc", "/proc", "proc")
-	mount("sysfs", "/sys", "sysfs")
-	mount("devtmpfs", "/dev", "devtmpfs")
-	mount("securityfs", "/sys/kernel/security", "securityfs")
+	if len(os.Args) == 2 && os.Args[1] == "--credentials" {
+		printCredentials()
+		return
+	}
+	// As /init the guest sets up the kernel file systems and powers off;
+	// as a unit of systemd in the initrd (TestBootSystemdInitrd) systemd
+	// did the first and does the second (the unit's SuccessAction).
+	pid1 := os.Getpid() == 1
+	if pid1 {
+		defer poweroff()
+		mount("proc", "/proc", "proc")
+		mount("sysfs", "/sys", "sysfs")
+		mount("devtmpfs", "/dev", "devtmpfs")
+		mount("securityfs", "/sys/kernel/security", "securityfs")
+	}
 	cmdline, _ := os.ReadFile("/proc/cmdline")
 	c := " " + string(cmdline)
 	if strings.Contains(c, " console=uart,io,0x3f8") && !strings.Contains(c, " console=ttyS0") {
@@ -100,6 +112,9 @@ func main() {
 	}
 	unsealCheck(tpm)
 	credsCheck(tpm)
+	if !pid1 {
+		systemdReport(tpm, string(cmdline))
+	}
 	out("end", "done")
 }
 

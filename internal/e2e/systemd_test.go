@@ -1,0 +1,587 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-attestation/attest"
+
+	"github.com/ukibuild/ukibuild/cpio"
+	"github.com/ukibuild/ukibuild/pcr"
+)
+
+// The systemd initrd (case 19): sid's systemd 262.1 and the libraries it
+// dlopen()s, unpacked from pinned Debian packages by
+// internal/reftools/fetch.sh (UKIBUILD_INITRD_262_ROOT), plus
+// /etc/initrd-release, the efivarfs module of the test kernel (so that
+// systemd reads the stub's EFI variables: ConditionSecurity=measured-os)
+// and a unit that runs the guest program (internal/e2e/guest) once
+// systemd's early measurements are done. systemd is PID 1 (/init).
+
+// initrdEpoch is SOURCE_DATE_EPOCH for the systemd initrd's cpio: every
+// file's time is clamped to it (2020-01-01, older than the pinned packages'
+// files), so the archive does not depend on when the tree was copied.
+var initrdEpoch = time.Unix(1577836800, 0)
+
+// initrdSkip are the paths of the package tree left out of the initrd:
+// documentation, locales and the like, hardware databases, gconv modules,
+// OpenSSL's engines and providers, networkd. kmod stays: systemd mounts
+// efivarfs without loading it, and the kernel asks /sbin/modprobe for it.
+var initrdSkip = []string{
+	"usr/share", "usr/lib/x86_64-linux-gnu/gconv", "usr/lib/udev/hwdb.d", "usr/lib/udev/hwdb.bin",
+	"usr/lib/x86_64-linux-gnu/libmemusage.so", "usr/lib/x86_64-linux-gnu/libpcprofile.so",
+	"usr/lib/x86_64-linux-gnu/engines-3", "usr/lib/x86_64-linux-gnu/ossl-modules",
+	"usr/lib/systemd/systemd-networkd", "usr/lib/systemd/systemd-networkd-wait-online", "usr/lib/systemd/network",
+}
+
+// initrdUnit runs the guest once sysinit.target is reached (after
+// systemd-pcrphase-initrd.service measured enter-initrd, and the other
+// measuring services ordered before sysinit.target); systemd powers the
+// machine off when it ends.
+const initrdUnit = `[Unit]
+Description=ukibuild boot test: report the TPM's state
+After=systemd-pcrphase-initrd.service systemd-pcrosseparator.service systemd-pcrnvdone.service systemd-tpm2-setup-early.service ukibuild-e2e-cred.service
+SuccessAction=poweroff-force
+FailureAction=poweroff-force
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ukibuild-e2e-guest
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/console
+`
+
+// initrdCredUnit has systemd decrypt the credential the stub passed in
+// /.extra/credentials/ (imported by PID 1 into
+// /run/credentials/@encrypted/) and runs the guest to print it; its
+// failure does not stop the boot (the report says what is missing).
+const initrdCredUnit = `[Unit]
+Description=ukibuild boot test: a credential systemd imported
+After=systemd-pcrphase-initrd.service systemd-tpm2-setup-early.service
+Before=ukibuild-e2e.service
+
+[Service]
+Type=oneshot
+ImportCredential=ukibuild-systemd
+ExecStart=/usr/bin/ukibuild-e2e-guest --credentials
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/console
+`
+
+const initrdRelease = `NAME="ukibuild e2e initrd"
+ID=ukibuild-e2e-initrd
+VERSION_ID=1
+PRETTY_NAME="ukibuild e2e initrd (Debian sid's systemd 262.1)"
+`
+
+// systemdInitrdTree writes the initrd's tree into dir.
+func (e *env) systemdInitrdTree(t *testing.T, dir string) {
+	t.Helper()
+	root := e.tools.Path(t, "UKIBUILD_INITRD_262_ROOT")
+	kmod := e.tools.Path(t, "UKIBUILD_INITRD_KMOD")
+	if err := copyTree(root, dir, func(rel string) bool {
+		return strings.HasPrefix(filepath.Base(rel), ".deb-") && !strings.Contains(rel, "/") ||
+			slices.Contains(initrdSkip, rel)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range [][2]string{{"bin", "usr/bin"}, {"sbin", "usr/sbin"}, {"lib", "usr/lib"}, {"lib64", "usr/lib64"},
+		{"init", "usr/lib/systemd/systemd"}, {"etc/os-release", "initrd-release"},
+		{"etc/systemd/system/initrd.target.wants/ukibuild-e2e.service", "../ukibuild-e2e.service"},
+		{"etc/systemd/system/initrd.target.wants/ukibuild-e2e-cred.service", "../ukibuild-e2e-cred.service"}} {
+		p := filepath.Join(dir, l[0])
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(p)
+		if err := os.Symlink(l[1], p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"dev", "proc", "sys", "run", "tmp", "sysroot"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	guest, err := os.ReadFile(filepath.Join(e.dir, "guest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct {
+		path string
+		data []byte
+		mode fs.FileMode
+	}{
+		{"etc/initrd-release", []byte(initrdRelease), 0o644},
+		{"etc/systemd/system/ukibuild-e2e.service", []byte(initrdUnit), 0o644},
+		{"etc/systemd/system/ukibuild-e2e-cred.service", []byte(initrdCredUnit), 0o644},
+		{"usr/bin/ukibuild-e2e-guest", guest, 0o755},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, f.path), f.data, f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The kernel's efivarfs module and the indexes sid's depmod makes for
+	// it (run through sid's own loader from the package tree).
+	if err := copyTree(filepath.Join(kmod, "lib/modules"), filepath.Join(dir, "usr/lib/modules"), func(string) bool { return false }); err != nil {
+		t.Fatal(err)
+	}
+	versions, err := os.ReadDir(filepath.Join(dir, "usr/lib/modules"))
+	if err != nil || len(versions) != 1 {
+		t.Fatalf("want one kernel's modules in %s: %v %v", kmod, versions, err)
+	}
+	cmd := exec.Command(filepath.Join(root, "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
+		"--library-path", filepath.Join(root, "usr/lib/x86_64-linux-gnu"), "--argv0", "depmod",
+		filepath.Join(root, "usr/bin/kmod"), "-b", dir, versions[0].Name())
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("depmod: %v\n%s", err, b)
+	}
+}
+
+// copyTree copies regular files, directories and symbolic links from src
+// to dst (modes kept, times and owners not), leaving out what skip names
+// (a slash-separated path relative to src).
+func copyTree(src, dst string, skip func(rel string) bool) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if rel != "." && skip(filepath.ToSlash(rel)) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		to := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(to, info.Mode().Perm()|0o700)
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(target, to)
+		case info.Mode().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(to, b, info.Mode().Perm()); err != nil {
+				return err
+			}
+			return os.Chmod(to, info.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
+		}
+		return fmt.Errorf("%s: unexpected file type %v", p, info.Mode().Type())
+	})
+}
+
+// systemdInitrd builds the initrd twice, each time from a fresh copy of
+// the tree, packs both with package cpio (mkosi's recipe, owner 0:0,
+// times clamped to initrdEpoch) and returns the zstd-compressed archive,
+// the two uncompressed archives' SHA-256 and the size of the first.
+func (e *env) systemdInitrd(t *testing.T, dir string) (string, [2][32]byte, int64) {
+	t.Helper()
+	var sums [2][32]byte
+	var size int64
+	for i := range 2 {
+		tree := filepath.Join(dir, fmt.Sprintf("initrd-tree-%d", i))
+		e.systemdInitrdTree(t, tree)
+		out := filepath.Join(dir, fmt.Sprintf("initrd-%d.cpio", i))
+		f, err := os.Create(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cpio.Write(f, tree, cpio.Options{Owner: &cpio.Owner{}, SourceDateEpoch: initrdEpoch}); err != nil {
+			t.Fatalf("packing %s: %v", tree, err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums[i], size = sha256.Sum256(b), int64(len(b))
+	}
+	// The UKI gets it compressed with zstd, as mkosi's initrds are (a
+	// third of the size: the firmware and the stubs hash it several times,
+	// slowly under TCG).
+	zst := filepath.Join(dir, "initrd.cpio.zst")
+	f, err := os.Create(zst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cpio.Write(f, filepath.Join(dir, "initrd-tree-0"), cpio.Options{Owner: &cpio.Owner{}, SourceDateEpoch: initrdEpoch, Compression: cpio.Zstd}); err != nil {
+		t.Fatalf("packing the initrd: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		os.RemoveAll(filepath.Join(dir, fmt.Sprintf("initrd-tree-%d", i)))
+	}
+	return zst, sums, size
+}
+
+// celRecord is one record of systemd's CEL-JSON log
+// (/run/log/systemd/tpm2-measure.log): the fields the test reads.
+type celRecord struct {
+	// PCR is -1 for a record of an NV index extension (an NvPCR: "nv_index"
+	// instead of "pcr"), which changes no PCR.
+	PCR     int     `json:"pcr"`
+	NVIndex *uint32 `json:"nv_index"`
+	Digests []struct {
+		HashAlg string `json:"hashAlg"`
+		Digest  string `json:"digest"`
+	} `json:"digests"`
+	ContentType string `json:"content_type"`
+	Content     struct {
+		EventType string `json:"eventType"`
+		String    string `json:"string"`
+	} `json:"content"`
+}
+
+// parseCEL reads the JSON-SEQ records (each after an RS byte).
+func parseCEL(b []byte) ([]celRecord, error) {
+	var recs []celRecord
+	for _, chunk := range bytes.FieldsFunc(b, func(r rune) bool { return r == 0x1e || r == '\n' }) {
+		r := celRecord{PCR: -1}
+		if err := json.Unmarshal(chunk, &r); err != nil {
+			return recs, fmt.Errorf("record %d: %w", len(recs), err)
+		}
+		recs = append(recs, r)
+	}
+	return recs, nil
+}
+
+// TestBootSystemdInitrd (case 19): a Secure Boot UKI of the 262.1 stub
+// whose initrd is systemd 262.1 from Debian packages boots; systemd (PID
+// 1) measures enter-initrd into PCR 11 and its separators, and the test
+// unit reports the firmware's log, systemd's log, the PCRs and a quote.
+// The initrd's cpio is byte-identical across two builds; the firmware's
+// log followed by systemd's replays to every PCR the TPM has (an
+// independent replay here, with go-attestation's parser and plain
+// SHA-256); PCR 11 is "ukibuild measure --phase=enter-initrd"; the quote
+// is signed by the guest's AK over the test's nonce and those PCRs.
+func TestBootSystemdInitrd(t *testing.T) {
+	e := setup(t)
+	const name = "19 systemd 262.1 initrd from Debian packages"
+	dir := e.workDir(t)
+	initrd, sums, size := e.systemdInitrd(t, dir)
+	same := sums[0] == sums[1]
+	record(t, name, "initrd cpio, two builds", "byte-identical", fmt.Sprintf("%d bytes, sha256 %x and %x", size, sums[0][:8], sums[1][:8]), same)
+	if !same {
+		t.Errorf("the initrd's cpio differs between two builds: %x, %x", sums[0], sums[1])
+	}
+
+	nonce := make([]byte, 20)
+	rand.Read(nonce)
+	// A credential for systemd to import (case 9's offline one, under
+	// another name): encrypted for this TPM's SRK and locked to the UKI's
+	// PCR signing key, signed for enter-initrd.
+	key := writeRSAKey(t, filepath.Join(dir, "pcr.pem"))
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcrPub := writeFileE2E(t, dir, "pcr.pub.pem", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	state := newTPMState(t, dir)
+	srk := writeFileE2E(t, dir, "srk.tpm2b_public", provisionSRK(t, state))
+	secret := fmt.Sprintf("ukibuild-systemd-secret-%d", time.Now().UnixNano())
+	cred := filepath.Join(dir, "ukibuild-systemd.cred")
+	e.run(t, "creds", "encrypt", writeFileE2E(t, dir, "payload", []byte(secret)), cred, "--name=ukibuild-systemd", "--with-key=tpm2",
+		"--tpm2-device-key="+srk, "--tpm2-public-key="+pcrPub)
+	credData, err := os.ReadFile(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extras := []extraFile{{name: "ukibuild-systemd.cred", data: credData}}
+	efi := filepath.Join(dir, "uki.efi")
+	e.buildSigned(t, efi, e.sb.db, "build", "--stub", e.tools.Path(t, "UKIBUILD_STUB_262"), "--linux", e.tools.Path(t, "UKIBUILD_KERNEL"),
+		"--initrd", initrd, "--cmdline", "console=ttyS0 panic=-1 systemd.show_status=false ukibuild.nonce="+hex.EncodeToString(nonce),
+		"--os-release", "ID=ukibuild-e2e", "--pcr-private-key", filepath.Join(dir, "pcr.pem"), "--phases", "enter-initrd")
+	writeExtras(t, efi, extras)
+	start := time.Now()
+	res := e.bootWithTPM(t, efi, state, extras...)
+	t.Logf("boot took %s", time.Since(start).Round(time.Second))
+
+	serial, _ := os.ReadFile(res.serial)
+	pid1 := bytes.Contains(serial, []byte("systemd 262.1")) && bytes.Contains(serial, []byte("UKIBUILD-E2E begin"))
+	record(t, name, "PID 1", "systemd 262.1, the test unit ran", fmt.Sprintf("systemd 262.1 banner %v, unit ran %v", bytes.Contains(serial, []byte("systemd 262.1")), pid1), pid1)
+	if !pid1 {
+		t.Errorf("systemd 262.1 did not run the test unit (serial log %s)", res.serial)
+	}
+
+	var celB, akB, attestB, sigB []byte
+	tpmPCRs := map[int][]byte{}
+	for _, l := range res.lines {
+		f := strings.Fields(l)
+		switch {
+		case len(f) == 2 && f[0] == "cel":
+			celB, _ = base64.StdEncoding.DecodeString(f[1])
+		case len(f) == 2 && f[0] == "quote-ak":
+			akB, _ = base64.StdEncoding.DecodeString(f[1])
+		case len(f) == 2 && f[0] == "quote-attest":
+			attestB, _ = base64.StdEncoding.DecodeString(f[1])
+		case len(f) == 2 && f[0] == "quote-sig":
+			sigB, _ = base64.StdEncoding.DecodeString(f[1])
+		case len(f) == 4 && f[0] == "pcr" && f[2] == "sha256":
+			i, _ := strconv.Atoi(f[1])
+			tpmPCRs[i], _ = hex.DecodeString(f[3])
+		}
+	}
+	saveSystemdBoot(t, dir, res, celB, nonce)
+
+	// systemd's own events.
+	cel, err := parseCEL(celB)
+	var seen []string
+	for _, r := range cel {
+		seen = append(seen, fmt.Sprintf("%d:%s/%s", r.PCR, r.Content.EventType, r.Content.String))
+	}
+	has := func(pcrIdx int, s string) bool {
+		return slices.ContainsFunc(cel, func(r celRecord) bool { return r.PCR == pcrIdx && r.Content.String == s })
+	}
+	sepOK := true
+	for _, i := range []int{0, 1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 14} {
+		sepOK = sepOK && has(i, "os-separator")
+	}
+	ok := err == nil && has(11, "enter-initrd") && sepOK
+	record(t, name, "systemd's log (CEL-JSON)", "enter-initrd in PCR 11; os-separator in PCRs 0-7, 9, 12-14", strings.Join(seen, " "), ok)
+	if !ok {
+		t.Errorf("systemd's log: %v; records %s", err, strings.Join(seen, " "))
+	}
+
+	// The firmware's log, then systemd's, replayed to the TPM's PCRs.
+	var bad []string
+	replayed := 0
+	el, err := attest.ParseEventLog(res.evlog)
+	if err != nil {
+		t.Fatalf("parsing the firmware's event log: %v", err)
+	}
+	acc := map[int][]byte{}
+	fold := func(i int, d []byte) {
+		if acc[i] == nil {
+			acc[i] = make([]byte, 32)
+			if i >= 17 && i <= 22 {
+				acc[i] = bytes.Repeat([]byte{0xff}, 32)
+			}
+		}
+		h := sha256.New()
+		h.Write(acc[i])
+		h.Write(d)
+		acc[i] = h.Sum(nil)
+	}
+	for _, ev := range el.Events(attest.HashSHA256) {
+		fold(ev.Index, ev.Digest)
+	}
+	// PCR 7 when the firmware was done: systemd has extended it since
+	// (os-separator), and checkSecureBoot replays the firmware's log only.
+	// The replay below proves that the TPM's PCR 7 is this value extended
+	// with systemd's events.
+	firmwarePCR7 := slices.Clone(acc[7])
+	for _, r := range cel {
+		if r.PCR < 0 {
+			continue
+		}
+		for _, d := range r.Digests {
+			if d.HashAlg == "sha256" {
+				b, _ := hex.DecodeString(d.Digest)
+				fold(r.PCR, b)
+			}
+		}
+	}
+	var idx []int
+	for i := range tpmPCRs {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	for _, i := range idx {
+		if i == 10 {
+			continue // the kernel's IMA (its own log, not read here)
+		}
+		want := acc[i]
+		if want == nil {
+			want = make([]byte, 32)
+			if i >= 17 && i <= 22 {
+				want = bytes.Repeat([]byte{0xff}, 32)
+			}
+		}
+		if !bytes.Equal(want, tpmPCRs[i]) {
+			bad = append(bad, strconv.Itoa(i))
+		} else {
+			replayed++
+		}
+	}
+	ok = len(tpmPCRs) == 24 && len(bad) == 0
+	record(t, name, "firmware log + systemd's log replay (sha256)", "all 24 PCRs but 10 (IMA's)", fmt.Sprintf("%d replay; differ: %s", replayed, strings.Join(bad, ",")), ok)
+	if !ok {
+		t.Errorf("replaying the firmware's and systemd's logs: PCRs %v differ from the TPM's (%d read)", bad, len(tpmPCRs))
+	}
+
+	if !slices.Contains(bad, "7") {
+		atEBS := *res
+		atEBS.pcr7 = map[string]string{"sha256": hex.EncodeToString(firmwarePCR7)}
+		e.checkSecureBoot(t, name, &atEBS, e.sb.db.c)
+	} else {
+		record(t, name, "Secure Boot (event log, PCR 7)", "on", "PCR 7 does not replay", false)
+	}
+
+	// PCR 11: the prediction after enter-initrd.
+	want := parseCalculate(e.run(t, "measure", efi, "--bank=sha256", "--phase=enter-initrd"))
+	got := hex.EncodeToString(tpmPCRs[11])
+	ok = want["sha256"] != "" && got == want["sha256"] && res.pcr11["sha256"] == got
+	record(t, name, "PCR 11 sha256", "measure --phase=enter-initrd: "+want["sha256"], got, ok)
+	if !ok {
+		t.Errorf("PCR 11 sha256: measure --phase=enter-initrd predicts %s, the TPM has %s", want["sha256"], got)
+	}
+
+	// The quote: the guest's AK signed our nonce and the replay of the
+	// two logs (PCRs 0-15 but 10).
+	ak, err := pcr.ParseAKPublic(akB)
+	var values []pcr.PCRValue
+	for i := 0; i < 16; i++ {
+		if i == 10 {
+			continue
+		}
+		v := acc[i]
+		if v == nil {
+			v = make([]byte, 32)
+		}
+		values = append(values, pcr.PCRValue{PCR: i, Value: pcr.Value{Bank: pcr.SHA256, Digest: v}})
+	}
+	if err == nil {
+		_, err = pcr.VerifyQuote(pcr.Quote{Attest: attestB, Signature: sigB}, ak, nonce, values)
+	}
+	ok = err == nil
+	record(t, name, "TPM quote (AK made in the initrd)", "signed over our nonce and the logs' PCRs 0-9, 11-15", fmt.Sprint(errOr(err, "verifies")), ok)
+	if !ok {
+		t.Errorf("the quote does not verify: %v", err)
+	}
+	var creds []string
+	for _, l := range res.lines {
+		if strings.HasPrefix(l, "sdcred") {
+			creds = append(creds, l)
+		}
+	}
+	ok = len(creds) == 1 && creds[0] == "sdcred ukibuild-systemd "+secret
+	record(t, name, "credential in .extra.d/, ImportCredential= (systemd decrypts with the TPM)", "ukibuild-systemd "+secret, strings.Join(creds, "; "), ok)
+	if !ok {
+		t.Errorf("systemd's imported credential: %q (serial log %s)", creds, res.serial)
+	}
+	e.verifySystemdBoot(t, name, dir, efi, tpmPCRs, nonce, akB, attestB, sigB)
+	e.explainSystemdPhase(t, name, dir, efi, tpmPCRs)
+}
+
+// explainSystemdPhase runs "ukibuild measure --explain --phase
+// enter-initrd --systemd-version 262.1" for PCRs 4, 7, 9, 11, 12 and 13:
+// systemd extends each of them before the unit runs (os-separator into 4,
+// 7, 9, 12 and 13, nvpcr-separator into 9, the phase word into 11), and
+// each predicted value after those events must be the TPM's.
+func (e *env) explainSystemdPhase(t *testing.T, name, dir, efi string, tpmPCRs map[int][]byte) {
+	t.Helper()
+	out := e.run(t, "measure", efi, "--explain", "--pcrs", "4,7,9,11,12,13", "--bank", "sha256", "--phase", "enter-initrd",
+		"--systemd-version", "262.1", "--boot-attempts", "2", "--owner-guid", ownerGUID, "--pk", e.sb.pk.cert, "--kek", e.sb.kek.cert,
+		"--db", e.sb.db.cert, "--db", e.sb.hsm.CertPEM, "--dbx", filepath.Join(dir, "dbx.esl"))
+	var seen, bad []string
+	for _, i := range []int{4, 7, 9, 11, 12, 13} {
+		want := fmt.Sprintf("PCR %d after enter-initrd: sha256=%x", i, tpmPCRs[i])
+		if strings.Contains(out, want) {
+			seen = append(seen, strconv.Itoa(i))
+		} else {
+			bad = append(bad, strconv.Itoa(i))
+		}
+	}
+	ok := len(bad) == 0
+	record(t, name, "measure --explain --phase enter-initrd --systemd-version 262.1", "PCRs 4, 7, 9, 11, 12, 13 after systemd's events = the TPM's",
+		fmt.Sprintf("equal: %s; differ: %s", strings.Join(seen, ","), strings.Join(bad, ",")), ok)
+	if !ok {
+		t.Errorf("measure --explain --phase enter-initrd: PCRs %v differ from the TPM's:\n%s", bad, out)
+	}
+}
+
+// verifySystemdBoot runs "ukibuild eventlog verify" on the boot's logs:
+// the firmware's events of PCRs 4, 7, 9, 11, 12 and 13 against the
+// prediction for the UKI, systemd's records against what systemd 262
+// measures, and both logs, merged, against the quote and the PCRs the TPM
+// reported (but 10).
+func (e *env) verifySystemdBoot(t *testing.T, name, dir, efi string, tpmPCRs map[int][]byte, nonce, ak, attestB, sig []byte) {
+	t.Helper()
+	var q strings.Builder
+	for i, v := range tpmPCRs {
+		if i != 10 && i < 16 {
+			fmt.Fprintf(&q, "%d:sha256=%x\n", i, v)
+		}
+	}
+	files := map[string][]byte{"quote-pcrs.txt": []byte(q.String()), "ak.pub": ak, "quote.msg": attestB, "quote.sig": sig,
+		"dbx.esl": virtFwVarsDBX()}
+	for n, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := func(n string) string { return filepath.Join(dir, n) }
+	args := []string{"eventlog", "verify", f("systemd-initrd-eventlog.bin"), "--uki", efi, "--pcrs", "4,7,9,11,12,13",
+		"--boot-attempts", "2", "--owner-guid", ownerGUID, "--pk", e.sb.pk.cert, "--kek", e.sb.kek.cert, "--db", e.sb.db.cert,
+		"--db", e.sb.hsm.CertPEM, "--dbx", f("dbx.esl"), "--quote-pcrs", f("quote-pcrs.txt"),
+		"--quote", f("quote.msg"), "--quote-signature", f("quote.sig"), "--ak-public", f("ak.pub"), "--nonce", hex.EncodeToString(nonce),
+		"--cel", f("systemd-initrd-tpm2-measure.log"), "--systemd-version", "262.1"}
+	out, err := exec.Command(e.ukibuild, args...).CombinedOutput()
+	s := string(out)
+	ok := err == nil && strings.Contains(s, "the log replays to its PCR digest") && strings.Contains(s, "PCR 11: match") &&
+		strings.Contains(s, "as systemd measures it") && !strings.Contains(s, "differs")
+	record(t, name, "ukibuild eventlog verify --uki --cel --quote --quote-pcrs", "firmware events match the UKI's prediction (4, 7, 9, 11, 12, 13); systemd's records as systemd 262 measures them; both logs replay to the quote and the TPM's PCRs", oneLine(s), ok)
+	if !ok {
+		t.Errorf("ukibuild eventlog verify with systemd's log: %v\n%s", err, s)
+	}
+}
+
+func errOr(err error, s string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return s
+}
+
+// saveSystemdBoot keeps the boot's logs, the guest's lines and the
+// quote's nonce in dir (kept when the run fails), and in
+// $UKIBUILD_E2E_SAVE when it is set (testvectors/eventlog/systemd-initrd-262).
+func saveSystemdBoot(t *testing.T, dir string, res *bootResult, cel, nonce []byte) {
+	t.Helper()
+	files := map[string][]byte{"eventlog.bin": res.evlog, "tpm2-measure.log": cel,
+		"lines.txt": []byte(strings.Join(res.lines, "\n") + "\n"), "nonce.txt": []byte(hex.EncodeToString(nonce) + "\n")}
+	for _, d := range []string{dir, os.Getenv("UKIBUILD_E2E_SAVE")} {
+		if d == "" {
+			continue
+		}
+		for n, b := range files {
+			if err := os.WriteFile(filepath.Join(d, "systemd-initrd-"+n), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
