@@ -703,7 +703,7 @@ func SignFile(inPath, outPath string, signer crypto.Signer, opts Options) error 
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("signing %s into %s: %w", inPath, outPath, err)
+		return fmt.Errorf("signing %s into %s: %w", inPath, outPath, pe.NameFile(err, inPath))
 	}
 	return nil
 }

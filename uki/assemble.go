@@ -466,7 +466,7 @@ func readProfilePE(path string, imports []string) ([]Section, error) {
 	}
 	hdr, err := pe.Parse(f, st.Size())
 	if err != nil {
-		return nil, fmt.Errorf("profile PE %s: %w", path, err)
+		return nil, fmt.Errorf("profile PE %s: %w", path, pe.NameFile(err, path))
 	}
 	var secs []Section
 	for i := range hdr.Sections {

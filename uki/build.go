@@ -367,6 +367,37 @@ func CheckSectionName(name string) error {
 	return nil
 }
 
+// Why a kernel cannot be put into a UKI: the Err of a *KernelError wraps
+// one of these (errors.Is).
+var (
+	// ErrKernelFormat: the kernel is not a PE image and its magic number
+	// matches no compression format.
+	ErrKernelFormat = kernel.ErrUnknownFormat
+	// ErrKernelUnsupported: the compression is recognised but not
+	// supported (LZO, an xz filter chain other than LZMA2, an unknown
+	// zboot compression).
+	ErrKernelUnsupported = kernel.ErrUnsupported
+	// ErrKernelTooLarge: the decompressed kernel exceeds the size limit
+	// (a decompression bomb?).
+	ErrKernelTooLarge = kernel.ErrLimit
+	// ErrKernelCorrupt: the compressed data or a header is truncated or
+	// invalid.
+	ErrKernelCorrupt = kernel.ErrCorrupt
+)
+
+// KernelError is a kernel image that Build cannot use: Err says why and
+// wraps ErrKernelFormat, ErrKernelUnsupported, ErrKernelTooLarge or
+// ErrKernelCorrupt, or the I/O error that occurred.
+type KernelError struct {
+	File string // the kernel's path
+	Err  error
+}
+
+func (e *KernelError) Error() string { return "kernel " + e.File + ": " + e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *KernelError) Unwrap() error { return e.Err }
+
 // openKernel returns the kernel as content, decompressing a compressed
 // non-PE kernel into a temporary file (whose path is returned).
 func openKernel(path, tempDir string, warnf func(string, ...any)) (Content, string, error) {
@@ -384,11 +415,11 @@ func openKernel(path, tempDir string, warnf func(string, ...any)) (Content, stri
 	}
 	format, err := kernel.Detect(f)
 	if err != nil {
-		return nil, "", fmt.Errorf("kernel %s: not a PE image and %w", path, err)
+		return nil, "", &KernelError{File: path, Err: fmt.Errorf("not a PE image and %w", err)}
 	}
 	rc, err := kernel.Decompress(f, c.Size(), format)
 	if err != nil {
-		return nil, "", fmt.Errorf("kernel %s: %w", path, err)
+		return nil, "", &KernelError{File: path, Err: err}
 	}
 	defer rc.Close()
 	// A scratch file is removed when the build is interrupted, and a
@@ -405,7 +436,7 @@ func openKernel(path, tempDir string, warnf func(string, ...any)) (Content, stri
 		}
 	}()
 	if _, err := io.Copy(tmp, rc); err != nil {
-		return nil, "", fmt.Errorf("kernel %s: decompressing %s: %w", path, format, err)
+		return nil, "", &KernelError{File: path, Err: fmt.Errorf("decompressing %s: %w", format, err)}
 	}
 	if err := tmp.Close(); err != nil {
 		return nil, "", err
