@@ -18,6 +18,7 @@ import (
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/sign"
+	"github.com/ukibuild/ukibuild/uefi"
 	"github.com/ukibuild/ukibuild/uki"
 )
 
@@ -90,7 +91,7 @@ func TestPredictOrderMatchesRecordedLog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db := pcr.X509SignatureList(pcr.EFIGlobalVariable, cert.Raw)
+	db := pcr.X509SignatureList(uefi.GlobalVariable, cert.Raw)
 	ref, err := attest.Predict(context.Background(), efi, attest.Machine{
 		PCRs: []int{4, 7, 9, 11, 12, 13}, BootAttempts: 2,
 		SecureBoot: &attest.SecureBoot{PK: db, KEK: db, DB: db},

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/ukibuild/ukibuild/efi"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // reasonOf returns the Reason of the outermost *VerifyError in err's tree,
@@ -103,14 +103,14 @@ func TestVerifyReasons(t *testing.T) {
 	}
 
 	// Data after the certificate table makes the image malformed: an
-	// *efi.FormatError (no Reason).
+	// *uefi.FormatError (no Reason).
 	appended := append(bytes.Clone(signed), "appended"...)
-	var fe *efi.FormatError
+	var fe *uefi.FormatError
 	if _, err := verifyBytes(appended, VerifyOptions{}); !errors.As(err, &fe) {
 		t.Errorf("data after the certificate table: %v", err)
 	}
 
-	// Not a PE image at all: an *efi.FormatError, with the file named by
+	// Not a PE image at all: an *uefi.FormatError, with the file named by
 	// VerifyFile.
 	path := writeTemp(t, "junk.efi", []byte("MZ not a PE image"))
 	_, err = VerifyFile(path, VerifyOptions{})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ukibuild/ukibuild/internal/pe"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // VerifyOptions say what to verify signatures against.
@@ -122,7 +123,7 @@ var ErrNotSigned = errors.New("the image is not signed")
 // is nil when firmware with this db and dbx would run the image: at least one
 // signature verifies and nothing is forbidden. Otherwise it is a *VerifyError
 // whose Reason says why (as is each SignatureInfo.Err), or, when r is not a
-// valid PE image, an *efi.FormatError (errors.As finds either).
+// valid PE image, an *uefi.FormatError (errors.As finds either).
 func Verify(r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
 	im, err := openImage(r, size)
 	if err != nil {
@@ -251,7 +252,7 @@ func verifyEntry(info *SignatureInfo, im *image, e pe.CertEntry, digest func(cry
 	switch e.Type {
 	case pe.WinCertTypePKCSSigned:
 	case pe.WinCertTypeEFIGUID:
-		if len(data) < 16 || !bytes.Equal(data[:16], oidEFICertPKCS7GUIDRaw) {
+		if len(data) < 16 || !bytes.Equal(data[:16], uefi.CertTypePKCS7[:]) {
 			return because(ReasonSkippedType, errors.New("a WIN_CERTIFICATE_UEFI_GUID entry whose type is not EFI_CERT_TYPE_PKCS7_GUID; firmware skips it"))
 		}
 		data = data[16:]

@@ -6,11 +6,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ukibuild/ukibuild/efi"
 	"github.com/ukibuild/ukibuild/internal/reftools"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
-// TestTypedErrors: a malformed stub or UKI is an *efi.FormatError naming the
+// TestTypedErrors: a malformed stub or UKI is an *uefi.FormatError naming the
 // file, and a kernel of no known format or with corrupt compressed data a
 // *KernelError wrapping the matching sentinel, whatever context wraps them;
 // no output is written.
@@ -25,14 +25,14 @@ func TestTypedErrors(t *testing.T) {
 	out := filepath.Join(dir, "out.efi")
 	u := "6.1.0-test"
 
-	var fe *efi.FormatError
+	var fe *uefi.FormatError
 	err := Build(Config{Stub: junk, Cmdline: Text("cmdline", "quiet"), Uname: &u, TempDir: dir}, out)
 	if !errors.As(err, &fe) || fe.File != junk {
-		t.Errorf("junk stub: %v, want an *efi.FormatError with File %s", err, junk)
+		t.Errorf("junk stub: %v, want an *uefi.FormatError with File %s", err, junk)
 	}
 	fe = nil
 	if _, err := OpenImage(junk); !errors.As(err, &fe) || fe.File != junk {
-		t.Errorf("OpenImage: %v, want an *efi.FormatError with File %s", err, junk)
+		t.Errorf("OpenImage: %v, want an *uefi.FormatError with File %s", err, junk)
 	}
 
 	notKernel := filepath.Join(dir, "vmlinuz")

@@ -19,7 +19,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ukibuild/ukibuild/efi"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // Optional header magics.
@@ -177,8 +177,8 @@ type File struct {
 }
 
 // FormatError reports a structurally invalid PE image. It is the public
-// efi.FormatError, so that callers of the public packages match it.
-type FormatError = efi.FormatError
+// uefi.FormatError, so that callers of the public packages match it.
+type FormatError = uefi.FormatError
 
 // NameFile records path as the File of the *FormatError that err is or
 // wraps, if it has none yet, and returns err unchanged (its message too:

@@ -1,11 +1,11 @@
-package efi
+package uefi
 
 // FormatError reports a file that is not a structurally valid PE/COFF image:
 // a header, table or section that lies outside the file or contradicts
 // another, as found by the parser of ukibuild's packages (uki, sign, pcr,
 // attest). Callers find it with errors.As, whatever context wraps it:
 //
-//	var fe *efi.FormatError
+//	var fe *uefi.FormatError
 //	if errors.As(err, &fe) {
 //		// fe.File (when known) is malformed: fe.Defect
 //	}
