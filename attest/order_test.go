@@ -71,10 +71,10 @@ func TestPredictOrderMatchesRecordedLog(t *testing.T) {
 	dir := t.TempDir()
 	signed := func(cfg uki.Config, out string) {
 		t.Helper()
-		if err := uki.Build(cfg, out+".unsigned"); err != nil {
+		if err := uki.Build(context.Background(), cfg, out+".unsigned"); err != nil {
 			t.Fatal(err)
 		}
-		if err := sign.SignFile(out+".unsigned", out, key, sign.Options{Certificate: cert}); err != nil {
+		if err := sign.SignFile(context.Background(), out+".unsigned", out, key, sign.Options{Certificate: cert}); err != nil {
 			t.Fatal(err)
 		}
 	}

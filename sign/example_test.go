@@ -2,6 +2,7 @@ package sign_test
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
@@ -61,7 +62,7 @@ func ExampleSignFile() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	err = sign.SignFile(image, image+".signed", key, sign.Options{Certificate: cert, SigningTime: when})
+	err = sign.SignFile(context.Background(), image, image+".signed", key, sign.Options{Certificate: cert, SigningTime: when})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -309,7 +310,7 @@ func TestReproducible(t *testing.T) {
 	if err := os.Chmod(p, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := SignFile(p, p, key, Options{Certificate: cert}); err != nil {
+	if err := SignFile(context.Background(), p, p, key, Options{Certificate: cert}); err != nil {
 		t.Fatal(err)
 	}
 	if got := readFile(t, p); !bytes.Equal(got, a) {

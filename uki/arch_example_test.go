@@ -1,6 +1,7 @@
 package uki_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -25,7 +26,7 @@ func ExampleArchMismatchError() {
 	os.WriteFile(kernel, image, 0o644)
 
 	out := filepath.Join(dir, "linux.efi")
-	err := uki.Build(uki.Config{Stub: stub, Linux: kernel}, out)
+	err := uki.Build(context.Background(), uki.Config{Stub: stub, Linux: kernel}, out)
 	var am *uki.ArchMismatchError
 	if errors.As(err, &am) {
 		fmt.Println("kernel:", am.Machine)

@@ -1,6 +1,7 @@
 package uki
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -26,7 +27,7 @@ func TestTypedErrors(t *testing.T) {
 	u := "6.1.0-test"
 
 	var fe *uefi.FormatError
-	err := Build(Config{Stub: junk, Cmdline: Text("cmdline", "quiet"), Uname: &u, TempDir: dir}, out)
+	err := Build(context.Background(), Config{Stub: junk, Cmdline: Text("cmdline", "quiet"), Uname: &u, TempDir: dir}, out)
 	if !errors.As(err, &fe) || fe.File != junk {
 		t.Errorf("junk stub: %v, want an *uefi.FormatError with File %s", err, junk)
 	}
@@ -48,7 +49,7 @@ func TestTypedErrors(t *testing.T) {
 		file string
 		want error
 	}{{notKernel, ErrKernelFormat}, {corrupt, ErrKernelCorrupt}} {
-		err := Build(Config{Stub: stub, Linux: c.file, Cmdline: Text("cmdline", "quiet"), Uname: &u, TempDir: dir}, out)
+		err := Build(context.Background(), Config{Stub: stub, Linux: c.file, Cmdline: Text("cmdline", "quiet"), Uname: &u, TempDir: dir}, out)
 		var ke *KernelError
 		if !errors.As(err, &ke) || ke.File != c.file || !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want a *KernelError wrapping %v", c.file, err, c.want)
