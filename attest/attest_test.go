@@ -27,7 +27,7 @@ func buildUKI(t *testing.T, version string) string {
 	tools := reftools.Locate(t)
 	out := filepath.Join(t.TempDir(), "uki.efi")
 	none := ""
-	err := uki.Build(uki.Config{Stub: tools.Path(t, "UKIBUILD_STUB_"+version), Linux: tools.Path(t, "UKIBUILD_KERNEL"),
+	err := uki.Build(context.Background(), uki.Config{Stub: tools.Path(t, "UKIBUILD_STUB_"+version), Linux: tools.Path(t, "UKIBUILD_KERNEL"),
 		Cmdline: uki.Text("cmdline", "console=ttyS0 panic=-1"), Uname: &none}, out)
 	if err != nil {
 		t.Fatal(err)

@@ -32,7 +32,7 @@ func TestBootSecretMachineSpecific(t *testing.T) {
 	predict := func(version string) *attest.Reference {
 		out := filepath.Join(t.TempDir(), "uki.efi")
 		empty := ""
-		err := uki.Build(uki.Config{Stub: tools.Path(t, "UKIBUILD_STUB_"+version), Linux: tools.Path(t, "UKIBUILD_KERNEL"),
+		err := uki.Build(context.Background(), uki.Config{Stub: tools.Path(t, "UKIBUILD_STUB_"+version), Linux: tools.Path(t, "UKIBUILD_KERNEL"),
 			Initrds: []uki.Content{uki.Text("initrd", "an initrd")}, Cmdline: uki.Text("cmdline", "console=ttyS0"), Uname: &empty}, out)
 		if err != nil {
 			t.Fatal(err)

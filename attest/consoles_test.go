@@ -23,7 +23,7 @@ func TestConsoleAlternatives(t *testing.T) {
 	build := func(cmdline string) string {
 		out := filepath.Join(t.TempDir(), "uki.efi")
 		none := ""
-		if err := uki.Build(uki.Config{Stub: tools.Path(t, "UKIBUILD_STUB_262"), Linux: tools.Path(t, "UKIBUILD_KERNEL"),
+		if err := uki.Build(context.Background(), uki.Config{Stub: tools.Path(t, "UKIBUILD_STUB_262"), Linux: tools.Path(t, "UKIBUILD_KERNEL"),
 			Cmdline: uki.Text("cmdline", cmdline), Uname: &none}, out); err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/sign"
+	"github.com/ukibuild/ukibuild/uefi"
 	"github.com/ukibuild/ukibuild/uki"
 )
 
@@ -70,10 +71,10 @@ func TestPredictOrderMatchesRecordedLog(t *testing.T) {
 	dir := t.TempDir()
 	signed := func(cfg uki.Config, out string) {
 		t.Helper()
-		if err := uki.Build(cfg, out+".unsigned"); err != nil {
+		if err := uki.Build(context.Background(), cfg, out+".unsigned"); err != nil {
 			t.Fatal(err)
 		}
-		if err := sign.SignFile(out+".unsigned", out, key, sign.Options{Certificate: cert}); err != nil {
+		if err := sign.SignFile(context.Background(), out+".unsigned", out, key, sign.Options{Certificate: cert}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -90,7 +91,7 @@ func TestPredictOrderMatchesRecordedLog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db := pcr.X509SignatureList(pcr.EFIGlobalVariable, cert.Raw)
+	db := pcr.X509SignatureList(uefi.GlobalVariable, cert.Raw)
 	ref, err := attest.Predict(context.Background(), efi, attest.Machine{
 		PCRs: []int{4, 7, 9, 11, 12, 13}, BootAttempts: 2,
 		SecureBoot: &attest.SecureBoot{PK: db, KEK: db, DB: db},

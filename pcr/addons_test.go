@@ -2,6 +2,7 @@ package pcr_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -368,7 +369,7 @@ func buildE2EAddon(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "ukibuild-e2e.addon.efi")
-	if err := uki.Build(uki.Config{Stub: stub, Cmdline: cmdline, Warnf: t.Logf}, out); err != nil {
+	if err := uki.Build(context.Background(), uki.Config{Stub: stub, Cmdline: cmdline, Warnf: t.Logf}, out); err != nil {
 		t.Fatal(err)
 	}
 	return out

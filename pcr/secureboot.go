@@ -3,56 +3,21 @@ package pcr
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
-	"strings"
 	"unicode/utf16"
-)
 
-// GUID is an EFI_GUID as it is stored: the first three fields little-endian.
-type GUID [16]byte
-
-// ParseGUID parses "8be4df61-93ca-11d2-aa0d-00e098032b8c".
-func ParseGUID(s string) (GUID, error) {
-	var g GUID
-	h := strings.ReplaceAll(s, "-", "")
-	b, err := hex.DecodeString(h)
-	if err != nil || len(b) != 16 || len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return g, fmt.Errorf("GUID %q: want the form 8be4df61-93ca-11d2-aa0d-00e098032b8c", s)
-	}
-	binary.LittleEndian.PutUint32(g[0:], binary.BigEndian.Uint32(b[0:]))
-	binary.LittleEndian.PutUint16(g[4:], binary.BigEndian.Uint16(b[4:]))
-	binary.LittleEndian.PutUint16(g[6:], binary.BigEndian.Uint16(b[6:]))
-	copy(g[8:], b[8:])
-	return g, nil
-}
-
-func mustGUID(s string) GUID {
-	g, err := ParseGUID(s)
-	if err != nil {
-		panic(err)
-	}
-	return g
-}
-
-// The GUIDs of the UEFI specification ("Image Execution Information
-// Table", "Signature Database").
-var (
-	EFIGlobalVariable  = mustGUID("8be4df61-93ca-11d2-aa0d-00e098032b8c")
-	EFIImageSecurityDB = mustGUID("d719b2cb-3d3a-4596-a3bc-dad00e67656f")
-	EFICertX509GUID    = mustGUID("a5c059a1-94e4-4aa7-87b5-ab155c2bf072")
-	EFICertSHA256GUID  = mustGUID("c1c41626-504c-4092-aca9-41f936934328")
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // SignatureData is an EFI_SIGNATURE_DATA: the owner's GUID and the
 // signature (a certificate's DER, or a digest).
-func SignatureData(owner GUID, data []byte) []byte {
+func SignatureData(owner uefi.GUID, data []byte) []byte {
 	return append(owner[:], data...)
 }
 
 // SignatureList is an EFI_SIGNATURE_LIST of type typ with no header,
 // holding entries, which must all have the same length (SignatureData's).
-func SignatureList(typ GUID, entries ...[]byte) ([]byte, error) {
+func SignatureList(typ uefi.GUID, entries ...[]byte) ([]byte, error) {
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("signature list: no entry")
 	}
@@ -74,8 +39,8 @@ func SignatureList(typ GUID, entries ...[]byte) ([]byte, error) {
 // X509SignatureList is the EFI_SIGNATURE_LIST of one certificate (DER)
 // with its owner: one list per certificate, as virt-fw-vars --add-db and
 // efi-updatevar -c enroll them.
-func X509SignatureList(owner GUID, der []byte) []byte {
-	l, _ := SignatureList(EFICertX509GUID, SignatureData(owner, der))
+func X509SignatureList(owner uefi.GUID, der []byte) []byte {
+	l, _ := SignatureList(uefi.CertX509, SignatureData(owner, der))
 	return l
 }
 
@@ -83,7 +48,7 @@ func X509SignatureList(owner GUID, der []byte) []byte {
 // Firmware Profile, "UEFI_VARIABLE_DATA"): the variable's vendor GUID, the
 // lengths of its name (in characters, without NUL) and data, its name in
 // UTF-16LE and its data. Firmware measures variables as H(this).
-func VariableData(vendor GUID, name string, data []byte) []byte {
+func VariableData(vendor uefi.GUID, name string, data []byte) []byte {
 	u := utf16.Encode([]rune(name))
 	var b bytes.Buffer
 	b.Write(vendor[:])
@@ -122,15 +87,15 @@ func PCR7Events(vars SecureBootVariables, authorities [][]byte, banks []Bank) []
 	}
 	var evs []Event
 	for _, v := range []struct {
-		vendor GUID
+		vendor uefi.GUID
 		name   string
 		data   []byte
 	}{
-		{EFIGlobalVariable, "SecureBoot", sb},
-		{EFIGlobalVariable, "PK", vars.PK},
-		{EFIGlobalVariable, "KEK", vars.KEK},
-		{EFIImageSecurityDB, "db", vars.DB},
-		{EFIImageSecurityDB, "dbx", vars.DBX},
+		{uefi.GlobalVariable, "SecureBoot", sb},
+		{uefi.GlobalVariable, "PK", vars.PK},
+		{uefi.GlobalVariable, "KEK", vars.KEK},
+		{uefi.ImageSecurityDatabase, "db", vars.DB},
+		{uefi.ImageSecurityDatabase, "dbx", vars.DBX},
 	} {
 		evs = append(evs, hashEvent(7, EvEFIVariableDriverConfig, fmt.Sprintf("variable %s (%d bytes of data)", v.name, len(v.data)),
 			VariableData(v.vendor, v.name, v.data), banks))
@@ -147,7 +112,7 @@ func PCR7Events(vars SecureBootVariables, authorities [][]byte, banks []Bank) []
 		}
 		seen = append(seen, a)
 		evs = append(evs, hashEvent(7, EvEFIVariableAuthority, fmt.Sprintf("variable db (%d bytes of data): the entry that authorized an image", len(a)),
-			VariableData(EFIImageSecurityDB, "db", a), banks))
+			VariableData(uefi.ImageSecurityDatabase, "db", a), banks))
 	}
 	return evs
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 func certDER(t *testing.T, name string) []byte {
@@ -23,9 +24,9 @@ func certDER(t *testing.T, name string) []byte {
 	return blk.Bytes
 }
 
-func mustParseGUID(t *testing.T, s string) pcr.GUID {
+func mustParseGUID(t *testing.T, s string) uefi.GUID {
 	t.Helper()
-	g, err := pcr.ParseGUID(s)
+	g, err := uefi.ParseGUID(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,10 +39,10 @@ func mustParseGUID(t *testing.T, s string) pcr.GUID {
 // virt-fw-vars --secure-boot, which also puts one SHA-256 entry (of the
 // empty string, owner a0baa8a3-041d-48a8-bc87-c36d121b5e3d) in dbx: the
 // variable data in the logs' EV_EFI_VARIABLE_DRIVER_CONFIG events.
-func vectorVariables(t *testing.T) (pcr.SecureBootVariables, pcr.GUID) {
+func vectorVariables(t *testing.T) (pcr.SecureBootVariables, uefi.GUID) {
 	owner := mustParseGUID(t, "7ab1e5e2-0c3b-4b8e-9a51-1f0ddba11e55")
 	empty := sha256.Sum256(nil)
-	dbx, err := pcr.SignatureList(pcr.EFICertSHA256GUID, pcr.SignatureData(mustParseGUID(t, "a0baa8a3-041d-48a8-bc87-c36d121b5e3d"), empty[:]))
+	dbx, err := pcr.SignatureList(uefi.CertSHA256, pcr.SignatureData(mustParseGUID(t, "a0baa8a3-041d-48a8-bc87-c36d121b5e3d"), empty[:]))
 	if err != nil {
 		t.Fatal(err)
 	}

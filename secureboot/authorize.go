@@ -9,8 +9,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/sign"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // Why the firmware refuses an image (Authorize wraps them in a *Refusal).
@@ -155,7 +155,7 @@ func Authorize(r io.ReaderAt, size int64, db, dbx *Database) (*Result, error) {
 			digests[s.Hash] = d
 		}
 		if e, ok := findDigest(dbx, d); ok {
-			return nil, &Refusal{ErrHashInDBX, fmt.Sprintf("%v %x (dbx entry of owner %s)", s.Hash, d, guidString(e.Owner))}
+			return nil, &Refusal{ErrHashInDBX, fmt.Sprintf("%v %x (dbx entry of owner %s)", s.Hash, d, e.Owner)}
 		}
 		if !authorized {
 			if e, ok := findDigest(db, d); ok {
@@ -186,7 +186,7 @@ func authorizeUnsigned(r io.ReaderAt, size int64, db, dbx *Database) (*Result, e
 			return nil, err
 		}
 		if e, ok := findDigest(dbx, d); ok {
-			return nil, &Refusal{ErrHashInDBX, fmt.Sprintf("unsigned image, %v %x (dbx entry of owner %s)", h, d, guidString(e.Owner))}
+			return nil, &Refusal{ErrHashInDBX, fmt.Sprintf("unsigned image, %v %x (dbx entry of owner %s)", h, d, e.Owner)}
 		}
 		if e, ok := findDigest(db, d); ok {
 			res.Authorities = append(res.Authorities, e)
@@ -202,7 +202,7 @@ func authorizeUnsigned(r io.ReaderAt, size int64, db, dbx *Database) (*Result, e
 // EFI_CERT_SHA256/384/512 entry of dg's length (IsSignatureFoundInDatabase
 // compares entries of the list type of the digest's algorithm).
 func findDigest(d *Database, dg []byte) (Entry, bool) {
-	var typ pcr.GUID
+	var typ uefi.GUID
 	switch len(dg) {
 	case 32:
 		typ = CertSHA256

@@ -13,40 +13,33 @@ import (
 	"strings"
 
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // Signature types of EFI_SIGNATURE_LIST (UEFI 2.10, 32.4.1 "Signature
 // Database"; the values of MdePkg/Include/Guid/ImageAuthentication.h,
 // edk2-stable202605).
 var (
-	CertX509       = pcr.EFICertX509GUID   // EFI_CERT_X509_GUID: a DER certificate
-	CertSHA256     = pcr.EFICertSHA256GUID // EFI_CERT_SHA256_GUID: an image's Authenticode SHA-256
-	CertSHA384     = mustGUID("ff3e5307-9fd0-48c9-85f1-8ad56c701e01")
-	CertSHA512     = mustGUID("093e0fae-a6c4-4f50-9f1b-d41e2b89c19a")
-	CertX509SHA256 = mustGUID("3bd2a492-96c0-4079-b420-fcf98ef103ed") // a certificate's TBSCertificate SHA-256 + EFI_TIME
-	CertX509SHA384 = mustGUID("7076876e-80c2-4ee6-aad2-28b349a6865b")
-	CertX509SHA512 = mustGUID("446dbf63-2502-4cda-bcfa-2465d2b0fe9d")
+	CertX509       = uefi.CertX509   // EFI_CERT_X509_GUID: a DER certificate
+	CertSHA256     = uefi.CertSHA256 // EFI_CERT_SHA256_GUID: an image's Authenticode SHA-256
+	CertSHA384     = uefi.MustParseGUID("ff3e5307-9fd0-48c9-85f1-8ad56c701e01")
+	CertSHA512     = uefi.MustParseGUID("093e0fae-a6c4-4f50-9f1b-d41e2b89c19a")
+	CertX509SHA256 = uefi.MustParseGUID("3bd2a492-96c0-4079-b420-fcf98ef103ed") // a certificate's TBSCertificate SHA-256 + EFI_TIME
+	CertX509SHA384 = uefi.MustParseGUID("7076876e-80c2-4ee6-aad2-28b349a6865b")
+	CertX509SHA512 = uefi.MustParseGUID("446dbf63-2502-4cda-bcfa-2465d2b0fe9d")
 	// CertTypePKCS7 is EFI_CERT_TYPE_PKCS7_GUID, the CertType of the
 	// WIN_CERTIFICATE_UEFI_GUID of an EFI_VARIABLE_AUTHENTICATION_2
 	// (MdePkg/Include/Guid/WinCertificate.h).
-	CertTypePKCS7 = mustGUID("4aafd29d-68df-49ee-8aa9-347d375665a7")
+	CertTypePKCS7 = uefi.CertTypePKCS7
 )
-
-func mustGUID(s string) pcr.GUID {
-	g, err := pcr.ParseGUID(s)
-	if err != nil {
-		panic(err)
-	}
-	return g
-}
 
 // Entry is one EFI_SIGNATURE_DATA of a signature database, with the type of
 // the list that holds it.
 type Entry struct {
 	// Type is the list's SignatureType (CertX509, CertSHA256, ...).
-	Type pcr.GUID
+	Type uefi.GUID
 	// Owner is the entry's SignatureOwner.
-	Owner pcr.GUID
+	Owner uefi.GUID
 	// Data is the entry's SignatureData as stored: SignatureSize - 16
 	// bytes (a certificate's DER, possibly followed by padding; a digest;
 	// a digest and an EFI_TIME for CertX509SHA256...).
@@ -161,7 +154,7 @@ func ParseSignatureLists(data []byte) (*Database, error) {
 		if len(rest) < eslHeader {
 			return nil, &FormatError{off, fmt.Sprintf("%d bytes left, fewer than an EFI_SIGNATURE_LIST header (%d)", len(rest), eslHeader)}
 		}
-		var typ pcr.GUID
+		var typ uefi.GUID
 		copy(typ[:], rest[:16])
 		listSize := binary.LittleEndian.Uint32(rest[16:])
 		headerSize := binary.LittleEndian.Uint32(rest[20:])
@@ -199,7 +192,7 @@ func ParseSignatureLists(data []byte) (*Database, error) {
 // fixedSize is SignatureSize for the types whose entries have one size
 // (UEFI 2.10, 32.4.1: the owner GUID and the digest, plus an EFI_TIME for
 // the certificate digests); 0 for others.
-func fixedSize(t pcr.GUID) uint32 {
+func fixedSize(t uefi.GUID) uint32 {
 	switch t {
 	case CertSHA256:
 		return 16 + 32
@@ -219,7 +212,7 @@ func fixedSize(t pcr.GUID) uint32 {
 
 // TypeName returns the UEFI name of a signature type ("EFI_CERT_X509"), or
 // the GUID's text for others.
-func TypeName(t pcr.GUID) string {
+func TypeName(t uefi.GUID) string {
 	switch t {
 	case CertX509:
 		return "EFI_CERT_X509"
@@ -236,12 +229,7 @@ func TypeName(t pcr.GUID) string {
 	case CertX509SHA512:
 		return "EFI_CERT_X509_SHA512"
 	}
-	return guidString(t)
-}
-
-func guidString(g pcr.GUID) string {
-	return fmt.Sprintf("%08x-%04x-%04x-%x-%x", binary.LittleEndian.Uint32(g[0:]), binary.LittleEndian.Uint16(g[4:]),
-		binary.LittleEndian.Uint16(g[6:]), g[8:10], g[10:])
+	return t.String()
 }
 
 // parseCertificatePrefix parses the certificate at the start of data: an
@@ -274,7 +262,7 @@ func ParseAuth(data []byte) (*Database, error) {
 	length := binary.LittleEndian.Uint32(w)
 	revision := binary.LittleEndian.Uint16(w[4:])
 	certType := binary.LittleEndian.Uint16(w[6:])
-	var guid pcr.GUID
+	var guid uefi.GUID
 	copy(guid[:], w[8:24])
 	switch {
 	case revision != 0x0200:
@@ -282,7 +270,7 @@ func ParseAuth(data []byte) (*Database, error) {
 	case certType != 0x0ef1:
 		return nil, &FormatError{timeSize + 6, fmt.Sprintf("WIN_CERTIFICATE wCertificateType %#04x, want WIN_CERT_TYPE_EFI_GUID (0x0ef1)", certType)}
 	case guid != CertTypePKCS7:
-		return nil, &FormatError{timeSize + 8, fmt.Sprintf("CertType %s, want EFI_CERT_TYPE_PKCS7_GUID", guidString(guid))}
+		return nil, &FormatError{timeSize + 8, fmt.Sprintf("CertType %s, want EFI_CERT_TYPE_PKCS7_GUID", guid.String())}
 	case length < winCertHeader || uint64(length) > uint64(len(w)):
 		return nil, &FormatError{timeSize, fmt.Sprintf("WIN_CERTIFICATE dwLength %d outside %d..%d", length, winCertHeader, len(w))}
 	}
@@ -301,7 +289,7 @@ func ParseAuth(data []byte) (*Database, error) {
 // cert with owner: one list per certificate, as virt-fw-vars --add-db,
 // efi-updatevar -c and cert-to-efi-sig-list make them
 // (pcr.X509SignatureList).
-func CertificateList(owner pcr.GUID, cert *x509.Certificate) *Database {
+func CertificateList(owner uefi.GUID, cert *x509.Certificate) *Database {
 	d, err := ParseSignatureLists(pcr.X509SignatureList(owner, cert.Raw))
 	if err != nil { // cannot happen: the list is well-formed and cert parsed
 		panic(err)
@@ -312,8 +300,8 @@ func CertificateList(owner pcr.GUID, cert *x509.Certificate) *Database {
 // HashList returns the Database of one EFI_SIGNATURE_LIST holding the
 // image digest with owner: EFI_CERT_SHA256, SHA384 or SHA512 by its length,
 // as hash-to-efi-sig-list makes them for SHA-256.
-func HashList(owner pcr.GUID, digest []byte) (*Database, error) {
-	var typ pcr.GUID
+func HashList(owner uefi.GUID, digest []byte) (*Database, error) {
+	var typ uefi.GUID
 	switch len(digest) {
 	case 32:
 		typ = CertSHA256
@@ -337,7 +325,7 @@ func HashList(owner pcr.GUID, digest []byte) (*Database, error) {
 // a name ending in ".auth", or data that is not signature lists but parses
 // as one) or EFI signature lists (ParseSignatureLists). A certificate needs owner (nil: an error);
 // lists carry their own. Errors name the file.
-func ReadFile(path string, owner *pcr.GUID) (*Database, error) {
+func ReadFile(path string, owner *uefi.GUID) (*Database, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -353,7 +341,7 @@ func ReadFile(path string, owner *pcr.GUID) (*Database, error) {
 // owner GUID: an EFI_SIGNATURE_DATA needs one.
 var ErrNoOwner = errors.New("a certificate needs an owner GUID")
 
-func parseFile(data []byte, auth bool, owner *pcr.GUID) (*Database, error) {
+func parseFile(data []byte, auth bool, owner *uefi.GUID) (*Database, error) {
 	var certs []*x509.Certificate
 	if bytes.Contains(data, []byte("-----BEGIN")) {
 		for rest := data; ; {

@@ -5,15 +5,15 @@ import (
 	"crypto/sha256"
 	"fmt"
 
-	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/secureboot"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // A db entry that allows one image by its digest, read back from the
 // variable's bytes. The list is 76 bytes as UEFI defines it: the
 // EFI_SIGNATURE_LIST header (28), the owner GUID (16) and the SHA-256 (32).
 func ExampleParseSignatureLists() {
-	owner, _ := pcr.ParseGUID("7ab1e5e2-0c3b-4b8e-9a51-1f0ddba11e55")
+	owner, _ := uefi.ParseGUID("7ab1e5e2-0c3b-4b8e-9a51-1f0ddba11e55")
 	digest := sha256.Sum256([]byte("stands for an image's Authenticode digest"))
 	list, err := secureboot.HashList(owner, digest[:])
 	if err != nil {

@@ -12,15 +12,15 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/internal/reftools"
-	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/secureboot"
 	"github.com/ukibuild/ukibuild/sign"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 const ownerText = "7ab1e5e2-0c3b-4b8e-9a51-1f0ddba11e55"
 
-var owner = func() pcr.GUID {
-	g, err := pcr.ParseGUID(ownerText)
+var owner = func() uefi.GUID {
+	g, err := uefi.ParseGUID(ownerText)
 	if err != nil {
 		panic(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/secureboot"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 const vectorDir = "../testvectors/eventlog"
@@ -91,7 +92,7 @@ func TestEventLogVectors(t *testing.T) {
 			}
 		}
 		for i, e := range db.Entries() {
-			h := sha256.Sum256(pcr.VariableData(pcr.EFIImageSecurityDB, "db", e.SignatureData()))
+			h := sha256.Sum256(pcr.VariableData(uefi.ImageSecurityDatabase, "db", e.SignatureData()))
 			if match := bytes.Equal(h[:], seen); match != (i == 0) {
 				t.Errorf("stub %s: db entry %d (%s) matches the log's authority: %v", version, i, e.Certificate.Subject, match)
 			}

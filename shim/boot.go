@@ -17,6 +17,7 @@ import (
 	"github.com/ukibuild/ukibuild/sbat"
 	"github.com/ukibuild/ukibuild/secureboot"
 	"github.com/ukibuild/ukibuild/sign"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // LockGUID is SHIM_LOCK_GUID, the vendor GUID of shim's variables
@@ -28,8 +29,8 @@ var LockGUID = mustGUID("605dab50-e046-4300-abb6-3dd810dd8b23")
 // SHA-1 image digests shim still looks up.
 var certSHA1 = mustGUID("826ca512-cf10-4ac9-b187-be01496631bd")
 
-func mustGUID(s string) pcr.GUID {
-	g, err := pcr.ParseGUID(s)
+func mustGUID(s string) uefi.GUID {
+	g, err := uefi.ParseGUID(s)
 	if err != nil {
 		panic(err)
 	}
@@ -110,7 +111,7 @@ type Boot struct {
 
 type measuredVar struct {
 	name string
-	guid pcr.GUID
+	guid uefi.GUID
 	data []byte
 }
 
@@ -192,7 +193,7 @@ func (b *Boot) vendorAddend() []byte {
 // database: one EFI_CERT_SHA256 entry of 32 zero bytes owned by LockGUID
 // (mok.c, variable_create_esl_with_one_signature(null_sha256, ...)).
 func nullSHA256List() []byte {
-	l, _ := pcr.SignatureList(pcr.EFICertSHA256GUID, pcr.SignatureData(LockGUID, make([]byte, 32)))
+	l, _ := pcr.SignatureList(uefi.CertSHA256, pcr.SignatureData(LockGUID, make([]byte, 32)))
 	return l
 }
 
@@ -279,7 +280,7 @@ func (b *Boot) MokListRT() []byte { return bytes.Clone(b.mokListRT) }
 // EV_EFI_VARIABLE_AUTHORITY event in PCR 7 whose digest is
 // H(UEFI_VARIABLE_DATA of name, guid, data), unless shim measured the same
 // name, GUID and data before in this boot.
-func (b *Boot) measureVariable(name string, guid pcr.GUID, data []byte, why string) []pcr.Event {
+func (b *Boot) measureVariable(name string, guid uefi.GUID, data []byte, why string) []pcr.Event {
 	for _, m := range b.measured {
 		if m.name == name && m.guid == guid && bytes.Equal(m.data, data) {
 			return nil
@@ -367,7 +368,7 @@ func (b *Boot) Startup() []pcr.Event {
 // for "Shim" the certificate's DER).
 type Authority struct {
 	Variable string
-	GUID     pcr.GUID
+	GUID     uefi.GUID
 	Data     []byte
 	// Certificate is the authorizing certificate (nil when a digest
 	// entry authorized the image).
@@ -455,22 +456,22 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr
 	var evs []pcr.Event
 	type list struct {
 		name string
-		guid pcr.GUID
+		guid uefi.GUID
 		db   *secureboot.Database
 	}
-	deny := []list{{"dbx", pcr.EFIImageSecurityDB, b.vendorDBX}, {"dbx", pcr.EFIImageSecurityDB, b.dbx}}
+	deny := []list{{"dbx", uefi.ImageSecurityDatabase, b.vendorDBX}, {"dbx", uefi.ImageSecurityDatabase, b.dbx}}
 	var allow []list
 	if !b.ignoreDB {
-		allow = append(allow, list{"db", pcr.EFIImageSecurityDB, b.db})
+		allow = append(allow, list{"db", uefi.ImageSecurityDatabase, b.db})
 	}
 	if len(b.bin.VendorDB) > 0 {
-		allow = append(allow, list{"vendor_db", pcr.EFIImageSecurityDB, b.vendorDB})
+		allow = append(allow, list{"vendor_db", uefi.ImageSecurityDatabase, b.vendorDB})
 	}
 	allow = append(allow, list{"MokListRT", LockGUID, b.mokListRTDB})
 	// findHash is check_db_hash_in_ram: the first entry of a list of the
 	// digest's type that holds it, measured with its list's
 	// SignatureSize (owner and data).
-	findHash := func(l list, d []byte, typ pcr.GUID) (secureboot.Entry, bool) {
+	findHash := func(l list, d []byte, typ uefi.GUID) (secureboot.Entry, bool) {
 		for _, e := range l.db.Entries() {
 			if e.Type == typ && bytes.HasPrefix(e.Data, d) && len(e.Data) == len(d) {
 				return e, true
@@ -496,9 +497,9 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr
 	}
 	hashes := []struct {
 		d   []byte
-		typ pcr.GUID
+		typ uefi.GUID
 		alg string
-	}{{sha256d, pcr.EFICertSHA256GUID, "SHA-256"}, {sha1d, certSHA1, "SHA-1"}}
+	}{{sha256d, uefi.CertSHA256, "SHA-256"}, {sha1d, certSHA1, "SHA-1"}}
 	// The digests against the deny lists, then against the allow lists
 	// (verify_buffer_authenticode's check_denylist(NULL, ...) and
 	// check_allowlist(NULL, ...)); MokListX is checked for SHA-256 only.

@@ -11,6 +11,7 @@ import (
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/shim"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // ownerGUIDText owns the recorded boots' PK, KEK and db entries (the boot
@@ -59,7 +60,7 @@ func TestRecordedShimBoots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ownerGUID, err := pcr.ParseGUID(ownerGUIDText)
+	ownerGUID, err := uefi.ParseGUID(ownerGUIDText)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,11 +74,11 @@ func TestRecordedShimBoots(t *testing.T) {
 		vars      shim.Variables
 		authority []byte // the UEFI_VARIABLE_DATA shim logs for the UKI
 	}{
-		{"ovmf-sb-shim161-fresh.bin", shim.Variables{}, pcr.VariableData(pcr.EFIImageSecurityDB, "db", dbEntry)},
+		{"ovmf-sb-shim161-fresh.bin", shim.Variables{}, pcr.VariableData(uefi.ImageSecurityDatabase, "db", dbEntry)},
 		// shim → systemd-boot → UKI: shim logs the db entry once, for
 		// systemd-boot; the UKI, which systemd-boot loads through shim's
 		// LoadImage hook, has the same authority and adds no event.
-		{"ovmf-sb-shim161-sdboot.bin", shim.Variables{}, pcr.VariableData(pcr.EFIImageSecurityDB, "db", dbEntry)},
+		{"ovmf-sb-shim161-sdboot.bin", shim.Variables{}, pcr.VariableData(uefi.ImageSecurityDatabase, "db", dbEntry)},
 		{"ovmf-sb-shim161-mok.bin", shim.Variables{MokList: pcr.X509SignatureList(shim.LockGUID, mok)},
 			pcr.VariableData(shim.LockGUID, "MokListRT", pcr.SignatureData(shim.LockGUID, mok))},
 	} {

@@ -2,6 +2,7 @@ package shim_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -20,6 +21,7 @@ import (
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/shim"
 	"github.com/ukibuild/ukibuild/sign"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // objcopySection returns a section of file as GNU objcopy extracts it
@@ -152,7 +154,7 @@ func TestVerifyAuthorities(t *testing.T) {
 	}
 	mm := tools.Path(t, "UKIBUILD_SHIM_161_MM")
 	dbKey, mokKey, other := newTestKey(t, "db"), newTestKey(t, "mok"), newTestKey(t, "other")
-	owner := pcr.GUID{1, 2, 3}
+	owner := uefi.GUID{1, 2, 3}
 	m := shim.Machine{SecureBoot: true, Banks: []pcr.Bank{pcr.SHA256},
 		DB:        pcr.X509SignatureList(owner, dbKey.cert.Raw),
 		Variables: shim.Variables{MokList: pcr.X509SignatureList(shim.LockGUID, mokKey.cert.Raw)}}
@@ -165,7 +167,7 @@ func TestVerifyAuthorities(t *testing.T) {
 	}
 	signed := func(k testKey) string {
 		out := filepath.Join(t.TempDir(), "mm.efi")
-		if err := sign.SignFile(mm, out, k.key, sign.Options{Certificate: k.cert}); err != nil {
+		if err := sign.SignFile(context.Background(), mm, out, k.key, sign.Options{Certificate: k.cert}); err != nil {
 			t.Fatal(err)
 		}
 		return out
@@ -174,13 +176,13 @@ func TestVerifyAuthorities(t *testing.T) {
 	for _, c := range []struct {
 		k         testKey
 		variable  string
-		guid      pcr.GUID
-		owner     pcr.GUID
+		guid      uefi.GUID
+		owner     uefi.GUID
 		newEvents int
 	}{
-		{dbKey, "db", pcr.EFIImageSecurityDB, owner, 1},
+		{dbKey, "db", uefi.ImageSecurityDatabase, owner, 1},
 		{mokKey, "MokListRT", shim.LockGUID, shim.LockGUID, 1},
-		{dbKey, "db", pcr.EFIImageSecurityDB, owner, 0}, // logged already
+		{dbKey, "db", uefi.ImageSecurityDatabase, owner, 0}, // logged already
 	} {
 		a, evs, err := boot.VerifyFile(signed(c.k))
 		if err != nil {

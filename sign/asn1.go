@@ -15,35 +15,34 @@ import (
 
 // Object identifiers.
 var (
-	oidSignedData          = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
-	oidSpcIndirectData     = encasn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 1, 4}
-	oidSpcPEImageData      = encasn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 1, 15}
-	oidSpcStatementType    = encasn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 1, 11}
-	oidSpcSpOpusInfo       = encasn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 1, 12}
-	oidIndividualCodeSign  = encasn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 1, 21}
-	oidCommercialCodeSign  = encasn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 1, 22}
-	oidContentType         = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
-	oidMessageDigest       = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}
-	oidSigningTime         = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 5}
-	oidSMIMECapabilities   = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 15}
-	oidRSAEncryption       = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
-	oidRSASSAPSS           = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
-	oidSHA1WithRSA         = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 5}
-	oidSHA256WithRSA       = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
-	oidSHA384WithRSA       = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
-	oidSHA512WithRSA       = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
-	oidECPublicKey         = encasn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
-	oidSHA1                = encasn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
-	oidSHA256              = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
-	oidSHA384              = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
-	oidSHA512              = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
-	oidAES256CBC           = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}
-	oidAES192CBC           = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 22}
-	oidAES128CBC           = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 2}
-	oidDESEDE3CBC          = encasn1.ObjectIdentifier{1, 2, 840, 113549, 3, 7}
-	oidRC2CBC              = encasn1.ObjectIdentifier{1, 2, 840, 113549, 3, 2}
-	oidDESCBC              = encasn1.ObjectIdentifier{1, 3, 14, 3, 2, 7}
-	oidEFICertPKCS7GUIDRaw = []byte{0x9d, 0xd2, 0xaf, 0x4a, 0xdf, 0x68, 0xee, 0x49, 0x8a, 0xa9, 0x34, 0x7d, 0x37, 0x56, 0x65, 0xa7} // EFI_CERT_TYPE_PKCS7_GUID 4aafd29d-68df-49ee-8aa9-347d375665a7, as stored (little-endian fields)
+	oidSignedData         = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+	oidSpcIndirectData    = encasn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 1, 4}
+	oidSpcPEImageData     = encasn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 1, 15}
+	oidSpcStatementType   = encasn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 1, 11}
+	oidSpcSpOpusInfo      = encasn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 1, 12}
+	oidIndividualCodeSign = encasn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 1, 21}
+	oidCommercialCodeSign = encasn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 1, 22}
+	oidContentType        = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
+	oidMessageDigest      = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}
+	oidSigningTime        = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 5}
+	oidSMIMECapabilities  = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 15}
+	oidRSAEncryption      = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
+	oidRSASSAPSS          = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
+	oidSHA1WithRSA        = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 5}
+	oidSHA256WithRSA      = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
+	oidSHA384WithRSA      = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
+	oidSHA512WithRSA      = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
+	oidECPublicKey        = encasn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+	oidSHA1               = encasn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
+	oidSHA256             = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	oidSHA384             = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
+	oidSHA512             = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
+	oidAES256CBC          = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}
+	oidAES192CBC          = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 22}
+	oidAES128CBC          = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 2}
+	oidDESEDE3CBC         = encasn1.ObjectIdentifier{1, 2, 840, 113549, 3, 7}
+	oidRC2CBC             = encasn1.ObjectIdentifier{1, 2, 840, 113549, 3, 2}
+	oidDESCBC             = encasn1.ObjectIdentifier{1, 3, 14, 3, 2, 7}
 )
 
 // hashOID returns the digest algorithm OID of h.

@@ -2,6 +2,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"testing"
 
 	"github.com/ukibuild/ukibuild/internal/pe/petest"
@@ -21,7 +22,7 @@ func BenchmarkSign(b *testing.B) {
 	for b.Loop() {
 		var w memWriterAt
 		w.b = make([]byte, 0, len(img)+8192)
-		if _, err := Sign(&w, bytes.NewReader(img), int64(len(img)), signer, Options{Certificate: cert}); err != nil {
+		if _, err := Sign(context.Background(), &w, bytes.NewReader(img), int64(len(img)), signer, Options{Certificate: cert}); err != nil {
 			b.Fatal(err)
 		}
 	}

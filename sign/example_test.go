@@ -2,49 +2,40 @@ package sign_test
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/pem"
+	"encoding/binary"
 	"fmt"
 	"log"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/ukibuild/ukibuild/internal/pe/petest"
+	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/sign"
 )
 
-// loadKeyPair reads a PEM private key (PKCS#8) and certificate.
+// loadKeyPair reads a private key and its certificate (PEM or DER).
 func loadKeyPair(keyFile, certFile string) (crypto.Signer, *x509.Certificate) {
-	kb, err := os.ReadFile(keyFile)
+	key, err := keys.PrivateKey(keyFile, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	block, _ := pem.Decode(kb)
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	cert, err := keys.Certificate(certFile)
 	if err != nil {
 		log.Fatal(err)
 	}
-	cb, err := os.ReadFile(certFile)
-	if err != nil {
-		log.Fatal(err)
-	}
-	block, _ = pem.Decode(cb)
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return key.(crypto.Signer), cert
+	return key, cert
 }
 
-// exampleImage writes a small unsigned PE image and returns its path.
+// exampleImage writes a small unsigned PE image (tinyEFI) and returns its
+// path.
 func exampleImage(dir string) string {
-	img := petest.Stub(0x400, []petest.Section{petest.Sec(".text", 0x1000, 0x200, 0x400, 0x200, petest.Fill(0x200, 1))}, 0, nil)
 	p := filepath.Join(dir, "linux.efi")
-	if err := os.WriteFile(p, img, 0o644); err != nil {
+	if err := os.WriteFile(p, tinyEFI(bytes.Repeat([]byte{0xc3}, 0x200)), 0o644); err != nil {
 		log.Fatal(err)
 	}
 	return p
@@ -61,7 +52,7 @@ func ExampleSignFile() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	err = sign.SignFile(image, image+".signed", key, sign.Options{Certificate: cert, SigningTime: when})
+	err = sign.SignFile(context.Background(), image, image+".signed", key, sign.Options{Certificate: cert, SigningTime: when})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -117,17 +108,25 @@ func ExampleRequest() {
 	// Output: verified: true
 }
 
+// The Authenticode digest is what db or dbx hold to allow or forbid an
+// image by hash. For an unsigned image whose section data follows its headers
+// to the end of the file, it is SHA-256 over the file without the
+// optional header's CheckSum (4 bytes at offset 64) and Certificate Table
+// directory entry (8 bytes at offset 144 of a PE32+ optional header): the
+// example computes that by hand and compares.
 func ExampleImageDigest() {
-	dir, _ := os.MkdirTemp("", "example")
-	defer os.RemoveAll(dir)
-	img, _ := os.ReadFile(exampleImage(dir))
-	// The value to put in db (or dbx) to allow (or forbid) the image by hash.
+	img := tinyEFI([]byte("a tiny EFI application"))
 	d, err := sign.ImageDigest(bytes.NewReader(img), int64(len(img)), crypto.SHA256)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(len(d))
-	// Output: 32
+	opt := int(binary.LittleEndian.Uint32(img[0x3c:])) + 4 + 20 // after "PE\0\0" and the COFF header
+	h := sha256.New()
+	h.Write(img[:opt+64])
+	h.Write(img[opt+68 : opt+144])
+	h.Write(img[opt+152:])
+	fmt.Println(len(d), bytes.Equal(d, h.Sum(nil)))
+	// Output: 32 true
 }
 
 func ExampleSourceDateEpoch() {

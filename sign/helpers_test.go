@@ -2,6 +2,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/x509"
 	"fmt"
@@ -138,7 +139,7 @@ func signBytes(t testing.TB, img []byte, signer crypto.Signer, opts Options) []b
 
 func signBytesErr(img []byte, signer crypto.Signer, opts Options) ([]byte, error) {
 	var w memWriterAt
-	n, err := Sign(&w, bytes.NewReader(img), int64(len(img)), signer, opts)
+	n, err := Sign(context.Background(), &w, bytes.NewReader(img), int64(len(img)), signer, opts)
 	if err != nil {
 		return nil, err
 	}

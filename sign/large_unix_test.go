@@ -4,6 +4,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"os"
 	"os/exec"
@@ -89,7 +90,7 @@ func largeChild(t *testing.T) {
 	key, cert := testKey(t, "db")
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	if err := SignFile(in, out, key, Options{Certificate: cert}); err != nil {
+	if err := SignFile(context.Background(), in, out, key, Options{Certificate: cert}); err != nil {
 		t.Fatal(err)
 	}
 	runtime.ReadMemStats(&m1)

@@ -2,6 +2,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
+	"github.com/ukibuild/ukibuild/internal/ctxio"
 	"github.com/ukibuild/ukibuild/internal/fanout"
 	"github.com/ukibuild/ukibuild/internal/pe"
 )
@@ -637,8 +639,10 @@ func copyPatched(w io.Writer, r io.ReaderAt, n int64, patches []patch, buf []byt
 // unsigned image whose Authenticode ranges follow file order (any image
 // ukibuild or ukify makes) is read once: the digest is computed from the
 // bytes as they are copied, on another core (see Stream); others are read
-// twice.
-func Sign(dst io.WriterAt, src io.ReaderAt, size int64, signer crypto.Signer, opts Options) (int64, error) {
+// twice. Once ctx is done, reading stops before the next chunk and Sign
+// returns ctx.Err() (wrapped).
+func Sign(ctx context.Context, dst io.WriterAt, src io.ReaderAt, size int64, signer crypto.Signer, opts Options) (int64, error) {
+	src = ctxio.ReaderAt(ctx, src)
 	n, err := signStream(dst, src, size, signer, opts)
 	if !errors.Is(err, ErrNotStreamable) {
 		return n, err
@@ -687,8 +691,8 @@ func signStream(dst io.WriterAt, src io.ReaderAt, size int64, signer crypto.Sign
 // SignFile signs the PE image at inPath and writes the signed image to
 // outPath atomically (outPath may be inPath). A new output file gets the
 // input's permissions. Errors name the file. See Sign for how often the
-// input is read.
-func SignFile(inPath, outPath string, signer crypto.Signer, opts Options) error {
+// input is read, and for ctx.
+func SignFile(ctx context.Context, inPath, outPath string, signer crypto.Signer, opts Options) error {
 	in, err := os.Open(inPath)
 	if err != nil {
 		return err
@@ -699,11 +703,11 @@ func SignFile(inPath, outPath string, signer crypto.Signer, opts Options) error 
 		return err
 	}
 	err = atomicfile.Write(outPath, st.Mode().Perm(), func(f *os.File) error {
-		_, err := Sign(f, in, st.Size(), signer, opts)
+		_, err := Sign(ctx, f, in, st.Size(), signer, opts)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("signing %s into %s: %w", inPath, outPath, err)
+		return fmt.Errorf("signing %s into %s: %w", inPath, outPath, pe.NameFile(err, inPath))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/internal/pe/petest"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // smallPE is a synthetic PE32+ image of 0x1403 bytes: headers, two sections
@@ -308,7 +310,7 @@ func TestReproducible(t *testing.T) {
 	if err := os.Chmod(p, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := SignFile(p, p, key, Options{Certificate: cert}); err != nil {
+	if err := SignFile(context.Background(), p, p, key, Options{Certificate: cert}); err != nil {
 		t.Fatal(err)
 	}
 	if got := readFile(t, p); !bytes.Equal(got, a) {
@@ -519,7 +521,7 @@ func TestVerifyRules(t *testing.T) {
 		entry := binary.LittleEndian.AppendUint32(nil, uint32(8+16+len(p7)))
 		entry = binary.LittleEndian.AppendUint16(entry, pe.WinCertRevision2)
 		entry = binary.LittleEndian.AppendUint16(entry, pe.WinCertTypeEFIGUID)
-		entry = append(append(entry, oidEFICertPKCS7GUIDRaw...), p7...)
+		entry = append(append(entry, uefi.CertTypePKCS7[:]...), p7...)
 		entry = append(entry, make([]byte, (8-len(entry)%8)%8)...)
 		s := append(bytes.Clone(signed[:im.contentEnd]), entry...)
 		sd, _ := im.f.SecurityDirOffset()

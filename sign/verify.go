@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ukibuild/ukibuild/internal/pe"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // VerifyOptions say what to verify signatures against.
@@ -120,7 +121,9 @@ var ErrNotSigned = errors.New("the image is not signed")
 //
 // The report lists every certificate table entry with its defect; the error
 // is nil when firmware with this db and dbx would run the image: at least one
-// signature verifies and nothing is forbidden.
+// signature verifies and nothing is forbidden. Otherwise it is a *VerifyError
+// whose Reason says why (as is each SignatureInfo.Err), or, when r is not a
+// valid PE image, an *uefi.FormatError (errors.As finds either).
 func Verify(r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
 	im, err := openImage(r, size)
 	if err != nil {
@@ -149,14 +152,14 @@ func Verify(r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
 			return nil, err
 		}
 		if bytes.Equal(id, d) {
-			rep.Forbidden = fmt.Errorf("%w: %v %x", ErrImageDigestInDBX, h, d)
+			rep.Forbidden = because(ReasonImageDigestInDBX, fmt.Errorf("%w: %v %x", ErrImageDigestInDBX, h, d))
 		}
 	}
 	if !im.signed() {
 		if rep.Forbidden != nil {
 			return rep, rep.Forbidden
 		}
-		return rep, ErrNotSigned
+		return rep, because(ReasonNotSigned, ErrNotSigned)
 	}
 
 	for i, e := range im.entries {
@@ -189,30 +192,43 @@ var (
 // errForbidden is the name the tests use.
 var errForbidden = ErrForbidden
 
+// joinedError is the message of a ReasonNoValidSignature error, which
+// wraps each signature's error (so errors.Is and errors.As look at them
+// too).
+type joinedError struct {
+	msg  string
+	errs []error
+}
+
+func (e *joinedError) Error() string   { return e.msg }
+func (e *joinedError) Unwrap() []error { return e.errs }
+
 // verdict summarises the report as firmware decides.
 func (rep *Report) verdict(haveDB bool) error {
 	if rep.TableErr != nil {
-		return fmt.Errorf("firmware rejects the certificate table: %w", rep.TableErr)
+		return because(ReasonCertificateTable, fmt.Errorf("firmware rejects the certificate table: %w", rep.TableErr))
 	}
 	if rep.Forbidden != nil {
 		return rep.Forbidden
 	}
 	var reasons []string
+	var errs []error
 	for i := range rep.Signatures {
 		s := &rep.Signatures[i]
 		if s.OK() {
 			return nil
 		}
 		reasons = append(reasons, fmt.Sprintf("signature %d: %v", s.Index, s.Err))
+		errs = append(errs, s.Err)
 	}
 	what := "no signature verifies"
 	if haveDB {
 		what = "no signature verifies against db"
 	}
 	if len(reasons) == 0 {
-		return fmt.Errorf("%s: the certificate table is empty", what)
+		return because(ReasonNoValidSignature, fmt.Errorf("%s: the certificate table is empty", what))
 	}
-	return fmt.Errorf("%s (%s)", what, strings.Join(reasons, "; "))
+	return &VerifyError{ReasonNoValidSignature, &joinedError{fmt.Sprintf("%s (%s)", what, strings.Join(reasons, "; ")), errs}}
 }
 
 func hashForSize(n int) crypto.Hash {
@@ -231,21 +247,21 @@ func hashForSize(n int) crypto.Hash {
 func verifyEntry(info *SignatureInfo, im *image, e pe.CertEntry, digest func(crypto.Hash) ([]byte, error), opts VerifyOptions) error {
 	data := make([]byte, e.DataLen())
 	if err := pe.ReadFullAt(im.r, data, e.DataOffset()); err != nil {
-		return fmt.Errorf("reading the entry at offset %d: %w", e.Offset, err)
+		return because(ReasonOther, fmt.Errorf("reading the entry at offset %d: %w", e.Offset, err))
 	}
 	switch e.Type {
 	case pe.WinCertTypePKCSSigned:
 	case pe.WinCertTypeEFIGUID:
-		if len(data) < 16 || !bytes.Equal(data[:16], oidEFICertPKCS7GUIDRaw) {
-			return errors.New("a WIN_CERTIFICATE_UEFI_GUID entry whose type is not EFI_CERT_TYPE_PKCS7_GUID; firmware skips it")
+		if len(data) < 16 || !bytes.Equal(data[:16], uefi.CertTypePKCS7[:]) {
+			return because(ReasonSkippedType, errors.New("a WIN_CERTIFICATE_UEFI_GUID entry whose type is not EFI_CERT_TYPE_PKCS7_GUID; firmware skips it"))
 		}
 		data = data[16:]
 	default:
-		return fmt.Errorf("certificate type %#04x is not PKCS_SIGNED_DATA; firmware skips it", e.Type)
+		return because(ReasonSkippedType, fmt.Errorf("certificate type %#04x is not PKCS_SIGNED_DATA; firmware skips it", e.Type))
 	}
 	sig, err := parseSignature(data)
 	if err != nil {
-		return err
+		return because(ReasonMalformed, err)
 	}
 	info.Hash = sig.edk2Hash
 	info.Certificates = sig.certs
@@ -253,42 +269,42 @@ func verifyEntry(info *SignatureInfo, im *image, e pe.CertEntry, digest func(cry
 	info.Signer = sig.signer()
 
 	if sig.edk2Hash == crypto.SHA1 || sig.signerHash == crypto.SHA1 {
-		return errors.New("SHA-1 digests are not accepted")
+		return because(ReasonSHA1, errors.New("SHA-1 digests are not accepted"))
 	}
 	// EDK2's IsForbiddenByDbx looks the signer certificates up in dbx
 	// before any signature check (Pkcs7GetSigners does not verify).
 	if info.Signer != nil && opts.DBX.certificateRevoked(info.Signer) {
-		return fmt.Errorf("%w: the signer %q", ErrCertificateDigestInDBX, info.Signer.Subject)
+		return because(ReasonCertificateDigestInDBX, fmt.Errorf("%w: the signer %q", ErrCertificateDigestInDBX, info.Signer.Subject))
 	}
 	if sig.idcDigestHash != sig.edk2Hash {
-		return fmt.Errorf("the SpcIndirectDataContent digest is %v but SignedData names %v", sig.idcDigestHash, sig.edk2Hash)
+		return because(ReasonDigestAlgorithm, fmt.Errorf("the SpcIndirectDataContent digest is %v but SignedData names %v", sig.idcDigestHash, sig.edk2Hash))
 	}
 	d, err := digest(sig.edk2Hash)
 	if err != nil {
-		return err
+		return because(ReasonOther, err)
 	}
 	// EDK2 compares the last digest-size bytes of the content.
 	if len(sig.idcContent) < len(d) {
-		return errors.New("the SpcIndirectDataContent is shorter than the image digest")
+		return because(ReasonMalformed, errors.New("the SpcIndirectDataContent is shorter than the image digest"))
 	}
 	tail := sig.idcContent[len(sig.idcContent)-len(d):]
 	if !bytes.Equal(tail, d) {
-		return fmt.Errorf("image digest mismatch: the signature is for %v %x, the image hashes to %x (modified after signing)", sig.edk2Hash, tail, d)
+		return because(ReasonImageDigest, fmt.Errorf("image digest mismatch: the signature is for %v %x, the image hashes to %x (modified after signing)", sig.edk2Hash, tail, d))
 	}
 	hh := sig.signerHash.New()
 	hh.Write(sig.idcContent)
 	if !bytes.Equal(hh.Sum(nil), sig.messageDigest) {
-		return errors.New("the messageDigest attribute does not match the SpcIndirectDataContent")
+		return because(ReasonMessageDigest, errors.New("the messageDigest attribute does not match the SpcIndirectDataContent"))
 	}
 	if info.Signer == nil {
-		return errors.New("the signer's certificate (issuerAndSerialNumber) is not embedded")
+		return because(ReasonSignerMissing, errors.New("the signer's certificate (issuerAndSerialNumber) is not embedded"))
 	}
 	if err := checkSignatureAlgorithm(sig.sigAlg); err != nil {
 		return err
 	}
 	pub, ok := info.Signer.PublicKey.(*rsa.PublicKey)
 	if !ok {
-		return fmt.Errorf("the signer certificate %q has a %v key; firmware accepts RSA only", info.Signer.Subject, info.Signer.PublicKeyAlgorithm)
+		return because(ReasonUnsupportedAlgorithm, fmt.Errorf("the signer certificate %q has a %v key; firmware accepts RSA only", info.Signer.Subject, info.Signer.PublicKeyAlgorithm))
 	}
 	hh = sig.signerHash.New()
 	if sig.hasAttrs {
@@ -297,11 +313,11 @@ func verifyEntry(info *SignatureInfo, im *image, e pe.CertEntry, digest func(cry
 		hh.Write(sig.idcContent)
 	}
 	if err := rsa.VerifyPKCS1v15(pub, sig.signerHash, hh.Sum(nil), sig.sig); err != nil {
-		return fmt.Errorf("bad signature by %q: %w", info.Signer.Subject, err)
+		return because(ReasonBadSignature, fmt.Errorf("bad signature by %q: %w", info.Signer.Subject, err))
 	}
 	for _, c := range opts.DBX.Certificates {
 		if chainTo(info.Signer, sig.certs, []*x509.Certificate{c}) != nil {
-			return fmt.Errorf("%w: %q", ErrCertificateInDBX, c.Subject)
+			return because(ReasonCertificateInDBX, fmt.Errorf("%w: %q", ErrCertificateInDBX, c.Subject))
 		}
 	}
 	if len(opts.DB) > 0 {
@@ -316,12 +332,12 @@ func verifyEntry(info *SignatureInfo, im *image, e pe.CertEntry, digest func(cry
 			}
 		}
 		if info.TrustedBy == nil {
-			return fmt.Errorf("the signer %q does not chain to any db certificate", info.Signer.Subject)
+			return because(ReasonUntrusted, fmt.Errorf("the signer %q does not chain to any db certificate", info.Signer.Subject))
 		}
 		if opts.DBX.certificateRevoked(info.TrustedBy) {
 			c := info.TrustedBy
 			info.TrustedBy = nil
-			return fmt.Errorf("the db certificate %q the signer chains to is revoked: its digest is in dbx", c.Subject)
+			return because(ReasonDBCertificateRevoked, fmt.Errorf("the db certificate %q the signer chains to is revoked: its digest is in dbx", c.Subject))
 		}
 	}
 	return nil
@@ -350,13 +366,13 @@ func checkSignatureAlgorithm(oid encasn1.ObjectIdentifier) error {
 	case oid.Equal(oidRSAEncryption), oid.Equal(oidSHA256WithRSA), oid.Equal(oidSHA384WithRSA), oid.Equal(oidSHA512WithRSA):
 		return nil
 	case oid.Equal(oidRSASSAPSS):
-		return fmt.Errorf("%w: an RSA-PSS signature; UEFI firmware (EDK2/OVMF) rejects RSA-PSS", ErrUnsupportedKey)
+		return because(ReasonUnsupportedAlgorithm, fmt.Errorf("%w: an RSA-PSS signature; UEFI firmware (EDK2/OVMF) rejects RSA-PSS", ErrUnsupportedKey))
 	case len(oid) > 4 && oid[:4].Equal(oidECPublicKey[:4]): // 1.2.840.10045: ecdsa-with-*
-		return fmt.Errorf("%w: an ECDSA signature; UEFI firmware (EDK2/OVMF) rejects ECDSA", ErrUnsupportedKey)
+		return because(ReasonUnsupportedAlgorithm, fmt.Errorf("%w: an ECDSA signature; UEFI firmware (EDK2/OVMF) rejects ECDSA", ErrUnsupportedKey))
 	case oid.Equal(oidSHA1WithRSA):
-		return errors.New("a SHA-1 RSA signature is not accepted")
+		return because(ReasonSHA1, errors.New("a SHA-1 RSA signature is not accepted"))
 	}
-	return fmt.Errorf("signature algorithm %v is not RSA PKCS#1 v1.5", oid)
+	return because(ReasonUnsupportedAlgorithm, fmt.Errorf("signature algorithm %v is not RSA PKCS#1 v1.5", oid))
 }
 
 // maxChainDepth bounds the certificates between a signer and its anchor.
@@ -422,7 +438,7 @@ func VerifyFile(path string, opts VerifyOptions) (*Report, error) {
 	}
 	rep, err := Verify(f, st.Size(), opts)
 	if err != nil {
-		return rep, fmt.Errorf("%s: %w", path, err)
+		return rep, fmt.Errorf("%s: %w", path, pe.NameFile(err, path))
 	}
 	return rep, nil
 }

@@ -98,7 +98,7 @@ func checkArch(cfg *Config, stub *Stub) error {
 	if cfg.Linux != "" {
 		km, ok, err := fileMachine(cfg.Linux)
 		if err != nil {
-			return fmt.Errorf("kernel %s: %w", cfg.Linux, err)
+			return &KernelError{File: cfg.Linux, Err: err}
 		}
 		if ok && !machineFits(sm, km) {
 			return &ArchMismatchError{File: "kernel " + cfg.Linux, Machine: km, Other: "stub " + cfg.Stub, OtherMachine: sm}
@@ -116,7 +116,7 @@ func checkArch(cfg *Config, stub *Stub) error {
 		}
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("profile PE %s: %w", p, err)
+			return fmt.Errorf("profile PE %s: %w", p, pe.NameFile(err, p))
 		}
 		if m := Machine(hdr.Machine); m != sm {
 			return &ArchMismatchError{File: "profile PE " + p, Machine: m, Other: "stub " + cfg.Stub, OtherMachine: sm}

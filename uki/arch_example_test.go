@@ -1,31 +1,31 @@
 package uki_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
-	"github.com/ukibuild/ukibuild/internal/pe/petest"
 	"github.com/ukibuild/ukibuild/uki"
 )
 
 // ExampleArchMismatchError: a kernel for another CPU than the stub is
 // refused before anything is written. The stub is a synthetic x86-64 PE
-// image (COFF machine 0x8664); the kernel is an arm64 Image header (magic
+// image (tinyEFI: COFF machine 0x8664); the kernel is an arm64 Image header (magic
 // "ARM\x64" at offset 0x38, Linux's Documentation/arch/arm64/booting.rst).
 func ExampleArchMismatchError() {
 	dir, _ := os.MkdirTemp("", "arch-example-")
 	defer os.RemoveAll(dir)
 	stub := filepath.Join(dir, "linuxx64.efi.stub")
-	os.WriteFile(stub, petest.Stub(0x400, []petest.Section{petest.Sec(".text", 0x1000, 0x100, 0x400, 0x200, petest.Fill(0x100, 1))}, 0, nil), 0o644)
+	os.WriteFile(stub, tinyEFI(make([]byte, 0x100)), 0o644)
 	image := make([]byte, 4096)
 	copy(image[0x38:], "ARM\x64")
 	kernel := filepath.Join(dir, "Image")
 	os.WriteFile(kernel, image, 0o644)
 
 	out := filepath.Join(dir, "linux.efi")
-	err := uki.Build(uki.Config{Stub: stub, Linux: kernel}, out)
+	err := uki.Build(context.Background(), uki.Config{Stub: stub, Linux: kernel}, out)
 	var am *uki.ArchMismatchError
 	if errors.As(err, &am) {
 		fmt.Println("kernel:", am.Machine)

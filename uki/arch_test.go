@@ -1,6 +1,7 @@
 package uki
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,7 +66,7 @@ func TestArchChecks(t *testing.T) {
 			for _, j := range c.join {
 				cfg.JoinProfiles = append(cfg.JoinProfiles, p(j))
 			}
-			err := Build(cfg, out)
+			err := Build(context.Background(), cfg, out)
 			if c.bad == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -136,7 +137,7 @@ json.dump(res, sys.stdout)
 		cfg := Config{Stub: path, Cmdline: Text("cmdline", "quiet"), Warnf: func(f string, a ...any) {
 			warnings = append(warnings, fmt.Sprintf(f, a...))
 		}}
-		plan, err := Prepare(cfg)
+		plan, err := Prepare(context.Background(), cfg)
 		if err != nil {
 			t.Fatalf("%s: %v", k, err)
 		}

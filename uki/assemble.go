@@ -1,6 +1,7 @@
 package uki
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +58,7 @@ var profileImports = []string{".linux", ".osrel", ".cmdline", ".initrd", ".efifw
 // assembler adds the sections of a plan in ukify's order and signs PCR
 // policies along the way.
 type assembler struct {
+	ctx   context.Context // Prepare's
 	cfg   *Config
 	plan  *Plan
 	warnf func(string, ...any)
@@ -310,7 +312,7 @@ func (a *assembler) measureProfile(n int) error {
 		job.index = len(a.plan.Sections)
 		return a.add(Section{".pcrsig", job}, false)
 	}
-	sig, err := signPCRVariants(a.plan, variants, cfg)
+	sig, err := signPCRVariants(a.ctx, a.plan, variants, cfg)
 	if err != nil {
 		return err
 	}
@@ -377,7 +379,7 @@ func (a *assembler) finishPolicyDigest() {
 // (each .dtbauto and .efifw), the signed policies of every key group (or, for
 // PolicyDigestKey, the unsigned ones, plus the "initrd" ones with
 // PolicyDigestInitrd), combined, and padded for a policy digest.
-func signPCRVariants(plan *Plan, variants []PCRVariant, cfg *Config) ([]byte, error) {
+func signPCRVariants(ctx context.Context, plan *Plan, variants []PCRVariant, cfg *Config) ([]byte, error) {
 	order, err := plan.Order()
 	if err != nil {
 		return nil, err
@@ -387,7 +389,7 @@ func signPCRVariants(plan *Plan, variants []PCRVariant, cfg *Config) ([]byte, er
 		if err := v.checkLinux(); err != nil {
 			return nil, err
 		}
-		m, err := pcr.Measure(order, v.Sections, pcr.NormalizeBanks(cfg.PCRBanks))
+		m, err := pcr.MeasureContext(ctx, order, v.Sections, pcr.NormalizeBanks(cfg.PCRBanks))
 		if err != nil {
 			return nil, err
 		}
@@ -466,7 +468,7 @@ func readProfilePE(path string, imports []string) ([]Section, error) {
 	}
 	hdr, err := pe.Parse(f, st.Size())
 	if err != nil {
-		return nil, fmt.Errorf("profile PE %s: %w", path, err)
+		return nil, fmt.Errorf("profile PE %s: %w", path, pe.NameFile(err, path))
 	}
 	var secs []Section
 	for i := range hdr.Sections {

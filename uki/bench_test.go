@@ -1,6 +1,7 @@
 package uki
 
 import (
+	"context"
 	"crypto/rand"
 	"io"
 	"path/filepath"
@@ -52,16 +53,16 @@ func BenchmarkWriteFile(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			b.SetBytes(int64(len(initrd)))
 			for b.Loop() {
-				plan, err := Prepare(cfg)
+				plan, err := Prepare(context.Background(), cfg)
 				if err != nil {
 					b.Fatal(err)
 				}
 				if mode == "policies-first" {
-					if err := plan.resolvePCRSigs(); err != nil {
+					if err := plan.resolvePCRSigs(context.Background()); err != nil {
 						b.Fatal(err)
 					}
 				}
-				if err := plan.WriteFile(out); err != nil {
+				if err := plan.WriteFile(context.Background(), out); err != nil {
 					b.Fatal(err)
 				}
 				plan.Close()

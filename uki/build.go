@@ -1,6 +1,7 @@
 package uki
 
 import (
+	"context"
 	"crypto"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
+	"github.com/ukibuild/ukibuild/internal/ctxio"
 	"github.com/ukibuild/ukibuild/internal/kernel"
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/internal/pystr"
@@ -178,8 +180,8 @@ func (p *Plan) Close() error {
 // Compose lays out the image (see Compose). The PCR policies of .pcrsig
 // sections are computed first, from a read of the sections they cover;
 // WriteFile instead computes them from the bytes it writes.
-func (p *Plan) Compose() (*Image, error) {
-	if err := p.resolvePCRSigs(); err != nil {
+func (p *Plan) Compose(ctx context.Context) (*Image, error) {
+	if err := p.resolvePCRSigs(ctx); err != nil {
 		return nil, err
 	}
 	return Compose(p.Stub, p.Sections)
@@ -187,14 +189,15 @@ func (p *Plan) Compose() (*Image, error) {
 
 // Build resolves cfg and writes the UKI to output atomically (signed when
 // cfg.SecureBoot is set): on any error no output file is created and an
-// existing one is left untouched.
-func Build(cfg Config, output string) error {
-	plan, err := Prepare(cfg)
+// existing one is left untouched. Once ctx is done, Build stops before the
+// next chunk it reads or writes and returns an error wrapping ctx.Err().
+func Build(ctx context.Context, cfg Config, output string) error {
+	plan, err := Prepare(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer plan.Close()
-	return plan.WriteFile(output)
+	return plan.WriteFile(ctx, output)
 }
 
 // WriteFile writes img to path atomically (new files get mode 0644).
@@ -210,8 +213,9 @@ func WriteFile(path string, img *Image) error {
 }
 
 // Prepare resolves cfg as ukify's make_uki does, without writing anything
-// but a decompressed kernel.
-func Prepare(cfg Config) (_ *Plan, err error) {
+// but a decompressed kernel. ctx stops the long steps (decompressing,
+// signing and measuring the kernel and the other sections) between chunks.
+func Prepare(ctx context.Context, cfg Config) (_ *Plan, err error) {
 	warnf := cfg.Warnf
 	if warnf == nil {
 		warnf = func(string, ...any) {}
@@ -244,7 +248,7 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 	var linux Content
 	if cfg.Linux != "" {
 		var temp string
-		linux, temp, err = openKernel(cfg.Linux, cfg.TempDir, warnf)
+		linux, temp, err = openKernel(ctx, cfg.Linux, cfg.TempDir, warnf)
 		if temp != "" {
 			plan.temps = append(plan.temps, temp)
 		}
@@ -252,7 +256,7 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 			return nil, err
 		}
 		if cfg.SecureBoot != nil {
-			signed, temp, err := cfg.SecureBoot.signKernel(linux, cfg.TempDir)
+			signed, temp, err := cfg.SecureBoot.signKernel(ctx, linux, cfg.TempDir)
 			if temp != "" {
 				plan.temps = append(plan.temps, temp)
 			}
@@ -294,7 +298,7 @@ func Prepare(cfg Config) (_ *Plan, err error) {
 		}
 	}
 
-	a := &assembler{cfg: &cfg, plan: plan, warnf: warnf}
+	a := &assembler{ctx: ctx, cfg: &cfg, plan: plan, warnf: warnf}
 	if err := a.assemble(linux, unameContent, pcrpkey); err != nil {
 		return nil, err
 	}
@@ -319,19 +323,19 @@ func (p *Plan) Order() (pcr.Order, error) {
 // "systemd-measure calculate" does (banks none: all four; phases none:
 // the default set): for the first of Plan.Variants (see PredictVariant),
 // else for all sections.
-func (p *Plan) Predict(banks []pcr.Bank, phases []string) ([]pcr.Prediction, error) {
+func (p *Plan) Predict(ctx context.Context, banks []pcr.Bank, phases []string) ([]pcr.Prediction, error) {
 	if len(p.Variants) > 0 {
-		return p.PredictVariant(p.Variants[0], banks, phases)
+		return p.PredictVariant(ctx, p.Variants[0], banks, phases)
 	}
 	order, err := p.Order()
 	if err != nil {
 		return nil, err
 	}
-	return pcr.Predict(order, pcrSections(p.Sections), banks, phases)
+	return pcr.PredictContext(ctx, order, pcrSections(p.Sections), banks, phases)
 }
 
 // PredictVariant predicts PCR 11 for one variant of the plan.
-func (p *Plan) PredictVariant(v PCRVariant, banks []pcr.Bank, phases []string) ([]pcr.Prediction, error) {
+func (p *Plan) PredictVariant(ctx context.Context, v PCRVariant, banks []pcr.Bank, phases []string) ([]pcr.Prediction, error) {
 	if err := v.checkLinux(); err != nil {
 		return nil, err
 	}
@@ -339,7 +343,7 @@ func (p *Plan) PredictVariant(v PCRVariant, banks []pcr.Bank, phases []string) (
 	if err != nil {
 		return nil, err
 	}
-	return pcr.Predict(order, v.Sections, banks, phases)
+	return pcr.PredictContext(ctx, order, v.Sections, banks, phases)
 }
 
 func pcrSections(sections []Section) []pcr.Section {
@@ -367,9 +371,40 @@ func CheckSectionName(name string) error {
 	return nil
 }
 
+// Why a kernel cannot be put into a UKI: the Err of a *KernelError wraps
+// one of these (errors.Is).
+var (
+	// ErrKernelFormat: the kernel is not a PE image and its magic number
+	// matches no compression format.
+	ErrKernelFormat = kernel.ErrUnknownFormat
+	// ErrKernelUnsupported: the compression is recognised but not
+	// supported (LZO, an xz filter chain other than LZMA2, an unknown
+	// zboot compression).
+	ErrKernelUnsupported = kernel.ErrUnsupported
+	// ErrKernelTooLarge: the decompressed kernel exceeds the size limit
+	// (a decompression bomb?).
+	ErrKernelTooLarge = kernel.ErrLimit
+	// ErrKernelCorrupt: the compressed data or a header is truncated or
+	// invalid.
+	ErrKernelCorrupt = kernel.ErrCorrupt
+)
+
+// KernelError is a kernel image that Build cannot use: Err says why and
+// wraps ErrKernelFormat, ErrKernelUnsupported, ErrKernelTooLarge or
+// ErrKernelCorrupt, or the I/O error that occurred.
+type KernelError struct {
+	File string // the kernel's path
+	Err  error
+}
+
+func (e *KernelError) Error() string { return "kernel " + e.File + ": " + e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *KernelError) Unwrap() error { return e.Err }
+
 // openKernel returns the kernel as content, decompressing a compressed
 // non-PE kernel into a temporary file (whose path is returned).
-func openKernel(path, tempDir string, warnf func(string, ...any)) (Content, string, error) {
+func openKernel(ctx context.Context, path, tempDir string, warnf func(string, ...any)) (Content, string, error) {
 	c, err := File(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("kernel: %w", err)
@@ -384,11 +419,11 @@ func openKernel(path, tempDir string, warnf func(string, ...any)) (Content, stri
 	}
 	format, err := kernel.Detect(f)
 	if err != nil {
-		return nil, "", fmt.Errorf("kernel %s: not a PE image and %w", path, err)
+		return nil, "", &KernelError{File: path, Err: fmt.Errorf("not a PE image and %w", err)}
 	}
 	rc, err := kernel.Decompress(f, c.Size(), format)
 	if err != nil {
-		return nil, "", fmt.Errorf("kernel %s: %w", path, err)
+		return nil, "", &KernelError{File: path, Err: err}
 	}
 	defer rc.Close()
 	// A scratch file is removed when the build is interrupted, and a
@@ -404,8 +439,8 @@ func openKernel(path, tempDir string, warnf func(string, ...any)) (Content, stri
 			atomicfile.Remove(tmp.Name())
 		}
 	}()
-	if _, err := io.Copy(tmp, rc); err != nil {
-		return nil, "", fmt.Errorf("kernel %s: decompressing %s: %w", path, format, err)
+	if _, err := io.Copy(tmp, ctxio.Reader(ctx, rc)); err != nil {
+		return nil, "", &KernelError{File: path, Err: fmt.Errorf("decompressing %s: %w", format, err)}
 	}
 	if err := tmp.Close(); err != nil {
 		return nil, "", err

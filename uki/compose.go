@@ -64,7 +64,7 @@ func ReadStub(path string) (*Stub, error) {
 	}
 	s, err := NewStub(data)
 	if err != nil {
-		return nil, fmt.Errorf("stub %s: %w", path, err)
+		return nil, fmt.Errorf("stub %s: %w", path, pe.NameFile(err, path))
 	}
 	s.Path = path
 	return s, nil
@@ -78,6 +78,11 @@ const MaxSBAT = 1 << 20
 // loader's limit, which the PE format documents. systemd's stubs have
 // fewer than ten.
 const MaxStubSections = 96
+
+// ErrSignedStub is the refusal of a stub that is already signed (has a
+// certificate table): ukify refuses it too ("Stub image is signed,
+// refusing"), since the UKI built from it must be signed afresh.
+var ErrSignedStub = errors.New("stub is signed (it has a certificate table); use an unsigned stub")
 
 // NewStub parses and fixes up a stub held in memory. data is not modified.
 //
@@ -104,7 +109,7 @@ func NewStub(data []byte) (*Stub, error) {
 	}
 	if sec, ok := hdr.Security(); ok && sec.VirtualAddress != 0 {
 		// ukify: "Stub image is signed, refusing".
-		return nil, errors.New("stub is signed (it has a certificate table); use an unsigned stub")
+		return nil, ErrSignedStub
 	}
 	// ukify's merge_sbat reads .sbat from the stub as it is on disk.
 	var sbatData [][]byte

@@ -2,21 +2,22 @@ package uki_test
 
 import (
 	"bytes"
+	"debug/pe"
 	"fmt"
 	"log"
 
-	"github.com/ukibuild/ukibuild/internal/pe"
-	"github.com/ukibuild/ukibuild/internal/pe/petest"
 	"github.com/ukibuild/ukibuild/uki"
 )
 
 // Compose adds sections to a stub the way ukify does. Real programs read the
 // stub with uki.ReadStub (or build everything with uki.Build); this example
-// uses a tiny synthetic stub so that it runs anywhere.
+// uses a tiny synthetic stub (tinyEFI: .text of 256 bytes at 0x1000 in
+// memory, 0x400 in the file) so that it runs anywhere, and reads the result
+// with the standard library's debug/pe. Each new section starts at the next
+// SectionAlignment (0x1000) boundary in memory and FileAlignment (0x200)
+// boundary in the file, so the values printed follow from the sizes.
 func ExampleCompose() {
-	stub, err := uki.NewStub(petest.Stub(0x400, []petest.Section{
-		petest.Sec(".text", 0x1000, 0x100, 0x400, 0x200, nil),
-	}, 0, nil))
+	stub, err := uki.NewStub(tinyEFI(make([]byte, 0x100)))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -31,14 +32,14 @@ func ExampleCompose() {
 	if _, err := img.WriteTo(&out); err != nil {
 		log.Fatal(err)
 	}
-	f, err := pe.Parse(bytes.NewReader(out.Bytes()), int64(out.Len()))
+	f, err := pe.NewFile(bytes.NewReader(out.Bytes()))
 	if err != nil {
 		log.Fatal(err)
 	}
 	for _, s := range f.Sections {
-		fmt.Printf("%-8s VA %#x size %5d at %#x\n", s.NameString(), s.VirtualAddress, s.VirtualSize, s.PointerToRawData)
+		fmt.Printf("%-8s VA %#x size %5d at %#x\n", s.Name, s.VirtualAddress, s.VirtualSize, s.Offset)
 	}
-	fmt.Printf("image %d bytes, SizeOfImage %#x\n", out.Len(), f.SizeOfImage)
+	fmt.Printf("image %d bytes, SizeOfImage %#x\n", out.Len(), f.OptionalHeader.(*pe.OptionalHeader64).SizeOfImage)
 	// Output:
 	// .text    VA 0x1000 size   256 at 0x400
 	// .cmdline VA 0x2000 size    19 at 0x600

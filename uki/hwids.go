@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ukibuild/ukibuild/internal/pyjson"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // HWIDType is the kind of resource a .hwids record binds a CHID to
@@ -117,20 +118,14 @@ func EncodeHWIDs(devices []HWIDDevice) ([]byte, error) {
 	for _, k := range order {
 		for _, c := range chids[k] {
 			out = le.AppendUint32(out, uint32(k.typ)<<28|hwidRecordSize)
-			out = append(out, guidBytes(c)...)
+			g := uefi.GUIDFromUUID(c)
+			out = append(out, g[:]...)
 			out = le.AppendUint32(out, offsets[k.name])
 			out = le.AppendUint32(out, offsets[k.match])
 		}
 	}
 	out = append(out, make([]byte, hwidRecordSize)...)
 	return append(out, table.Bytes()...), nil
-}
-
-// guidBytes returns a UUID in EFI_GUID layout (Python's UUID.bytes_le): the
-// first three fields little-endian, the last eight bytes as they are.
-func guidBytes(u [16]byte) []byte {
-	return []byte{u[3], u[2], u[1], u[0], u[5], u[4], u[7], u[6],
-		u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]}
 }
 
 // ReadHWIDsDir reads the device descriptions of a ukify --hwids directory as

@@ -113,7 +113,7 @@ func inspect(w io.Writer, f io.ReaderAt, size int64, path string, opts InspectOp
 	}
 	hdr, err := pe.Parse(f, size)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, pe.NameFile(err, path))
 	}
 	if err := hdr.CheckOverlap(); err != nil {
 		warnf("%s: %v", path, err)
@@ -328,7 +328,7 @@ func OpenImage(path string) (*ImageFile, error) {
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, pe.NameFile(err, path))
 	}
 	return &ImageFile{f: f, hdr: hdr}, nil
 }

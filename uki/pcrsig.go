@@ -2,6 +2,7 @@ package uki
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -142,7 +143,7 @@ func JoinPCRSig(ukiPath string, signatures []byte, output string, opts JoinOptio
 	}
 	return atomicfile.Write(output, 0o644, func(out *os.File) error {
 		if sb := opts.SecureBoot; sb != nil {
-			_, err := sign.Sign(out, joined, size, sb.Signer, sb.Options)
+			_, err := sign.Sign(context.Background(), out, joined, size, sb.Signer, sb.Options)
 			return err
 		}
 		_, err := io.Copy(out, io.NewSectionReader(joined, 0, size))

@@ -2,6 +2,7 @@ package uki
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -68,7 +69,7 @@ func TestBuildPCRSignConcurrency(t *testing.T) {
 	build := func(name string, s crypto.Signer) []byte {
 		t.Helper()
 		out := filepath.Join(dir, name)
-		if err := Build(config(s), out); err != nil {
+		if err := Build(context.Background(), config(s), out); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		b, err := os.ReadFile(out)
@@ -91,7 +92,7 @@ func TestBuildPCRSignConcurrency(t *testing.T) {
 		if err := os.WriteFile(out, old, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		err := Build(config(&flakySigner{plainSigner: plainSigner{key}, failAt: at}), out)
+		err := Build(context.Background(), config(&flakySigner{plainSigner: plainSigner{key}, failAt: at}), out)
 		if !errors.Is(err, errFlaky) {
 			t.Errorf("signature %d fails: Build returned %v", at, err)
 		}

@@ -1,6 +1,7 @@
 package uki
 
 import (
+	"context"
 	"crypto"
 	"errors"
 	"fmt"
@@ -40,7 +41,7 @@ func (sb *SecureBoot) check() error {
 // signKernel applies the SignKernel rule to the kernel: it returns the
 // signed kernel (in a temporary file, whose path is returned too), or nil
 // when the kernel stays as it is.
-func (sb *SecureBoot) signKernel(linux Content, tempDir string) (Content, string, error) {
+func (sb *SecureBoot) signKernel(ctx context.Context, linux Content, tempDir string) (Content, string, error) {
 	path, ok := Path(linux)
 	if !ok {
 		return nil, "", fmt.Errorf("kernel %s: not a file", linux)
@@ -66,7 +67,7 @@ func (sb *SecureBoot) signKernel(linux Content, tempDir string) (Content, string
 		return nil, "", fmt.Errorf("kernel %s: %w", linux, err)
 	}
 	name := tmp.Name()
-	_, err = sign.Sign(tmp, in, linux.Size(), sb.Signer, sb.Options)
+	_, err = sign.Sign(ctx, tmp, in, linux.Size(), sb.Signer, sb.Options)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -87,26 +88,26 @@ func (sb *SecureBoot) signKernel(linux Content, tempDir string) (Content, string
 // from the bytes as they are written, on several cores (images whose
 // Authenticode ranges are not in file order are written to a temporary file
 // next to path first, then signed). New files get mode 0644.
-func (p *Plan) WriteFile(path string) error {
-	err := p.writeFile(path)
+func (p *Plan) WriteFile(ctx context.Context, path string) error {
+	err := p.writeFile(ctx, path)
 	if errors.Is(err, errNotStreamed) {
 		// The .pcrsig size laid out in advance was not the final one:
 		// compute the policies first, then write.
-		if err := p.resolvePCRSigs(); err != nil {
+		if err := p.resolvePCRSigs(ctx); err != nil {
 			return err
 		}
-		err = p.writeFile(path)
+		err = p.writeFile(ctx, path)
 	}
 	return err
 }
 
-func (p *Plan) writeFile(path string) error {
+func (p *Plan) writeFile(ctx context.Context, path string) error {
 	img, err := Compose(p.Stub, p.Sections)
 	if err != nil {
 		return err
 	}
 	if p.SecureBoot == nil {
-		err := atomicfile.Write(path, 0o644, func(f *os.File) error { return p.writeImage(img, f) })
+		err := atomicfile.Write(path, 0o644, func(f *os.File) error { return p.writeImage(ctx, img, f) })
 		if err != nil {
 			return fmt.Errorf("writing %s: %w", path, err)
 		}
@@ -116,7 +117,7 @@ func (p *Plan) writeFile(path string) error {
 	switch {
 	case err == nil:
 		err := atomicfile.Write(path, 0o644, func(f *os.File) error {
-			if err := p.writeImage(img, f, stream); err != nil {
+			if err := p.writeImage(ctx, img, f, stream); err != nil {
 				return err
 			}
 			_, err := stream.Finish(f, p.SecureBoot.Signer)
@@ -136,7 +137,7 @@ func (p *Plan) writeFile(path string) error {
 	}
 	defer atomicfile.Remove(tmp.Name())
 	defer tmp.Close()
-	if err := p.writeImage(img, tmp); err != nil {
+	if err := p.writeImage(ctx, img, tmp); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	req, err := sign.NewRequest(tmp, img.Size(), p.SecureBoot.Options)

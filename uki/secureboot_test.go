@@ -1,6 +1,7 @@
 package uki
 
 import (
+	"context"
 	"crypto/x509"
 	"os"
 	"path/filepath"
@@ -36,19 +37,19 @@ func TestWriteFileSigned(t *testing.T) {
 			}
 			cfg := Config{Stub: stub, Cmdline: Text("cmdline", "quiet"), Initrds: []Content{Bytes("initrd", make([]byte, 12345))}}
 			unsigned := filepath.Join(dir, "unsigned.efi")
-			if err := Build(cfg, unsigned); err != nil {
+			if err := Build(context.Background(), cfg, unsigned); err != nil {
 				t.Fatal(err)
 			}
 			cfg.SecureBoot = &SecureBoot{Signer: key, Options: sign.Options{Certificate: cert}}
 			signed := filepath.Join(dir, "signed.efi")
-			if err := Build(cfg, signed); err != nil {
+			if err := Build(context.Background(), cfg, signed); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := sign.VerifyFile(signed, sign.VerifyOptions{DB: []*x509.Certificate{cert}}); err != nil {
 				t.Errorf("the signed add-on does not verify: %v", err)
 			}
 			after := filepath.Join(dir, "after.efi")
-			if err := sign.SignFile(unsigned, after, key, sign.Options{Certificate: cert}); err != nil {
+			if err := sign.SignFile(context.Background(), unsigned, after, key, sign.Options{Certificate: cert}); err != nil {
 				t.Fatal(err)
 			}
 			a, _ := os.ReadFile(after)

@@ -2,12 +2,14 @@ package uki
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"slices"
 
+	"github.com/ukibuild/ukibuild/internal/ctxio"
 	"github.com/ukibuild/ukibuild/internal/fanout"
 	"github.com/ukibuild/ukibuild/pcr"
 )
@@ -43,6 +45,8 @@ type pcrSigJob struct {
 	// digests, during a streaming write, returns the bank digests of
 	// Plan.Sections[i] computed from the bytes written.
 	digests func(i int, banks []pcr.Bank) ([][]byte, int64, error)
+	// ctx is that of the write under way (nil: none).
+	ctx context.Context
 }
 
 func (j *pcrSigJob) Size() int64    { return j.size }
@@ -74,7 +78,11 @@ func (j *pcrSigJob) content() ([]byte, error) {
 			variants[k] = v
 		}
 	}
-	b, err := signPCRVariants(j.plan, variants, j.cfg)
+	ctx := j.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	b, err := signPCRVariants(ctx, j.plan, variants, j.cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +129,7 @@ func newPCRSigJob(plan *Plan, cfg *Config, variants []PCRVariant) (*pcrSigJob, e
 		}
 		fake[k] = v
 	}
-	b, err := signPCRVariants(plan, fake, &sizing)
+	b, err := signPCRVariants(context.Background(), plan, fake, &sizing) // made-up digests: nothing is read
 	if err != nil {
 		return nil, err
 	}
@@ -160,13 +168,13 @@ func (p *Plan) deferredJobs() []*pcrSigJob {
 
 // resolvePCRSigs replaces each deferred .pcrsig by its content, computed
 // by reading the sections it covers.
-func (p *Plan) resolvePCRSigs() error {
+func (p *Plan) resolvePCRSigs(ctx context.Context) error {
 	for i, s := range p.Sections {
 		j, ok := s.Content.(*pcrSigJob)
 		if !ok {
 			continue
 		}
-		b, err := signPCRVariants(p, j.variants, j.cfg)
+		b, err := signPCRVariants(ctx, p, j.variants, j.cfg)
 		if err != nil {
 			return err
 		}
@@ -295,7 +303,7 @@ func (t *taps) digests(i int, banks []pcr.Bank) ([][]byte, int64, error) {
 
 // writeImage writes img to w, and to each of also in parallel, signing the
 // deferred .pcrsig sections of p from the bytes as they go by.
-func (p *Plan) writeImage(img *Image, w io.Writer, also ...io.Writer) error {
+func (p *Plan) writeImage(ctx context.Context, img *Image, w io.Writer, also ...io.Writer) error {
 	jobs := p.deferredJobs()
 	ws := append([]io.Writer{w}, also...)
 	var t *taps
@@ -308,11 +316,12 @@ func (p *Plan) writeImage(img *Image, w io.Writer, also ...io.Writer) error {
 		ws = append(ws, t.writers()...)
 	}
 	if len(ws) == 1 {
-		_, err := img.WriteTo(w)
+		_, err := img.WriteTo(ctxio.Writer(ctx, w))
 		return err
 	}
 	fw := fanout.NewWriter(fanout.DefaultBufSize, fanout.DefaultBuffers, ws...)
 	for _, j := range jobs {
+		j.ctx = ctx
 		j.digests = func(i int, banks []pcr.Bank) ([][]byte, int64, error) {
 			if err := fw.Sync(); err != nil {
 				return nil, 0, err
@@ -322,10 +331,10 @@ func (p *Plan) writeImage(img *Image, w io.Writer, also ...io.Writer) error {
 	}
 	defer func() {
 		for _, j := range jobs {
-			j.digests = nil
+			j.digests, j.ctx = nil, nil
 		}
 	}()
-	_, werr := img.WriteTo(fw)
+	_, werr := img.WriteTo(ctxio.Writer(ctx, fw))
 	cerr := fw.Close()
 	if werr != nil {
 		return werr

@@ -2,6 +2,7 @@ package uki
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -88,7 +89,7 @@ func TestWriteFileReadsEachByteOnce(t *testing.T) {
 	dir := t.TempDir()
 	build := func(cfg Config, out string, mangle func(*Plan), eager bool) int64 {
 		t.Helper()
-		plan, err := Prepare(cfg)
+		plan, err := Prepare(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,14 +99,14 @@ func TestWriteFileReadsEachByteOnce(t *testing.T) {
 		}
 		read.Store(0)
 		if eager {
-			img, err := plan.Compose()
+			img, err := plan.Compose(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := WriteFile(out, img); err != nil {
 				t.Fatal(err)
 			}
-		} else if err := plan.WriteFile(out); err != nil {
+		} else if err := plan.WriteFile(context.Background(), out); err != nil {
 			t.Fatal(err)
 		}
 		return read.Load()
@@ -160,7 +161,7 @@ func TestWriteFileReadsEachByteOnce(t *testing.T) {
 	if _, err := sign.VerifyFile(file("signed.efi"), sign.VerifyOptions{DB: []*x509.Certificate{cert}}); err != nil {
 		t.Errorf("the signed UKI does not verify: %v", err)
 	}
-	if err := sign.SignFile(file("eager.efi"), file("after.efi"), sbKey, sign.Options{Certificate: cert}); err != nil {
+	if err := sign.SignFile(context.Background(), file("eager.efi"), file("after.efi"), sbKey, sign.Options{Certificate: cert}); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := os.ReadFile(file("after.efi"))

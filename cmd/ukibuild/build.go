@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto"
 	"errors"
 	"fmt"
@@ -330,7 +331,7 @@ func (b *buildCmd) Run(e *env) error {
 		}
 		out = filepath.Base(b.Linux) + ".unsigned.efi"
 	}
-	plan, err := uki.Prepare(cfg)
+	plan, err := uki.Prepare(context.Background(), cfg)
 	if err != nil {
 		return err
 	}
@@ -343,7 +344,7 @@ func (b *buildCmd) Run(e *env) error {
 	if plan.KernelSigned {
 		fmt.Fprintf(e.stderr, "Signed the kernel %s before embedding it\n", b.Linux)
 	}
-	if err := plan.WriteFile(out); err != nil {
+	if err := plan.WriteFile(context.Background(), out); err != nil {
 		return err
 	}
 	if sb != nil {
@@ -437,7 +438,7 @@ func (b *buildCmd) printMeasure(e *env, plan *uki.Plan, banks []pcr.Bank) error 
 		mode = pcr.MeasureJSONPretty
 	}
 	for _, v := range plan.Variants {
-		preds, err := plan.PredictVariant(v, banks, phases)
+		preds, err := plan.PredictVariant(context.Background(), v, banks, phases)
 		if err != nil {
 			return err
 		}

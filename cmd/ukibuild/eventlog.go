@@ -16,6 +16,7 @@ import (
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/secureboot"
 	"github.com/ukibuild/ukibuild/shim"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // eventPrediction are the options that say what booted, shared by
@@ -85,9 +86,9 @@ func (p eventPrediction) machine(e *env, pcrs []int, banks []pcr.Bank, stubVersi
 	if !given && p.SecureBoot {
 		return m, nil
 	}
-	var owner *pcr.GUID
+	var owner *uefi.GUID
 	if p.OwnerGUID != "" {
-		g, err := pcr.ParseGUID(p.OwnerGUID)
+		g, err := uefi.ParseGUID(p.OwnerGUID)
 		if err != nil {
 			return m, fmt.Errorf("--owner-guid: %w", err)
 		}
@@ -156,7 +157,7 @@ func (p eventPrediction) shimVariables(m *attest.Machine) error {
 // as virt-fw-vars and efi-updatevar enroll them), EFI signature lists
 // (.esl) or a signed update (.auth, whose signature is not checked)
 // (secureboot.ReadFile).
-func signatureList(file string, owner *pcr.GUID) ([]byte, error) {
+func signatureList(file string, owner *uefi.GUID) ([]byte, error) {
 	d, err := secureboot.ReadFile(file, owner)
 	if errors.Is(err, secureboot.ErrNoOwner) {
 		return nil, fmt.Errorf("%s: a certificate needs --owner-guid", file)

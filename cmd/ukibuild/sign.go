@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/hex"
@@ -167,7 +168,7 @@ func (c *signCmd) Run(e *env) error {
 	if out == "" {
 		out = c.Input
 	}
-	return sign.SignFile(c.Input, out, signer, opts)
+	return sign.SignFile(context.Background(), c.Input, out, signer, opts)
 }
 
 // offline is the two-step signing for keys that only sign a digest

@@ -5,13 +5,19 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"log"
+	"os"
+	"os/signal"
 
 	"github.com/ukibuild/ukibuild/uki"
 )
 
 func main() {
+	// Ctrl-C stops the build between chunks; nothing is written.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
 	stub := flag.String("stub", uki.DefaultStubPath("x64", false), "systemd-stub")
 	linux := flag.String("linux", "", "kernel image")
 	initrd := flag.String("initrd", "", "initrd (optional)")
@@ -40,7 +46,7 @@ func main() {
 		}
 		cfg.Initrds = []uki.Content{c}
 	}
-	if err := uki.Build(cfg, *out); err != nil {
+	if err := uki.Build(ctx, cfg, *out); err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("wrote %s", *out)

@@ -14,12 +14,14 @@
 package main
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
 	"flag"
 	"fmt"
 	"log"
 	"os"
+	"os/signal"
 
 	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/pcr"
@@ -28,6 +30,9 @@ import (
 )
 
 func main() {
+	// Ctrl-C stops the build between chunks; nothing is written.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
 	stub := flag.String("stub", uki.DefaultStubPath("x64", false), "systemd-stub")
 	linux := flag.String("linux", "", "kernel image")
 	initrd := flag.String("initrd", "", "initrd (optional)")
@@ -71,20 +76,20 @@ func main() {
 		Options: sign.Options{Certificate: certificate(*dbCert)},
 	}
 
-	plan, err := uki.Prepare(cfg)
+	plan, err := uki.Prepare(ctx, cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer plan.Close()
 	// The values PCR 11 will have (systemd-measure calculate).
-	preds, err := plan.Predict(cfg.PCRBanks, []string{"enter-initrd"})
+	preds, err := plan.Predict(ctx, cfg.PCRBanks, []string{"enter-initrd"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	if err := pcr.FormatCalculate(os.Stdout, os.Stderr, preds, pcr.MeasureJSONOff); err != nil {
 		log.Fatal(err)
 	}
-	if err := plan.WriteFile(*out); err != nil {
+	if err := plan.WriteFile(ctx, *out); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Fprintf(os.Stderr, "wrote signed %s (kernel signed too: %v)\n", *out, plan.KernelSigned)

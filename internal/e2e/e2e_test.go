@@ -31,6 +31,7 @@ import (
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/internal/tpmunseal"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/uefi"
 	"github.com/ukibuild/ukibuild/uki"
 )
 
@@ -937,9 +938,9 @@ func (e *env) checkEventlogVerify(t *testing.T, name, version, efi string, res *
 // given none: one EFI_CERT_SHA256 entry, the SHA-256 of nothing, owned by
 // a0baa8a3-041d-48a8-bc87-c36d121b5e3d (as the recorded event logs show).
 func virtFwVarsDBX() []byte {
-	owner, _ := pcr.ParseGUID("a0baa8a3-041d-48a8-bc87-c36d121b5e3d")
+	owner, _ := uefi.ParseGUID("a0baa8a3-041d-48a8-bc87-c36d121b5e3d")
 	empty := sha256.Sum256(nil)
-	l, _ := pcr.SignatureList(pcr.EFICertSHA256GUID, pcr.SignatureData(owner, empty[:]))
+	l, _ := pcr.SignatureList(uefi.CertSHA256, pcr.SignatureData(owner, empty[:]))
 	return l
 }
 

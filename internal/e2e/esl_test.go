@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/go-attestation/attest"
 
-	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // Host tools of the EFI signature list cases (case 10): efitools
@@ -246,7 +246,7 @@ func TestBootESLEnrolledKeys(t *testing.T) {
 	}
 	// The firmware named db's fourth entry: the db certificate with its
 	// owner (EFI_SIGNATURE_DATA: the owner GUID, then the certificate).
-	owner, err := pcr.ParseGUID(dbOwnerESL)
+	owner, err := uefi.ParseGUID(dbOwnerESL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // Optional header magics.
@@ -174,12 +176,20 @@ type File struct {
 	Sections []Section
 }
 
-// FormatError reports a structurally invalid PE image.
-type FormatError struct {
-	Defect string
-}
+// FormatError reports a structurally invalid PE image. It is the public
+// uefi.FormatError, so that callers of the public packages match it.
+type FormatError = uefi.FormatError
 
-func (e *FormatError) Error() string { return "not a valid PE image: " + e.Defect }
+// NameFile records path as the File of the *FormatError that err is or
+// wraps, if it has none yet, and returns err unchanged (its message too:
+// the context that wraps it names the file).
+func NameFile(err error, path string) error {
+	var fe *FormatError
+	if errors.As(err, &fe) && fe.File == "" {
+		fe.File = path
+	}
+	return err
+}
 
 func formatErr(format string, args ...any) error {
 	return &FormatError{Defect: fmt.Sprintf(format, args...)}

@@ -1,0 +1,54 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"testing"
+)
+
+// cancelAfter is a ReaderAt that cancels its context once a read reaches
+// beyond offset at.
+type cancelAfter struct {
+	r      io.ReaderAt
+	at     int64
+	cancel context.CancelFunc
+	reads  int
+}
+
+func (c *cancelAfter) ReadAt(p []byte, off int64) (int, error) {
+	c.reads++
+	if off+int64(len(p)) > c.at {
+		c.cancel()
+	}
+	return c.r.ReadAt(p, off)
+}
+
+// TestSignHonoursContext: a context cancelled while the image is being read
+// stops Sign before the next chunk, with ctx's error, for the streamed path
+// and for images signed by a Request (already signed: appended).
+func TestSignHonoursContext(t *testing.T) {
+	key, cert := testKey(t, "db")
+	img := benchImage()
+	signed := signBytes(t, img, key, Options{Certificate: cert})
+	for name, src := range map[string][]byte{"streamed": img, "request": signed} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			r := &cancelAfter{r: bytes.NewReader(src), at: 0x400, cancel: cancel}
+			_, err := Sign(ctx, &memWriterAt{}, r, int64(len(src)), key, Options{Certificate: cert})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("err %v, want context.Canceled", err)
+			}
+		})
+	}
+	t.Run("cancelled before", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		r := &cancelAfter{r: bytes.NewReader(img), at: 1 << 62, cancel: func() {}}
+		if _, err := Sign(ctx, &memWriterAt{}, r, int64(len(img)), key, Options{Certificate: cert}); !errors.Is(err, context.Canceled) || r.reads != 0 {
+			t.Fatalf("err %v after %d reads, want context.Canceled before any", err, r.reads)
+		}
+	})
+}
