@@ -341,7 +341,7 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 	case bad > 0:
 		return fmt.Errorf("%s does not match %s: %d PCR(s) differ", c.Log, c.UKI, bad)
 	case len(rep.Unverifiable()) > 0:
-		return fmt.Errorf("%s: PCR %s could not be verified offline (machine-specific events; see above): neither a match nor a mismatch", c.Log, joinInts(rep.Unverifiable()))
+		return unverifiableError{fmt.Sprintf("%s: PCR %s could not be verified offline (machine-specific events; see above): neither a match nor a mismatch", c.Log, joinInts(rep.Unverifiable()))}
 	case !rep.OK():
 		return fmt.Errorf("%s does not match the quoted PCR values", c.Log)
 	}

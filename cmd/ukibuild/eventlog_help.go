@@ -3,7 +3,7 @@ package main
 // Help is "eventlog verify --help"'s detail: the three outcomes, and what a
 // verifier cannot know offline (kong.HelpProvider).
 func (c *eventlogVerifyCmd) Help() string {
-	return `Each PCR is reported as "match", as differing at its first diverging event (expected and seen), or as "unverifiable": neither a match nor a mismatch. The command exits 0 only when every PCR matches (and the log replays to --quote-pcrs and --quote).
+	return `Each PCR is reported as "match", as differing at its first diverging event (expected and seen), or as "unverifiable": neither a match nor a mismatch. The command exits 0 only when every PCR matches (and the log replays to --quote-pcrs and --quote), 1 when one differs or a replay fails, and 3 when nothing differs but some PCR is unverifiable.
 
 What a verifier cannot know offline, and what to give:
   - the consoles systemd-stub appends to a command line without console= (PCR 9): --consoles; without it every outcome of the stub's rule is accepted and the one the log shows is named;

@@ -13,7 +13,7 @@ import (
 )
 
 // exitCodesHelp documents the exit codes of every command.
-const exitCodesHelp = "Exit codes: 0 success, 1 the command failed (the message names the file and what is wrong), 2 usage error (unknown option, bad argument); measure calculate|sign|policy-digest refuse as systemd-measure 262.1 does (its messages, exit code 1)."
+const exitCodesHelp = "Exit codes: 0 success, 1 the command failed (the message names the file and what is wrong), 2 usage error (unknown option, bad argument), 3 eventlog verify found nothing that differs but could not verify some PCRs offline (neither a match nor a mismatch); measure calculate|sign|policy-digest refuse as systemd-measure 262.1 does (its messages, exit code 1)."
 
 // helpGroups lists build's option groups and their options' long names.
 var helpGroups = []struct {

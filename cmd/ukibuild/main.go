@@ -5,6 +5,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -124,10 +125,21 @@ func runEnv(args []string, e *env) int {
 			return code
 		}
 		fmt.Fprintf(stderr, "ukibuild: error: %s\n", redactPINs(err.Error()))
+		var u unverifiableError
+		if errors.As(err, &u) {
+			return 3
+		}
 		return 1
 	}
 	return 0
 }
+
+// unverifiableError is eventlog verify's outcome when nothing differs but
+// some PCRs could not be verified offline (exit code 3): a script must not
+// read it as a mismatch, nor as a match.
+type unverifiableError struct{ msg string }
+
+func (u unverifiableError) Error() string { return u.msg }
 
 // privateKeyFlags are the options that name a private key: a PEM file or a
 // pkcs11: URI. Options added later that name private keys belong here.
