@@ -7,6 +7,7 @@ pkgs=(
   python3-zstandard python3-lz4 # let ukify decompress zstd and lz4 kernels
   bzip2 gzip xz-utils zstd lz4  # compress test kernels with the real tools
   binutils                      # readelf, which ukify calls to detect uname
+  binutils-aarch64-linux-gnu    # aarch64-linux-gnu-objcopy: the sections of arm64 PE images (shim tests, shimaa64.efi)
   debian-archive-keyring        # verifies the Debian archive in fetch.sh
   gcc libc6-dev libssl-dev       # cgo build of the go-tpm-tools TPM simulator (pcr tests)
   sbsigntool osslsigncode openssl # Authenticode reference signers and verifiers (sign tests)

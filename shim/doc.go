@@ -1,7 +1,10 @@
 // Package shim predicts what shim, the first-stage UEFI boot loader of
 // rhboot/shim that distributions ship signed by Microsoft's third-party
 // CA, measures into the TPM when it starts and when it verifies the image
-// it loads next (grubx64.efi: a UKI, systemd-boot).
+// it loads next (grubx64.efi, grubaa64.efi on arm64: a UKI, systemd-boot).
+// Builds for x86-64 (shimx64.efi) and arm64 (shimaa64.efi) are read alike;
+// what differs between them, such as Debian's per-architecture built-in
+// dbx, is read from the image.
 //
 // Read (or Open) takes from the shim image itself what its measurements
 // depend on: its version (.data.ident), its built-in certificate and

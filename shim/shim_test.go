@@ -24,13 +24,15 @@ import (
 	"github.com/ukibuild/ukibuild/uefi"
 )
 
-// objcopySection returns a section of file as GNU objcopy extracts it
-// (binutils resolves the long section names through the string table).
-func objcopySection(t *testing.T, file, name string) []byte {
+// objcopySection returns a section of file as GNU objcopy (binary:
+// objcopy for x86-64 images, aarch64-linux-gnu-objcopy for arm64 ones)
+// extracts it; binutils resolves the long section names through the
+// string table.
+func objcopySection(t *testing.T, objcopy, file, name string) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "section")
-	if b, err := exec.Command("objcopy", "-O", "binary", "--only-section="+name, file, out).CombinedOutput(); err != nil {
-		t.Fatalf("objcopy: %v\n%s", err, b)
+	if b, err := exec.Command(objcopy, "-O", "binary", "--only-section="+name, file, out).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", objcopy, err, b)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
@@ -39,47 +41,93 @@ func objcopySection(t *testing.T, file, name string) []byte {
 	return b
 }
 
-// TestReadDebianShim161 reads bookworm's shim-unsigned 16.1 and checks
-// what it found against the Debian package's version, objcopy's view of
-// the sections and openssl's of the vendor certificate.
+// TestReadDebianShim161 reads bookworm's shim-unsigned 16.1 for x86-64
+// (shimx64.efi) and arm64 (shimaa64.efi) and checks what it found against
+// the Debian package's version, objcopy's view of the sections (the host's
+// objcopy does not know arm64 PE images: binutils-aarch64-linux-gnu's
+// does) and openssl's of the vendor certificate. The two builds carry the
+// same vendor certificate but different built-in dbx lists (Debian's
+// per-architecture revocations), so MokListX differs between them.
 func TestReadDebianShim161(t *testing.T) {
-	path := reftools.Locate(t).Path(t, "UKIBUILD_SHIM_161")
-	b, err := shim.Open(path)
-	if err != nil {
-		t.Fatal(err)
+	tools := reftools.Locate(t)
+	var dbx [][]byte
+	for _, c := range []struct{ arch, key, objcopy string }{
+		{"x64", "UKIBUILD_SHIM_161", "objcopy"},
+		{"aa64", "UKIBUILD_SHIM_161_AA64", "aarch64-linux-gnu-objcopy"},
+	} {
+		t.Run(c.arch, func(t *testing.T) {
+			path := tools.Path(t, c.key)
+			if _, err := exec.LookPath(c.objcopy); err != nil {
+				t.Fatalf("the reference %s: %v", c.objcopy, err)
+			}
+			b, err := shim.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The package version (fetch.sh's marker) is upstream-debianrevision.
+			markers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "../../../.deb-shim-unsigned*"))
+			if len(markers) != 1 {
+				t.Fatalf("fetch.sh's package marker next to %s: %q", path, markers)
+			}
+			marker, err := os.ReadFile(markers[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			upstream, _, _ := strings.Cut(strings.TrimSpace(string(marker)), "-")
+			if b.Version != upstream || b.Version != "16.1" {
+				t.Errorf("version %q; the package is %q", b.Version, marker)
+			}
+			level := objcopySection(t, c.objcopy, path, ".sbatlevel")
+			if !bytes.HasSuffix(bytes.TrimRight(level, "\x00"), []byte(b.SbatLevelAutomatic+"\x00"+b.SbatLevelLatest)) ||
+				!strings.HasPrefix(b.SbatLevelAutomatic, "sbat,1,") || !strings.HasPrefix(b.SbatLevelLatest, "sbat,1,") {
+				t.Errorf("SBAT levels %q, %q; objcopy's .sbatlevel %q", b.SbatLevelAutomatic, b.SbatLevelLatest, level)
+			}
+			if want := string(bytes.TrimRight(objcopySection(t, c.objcopy, path, ".sbat"), "\x00")); b.SBAT != want {
+				t.Errorf(".sbat %q, objcopy's %q", b.SBAT, want)
+			}
+			ident := objcopySection(t, c.objcopy, path, ".data.ident")
+			if !bytes.Contains(ident, []byte("$Version: "+b.Version+" $")) {
+				t.Errorf("version %q; objcopy's .data.ident %q", b.Version, ident)
+			}
+			vc := objcopySection(t, c.objcopy, path, ".vendor_cert")
+			if len(b.VendorCert) == 0 || !bytes.Contains(vc, b.VendorCert) || len(b.VendorDBX) == 0 || !bytes.Contains(vc, b.VendorDBX) || b.VendorDB != nil {
+				t.Errorf("vendor certificate %d bytes, dbx %d bytes, db %d bytes: not the parts of objcopy's .vendor_cert (%d bytes)",
+					len(b.VendorCert), len(b.VendorDBX), len(b.VendorDB), len(vc))
+			}
+			// The table's sizes account for the whole section: nothing of
+			// it is left unread.
+			if len(vc) != 16+len(b.VendorCert)+len(b.VendorDBX) {
+				t.Errorf("objcopy's .vendor_cert has %d bytes; the 16-byte table, the certificate (%d) and the dbx (%d) make %d",
+					len(vc), len(b.VendorCert), len(b.VendorDBX), 16+len(b.VendorCert)+len(b.VendorDBX))
+			}
+			dbx = append(dbx, b.VendorDBX)
+			cert := filepath.Join(t.TempDir(), "vendor.der")
+			if err := os.WriteFile(cert, b.VendorCert, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command("openssl", "x509", "-inform", "DER", "-in", cert, "-noout", "-subject").CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "Debian Secure Boot CA") {
+				t.Errorf("openssl x509 on the vendor certificate: %v\n%s", err, out)
+			}
+			boot, err := shim.NewBoot(b, shim.Machine{SecureBoot: true, Banks: []pcr.Bank{pcr.SHA256}})
+			if err != nil {
+				t.Fatalf("NewBoot: %v", err)
+			}
+			// PCR 14's MokListX event of a fresh install is the image's
+			// own built-in dbx, as objcopy extracts it.
+			found := false
+			for _, ev := range boot.Startup() {
+				d, _ := ev.Digest(pcr.SHA256)
+				want := sha256.Sum256(b.VendorDBX)
+				found = found || (ev.PCR == 14 && bytes.Equal(d, want[:]))
+			}
+			if !found {
+				t.Errorf("no PCR 14 event of the built-in dbx's digest")
+			}
+		})
 	}
-	// The package version (fetch.sh's marker) is upstream-debianrevision.
-	marker, err := os.ReadFile(filepath.Join(filepath.Dir(path), "../../../.deb-shim-unsigned"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	upstream, _, _ := strings.Cut(strings.TrimSpace(string(marker)), "-")
-	if b.Version != upstream || b.Version != "16.1" {
-		t.Errorf("version %q; the package is %q", b.Version, marker)
-	}
-	level := objcopySection(t, path, ".sbatlevel")
-	if !bytes.HasSuffix(bytes.TrimRight(level, "\x00"), []byte(b.SbatLevelAutomatic+"\x00"+b.SbatLevelLatest)) ||
-		!strings.HasPrefix(b.SbatLevelAutomatic, "sbat,1,") || !strings.HasPrefix(b.SbatLevelLatest, "sbat,1,") {
-		t.Errorf("SBAT levels %q, %q; objcopy's .sbatlevel %q", b.SbatLevelAutomatic, b.SbatLevelLatest, level)
-	}
-	if want := string(bytes.TrimRight(objcopySection(t, path, ".sbat"), "\x00")); b.SBAT != want {
-		t.Errorf(".sbat %q, objcopy's %q", b.SBAT, want)
-	}
-	vc := objcopySection(t, path, ".vendor_cert")
-	if len(b.VendorCert) == 0 || !bytes.Contains(vc, b.VendorCert) || len(b.VendorDBX) == 0 || !bytes.Contains(vc, b.VendorDBX) || b.VendorDB != nil {
-		t.Errorf("vendor certificate %d bytes, dbx %d bytes, db %d bytes: not the parts of objcopy's .vendor_cert (%d bytes)",
-			len(b.VendorCert), len(b.VendorDBX), len(b.VendorDB), len(vc))
-	}
-	cert := filepath.Join(t.TempDir(), "vendor.der")
-	if err := os.WriteFile(cert, b.VendorCert, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("openssl", "x509", "-inform", "DER", "-in", cert, "-noout", "-subject").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "Debian Secure Boot CA") {
-		t.Errorf("openssl x509 on the vendor certificate: %v\n%s", err, out)
-	}
-	if _, err := shim.NewBoot(b, shim.Machine{SecureBoot: true}); err != nil {
-		t.Errorf("NewBoot: %v", err)
+	if len(dbx) == 2 && bytes.Equal(dbx[0], dbx[1]) {
+		t.Errorf("shimx64.efi and shimaa64.efi have the same built-in dbx: the test shows nothing per architecture")
 	}
 }
 

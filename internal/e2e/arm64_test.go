@@ -113,14 +113,21 @@ func (e *env) arm64UKIArgs(t *testing.T, version string) []string {
 // to its end.
 func (e *env) bootArm64(t *testing.T, efi string, extras []extraFile, qemuArgs ...string) (*bootResult, map[string]map[int][]byte) {
 	t.Helper()
+	return e.bootArm64ESP(t, efi, aa64.esp(efi, extras), 5*time.Minute, qemuArgs...)
+}
+
+// bootArm64ESP is bootArm64 from an ESP with the given files (what, named
+// in messages, is the image they boot), within timeout.
+func (e *env) bootArm64ESP(t *testing.T, what string, files []espFile, timeout time.Duration, qemuArgs ...string) (*bootResult, map[string]map[int][]byte) {
+	t.Helper()
 	state := newTPMState(t, e.workDir(t))
 	var evlog []byte
 	var logErr error
-	r := e.qemuOn(t, aa64, aa64.esp(efi, extras), state, 5*time.Minute, func(q *qmp, r *qemuRun) {
+	r := e.qemuOn(t, aa64, files, state, timeout, func(q *qmp, r *qemuRun) {
 		evlog, logErr = guestEventLog(q, state, r.log)
 	}, qemuArgs...)
 	res := parseGuest(r)
-	mustComplete(t, efi, r)
+	mustComplete(t, what, r)
 	if logErr != nil {
 		t.Fatalf("reading the event log from guest memory: %v (serial log %s)", logErr, r.serial)
 	}

@@ -63,7 +63,7 @@ func TestBootShim(t *testing.T) {
 		e.buildSigned(t, efi, e.sb.db, e.ukiArgs(t, "262")...)
 		res := e.bootESP(t, efi, shimESP(efi), newTPMState(t, e.workDir(t)))
 		e.checkSecureBoot(t, name, res, e.sb.db.c)
-		e.checkShimVerify(t, name, efi, shimPath, res, nil)
+		e.checkShimVerify(t, name, efi, shimPath, res, x64BootAttempts, nil)
 		pcr14Fresh = res.sha256[14]
 		// A byte of shim's .text changed: PCR 4 differs at shim's event
 		// (without the Secure Boot variables, which would refuse it).
@@ -125,7 +125,7 @@ func TestBootShim(t *testing.T) {
 			t.Fatalf("the MOK-signed UKI verifies against db, so the case shows nothing:\n%s", out)
 		}
 		res := e.withVars(vars).bootESP(t, efi, shimESP(efi), newTPMState(t, e.workDir(t)))
-		e.checkShimVerify(t, name, efi, shimPath, res, []string{"--mok", mok.cert})
+		e.checkShimVerify(t, name, efi, shimPath, res, x64BootAttempts, []string{"--mok", mok.cert})
 		ok := res.sha256[14] != "" && pcr14Fresh != "" && res.sha256[14] != pcr14Fresh
 		record(t, name, "PCR 14 (sha256) differs from the fresh install's", "≠ "+pcr14Fresh, res.sha256[14], ok)
 		if !ok {
@@ -166,7 +166,7 @@ func TestBootShim(t *testing.T) {
 			{path: "loader/loader.conf", data: []byte(sdbootLoaderConf)},
 		}, newTPMState(t, e.workDir(t)))
 		checkLoaderConfEvent(t, name, res)
-		e.checkShimVerify(t, name, efi, shimPath, res, []string{"--loader", loader})
+		e.checkShimVerify(t, name, efi, shimPath, res, x64BootAttempts, []string{"--loader", loader})
 		// A byte of systemd-boot changed: PCR 4 differs at its event.
 		b, err := os.ReadFile(loader)
 		if err != nil {
@@ -218,10 +218,14 @@ func TestBootShim(t *testing.T) {
 	})
 }
 
+// x64BootAttempts is --boot-attempts for the x86-64 boots: OVMF here
+// tries two boot options; AAVMF (arm64Shim) one.
+const x64BootAttempts = "2"
+
 // shimVerify runs "ukibuild eventlog verify" on the boot's log with
-// shimx64.efi as --loader and the test's Secure Boot variables, plus
-// extra arguments.
-func (e *env) shimVerify(efi, shimPath string, res *bootResult, extra ...string) (string, error) {
+// shim (shimx64.efi or shimaa64.efi) as --loader, the test's Secure Boot
+// variables and --boot-attempts attempts, plus extra arguments.
+func (e *env) shimVerify(efi, shimPath string, res *bootResult, attempts string, extra ...string) (string, error) {
 	dir, err := os.MkdirTemp(e.dir, "shimverify-")
 	if err != nil {
 		return "", err
@@ -233,7 +237,7 @@ func (e *env) shimVerify(efi, shimPath string, res *bootResult, extra ...string)
 	if err := os.WriteFile(dbx, virtFwVarsDBX(), 0o644); err != nil {
 		return "", err
 	}
-	args := append([]string{"eventlog", "verify", log, "--uki", efi, "--loader", shimPath, "--boot-attempts", "2",
+	args := append([]string{"eventlog", "verify", log, "--uki", efi, "--loader", shimPath, "--boot-attempts", attempts,
 		"--owner-guid", ownerGUID, "--pk", e.sb.pk.cert, "--kek", e.sb.kek.cert,
 		"--db", e.sb.db.cert, "--db", e.sb.hsm.CertPEM, "--dbx", dbx}, extra...)
 	out, err := exec.Command(e.ukibuild, args...).CombinedOutput()
@@ -241,10 +245,11 @@ func (e *env) shimVerify(efi, shimPath string, res *bootResult, extra ...string)
 }
 
 // checkShimVerify checks that "ukibuild eventlog verify --loader
-// shimx64.efi --pcrs 4,7,9,11,12,13,14" (with extra arguments) matches
-// every PCR of the log and that the log replays to the values the guest
-// read (sha256: 4, 7, 9, 11, 12, 13, 14; sha1: 11).
-func (e *env) checkShimVerify(t *testing.T, name, efi, shimPath string, res *bootResult, extra []string) {
+// shimx64.efi --pcrs 4,7,9,11,12,13,14" (or shimaa64.efi; with extra
+// arguments) matches every PCR of the log and that the log replays to the
+// values the TPM holds (res: what the guest read, or on arm64 swtpm's log
+// replayed; sha256: 4, 7, 9, 11, 12, 13, 14; sha1: 11).
+func (e *env) checkShimVerify(t *testing.T, name, efi, shimPath string, res *bootResult, attempts string, extra []string) {
 	t.Helper()
 	pcrs := []int{4, 7, 9, 11, 12, 13, 14}
 	var q strings.Builder
@@ -260,7 +265,7 @@ func (e *env) checkShimVerify(t *testing.T, name, efi, shimPath string, res *boo
 	if err := os.WriteFile(quote, []byte(q.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := e.shimVerify(efi, shimPath, res, append([]string{"--pcrs", "4,7,9,11,12,13,14", "--quote-pcrs", quote}, extra...)...)
+	out, err := e.shimVerify(efi, shimPath, res, attempts, append([]string{"--pcrs", "4,7,9,11,12,13,14", "--quote-pcrs", quote}, extra...)...)
 	var missing []string
 	for _, i := range pcrs {
 		for _, s := range []string{fmt.Sprintf("PCR %d: match (", i), fmt.Sprintf("PCR %d sha256: the log replays to the quoted value", i)} {
@@ -270,7 +275,7 @@ func (e *env) checkShimVerify(t *testing.T, name, efi, shimPath string, res *boo
 		}
 	}
 	ok := err == nil && len(missing) == 0 && len(res.sha256) == len(pcrs)
-	record(t, name, "ukibuild eventlog verify --loader shimx64.efi --pcrs 4,7,9,11,12,13,14 --quote-pcrs "+strings.Join(extra, " "),
+	record(t, name, "ukibuild eventlog verify --loader "+filepath.Base(shimPath)+" --pcrs 4,7,9,11,12,13,14 --quote-pcrs "+strings.Join(extra, " "),
 		"PCR 4, 7, 9, 11, 12, 13, 14 match; replay = TPM (sha256, all seven)", oneLine(out), ok)
 	if !ok {
 		t.Errorf("%s: ukibuild eventlog verify: %v; missing %q; the guest read %d sha256 PCRs\n%s", name, err, missing, len(res.sha256), out)

@@ -100,6 +100,9 @@ wanted=(
   # shim 16.1 (unsigned; the boot tests sign it with their db key and put
   # the UKI behind it as grubx64.efi).
   "shim-161 bookworm shim-unsigned"
+  # The same shim built for arm64 (shimaa64.efi, mmaa64.efi), signed and
+  # booted the same way under AAVMF.
+  "shim-161-aa64 bookworm shim-unsigned:arm64"
 )
 # sid's runtime libraries, so that sid's binaries run through sid's ld.so.
 for lib in libc6 libssl3t64 libsystemd-shared libcrypt1 libacl1 libcap2 libblkid1 libmount1 \
@@ -292,6 +295,8 @@ UKIBUILD_DTB_AA64_C630=$dtbs_aa64/qcom/sdm850-lenovo-yoga-c630.dtb
 UKIBUILD_KERNEL_RISCV64=$vmlinux_riscv64
 UKIBUILD_SHIM_161=$dest/shim-161/usr/lib/shim/shimx64.efi
 UKIBUILD_SHIM_161_MM=$dest/shim-161/usr/lib/shim/mmx64.efi
+UKIBUILD_SHIM_161_AA64=$dest/shim-161-aa64/usr/lib/shim/shimaa64.efi
+UKIBUILD_SHIM_161_AA64_MM=$dest/shim-161-aa64/usr/lib/shim/mmaa64.efi
 UKIBUILD_INITRD_262_ROOT=$dest/initrd-262
 UKIBUILD_INITRD_KMOD=$dest/initrd-kmod
 ENV
