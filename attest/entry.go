@@ -168,31 +168,14 @@ func (e *Entry) loadOptions() string {
 
 // entryEvents are systemd-boot 262's events for the Type #1 entry it
 // starts the UKI from (boot.c, image_start): the entry's extra files
-// (pcr.EntryExtrasEvents; a file that does not exist or is a directory is
-// skipped, as systemd-boot skips it with a warning), then the load options
+// (pcr.EntryExtrasEvents, entryFiles), then the load options
 // it passes, when there are any, into PCR 12 (pcr.LoadOptionsEvent: the
 // same measurement as the stub's, measure.c, tpm_log_load_options).
 func (p *predictor) entryEvents() (extras, options []pcr.Event, err error) {
 	e := p.m.Entry
-	var files []pcr.EntryExtra
-	for _, x := range e.Extra {
-		if p.m.ESP == "" {
-			return nil, nil, fmt.Errorf("the Type #1 entry's extra files are read from the ESP: give its root (Machine.ESP)")
-		}
-		path := ESPPath(p.m.ESP, x)
-		st, err := os.Stat(path)
-		if errors.Is(err, fs.ErrNotExist) || (err == nil && st.IsDir()) {
-			p.note("PCR 12, 13: the entry's extra %s is not a file on the ESP (%s): systemd-boot skips it", x, path)
-			continue
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		c, err := uki.File(path)
-		if err != nil {
-			return nil, nil, err
-		}
-		files = append(files, pcr.EntryExtra{Name: filepath.Base(path), Content: c})
+	files, err := p.entryFiles()
+	if err != nil {
+		return nil, nil, err
 	}
 	if extras, err = pcr.EntryExtrasEvents(files, p.banks); err != nil {
 		return nil, nil, fmt.Errorf("the Type #1 entry's extra files: %w", err)
@@ -201,4 +184,35 @@ func (p *predictor) entryEvents() (extras, options []pcr.Event, err error) {
 		options = []pcr.Event{pcr.LoadOptionsEvent(o, p.banks)}
 	}
 	return extras, options, nil
+}
+
+// entryFiles are the Type #1 entry's extra files on the ESP, read once
+// (their contents when needed): a file that does not exist or is a
+// directory is skipped, as systemd-boot skips it with a warning.
+func (p *predictor) entryFiles() ([]pcr.EntryExtra, error) {
+	if p.entryExtras != nil || p.m.Entry == nil {
+		return p.entryExtras, nil
+	}
+	files := []pcr.EntryExtra{}
+	for _, x := range p.m.Entry.Extra {
+		if p.m.ESP == "" {
+			return nil, fmt.Errorf("the Type #1 entry's extra files are read from the ESP: give its root (Machine.ESP)")
+		}
+		path := ESPPath(p.m.ESP, x)
+		st, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && st.IsDir()) {
+			p.note("PCR 9, 12, 13: the entry's extra %s is not a file on the ESP (%s): systemd-boot skips it", x, path)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		c, err := uki.File(path)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, pcr.EntryExtra{Name: filepath.Base(path), Content: c})
+	}
+	p.entryExtras = files
+	return files, nil
 }

@@ -65,8 +65,9 @@ type Machine struct {
 	// into PCR 12 and 13 (pcr.EntryExtrasEvents) and the load options it
 	// passes ("@N" for a profile, then the options) into PCR 12 before it
 	// starts the UKI, whose stub then boots that profile with those
-	// options: Profile and CmdlineOverride are taken from the entry and
-	// must not be set. nil: no entry (the UKI is started as a Type #2
+	// options and hands the extra files' initrd on to Linux (PCR 9):
+	// Profile and CmdlineOverride are taken from the entry and must not be
+	// set. nil: no entry (the UKI is started as a Type #2
 	// entry, or directly).
 	Entry *Entry
 	// Shim are the shim variables of the machine (MokList, SbatLevel,

@@ -55,6 +55,59 @@ var entryExtraKinds = []struct {
 // or longer than 255 characters, and names with none of the suffixes are
 // skipped, as systemd-boot skips them (with a warning on its console).
 func EntryExtrasEvents(files []EntryExtra, banks []Bank) ([]Event, error) {
+	archives, err := entryArchives(files)
+	if err != nil {
+		return nil, err
+	}
+	var evs []Event
+	for k, a := range archives {
+		if a.content == nil {
+			continue
+		}
+		kind := entryExtraKinds[k]
+		ev, err := dataEvent(kind.pcr, EvIPL, fmt.Sprintf("%s (%s)", kind.desc, strings.Join(a.names, " ")), a.content, banks)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+// EntryExtrasInitrd returns the initrd systemd-boot 262 registers for the
+// UKI of a Type #1 entry with these extra files (src/boot/boot.c,
+// load_extras; initrd.c, combine_initrds): the archives EntryExtrasEvents
+// measures (credentials, system extensions, configuration extensions)
+// one after the other, each padded to 4 bytes (which they are already);
+// nil when there are none. systemd-stub passes it on to the kernel
+// (StubInitrdAfter).
+func EntryExtrasInitrd(files []EntryExtra) (Sized, error) {
+	archives, err := entryArchives(files)
+	if err != nil {
+		return nil, err
+	}
+	var pieces []Sized
+	for _, a := range archives {
+		if a.content != nil {
+			pieces = append(pieces, a.content)
+		}
+	}
+	if len(pieces) == 0 {
+		return nil, nil
+	}
+	return joined(4, pieces), nil
+}
+
+// entryArchive is one of systemd-boot's archives for an entry's extra
+// files: its content (nil: no file of that kind) and the files' names.
+type entryArchive struct {
+	content Sized
+	names   []string
+}
+
+// entryArchives builds systemd-boot's archives for files, one for each of
+// entryExtraKinds (EntryExtrasEvents says how).
+func entryArchives(files []EntryExtra) ([]entryArchive, error) {
 	type archive struct {
 		parts []Sized
 		names []string
@@ -110,22 +163,16 @@ func EntryExtrasEvents(files []EntryExtra, banks []Bank) ([]Event, error) {
 		archives[k].parts = append(archives[k].parts, bytesContent(b), f.Content)
 		archives[k].names = append(archives[k].names, f.Name)
 	}
-	var evs []Event
+	out := make([]entryArchive, len(archives))
 	for k, a := range archives {
 		if len(a.parts) == 0 {
 			continue
 		}
 		// The trailer as cpio.c's pack_cpio_trailer writes it (StubCPIO).
 		trailer := "070701" + strings.Repeat("00000000", 4) + "00000001" + strings.Repeat("00000000", 6) + "0000000B" + "00000000" + "TRAILER!!!\x00\x00\x00\x00"
-		kind := entryExtraKinds[k]
-		ev, err := dataEvent(kind.pcr, EvIPL, fmt.Sprintf("%s (%s)", kind.desc, strings.Join(a.names, " ")),
-			joined(4, append(a.parts, bytesContent([]byte(trailer)))), banks)
-		if err != nil {
-			return nil, err
-		}
-		evs = append(evs, ev)
+		out[k] = entryArchive{content: joined(4, append(a.parts, bytesContent([]byte(trailer)))), names: a.names}
 	}
-	return evs, nil
+	return out, nil
 }
 
 func isASCII(s string) bool {

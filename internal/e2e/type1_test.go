@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/sha256"
+	"debug/pe"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,6 +25,10 @@ extra /ukis/extras/ukibuild-entry.cred
 extra /ukis/extras/ukibuild-entry.sysext.raw
 `
 
+// type1ProfileID is the .profile of the UKI's profile 1, which the stub
+// passes as /.extra/profile.
+const type1ProfileID = "ID=one\nTITLE=Profile one\n"
+
 // type1Profile is the command line of the UKI's profile 1.
 const type1Profile = "console=ttyS0 panic=-1 ukibuild.profile=one"
 
@@ -33,27 +38,33 @@ const type1Profile = "console=ttyS0 panic=-1 ukibuild.profile=one"
 // src/boot/boot.c (main just before v262: boot_entry_add_type1,
 // image_start, load_extras; the 262.1 binary has the "extra" key and the
 // "Entry ... initrd" descriptions):
+//
 //   - it packs the credential into .extra/credentials and the system
 //     extension (*.sysext.raw) into .extra/sysext, one cpio archive each,
 //     measures them into PCR 12 and 13 (EV_IPL "Entry credentials
 //     initrd", "Entry system extension initrd") and hands them to the stub
 //     as an initrd, which the stub passes on: the guest must find both;
+//
 //   - it passes "@1 ukibuild.entry=type1" as the load options and measures
 //     them into PCR 12 (EV_IPL, UTF-16);
+//
 //   - the stub boots profile 1 (its PCR 12 profile event, and PCR 11 of
 //     that profile) and, under Secure Boot, ignores the options (the UKI
 //     has a .cmdline): the kernel runs with profile 1's command line.
 //
+//   - the stub puts systemd-boot's initrd (the "previous" one) after the
+//     UKI's .ucode and before its .initrd, and profile 1's .profile in
+//     /.extra/profile after os-release; Linux measures that initrd and
+//     the command line into PCR 9.
+//
 // "ukibuild eventlog verify --loader systemd-boot --entry" predicts PCR 4,
-// 7, 11, 12 and 13, and the log replays to the TPM's values. PCR 9 is not
-// predicted for such a boot (the profile's initrd and systemd-boot's extra
-// initrd are not modelled): verify refuses it with a reason.
+// 7, 9, 11, 12 and 13, and the log replays to the TPM's values.
 func TestBootType1(t *testing.T) {
 	e := setup(t)
 	const name = "15 systemd-boot 262 Type #1 entry: uki, extra, profile, options"
 	dir := e.workDir(t)
 	prof := filepath.Join(dir, "profile1.efi")
-	e.run(t, "build", "--stub", e.tools.Path(t, "UKIBUILD_ADDON_STUB_262"), "--profile", "ID=one\nTITLE=Profile one",
+	e.run(t, "build", "--stub", e.tools.Path(t, "UKIBUILD_ADDON_STUB_262"), "--profile", type1ProfileID,
 		"--cmdline", type1Profile, "--output", prof)
 	efi := filepath.Join(dir, "ukibuild.efi")
 	e.buildSigned(t, efi, e.sb.db, slices.Concat(e.ukiArgs(t, "262"), []string{"--profile", "ID=zero", "--join-profile", prof})...)
@@ -88,7 +99,8 @@ func TestBootType1(t *testing.T) {
 
 	// The extras reached the initrd where systemd-boot puts them.
 	var missing []string
-	for p, data := range map[string][]byte{"/.extra/credentials/ukibuild-entry.cred": cred, "/.extra/sysext/ukibuild-entry.sysext.raw": sysext} {
+	for p, data := range map[string][]byte{"/.extra/credentials/ukibuild-entry.cred": cred, "/.extra/sysext/ukibuild-entry.sysext.raw": sysext,
+		"/.extra/profile": peSection(t, prof, ".profile")} {
 		sum := sha256.Sum256(data)
 		if res.extra[p] != fmt.Sprintf("%d %x", len(data), sum) {
 			missing = append(missing, p)
@@ -96,7 +108,7 @@ func TestBootType1(t *testing.T) {
 	}
 	slices.Sort(missing)
 	ok := len(missing) == 0
-	record(t, name, "the entry's extras in /.extra", "credentials/ukibuild-entry.cred, sysext/ukibuild-entry.sysext.raw",
+	record(t, name, "the entry's extras and the profile in /.extra", "credentials/ukibuild-entry.cred, sysext/ukibuild-entry.sysext.raw, profile (profile 1's .profile)",
 		fmt.Sprintf("missing or changed: %v", missing), ok)
 	if !ok {
 		t.Errorf("/.extra lacks (or has changed) %v; the guest saw %v", missing, res.extra)
@@ -113,6 +125,9 @@ func TestBootType1(t *testing.T) {
 		fmt.Fprintf(&q, "11:%s=%s\n", bank, v)
 	}
 	fmt.Fprintf(&q, "7:sha256=%s\n12:sha256=%s\n13:sha256=%s\n", res.pcr7["sha256"], res.pcr12["sha256"], res.pcr13["sha256"])
+	if v := res.sha256[9]; v != "" {
+		fmt.Fprintf(&q, "9:sha256=%s\n", v)
+	}
 	for f, b := range map[string][]byte{log: res.evlog, quote: []byte(q.String()), dbx: virtFwVarsDBX()} {
 		if err := os.WriteFile(f, b, 0o644); err != nil {
 			t.Fatal(err)
@@ -126,15 +141,18 @@ func TestBootType1(t *testing.T) {
 		return string(out), err
 	}
 	entry := "loader/entries/ukibuild-type1.conf"
-	out, err := verify("4,7,11,12,13", "--entry", entry)
-	want := []string{"PCR 4: match (6 events)", "PCR 7: match (7 events)", "PCR 11: match (",
+	out, err := verify("4,7,9,11,12,13", "--entry", entry)
+	want := []string{"PCR 4: match (6 events)", "PCR 7: match (7 events)", "PCR 9: match (2 events)", "PCR 11: match (",
 		"PCR 12: match (3 events)", "PCR 13: match (1 events)",
 		"PCR 12 sha256: the log replays to the quoted value", "PCR 13 sha256: the log replays to the quoted value"}
+	if res.sha256[9] != "" {
+		want = append(want, "PCR 9 sha256: the log replays to the quoted value")
+	}
 	ok = err == nil
 	for _, w := range want {
 		ok = ok && strings.Contains(out, w)
 	}
-	record(t, name, "ukibuild eventlog verify --loader systemd-boot --entry --pcrs 4,7,11,12,13 --quote-pcrs",
+	record(t, name, "ukibuild eventlog verify --loader systemd-boot --entry --pcrs 4,7,9,11,12,13 --quote-pcrs",
 		oneLine(strings.Join(want, "; ")), oneLine(out), ok)
 	if !ok {
 		t.Errorf("ukibuild eventlog verify --entry: %v\n%s", err, out)
@@ -146,12 +164,6 @@ func TestBootType1(t *testing.T) {
 	if !ok {
 		t.Errorf("ukibuild eventlog verify without --entry: %v\n%s", err, out)
 	}
-	out, err = verify("9", "--entry", entry)
-	ok = err != nil && strings.Contains(out, "PCR 9")
-	record(t, name, "eventlog verify --entry --pcrs 9", "refused: not modelled", oneLine(out), ok)
-	if !ok {
-		t.Errorf("ukibuild eventlog verify --entry --pcrs 9: %v\n%s", err, out)
-	}
 	if d := os.Getenv("UKIBUILD_E2E_SAVE"); d != "" {
 		if err := os.WriteFile(filepath.Join(d, "eventlog-type1.bin"), res.evlog, 0o644); err != nil {
 			t.Fatal(err)
@@ -160,4 +172,29 @@ func TestBootType1(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// peSection returns the section name of the PE file at path as the loaded
+// image holds it (VirtualSize bytes), read with debug/pe.
+func peSection(t *testing.T, path, name string) []byte {
+	t.Helper()
+	f, err := pe.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := f.Section(name)
+	if s == nil {
+		t.Fatalf("%s: no %s section", path, name)
+	}
+	b, err := s.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := int(s.VirtualSize); n < len(b) {
+		b = b[:n]
+	} else {
+		b = append(b, make([]byte, n-len(b))...)
+	}
+	return b
 }
