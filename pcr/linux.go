@@ -62,8 +62,8 @@ func LoadOptionsLinuxEvent(cmdline string, banks []Bank) Event {
 // Nothing is read here: the result is a stream of the sections' and
 // files' contents. Only the
 // versions of the boot tests, 252, 254, 257 and 262, are modelled (the
-// boot tests' event logs match them); microcode (.ucode), profiles and
-// add-on initrds are not.
+// boot tests' event logs match them); microcode (.ucode) and add-on
+// initrds are not, and profiles (.profile) only for 262 (StubInitrdAfter).
 func StubInitrd(major int, sections map[string]Sized, x StubExtras) (Sized, error) {
 	return StubInitrdAfter(major, nil, sections, x)
 }
