@@ -59,6 +59,17 @@ type Machine struct {
 	// shim): its PCR 7 and PCR 14 events, and the PCR 7 authority of each
 	// image after it, which shim, not the firmware, verifies.
 	Loaders []string
+	// Entry is the Boot Loader Specification Type #1 entry through which
+	// systemd-boot (the last of Loaders) starts the UKI; its paths are
+	// read from ESP. systemd-boot 262 measures the entry's extra files
+	// into PCR 12 and 13 (pcr.EntryExtrasEvents) and the load options it
+	// passes ("@N" for a profile, then the options) into PCR 12 before it
+	// starts the UKI, whose stub then boots that profile with those
+	// options and hands the extra files' initrd on to Linux (PCR 9):
+	// Profile and CmdlineOverride are taken from the entry and must not be
+	// set. nil: no entry (the UKI is started as a Type #2
+	// entry, or directly).
+	Entry *Entry
 	// Shim are the shim variables of the machine (MokList, SbatLevel,
 	// ...), for a shim among Loaders; nil: none (a fresh install with no
 	// MOK enrolled).

@@ -28,6 +28,8 @@ type predictor struct {
 	shim        *shim.Boot
 	shimIndex   int
 	shimStartup []pcr.Event
+	// entryExtras are the Type #1 entry's extra files (entryFiles).
+	entryExtras []pcr.EntryExtra
 }
 
 // openShim recognises shim among the loaders (package shim) and prepares
@@ -111,6 +113,15 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 	if slices.Contains(pcrs, 7) && m.SecureBoot == nil {
 		return nil, fmt.Errorf("PCR 7 needs the Secure Boot variables (Machine.SecureBoot)")
 	}
+	if e := m.Entry; e != nil {
+		if m.Profile != 0 || m.CmdlineOverride != "" {
+			return nil, fmt.Errorf("a Type #1 entry sets the profile and the command line: leave Machine.Profile and CmdlineOverride unset")
+		}
+		if len(m.Loaders) == 0 {
+			return nil, fmt.Errorf("a Type #1 entry is started by systemd-boot: name it among the loaders (Machine.Loaders)")
+		}
+		m.Profile, m.CmdlineOverride = e.Profile, e.Options
+	}
 	p := &predictor{path: path, extraDir: m.ExtraDir, m: &m, banks: m.banks()}
 	if p.extraDir == "" {
 		p.extraDir = path + ".extra.d"
@@ -145,9 +156,6 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 	loaded, err := sb.Loaded()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if m.Profile != 0 && slices.Contains(pcrs, 9) {
-		return nil, fmt.Errorf("PCR 9 of profile %d is not predicted (the stub passes the profile's .cmdline and a /.extra/profile archive, which is not modelled); leave out PCR 9", m.Profile)
 	}
 	if err := p.openShim(len(loaded), slices.Contains(pcrs, 7) || slices.Contains(pcrs, 14)); err != nil {
 		return nil, err
@@ -216,6 +224,14 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 		image(Loader, i, auth.loader(i))
 	}
 	image(UKI, len(m.Loaders), auth.uki())
+	if m.Entry != nil {
+		extras, options, err := p.entryEvents()
+		if err != nil {
+			return nil, err
+		}
+		add(Loader, extras...)
+		add(Loader, options...)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -364,14 +380,32 @@ func imageApplication(path string, banks []pcr.Bank) (pcr.BootApplication, error
 // line event is the one without an appended console, and alts the others
 // the stub's rule allows.
 func (p *predictor) pcr9(img *uki.ImageFile, major int, sb pcr.StubBoot) ([]pcr.Event, []Alternative, error) {
+	loc, err := p.locate(img)
+	if err != nil {
+		return nil, nil, err
+	}
 	secs := map[string]pcr.Sized{}
-	for _, s := range img.BaseSections() {
+	for _, s := range loc.Sections {
 		switch s.Name {
 		case ".initrd", ".pcrsig", ".pcrpkey", ".osrel", ".cmdline", ".ucode", ".profile":
-			secs[s.Name] = s.Content
+			c, ok := s.Content.(pcr.Sized)
+			if !ok {
+				return nil, nil, fmt.Errorf("PCR 9: %s: section %s: its size is not known", p.path, s.Name)
+			}
+			secs[s.Name] = c
 		}
 	}
-	initrd, err := pcr.StubInitrd(major, secs, sb.Extras)
+	// systemd-boot's initrd of a Type #1 entry's extra files, which the
+	// stub passes on.
+	files, err := p.entryFiles()
+	if err != nil {
+		return nil, nil, err
+	}
+	previous, err := pcr.EntryExtrasInitrd(files)
+	if err != nil {
+		return nil, nil, fmt.Errorf("PCR 9: %w", err)
+	}
+	initrd, err := pcr.StubInitrdAfter(major, previous, secs, sb.Extras)
 	if err != nil {
 		return nil, nil, fmt.Errorf("PCR 9: %w", err)
 	}

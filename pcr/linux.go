@@ -62,9 +62,24 @@ func LoadOptionsLinuxEvent(cmdline string, banks []Bank) Event {
 // Nothing is read here: the result is a stream of the sections' and
 // files' contents. Only the
 // versions of the boot tests, 252, 254, 257 and 262, are modelled (the
-// boot tests' event logs match them); microcode (.ucode), profiles and
-// add-on initrds are not.
+// boot tests' event logs match them); microcode (.ucode) and add-on
+// initrds are not, and profiles (.profile) only for 262 (StubInitrdAfter).
 func StubInitrd(major int, sections map[string]Sized, x StubExtras) (Sized, error) {
+	return StubInitrdAfter(major, nil, sections, x)
+}
+
+// StubInitrdAfter is StubInitrd with previous, an initrd that a boot
+// loader registered before it started the UKI (the LINUX_INITRD_MEDIA
+// device path; systemd-boot's for a Type #1 entry's extra files,
+// EntryExtrasInitrd): systemd-stub 262 puts it after the .ucode section
+// and before .initrd (src/boot/stub.c, the INITRD_PREVIOUS slot,
+// acquire_previous_initrd). nil or empty: none. Stub 262 also packs the
+// .profile section of the profile it boots into /.extra/profile, after
+// os-release (the INITRD_PROFILE slot, generate_embedded_initrds); for
+// the other versions a .profile section or a previous initrd is not
+// modelled (an error). sections are those of the profile booted
+// (LocateProfile).
+func StubInitrdAfter(major int, previous Sized, sections map[string]Sized, x StubExtras) (Sized, error) {
 	if !slices.Contains([]int{252, 254, 257, 262}, major) {
 		return nil, fmt.Errorf("the initrd of systemd-stub %d is not modelled (252, 254, 257 and 262 are)", major)
 	}
@@ -74,12 +89,19 @@ func StubInitrd(major int, sections map[string]Sized, x StubExtras) (Sized, erro
 		}
 		return 0
 	}
-	for _, s := range []string{".ucode", ".profile"} {
-		if size(s) > 0 {
-			return nil, fmt.Errorf("the initrd of a UKI with a %s section is not modelled", s)
-		}
+	if size(".ucode") > 0 {
+		return nil, fmt.Errorf("the initrd of a UKI with a .ucode section is not modelled")
+	}
+	if major != 262 && size(".profile") > 0 {
+		return nil, fmt.Errorf("the initrd of systemd-stub %d for a UKI with a .profile section is not modelled (262's is)", major)
+	}
+	if major != 262 && previous != nil && previous.Size() > 0 {
+		return nil, fmt.Errorf("how systemd-stub %d passes on a boot loader's initrd is not modelled (262's is)", major)
 	}
 	var pieces []Sized
+	if previous != nil && previous.Size() > 0 {
+		pieces = append(pieces, previous)
+	}
 	if size(".initrd") > 0 {
 		pieces = append(pieces, sections[".initrd"])
 	}
@@ -96,6 +118,9 @@ func StubInitrd(major int, sections map[string]Sized, x StubExtras) (Sized, erro
 	literals := []struct{ section, name string }{{".pcrsig", "tpm2-pcr-signature.json"}, {".pcrpkey", "tpm2-pcr-public-key.pem"}}
 	if major >= 257 {
 		literals = append(literals, struct{ section, name string }{".osrel", "os-release"})
+	}
+	if major == 262 {
+		literals = append(literals, struct{ section, name string }{".profile", "profile"})
 	}
 	for _, l := range literals {
 		if size(l.section) == 0 {

@@ -3,6 +3,7 @@ package pcr_test
 import (
 	"bytes"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -143,5 +144,36 @@ func TestStubCPIOContentSize(t *testing.T) {
 	}
 	if !bytes.Equal(a[0].Digests[0].Digest, b[0].Digests[0].Digest) {
 		t.Error("Content and Data pack differently")
+	}
+}
+
+// TestStubInitrdAfter: stub 262 puts a boot loader's initrd before .initrd
+// and the profile's .profile as /.extra/profile after os-release (stub.c's
+// initrd slots), each piece padded to 4 bytes; other versions refuse both.
+// (Boot test case 15 checks the digest against systemd-stub 262.1's.)
+func TestStubInitrdAfter(t *testing.T) {
+	prev := []byte("previous")
+	secs := map[string]pcr.Sized{".initrd": pcr.Bytes([]byte("initrd")), ".osrel": pcr.Bytes([]byte("ID=x")), ".profile": pcr.Bytes([]byte("ID=one"))}
+	c, err := pcr.StubInitrdAfter(262, pcr.Bytes(prev), secs, pcr.StubExtras{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	osrel, err := pcr.StubCPIO(".extra", 0o555, 0o444, []pcr.ExtraFile{{Name: "os-release", Data: []byte("ID=x")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	profile, err := pcr.StubCPIO(".extra", 0o555, 0o444, []pcr.ExtraFile{{Name: "profile", Data: []byte("ID=one")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Concat(prev, []byte("initrd\x00\x00"), osrel, profile)
+	if got := readSized(t, c); !bytes.Equal(got, want) {
+		t.Errorf("262: %d bytes, want %d (previous, .initrd padded, os-release, profile)", len(got), len(want))
+	}
+	if _, err := pcr.StubInitrdAfter(257, pcr.Bytes(prev), map[string]pcr.Sized{".initrd": pcr.Bytes([]byte("initrd"))}, pcr.StubExtras{}); err == nil {
+		t.Error("257 with a previous initrd: no error")
+	}
+	if _, err := pcr.StubInitrdAfter(257, nil, secs, pcr.StubExtras{}); err == nil {
+		t.Error("257 with a .profile: no error")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +35,8 @@ type eventPrediction struct {
 	// UKI, in order (pcr.FirmwareBoot.Chain: the first from the boot
 	// option, each loading the next, the last loading the UKI).
 	Loader []string `name:"loader" help:"PCR 4, 7: a boot loader image the firmware started before the UKI (shim, systemd-boot), as on the ESP (signed); repeatable, in the order they were started, the last one starting the UKI. shim (16.1) is recognised: its own PCR 7 and PCR 14 events are predicted too (see --mok, --shim-var)." placeholder:"FILE.efi"`
+	// Entry is a Type #1 entry systemd-boot starts the UKI from.
+	Entry string `name:"entry" help:"PCR 9, 12, 13 (and 11 for its profile): the Boot Loader Specification Type #1 entry (loader/entries/NAME.conf, a path from --esp's root unless absolute) through which systemd-boot (the last --loader) started the UKI: its 'extra' files (read from --esp) are measured into PCR 12 and 13 and passed on in the initrd (PCR 9), its load options ('@PROFILE OPTIONS') into PCR 12, and the stub boots that profile with those options (so not with --profile or --cmdline-override)." placeholder:"FILE.conf"`
 	// MOK are certificates or signature lists enrolled in MokList.
 	MOK []string `name:"mok" help:"PCR 7, 14 behind shim: a machine owner key enrolled in MokList: a certificate (PEM or DER; one signature list owned by shim's GUID 605dab50-e046-4300-abb6-3dd810dd8b23, as mokutil --import enrolls it) or EFI signature lists (.esl); repeatable, in enrolment order. Default: none." placeholder:"FILE"`
 	// ShimVars are shim variables' contents, NAME=FILE.
@@ -69,6 +72,23 @@ func (p eventPrediction) machine(e *env, pcrs []int, banks []pcr.Bank, stubVersi
 		CmdlineOverride: p.CmdlineOverride, BootAttempts: p.BootAttempts, Loaders: p.Loader, ESP: p.ESP,
 		DTBAuto: p.dtbauto, EFIFW: p.efifw, BootSecret: p.BootSecret,
 		Warn: func(msg string) { e.warnf("%s", msg) }}
+	if p.Entry != "" {
+		if p.ESP == "" {
+			return m, fmt.Errorf("--entry needs --esp (the entry's paths are read from the ESP)")
+		}
+		if profile != 0 || p.CmdlineOverride != "" {
+			return m, fmt.Errorf("--entry sets the profile and the command line (its 'profile' and 'options'): leave out --profile and --cmdline-override")
+		}
+		path := p.Entry
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(p.ESP, path)
+		}
+		entry, err := attest.ReadEntry(path)
+		if err != nil {
+			return m, fmt.Errorf("--entry: %w", err)
+		}
+		m.Entry = entry
+	}
 	if err := p.shimVariables(&m); err != nil {
 		return m, err
 	}

@@ -44,6 +44,7 @@ var cases = []string{
 	"14 shim 16.1, UKI signed by an enrolled MOK",
 	"14 shim 16.1 starts systemd-boot 262, which starts the UKI",
 	"14 shim 16.1 refuses a wrong-key UKI",
+	"15 systemd-boot 262 Type #1 entry: uki, extra, profile, options",
 	"16 arm64 signed UKI, stub 262",
 	"16 arm64 signed UKI, stub 257",
 	"16 arm64 signed UKI, stub 252",

@@ -1,0 +1,185 @@
+package pcr
+
+import (
+	"fmt"
+	"strings"
+)
+
+// EntryExtra is a file an "extra" line of a Boot Loader Specification
+// Type #1 entry names, as systemd-boot 262 finds it on the ESP: Name is
+// the file's name as the firmware reports it (EFI_FILE_INFO.FileName, the
+// last component of the path), Content its data.
+type EntryExtra struct {
+	Name    string
+	Content Sized
+}
+
+// entryExtraKinds are the kinds of file systemd-boot 262 packs for a
+// Type #1 entry's "extra" lines, in the order it measures their archives
+// (src/boot/boot.c, load_extras: its table of suffixes, cpio.c's
+// cpio_target_credentials, _sysext, _confext): the suffix (compared
+// without case), the PCR, the description, the directory in the initrd,
+// its mode and the files' mode. Unlike systemd-stub, systemd-boot takes
+// only "*.sysext.raw" as system extensions; a plain "*.raw" is ignored.
+var entryExtraKinds = []struct {
+	suffix string
+	pcr    int
+	desc   string
+	prefix string
+	dir    uint32
+	file   uint32
+}{
+	{".cred", 12, "Entry credentials initrd", ".extra/credentials", 0o500, 0o400},
+	{".sysext.raw", 13, "Entry system extension initrd", ".extra/sysext", 0o555, 0o444},
+	{".confext.raw", 12, "Entry configuration extension initrd", ".extra/confext", 0o555, 0o444},
+}
+
+// EntryExtrasEvents returns what systemd-boot 262 measures for the
+// "extra" files of a Type #1 entry that names a UKI, given in the entry's
+// order (src/boot/boot.c, load_extras, read in systemd main just before
+// v262; the 262.1 binary has the same three descriptions): it packs each
+// kind into one cpio archive and measures it as an EV_IPL event whose data
+// is the description and whose digest is H(the archive):
+//
+//   - PCR 12 "Entry credentials initrd": *.cred into .extra/credentials
+//     (0500, files 0400);
+//   - PCR 13 "Entry system extension initrd": *.sysext.raw into
+//     .extra/sysext (0555, files 0444);
+//   - PCR 12 "Entry configuration extension initrd": *.confext.raw into
+//     .extra/confext (same modes).
+//
+// The archives differ from systemd-stub's (StubCPIO): the files keep the
+// entry's order (not sorted), the leading directories are written again
+// before each file, and one inode counter runs through all three
+// archives, in the entry's order. Empty files, names that are not ASCII
+// or longer than 255 characters, and names with none of the suffixes are
+// skipped, as systemd-boot skips them (with a warning on its console).
+func EntryExtrasEvents(files []EntryExtra, banks []Bank) ([]Event, error) {
+	archives, err := entryArchives(files)
+	if err != nil {
+		return nil, err
+	}
+	var evs []Event
+	for k, a := range archives {
+		if a.content == nil {
+			continue
+		}
+		kind := entryExtraKinds[k]
+		ev, err := dataEvent(kind.pcr, EvIPL, fmt.Sprintf("%s (%s)", kind.desc, strings.Join(a.names, " ")), a.content, banks)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+// EntryExtrasInitrd returns the initrd systemd-boot 262 registers for the
+// UKI of a Type #1 entry with these extra files (src/boot/boot.c,
+// load_extras; initrd.c, combine_initrds): the archives EntryExtrasEvents
+// measures (credentials, system extensions, configuration extensions)
+// one after the other, each padded to 4 bytes (which they are already);
+// nil when there are none. systemd-stub passes it on to the kernel
+// (StubInitrdAfter).
+func EntryExtrasInitrd(files []EntryExtra) (Sized, error) {
+	archives, err := entryArchives(files)
+	if err != nil {
+		return nil, err
+	}
+	var pieces []Sized
+	for _, a := range archives {
+		if a.content != nil {
+			pieces = append(pieces, a.content)
+		}
+	}
+	if len(pieces) == 0 {
+		return nil, nil
+	}
+	return joined(4, pieces), nil
+}
+
+// entryArchive is one of systemd-boot's archives for an entry's extra
+// files: its content (nil: no file of that kind) and the files' names.
+type entryArchive struct {
+	content Sized
+	names   []string
+}
+
+// entryArchives builds systemd-boot's archives for files, one for each of
+// entryExtraKinds (EntryExtrasEvents says how).
+func entryArchives(files []EntryExtra) ([]entryArchive, error) {
+	type archive struct {
+		parts []Sized
+		names []string
+	}
+	archives := make([]archive, len(entryExtraKinds))
+	inode := uint32(1)
+	var b []byte
+	header := func(mode uint32, size int64, name string) error {
+		if size > 0xffffffff {
+			return fmt.Errorf("%s: %d bytes, more than a cpio entry holds", name, size)
+		}
+		b = append(b, "070701"...)
+		for _, w := range []uint32{inode, mode, 0, 0, 1, 0, uint32(size), 0, 0, 0, 0, uint32(len(name) + 1), 0} {
+			b = fmt.Appendf(b, "%08x", w)
+		}
+		b = append(b, name...)
+		b = append(b, 0)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+		inode++
+		return nil
+	}
+	for _, f := range files {
+		if f.Content == nil || f.Content.Size() == 0 || len(f.Name) > 255 || !isASCII(f.Name) {
+			continue
+		}
+		k := -1
+		for i, kind := range entryExtraKinds {
+			if strings.HasSuffix(strings.ToLower(f.Name), kind.suffix) {
+				k = i
+				break
+			}
+		}
+		if k < 0 {
+			continue
+		}
+		kind := entryExtraKinds[k]
+		b = nil
+		parts := strings.Split(kind.prefix, "/")
+		for i := range parts {
+			mode := uint32(0o555)
+			if i == len(parts)-1 {
+				mode = kind.dir
+			}
+			if err := header(0o040000|mode, 0, strings.Join(parts[:i+1], "/")); err != nil {
+				return nil, err
+			}
+		}
+		if err := header(0o100000|kind.file, f.Content.Size(), kind.prefix+"/"+f.Name); err != nil {
+			return nil, err
+		}
+		archives[k].parts = append(archives[k].parts, bytesContent(b), f.Content)
+		archives[k].names = append(archives[k].names, f.Name)
+	}
+	out := make([]entryArchive, len(archives))
+	for k, a := range archives {
+		if len(a.parts) == 0 {
+			continue
+		}
+		// The trailer as cpio.c's pack_cpio_trailer writes it (StubCPIO).
+		trailer := "070701" + strings.Repeat("00000000", 4) + "00000001" + strings.Repeat("00000000", 6) + "0000000B" + "00000000" + "TRAILER!!!\x00\x00\x00\x00"
+		out[k] = entryArchive{content: joined(4, append(a.parts, bytesContent([]byte(trailer)))), names: a.names}
+	}
+	return out, nil
+}
+
+func isASCII(s string) bool {
+	for _, r := range s {
+		if r > 0x7f {
+			return false
+		}
+	}
+	return true
+}
