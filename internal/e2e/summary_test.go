@@ -51,6 +51,7 @@ var cases = []string{
 	"17 arm64 UKI signed, key not in db",
 	"18 arm64 .dtbauto picked by .hwids",
 	"19 systemd 262.1 initrd from Debian packages",
+	"19 systemd 262.1 initrd through systemd-boot 262.1",
 }
 
 type row struct {

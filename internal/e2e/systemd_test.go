@@ -80,7 +80,7 @@ Before=ukibuild-e2e.service
 
 [Service]
 Type=oneshot
-ImportCredential=ukibuild-systemd
+ImportCredential=ukibuild-systemd*
 ExecStart=/usr/bin/ukibuild-e2e-guest --credentials
 StandardOutput=tty
 StandardError=tty
@@ -288,6 +288,14 @@ func parseCEL(b []byte) ([]celRecord, error) {
 // independent replay here, with go-attestation's parser and plain
 // SHA-256); PCR 11 is "ukibuild measure --phase=enter-initrd"; the quote
 // is signed by the guest's AK over the test's nonce and those PCRs.
+//
+// The sub-case "systemd-boot" boots the same initrd in a UKI that
+// systemd-boot 262.1 starts (case 6's ESP), with a second credential in
+// /loader/credentials/: the stub passes it as /.extra/global_credentials/,
+// systemd imports it with the first, and the unit prints both; "eventlog
+// verify --loader --esp" and "measure --explain --loader --esp" then
+// predict systemd-boot's PCR 4 event and the stub's PCR 12 one for the
+// global credential.
 func TestBootSystemdInitrd(t *testing.T) {
 	e := setup(t)
 	const name = "19 systemd 262.1 initrd from Debian packages"
@@ -299,6 +307,27 @@ func TestBootSystemdInitrd(t *testing.T) {
 		t.Errorf("the initrd's cpio differs between two builds: %x, %x", sums[0], sums[1])
 	}
 
+	e.bootSystemdInitrd(t, name, dir, initrd, "")
+
+	// The same initrd in a UKI that systemd-boot 262.1 starts.
+	t.Run("systemd-boot", func(t *testing.T) {
+		const name = "19 systemd 262.1 initrd through systemd-boot 262.1"
+		dir := e.workDir(t)
+		loader := filepath.Join(dir, "systemd-bootx64.efi")
+		e.run(t, "sign", e.tools.Path(t, "UKIBUILD_SYSTEMD_BOOT_262"), "-o", loader, "--key", e.sb.db.key, "--cert", e.sb.db.cert)
+		e.bootSystemdInitrd(t, name, dir, initrd, loader)
+	})
+}
+
+// bootSystemdInitrd boots a Secure Boot UKI of the 262.1 stub with the
+// systemd initrd and checks what systemd did (case 19). With a loader
+// (the signed systemd-boot) the ESP is case 6's (the UKI as the Type #2
+// entry EFI/Linux/ukibuild.efi) and has a second credential in
+// /loader/credentials/, which the stub passes as /.extra/global_credentials/
+// and systemd imports too; eventlog verify and measure --explain are then
+// given the loader and the ESP.
+func (e *env) bootSystemdInitrd(t *testing.T, name, dir, initrd, loader string) {
+	t.Helper()
 	nonce := make([]byte, 20)
 	rand.Read(nonce)
 	// A credential for systemd to import (case 9's offline one, under
@@ -312,22 +341,55 @@ func TestBootSystemdInitrd(t *testing.T) {
 	pcrPub := writeFileE2E(t, dir, "pcr.pub.pem", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	state := newTPMState(t, dir)
 	srk := writeFileE2E(t, dir, "srk.tpm2b_public", provisionSRK(t, state))
-	secret := fmt.Sprintf("ukibuild-systemd-secret-%d", time.Now().UnixNano())
-	cred := filepath.Join(dir, "ukibuild-systemd.cred")
-	e.run(t, "creds", "encrypt", writeFileE2E(t, dir, "payload", []byte(secret)), cred, "--name=ukibuild-systemd", "--with-key=tpm2",
-		"--tpm2-device-key="+srk, "--tpm2-public-key="+pcrPub)
-	credData, err := os.ReadFile(cred)
-	if err != nil {
-		t.Fatal(err)
+	// The credentials (ESP paths as extraFile names them) and the lines
+	// the unit prints for them once systemd imported and decrypted them.
+	creds := []struct{ name, path string }{{"ukibuild-systemd", "ukibuild-systemd.cred"}}
+	if loader != "" {
+		creds = append(creds, struct{ name, path string }{"ukibuild-systemd-global", "/loader/credentials/ukibuild-systemd-global.cred"})
 	}
-	extras := []extraFile{{name: "ukibuild-systemd.cred", data: credData}}
+	var extras []extraFile
+	var wantCreds []string
+	for _, c := range creds {
+		secret := fmt.Sprintf("%s-secret-%d", c.name, time.Now().UnixNano())
+		cred := filepath.Join(dir, c.name+".cred")
+		e.run(t, "creds", "encrypt", writeFileE2E(t, dir, c.name+".payload", []byte(secret)), cred, "--name="+c.name, "--with-key=tpm2",
+			"--tpm2-device-key="+srk, "--tpm2-public-key="+pcrPub)
+		credData, err := os.ReadFile(cred)
+		if err != nil {
+			t.Fatal(err)
+		}
+		extras = append(extras, extraFile{name: c.path, data: credData})
+		wantCreds = append(wantCreds, "sdcred "+c.name+" "+secret)
+	}
 	efi := filepath.Join(dir, "uki.efi")
+	if loader != "" {
+		efi = filepath.Join(dir, "ukibuild.efi")
+	}
 	e.buildSigned(t, efi, e.sb.db, "build", "--stub", e.tools.Path(t, "UKIBUILD_STUB_262"), "--linux", e.tools.Path(t, "UKIBUILD_KERNEL"),
 		"--initrd", initrd, "--cmdline", "console=ttyS0 panic=-1 systemd.show_status=false ukibuild.nonce="+hex.EncodeToString(nonce),
 		"--os-release", "ID=ukibuild-e2e", "--pcr-private-key", filepath.Join(dir, "pcr.pem"), "--phases", "enter-initrd")
-	writeExtras(t, efi, extras)
+	esp := writeExtras(t, efi, extras)
 	start := time.Now()
-	res := e.bootWithTPM(t, efi, state, extras...)
+	var res *bootResult
+	var predictArgs []string
+	if loader == "" {
+		res = e.bootWithTPM(t, efi, state, extras...)
+	} else {
+		files := []espFile{
+			{path: "EFI/BOOT/BOOTX64.EFI", from: loader},
+			{path: "EFI/Linux/ukibuild.efi", from: efi},
+			{path: "loader/loader.conf", data: []byte(sdbootLoaderConf)},
+		}
+		for _, x := range extras {
+			p, global := strings.CutPrefix(x.name, "/")
+			if !global {
+				p = "EFI/Linux/ukibuild.efi.extra.d/" + x.name
+			}
+			files = append(files, espFile{path: p, data: x.data})
+		}
+		res = e.bootESP(t, efi, files, state)
+		predictArgs = []string{"--loader", loader, "--esp", esp}
+	}
 	t.Logf("boot took %s", time.Since(start).Round(time.Second))
 
 	serial, _ := os.ReadFile(res.serial)
@@ -355,7 +417,11 @@ func TestBootSystemdInitrd(t *testing.T) {
 			tpmPCRs[i], _ = hex.DecodeString(f[3])
 		}
 	}
-	saveSystemdBoot(t, dir, res, celB, nonce)
+	save := "systemd-initrd-"
+	if loader != "" {
+		save = "systemd-initrd-sdboot-"
+	}
+	saveSystemdBoot(t, dir, save, res, celB, nonce)
 
 	// systemd's own events.
 	cel, err := parseCEL(celB)
@@ -482,19 +548,36 @@ func TestBootSystemdInitrd(t *testing.T) {
 	if !ok {
 		t.Errorf("the quote does not verify: %v", err)
 	}
-	var creds []string
+	var seenCreds []string
 	for _, l := range res.lines {
 		if strings.HasPrefix(l, "sdcred") {
-			creds = append(creds, l)
+			seenCreds = append(seenCreds, l)
 		}
 	}
-	ok = len(creds) == 1 && creds[0] == "sdcred ukibuild-systemd "+secret
-	record(t, name, "credential in .extra.d/, ImportCredential= (systemd decrypts with the TPM)", "ukibuild-systemd "+secret, strings.Join(creds, "; "), ok)
-	if !ok {
-		t.Errorf("systemd's imported credential: %q (serial log %s)", creds, res.serial)
+	sort.Strings(seenCreds)
+	sort.Strings(wantCreds)
+	ok = slices.Equal(seenCreds, wantCreds)
+	check := "credential in .extra.d/, ImportCredential= (systemd decrypts with the TPM)"
+	if loader != "" {
+		check = "credentials in .extra.d/ and /loader/credentials/, ImportCredential= (systemd decrypts with the TPM)"
 	}
-	e.verifySystemdBoot(t, name, dir, efi, tpmPCRs, nonce, akB, attestB, sigB)
-	e.explainSystemdPhase(t, name, dir, efi, tpmPCRs)
+	record(t, name, check, strings.Join(wantCreds, "; "), strings.Join(seenCreds, "; "), ok)
+	if !ok {
+		t.Errorf("systemd's imported credentials: %q, want %q (serial log %s)", seenCreds, wantCreds, res.serial)
+	}
+	if loader != "" {
+		checkLoaderConfEvent(t, name, res)
+	}
+	// PCR 4: the firmware's four events before the first image (as in
+	// case 6), then one per image (systemd-boot, the UKI); PCR 12: one
+	// event per /.extra directory the stub packs credentials into.
+	images := 1
+	if loader != "" {
+		images = 2
+	}
+	counts := []string{fmt.Sprintf("PCR 4: match (%d events)", 4+images), fmt.Sprintf("PCR 12: match (%d events)", len(creds))}
+	e.verifySystemdBoot(t, name, dir, efi, tpmPCRs, nonce, akB, attestB, sigB, counts, predictArgs...)
+	e.explainSystemdPhase(t, name, dir, efi, tpmPCRs, predictArgs...)
 }
 
 // explainSystemdPhase runs "ukibuild measure --explain --phase
@@ -502,11 +585,12 @@ func TestBootSystemdInitrd(t *testing.T) {
 // systemd extends each of them before the unit runs (os-separator into 4,
 // 7, 9, 12 and 13, nvpcr-separator into 9, the phase word into 11), and
 // each predicted value after those events must be the TPM's.
-func (e *env) explainSystemdPhase(t *testing.T, name, dir, efi string, tpmPCRs map[int][]byte) {
+func (e *env) explainSystemdPhase(t *testing.T, name, dir, efi string, tpmPCRs map[int][]byte, predictArgs ...string) {
 	t.Helper()
-	out := e.run(t, "measure", efi, "--explain", "--pcrs", "4,7,9,11,12,13", "--bank", "sha256", "--phase", "enter-initrd",
+	args := []string{"measure", efi, "--explain", "--pcrs", "4,7,9,11,12,13", "--bank", "sha256", "--phase", "enter-initrd",
 		"--systemd-version", "262.1", "--boot-attempts", "2", "--owner-guid", ownerGUID, "--pk", e.sb.pk.cert, "--kek", e.sb.kek.cert,
-		"--db", e.sb.db.cert, "--db", e.sb.hsm.CertPEM, "--dbx", filepath.Join(dir, "dbx.esl"))
+		"--db", e.sb.db.cert, "--db", e.sb.hsm.CertPEM, "--dbx", filepath.Join(dir, "dbx.esl")}
+	out := e.run(t, append(args, predictArgs...)...)
 	var seen, bad []string
 	for _, i := range []int{4, 7, 9, 11, 12, 13} {
 		want := fmt.Sprintf("PCR %d after enter-initrd: sha256=%x", i, tpmPCRs[i])
@@ -528,8 +612,9 @@ func (e *env) explainSystemdPhase(t *testing.T, name, dir, efi string, tpmPCRs m
 // the firmware's events of PCRs 4, 7, 9, 11, 12 and 13 against the
 // prediction for the UKI, systemd's records against what systemd 262
 // measures, and both logs, merged, against the quote and the PCRs the TPM
-// reported (but 10).
-func (e *env) verifySystemdBoot(t *testing.T, name, dir, efi string, tpmPCRs map[int][]byte, nonce, ak, attestB, sig []byte) {
+// reported (but 10). counts are lines of its output that must be there
+// (events per PCR); predictArgs are added to its arguments.
+func (e *env) verifySystemdBoot(t *testing.T, name, dir, efi string, tpmPCRs map[int][]byte, nonce, ak, attestB, sig []byte, counts []string, predictArgs ...string) {
 	t.Helper()
 	var q strings.Builder
 	for i, v := range tpmPCRs {
@@ -550,11 +635,19 @@ func (e *env) verifySystemdBoot(t *testing.T, name, dir, efi string, tpmPCRs map
 		"--db", e.sb.hsm.CertPEM, "--dbx", f("dbx.esl"), "--quote-pcrs", f("quote-pcrs.txt"),
 		"--quote", f("quote.msg"), "--quote-signature", f("quote.sig"), "--ak-public", f("ak.pub"), "--nonce", hex.EncodeToString(nonce),
 		"--cel", f("systemd-initrd-tpm2-measure.log"), "--systemd-version", "262.1"}
+	args = append(args, predictArgs...)
 	out, err := exec.Command(e.ukibuild, args...).CombinedOutput()
 	s := string(out)
 	ok := err == nil && strings.Contains(s, "the log replays to its PCR digest") && strings.Contains(s, "PCR 11: match") &&
 		strings.Contains(s, "as systemd measures it") && !strings.Contains(s, "differs")
-	record(t, name, "ukibuild eventlog verify --uki --cel --quote --quote-pcrs", "firmware events match the UKI's prediction (4, 7, 9, 11, 12, 13); systemd's records as systemd 262 measures them; both logs replay to the quote and the TPM's PCRs", oneLine(s), ok)
+	for _, c := range counts {
+		ok = ok && strings.Contains(s, c)
+	}
+	check := "ukibuild eventlog verify --uki --cel --quote --quote-pcrs"
+	if len(predictArgs) > 0 {
+		check += " --loader --esp"
+	}
+	record(t, name, check, "firmware events match the UKI's prediction (4, 7, 9, 11, 12, 13; "+strings.Join(counts, ", ")+"); systemd's records as systemd 262 measures them; both logs replay to the quote and the TPM's PCRs", oneLine(s), ok)
 	if !ok {
 		t.Errorf("ukibuild eventlog verify with systemd's log: %v\n%s", err, s)
 	}
@@ -568,18 +661,19 @@ func errOr(err error, s string) string {
 }
 
 // saveSystemdBoot keeps the boot's logs, the guest's lines and the
-// quote's nonce in dir (kept when the run fails), and in
-// $UKIBUILD_E2E_SAVE when it is set (testvectors/eventlog/systemd-initrd-262).
-func saveSystemdBoot(t *testing.T, dir string, res *bootResult, cel, nonce []byte) {
+// quote's nonce in dir (kept when the run fails; named systemd-initrd-*,
+// which verifySystemdBoot reads), and in $UKIBUILD_E2E_SAVE when it is set
+// (testvectors/eventlog/systemd-initrd-262), named with prefix there.
+func saveSystemdBoot(t *testing.T, dir, prefix string, res *bootResult, cel, nonce []byte) {
 	t.Helper()
 	files := map[string][]byte{"eventlog.bin": res.evlog, "tpm2-measure.log": cel,
 		"lines.txt": []byte(strings.Join(res.lines, "\n") + "\n"), "nonce.txt": []byte(hex.EncodeToString(nonce) + "\n")}
-	for _, d := range []string{dir, os.Getenv("UKIBUILD_E2E_SAVE")} {
+	for d, p := range map[string]string{dir: "systemd-initrd-", os.Getenv("UKIBUILD_E2E_SAVE"): prefix} {
 		if d == "" {
 			continue
 		}
 		for n, b := range files {
-			if err := os.WriteFile(filepath.Join(d, "systemd-initrd-"+n), b, 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(d, p+n), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
