@@ -57,7 +57,7 @@ var initrdSkip = []string{
 // machine off when it ends.
 const initrdUnit = `[Unit]
 Description=ukibuild boot test: report the TPM's state
-After=systemd-pcrphase-initrd.service systemd-pcrosseparator.service systemd-pcrnvdone.service systemd-tpm2-setup-early.service ukibuild-e2e-cred.service
+After=systemd-pcrphase-initrd.service systemd-pcrosseparator.service systemd-pcrnvdone.service systemd-tpm2-setup-early.service ukibuild-e2e-cred.service ukibuild-e2e-sysext.service
 SuccessAction=poweroff-force
 FailureAction=poweroff-force
 
@@ -87,17 +87,42 @@ StandardError=tty
 TTYPath=/dev/console
 `
 
+// initrdSysextUnit runs the guest to print the files the system
+// extensions add to /usr once systemd-sysext-initrd.service merged them
+// (the signed Verity DDIs the stub passed in /.extra/sysext/ and
+// /.extra/global_sysext/; their certificate is in /etc/verity.d/).
+const initrdSysextUnit = `[Unit]
+Description=ukibuild boot test: the system extensions systemd merged
+After=systemd-sysext-initrd.service
+Before=ukibuild-e2e.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ukibuild-e2e-guest --sysext
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/console
+`
+
 const initrdRelease = `NAME="ukibuild e2e initrd"
 ID=ukibuild-e2e-initrd
 VERSION_ID=1
 PRETTY_NAME="ukibuild e2e initrd (Debian sid's systemd 262.1)"
 `
 
-// systemdInitrdTree writes the initrd's tree into dir.
-func (e *env) systemdInitrdTree(t *testing.T, dir string) {
+// systemdInitrdTree writes the initrd's tree into dir, with verityCert
+// (PEM) as the certificate systemd-sysext checks the system extensions'
+// Verity signatures against in userspace (/etc/verity.d/*.crt: the
+// kernel's keyring does not have it).
+func (e *env) systemdInitrdTree(t *testing.T, dir, verityCert string) {
 	t.Helper()
 	root := e.tools.Path(t, "UKIBUILD_INITRD_262_ROOT")
 	kmod := e.tools.Path(t, "UKIBUILD_INITRD_KMOD")
+	dm := e.tools.Path(t, "UKIBUILD_INITRD_DM")
+	crt, err := os.ReadFile(verityCert)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := copyTree(root, dir, func(rel string) bool {
 		return strings.HasPrefix(filepath.Base(rel), ".deb-") && !strings.Contains(rel, "/") ||
 			slices.Contains(initrdSkip, rel)
@@ -107,7 +132,8 @@ func (e *env) systemdInitrdTree(t *testing.T, dir string) {
 	for _, l := range [][2]string{{"bin", "usr/bin"}, {"sbin", "usr/sbin"}, {"lib", "usr/lib"}, {"lib64", "usr/lib64"},
 		{"init", "usr/lib/systemd/systemd"}, {"etc/os-release", "initrd-release"},
 		{"etc/systemd/system/initrd.target.wants/ukibuild-e2e.service", "../ukibuild-e2e.service"},
-		{"etc/systemd/system/initrd.target.wants/ukibuild-e2e-cred.service", "../ukibuild-e2e-cred.service"}} {
+		{"etc/systemd/system/initrd.target.wants/ukibuild-e2e-cred.service", "../ukibuild-e2e-cred.service"},
+		{"etc/systemd/system/initrd.target.wants/ukibuild-e2e-sysext.service", "../ukibuild-e2e-sysext.service"}} {
 		p := filepath.Join(dir, l[0])
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -117,7 +143,7 @@ func (e *env) systemdInitrdTree(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
-	for _, d := range []string{"dev", "proc", "sys", "run", "tmp", "sysroot"} {
+	for _, d := range []string{"dev", "proc", "sys", "run", "tmp", "sysroot", "etc/verity.d"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -134,16 +160,22 @@ func (e *env) systemdInitrdTree(t *testing.T, dir string) {
 		{"etc/initrd-release", []byte(initrdRelease), 0o644},
 		{"etc/systemd/system/ukibuild-e2e.service", []byte(initrdUnit), 0o644},
 		{"etc/systemd/system/ukibuild-e2e-cred.service", []byte(initrdCredUnit), 0o644},
+		{"etc/systemd/system/ukibuild-e2e-sysext.service", []byte(initrdSysextUnit), 0o644},
+		{"etc/verity.d/ukibuild-e2e.crt", crt, 0o644},
 		{"usr/bin/ukibuild-e2e-guest", guest, 0o755},
 	} {
 		if err := os.WriteFile(filepath.Join(dir, f.path), f.data, f.mode); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// The kernel's efivarfs module and the indexes sid's depmod makes for
-	// it (run through sid's own loader from the package tree).
-	if err := copyTree(filepath.Join(kmod, "lib/modules"), filepath.Join(dir, "usr/lib/modules"), func(string) bool { return false }); err != nil {
-		t.Fatal(err)
+	// The kernel's efivarfs module, the ones systemd-sysext needs for a
+	// signed Verity DDI (loop, dm-mod, dm-verity, erofs, overlay and what
+	// they depend on) and the indexes sid's depmod makes for them (run
+	// through sid's own loader from the package tree).
+	for _, m := range []string{kmod, dm} {
+		if err := copyTree(filepath.Join(m, "lib/modules"), filepath.Join(dir, "usr/lib/modules"), func(string) bool { return false }); err != nil {
+			t.Fatal(err)
+		}
 	}
 	versions, err := os.ReadDir(filepath.Join(dir, "usr/lib/modules"))
 	if err != nil || len(versions) != 1 {
@@ -204,13 +236,13 @@ func copyTree(src, dst string, skip func(rel string) bool) error {
 // the tree, packs both with package cpio (mkosi's recipe, owner 0:0,
 // times clamped to initrdEpoch) and returns the zstd-compressed archive,
 // the two uncompressed archives' SHA-256 and the size of the first.
-func (e *env) systemdInitrd(t *testing.T, dir string) (string, [2][32]byte, int64) {
+func (e *env) systemdInitrd(t *testing.T, dir, verityCert string) (string, [2][32]byte, int64) {
 	t.Helper()
 	var sums [2][32]byte
 	var size int64
 	for i := range 2 {
 		tree := filepath.Join(dir, fmt.Sprintf("initrd-tree-%d", i))
-		e.systemdInitrdTree(t, tree)
+		e.systemdInitrdTree(t, tree, verityCert)
 		out := filepath.Join(dir, fmt.Sprintf("initrd-%d.cpio", i))
 		f, err := os.Create(out)
 		if err != nil {
@@ -289,25 +321,39 @@ func parseCEL(b []byte) ([]celRecord, error) {
 // SHA-256); PCR 11 is "ukibuild measure --phase=enter-initrd"; the quote
 // is signed by the guest's AK over the test's nonce and those PCRs.
 //
+// systemd also takes what the stub passed in /.extra: a TPM-bound
+// credential (ImportCredential=, printed decrypted by a unit) and a system
+// extension, a Verity DDI signed by the test's key (sid's systemd-repart,
+// as --make-ddi=sysext makes it), which systemd-sysext-initrd.service
+// merges into /usr after checking its signature against the certificate
+// in /etc/verity.d/ (userspace check: the kernel's keyring does not have
+// it); a unit prints the extension's file. So PCR 12's and 13's
+// predictions are proven against files systemd itself used.
+//
 // The sub-case "systemd-boot" boots the same initrd in a UKI that
 // systemd-boot 262.1 starts (case 6's ESP), with a second credential in
-// /loader/credentials/: the stub passes it as /.extra/global_credentials/,
-// systemd imports it with the first, and the unit prints both; "eventlog
-// verify --loader --esp" and "measure --explain --loader --esp" then
-// predict systemd-boot's PCR 4 event and the stub's PCR 12 one for the
-// global credential.
+// /loader/credentials/ and a second extension in /loader/extensions/: the
+// stub passes them as /.extra/global_credentials/ and
+// /.extra/global_sysext/, systemd imports and merges them with the first
+// ones, and the units print all; "eventlog verify --loader --esp" and
+// "measure --explain --loader --esp" then predict systemd-boot's PCR 4
+// event and the stub's PCR 12 and 13 ones for the global files.
 func TestBootSystemdInitrd(t *testing.T) {
 	e := setup(t)
 	const name = "19 systemd 262.1 initrd from Debian packages"
 	dir := e.workDir(t)
-	initrd, sums, size := e.systemdInitrd(t, dir)
+	verity, err := newTestCert(dir, "verity", "ukibuild e2e verity")
+	if err != nil {
+		t.Fatal(err)
+	}
+	initrd, sums, size := e.systemdInitrd(t, dir, verity.cert)
 	same := sums[0] == sums[1]
 	record(t, name, "initrd cpio, two builds", "byte-identical", fmt.Sprintf("%d bytes, sha256 %x and %x", size, sums[0][:8], sums[1][:8]), same)
 	if !same {
 		t.Errorf("the initrd's cpio differs between two builds: %x, %x", sums[0], sums[1])
 	}
 
-	e.bootSystemdInitrd(t, name, dir, initrd, "")
+	e.bootSystemdInitrd(t, name, dir, initrd, verity, "")
 
 	// The same initrd in a UKI that systemd-boot 262.1 starts.
 	t.Run("systemd-boot", func(t *testing.T) {
@@ -315,7 +361,7 @@ func TestBootSystemdInitrd(t *testing.T) {
 		dir := e.workDir(t)
 		loader := filepath.Join(dir, "systemd-bootx64.efi")
 		e.run(t, "sign", e.tools.Path(t, "UKIBUILD_SYSTEMD_BOOT_262"), "-o", loader, "--key", e.sb.db.key, "--cert", e.sb.db.cert)
-		e.bootSystemdInitrd(t, name, dir, initrd, loader)
+		e.bootSystemdInitrd(t, name, dir, initrd, verity, loader)
 	})
 }
 
@@ -326,7 +372,7 @@ func TestBootSystemdInitrd(t *testing.T) {
 // /loader/credentials/, which the stub passes as /.extra/global_credentials/
 // and systemd imports too; eventlog verify and measure --explain are then
 // given the loader and the ESP.
-func (e *env) bootSystemdInitrd(t *testing.T, name, dir, initrd, loader string) {
+func (e *env) bootSystemdInitrd(t *testing.T, name, dir, initrd string, verity *testCert, loader string) {
 	t.Helper()
 	nonce := make([]byte, 20)
 	rand.Read(nonce)
@@ -360,6 +406,18 @@ func (e *env) bootSystemdInitrd(t *testing.T, name, dir, initrd, loader string) 
 		}
 		extras = append(extras, extraFile{name: c.path, data: credData})
 		wantCreds = append(wantCreds, "sdcred "+c.name+" "+secret)
+	}
+	// The system extensions, signed Verity DDIs, and the lines the unit
+	// prints for their files once systemd-sysext merged them.
+	sysexts := []struct{ name, path string }{{"ukibuild-e2e", "ukibuild-e2e.raw"}}
+	if loader != "" {
+		sysexts = append(sysexts, struct{ name, path string }{"ukibuild-e2e-global", "/loader/extensions/ukibuild-e2e-global.raw"})
+	}
+	var wantSysext []string
+	for _, x := range sysexts {
+		value := fmt.Sprintf("%s-sysext-%d", x.name, time.Now().UnixNano())
+		extras = append(extras, extraFile{name: x.path, data: e.signedSysext(t, dir, x.name, value, verity)})
+		wantSysext = append(wantSysext, "sdsysext "+x.name+".txt "+value)
 	}
 	efi := filepath.Join(dir, "uki.efi")
 	if loader != "" {
@@ -565,17 +623,36 @@ func (e *env) bootSystemdInitrd(t *testing.T, name, dir, initrd, loader string) 
 	if !ok {
 		t.Errorf("systemd's imported credentials: %q, want %q (serial log %s)", seenCreds, wantCreds, res.serial)
 	}
+	var seenSysext []string
+	for _, l := range res.lines {
+		if strings.HasPrefix(l, "sdsysext") {
+			seenSysext = append(seenSysext, l)
+		}
+	}
+	sort.Strings(seenSysext)
+	sort.Strings(wantSysext)
+	ok = slices.Equal(seenSysext, wantSysext)
+	check = "signed Verity sysext in .extra.d/, merged by systemd-sysext (certificate in /etc/verity.d/)"
+	if loader != "" {
+		check = "signed Verity sysexts in .extra.d/ and /loader/extensions/, merged by systemd-sysext (certificate in /etc/verity.d/)"
+	}
+	record(t, name, check, strings.Join(wantSysext, "; "), strings.Join(seenSysext, "; "), ok)
+	if !ok {
+		t.Errorf("the merged system extensions' files: %q, want %q (serial log %s)", seenSysext, wantSysext, res.serial)
+	}
 	if loader != "" {
 		checkLoaderConfEvent(t, name, res)
 	}
 	// PCR 4: the firmware's four events before the first image (as in
 	// case 6), then one per image (systemd-boot, the UKI); PCR 12: one
-	// event per /.extra directory the stub packs credentials into.
+	// event per /.extra directory the stub packs credentials into; PCR 13:
+	// one per directory it packs system extensions into.
 	images := 1
 	if loader != "" {
 		images = 2
 	}
-	counts := []string{fmt.Sprintf("PCR 4: match (%d events)", 4+images), fmt.Sprintf("PCR 12: match (%d events)", len(creds))}
+	counts := []string{fmt.Sprintf("PCR 4: match (%d events)", 4+images), fmt.Sprintf("PCR 12: match (%d events)", len(creds)),
+		fmt.Sprintf("PCR 13: match (%d events)", len(sysexts))}
 	e.verifySystemdBoot(t, name, dir, efi, tpmPCRs, nonce, akB, attestB, sigB, counts, predictArgs...)
 	e.explainSystemdPhase(t, name, dir, efi, tpmPCRs, predictArgs...)
 }
@@ -678,4 +755,49 @@ func saveSystemdBoot(t *testing.T, dir, prefix string, res *bootResult, cel, non
 			}
 		}
 	}
+}
+
+// signedSysext makes a system extension NAME for the initrd with sid's
+// systemd-repart 262.1, as "systemd-repart --make-ddi=sysext" does (sid's
+// sysext.repart.d definitions: an erofs root partition, its Verity hash
+// partition and the signature partition, signed with verity's key and
+// certificate; --make-ddi looks for the definitions in the host's
+// /usr/lib, so they are given with what it implies: --empty=create
+// --size=auto), and returns the image. The extension holds
+// /usr/lib/ukibuild-e2e/NAME.txt with value and an extension-release
+// matching the initrd's os-release, for the initrd (systemd-sysext takes
+// an extension without SYSEXT_SCOPE= for "system portable" only:
+// src/shared/extension-util.c, extension_release_validate).
+func (e *env) signedSysext(t *testing.T, dir, name, value string, verity *testCert) []byte {
+	t.Helper()
+	tree := filepath.Join(dir, name+"-sysext")
+	for _, f := range []struct{ path, data string }{
+		{"usr/lib/extension-release.d/extension-release." + name, "ID=ukibuild-e2e-initrd\nVERSION_ID=1\nSYSEXT_SCOPE=initrd\n"},
+		{"usr/lib/ukibuild-e2e/" + name + ".txt", value + "\n"},
+	} {
+		p := filepath.Join(tree, f.path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f.data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, name+".raw")
+	defs := filepath.Join(e.tools.Path(t, "UKIBUILD_SID_ROOT"), "usr/lib/systemd/repart/definitions/sysext.repart.d")
+	cmd := e.tools.Sid(t, "usr/bin/systemd-repart", "--definitions="+defs, "--empty=create", "--size=auto",
+		"--copy-source="+tree, "--private-key="+verity.key, "--certificate="+verity.cert, "--offline=yes", "--dry-run=no", out)
+	cmd.Env = append(cmd.Env, "PATH="+e.tools.MkfsErofsPath(t, bin)+":"+os.Getenv("PATH"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("systemd-repart for the sysext %s: %v\n%s", name, err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
