@@ -52,6 +52,7 @@ var cases = []string{
 	"17 arm64 UKI signed, key not in db",
 	"18 arm64 .dtbauto picked by .hwids",
 	"19 systemd 262.1 initrd from Debian packages",
+	"19 systemd 262.1 initrd through systemd-boot 262.1",
 	"20 arm64 shim 16.1 starts the UKI",
 	"20 arm64 shim 16.1 refuses a wrong-key UKI",
 }

@@ -57,7 +57,7 @@ var initrdSkip = []string{
 // machine off when it ends.
 const initrdUnit = `[Unit]
 Description=ukibuild boot test: report the TPM's state
-After=systemd-pcrphase-initrd.service systemd-pcrosseparator.service systemd-pcrnvdone.service systemd-tpm2-setup-early.service ukibuild-e2e-cred.service
+After=systemd-pcrphase-initrd.service systemd-pcrosseparator.service systemd-pcrnvdone.service systemd-tpm2-setup-early.service ukibuild-e2e-cred.service ukibuild-e2e-sysext.service
 SuccessAction=poweroff-force
 FailureAction=poweroff-force
 
@@ -80,8 +80,25 @@ Before=ukibuild-e2e.service
 
 [Service]
 Type=oneshot
-ImportCredential=ukibuild-systemd
+ImportCredential=ukibuild-systemd*
 ExecStart=/usr/bin/ukibuild-e2e-guest --credentials
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/console
+`
+
+// initrdSysextUnit runs the guest to print the files the system
+// extensions add to /usr once systemd-sysext-initrd.service merged them
+// (the signed Verity DDIs the stub passed in /.extra/sysext/ and
+// /.extra/global_sysext/; their certificate is in /etc/verity.d/).
+const initrdSysextUnit = `[Unit]
+Description=ukibuild boot test: the system extensions systemd merged
+After=systemd-sysext-initrd.service
+Before=ukibuild-e2e.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ukibuild-e2e-guest --sysext
 StandardOutput=tty
 StandardError=tty
 TTYPath=/dev/console
@@ -93,11 +110,19 @@ VERSION_ID=1
 PRETTY_NAME="ukibuild e2e initrd (Debian sid's systemd 262.1)"
 `
 
-// systemdInitrdTree writes the initrd's tree into dir.
-func (e *env) systemdInitrdTree(t *testing.T, dir string) {
+// systemdInitrdTree writes the initrd's tree into dir, with verityCert
+// (PEM) as the certificate systemd-sysext checks the system extensions'
+// Verity signatures against in userspace (/etc/verity.d/*.crt: the
+// kernel's keyring does not have it).
+func (e *env) systemdInitrdTree(t *testing.T, dir, verityCert string) {
 	t.Helper()
 	root := e.tools.Path(t, "UKIBUILD_INITRD_262_ROOT")
 	kmod := e.tools.Path(t, "UKIBUILD_INITRD_KMOD")
+	dm := e.tools.Path(t, "UKIBUILD_INITRD_DM")
+	crt, err := os.ReadFile(verityCert)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := copyTree(root, dir, func(rel string) bool {
 		return strings.HasPrefix(filepath.Base(rel), ".deb-") && !strings.Contains(rel, "/") ||
 			slices.Contains(initrdSkip, rel)
@@ -107,7 +132,8 @@ func (e *env) systemdInitrdTree(t *testing.T, dir string) {
 	for _, l := range [][2]string{{"bin", "usr/bin"}, {"sbin", "usr/sbin"}, {"lib", "usr/lib"}, {"lib64", "usr/lib64"},
 		{"init", "usr/lib/systemd/systemd"}, {"etc/os-release", "initrd-release"},
 		{"etc/systemd/system/initrd.target.wants/ukibuild-e2e.service", "../ukibuild-e2e.service"},
-		{"etc/systemd/system/initrd.target.wants/ukibuild-e2e-cred.service", "../ukibuild-e2e-cred.service"}} {
+		{"etc/systemd/system/initrd.target.wants/ukibuild-e2e-cred.service", "../ukibuild-e2e-cred.service"},
+		{"etc/systemd/system/initrd.target.wants/ukibuild-e2e-sysext.service", "../ukibuild-e2e-sysext.service"}} {
 		p := filepath.Join(dir, l[0])
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -117,7 +143,7 @@ func (e *env) systemdInitrdTree(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
-	for _, d := range []string{"dev", "proc", "sys", "run", "tmp", "sysroot"} {
+	for _, d := range []string{"dev", "proc", "sys", "run", "tmp", "sysroot", "etc/verity.d"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -134,16 +160,22 @@ func (e *env) systemdInitrdTree(t *testing.T, dir string) {
 		{"etc/initrd-release", []byte(initrdRelease), 0o644},
 		{"etc/systemd/system/ukibuild-e2e.service", []byte(initrdUnit), 0o644},
 		{"etc/systemd/system/ukibuild-e2e-cred.service", []byte(initrdCredUnit), 0o644},
+		{"etc/systemd/system/ukibuild-e2e-sysext.service", []byte(initrdSysextUnit), 0o644},
+		{"etc/verity.d/ukibuild-e2e.crt", crt, 0o644},
 		{"usr/bin/ukibuild-e2e-guest", guest, 0o755},
 	} {
 		if err := os.WriteFile(filepath.Join(dir, f.path), f.data, f.mode); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// The kernel's efivarfs module and the indexes sid's depmod makes for
-	// it (run through sid's own loader from the package tree).
-	if err := copyTree(filepath.Join(kmod, "lib/modules"), filepath.Join(dir, "usr/lib/modules"), func(string) bool { return false }); err != nil {
-		t.Fatal(err)
+	// The kernel's efivarfs module, the ones systemd-sysext needs for a
+	// signed Verity DDI (loop, dm-mod, dm-verity, erofs, overlay and what
+	// they depend on) and the indexes sid's depmod makes for them (run
+	// through sid's own loader from the package tree).
+	for _, m := range []string{kmod, dm} {
+		if err := copyTree(filepath.Join(m, "lib/modules"), filepath.Join(dir, "usr/lib/modules"), func(string) bool { return false }); err != nil {
+			t.Fatal(err)
+		}
 	}
 	versions, err := os.ReadDir(filepath.Join(dir, "usr/lib/modules"))
 	if err != nil || len(versions) != 1 {
@@ -204,13 +236,13 @@ func copyTree(src, dst string, skip func(rel string) bool) error {
 // the tree, packs both with package cpio (mkosi's recipe, owner 0:0,
 // times clamped to initrdEpoch) and returns the zstd-compressed archive,
 // the two uncompressed archives' SHA-256 and the size of the first.
-func (e *env) systemdInitrd(t *testing.T, dir string) (string, [2][32]byte, int64) {
+func (e *env) systemdInitrd(t *testing.T, dir, verityCert string) (string, [2][32]byte, int64) {
 	t.Helper()
 	var sums [2][32]byte
 	var size int64
 	for i := range 2 {
 		tree := filepath.Join(dir, fmt.Sprintf("initrd-tree-%d", i))
-		e.systemdInitrdTree(t, tree)
+		e.systemdInitrdTree(t, tree, verityCert)
 		out := filepath.Join(dir, fmt.Sprintf("initrd-%d.cpio", i))
 		f, err := os.Create(out)
 		if err != nil {
@@ -288,17 +320,60 @@ func parseCEL(b []byte) ([]celRecord, error) {
 // independent replay here, with go-attestation's parser and plain
 // SHA-256); PCR 11 is "ukibuild measure --phase=enter-initrd"; the quote
 // is signed by the guest's AK over the test's nonce and those PCRs.
+//
+// systemd also takes what the stub passed in /.extra: a TPM-bound
+// credential (ImportCredential=, printed decrypted by a unit) and a system
+// extension, a Verity DDI signed by the test's key (sid's systemd-repart,
+// as --make-ddi=sysext makes it), which systemd-sysext-initrd.service
+// merges into /usr after checking its signature against the certificate
+// in /etc/verity.d/ (userspace check: the kernel's keyring does not have
+// it); a unit prints the extension's file. So PCR 12's and 13's
+// predictions are proven against files systemd itself used.
+//
+// The sub-case "systemd-boot" boots the same initrd in a UKI that
+// systemd-boot 262.1 starts (case 6's ESP), with a second credential in
+// /loader/credentials/ and a second extension in /loader/extensions/: the
+// stub passes them as /.extra/global_credentials/ and
+// /.extra/global_sysext/, systemd imports and merges them with the first
+// ones, and the units print all; "eventlog verify --loader --esp" and
+// "measure --explain --loader --esp" then predict systemd-boot's PCR 4
+// event and the stub's PCR 12 and 13 ones for the global files.
 func TestBootSystemdInitrd(t *testing.T) {
 	e := setup(t)
 	const name = "19 systemd 262.1 initrd from Debian packages"
 	dir := e.workDir(t)
-	initrd, sums, size := e.systemdInitrd(t, dir)
+	verity, err := newTestCert(dir, "verity", "ukibuild e2e verity")
+	if err != nil {
+		t.Fatal(err)
+	}
+	initrd, sums, size := e.systemdInitrd(t, dir, verity.cert)
 	same := sums[0] == sums[1]
 	record(t, name, "initrd cpio, two builds", "byte-identical", fmt.Sprintf("%d bytes, sha256 %x and %x", size, sums[0][:8], sums[1][:8]), same)
 	if !same {
 		t.Errorf("the initrd's cpio differs between two builds: %x, %x", sums[0], sums[1])
 	}
 
+	e.bootSystemdInitrd(t, name, dir, initrd, verity, "")
+
+	// The same initrd in a UKI that systemd-boot 262.1 starts.
+	t.Run("systemd-boot", func(t *testing.T) {
+		const name = "19 systemd 262.1 initrd through systemd-boot 262.1"
+		dir := e.workDir(t)
+		loader := filepath.Join(dir, "systemd-bootx64.efi")
+		e.run(t, "sign", e.tools.Path(t, "UKIBUILD_SYSTEMD_BOOT_262"), "-o", loader, "--key", e.sb.db.key, "--cert", e.sb.db.cert)
+		e.bootSystemdInitrd(t, name, dir, initrd, verity, loader)
+	})
+}
+
+// bootSystemdInitrd boots a Secure Boot UKI of the 262.1 stub with the
+// systemd initrd and checks what systemd did (case 19). With a loader
+// (the signed systemd-boot) the ESP is case 6's (the UKI as the Type #2
+// entry EFI/Linux/ukibuild.efi) and has a second credential in
+// /loader/credentials/, which the stub passes as /.extra/global_credentials/
+// and systemd imports too; eventlog verify and measure --explain are then
+// given the loader and the ESP.
+func (e *env) bootSystemdInitrd(t *testing.T, name, dir, initrd string, verity *testCert, loader string) {
+	t.Helper()
 	nonce := make([]byte, 20)
 	rand.Read(nonce)
 	// A credential for systemd to import (case 9's offline one, under
@@ -312,22 +387,67 @@ func TestBootSystemdInitrd(t *testing.T) {
 	pcrPub := writeFileE2E(t, dir, "pcr.pub.pem", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	state := newTPMState(t, dir)
 	srk := writeFileE2E(t, dir, "srk.tpm2b_public", provisionSRK(t, state))
-	secret := fmt.Sprintf("ukibuild-systemd-secret-%d", time.Now().UnixNano())
-	cred := filepath.Join(dir, "ukibuild-systemd.cred")
-	e.run(t, "creds", "encrypt", writeFileE2E(t, dir, "payload", []byte(secret)), cred, "--name=ukibuild-systemd", "--with-key=tpm2",
-		"--tpm2-device-key="+srk, "--tpm2-public-key="+pcrPub)
-	credData, err := os.ReadFile(cred)
-	if err != nil {
-		t.Fatal(err)
+	// The credentials (ESP paths as extraFile names them) and the lines
+	// the unit prints for them once systemd imported and decrypted them.
+	creds := []struct{ name, path string }{{"ukibuild-systemd", "ukibuild-systemd.cred"}}
+	if loader != "" {
+		creds = append(creds, struct{ name, path string }{"ukibuild-systemd-global", "/loader/credentials/ukibuild-systemd-global.cred"})
 	}
-	extras := []extraFile{{name: "ukibuild-systemd.cred", data: credData}}
+	var extras []extraFile
+	var wantCreds []string
+	for _, c := range creds {
+		secret := fmt.Sprintf("%s-secret-%d", c.name, time.Now().UnixNano())
+		cred := filepath.Join(dir, c.name+".cred")
+		e.run(t, "creds", "encrypt", writeFileE2E(t, dir, c.name+".payload", []byte(secret)), cred, "--name="+c.name, "--with-key=tpm2",
+			"--tpm2-device-key="+srk, "--tpm2-public-key="+pcrPub)
+		credData, err := os.ReadFile(cred)
+		if err != nil {
+			t.Fatal(err)
+		}
+		extras = append(extras, extraFile{name: c.path, data: credData})
+		wantCreds = append(wantCreds, "sdcred "+c.name+" "+secret)
+	}
+	// The system extensions, signed Verity DDIs, and the lines the unit
+	// prints for their files once systemd-sysext merged them.
+	sysexts := []struct{ name, path string }{{"ukibuild-e2e", "ukibuild-e2e.raw"}}
+	if loader != "" {
+		sysexts = append(sysexts, struct{ name, path string }{"ukibuild-e2e-global", "/loader/extensions/ukibuild-e2e-global.raw"})
+	}
+	var wantSysext []string
+	for _, x := range sysexts {
+		value := fmt.Sprintf("%s-sysext-%d", x.name, time.Now().UnixNano())
+		extras = append(extras, extraFile{name: x.path, data: e.signedSysext(t, dir, x.name, value, verity)})
+		wantSysext = append(wantSysext, "sdsysext "+x.name+".txt "+value)
+	}
 	efi := filepath.Join(dir, "uki.efi")
+	if loader != "" {
+		efi = filepath.Join(dir, "ukibuild.efi")
+	}
 	e.buildSigned(t, efi, e.sb.db, "build", "--stub", e.tools.Path(t, "UKIBUILD_STUB_262"), "--linux", e.tools.Path(t, "UKIBUILD_KERNEL"),
 		"--initrd", initrd, "--cmdline", "console=ttyS0 panic=-1 systemd.show_status=false ukibuild.nonce="+hex.EncodeToString(nonce),
 		"--os-release", "ID=ukibuild-e2e", "--pcr-private-key", filepath.Join(dir, "pcr.pem"), "--phases", "enter-initrd")
-	writeExtras(t, efi, extras)
+	esp := writeExtras(t, efi, extras)
 	start := time.Now()
-	res := e.bootWithTPM(t, efi, state, extras...)
+	var res *bootResult
+	var predictArgs []string
+	if loader == "" {
+		res = e.bootWithTPM(t, efi, state, extras...)
+	} else {
+		files := []espFile{
+			{path: "EFI/BOOT/BOOTX64.EFI", from: loader},
+			{path: "EFI/Linux/ukibuild.efi", from: efi},
+			{path: "loader/loader.conf", data: []byte(sdbootLoaderConf)},
+		}
+		for _, x := range extras {
+			p, global := strings.CutPrefix(x.name, "/")
+			if !global {
+				p = "EFI/Linux/ukibuild.efi.extra.d/" + x.name
+			}
+			files = append(files, espFile{path: p, data: x.data})
+		}
+		res = e.bootESP(t, efi, files, state)
+		predictArgs = []string{"--loader", loader, "--esp", esp}
+	}
 	t.Logf("boot took %s", time.Since(start).Round(time.Second))
 
 	serial, _ := os.ReadFile(res.serial)
@@ -355,7 +475,11 @@ func TestBootSystemdInitrd(t *testing.T) {
 			tpmPCRs[i], _ = hex.DecodeString(f[3])
 		}
 	}
-	saveSystemdBoot(t, dir, res, celB, nonce)
+	save := "systemd-initrd-"
+	if loader != "" {
+		save = "systemd-initrd-sdboot-"
+	}
+	saveSystemdBoot(t, dir, save, res, celB, nonce)
 
 	// systemd's own events.
 	cel, err := parseCEL(celB)
@@ -482,19 +606,55 @@ func TestBootSystemdInitrd(t *testing.T) {
 	if !ok {
 		t.Errorf("the quote does not verify: %v", err)
 	}
-	var creds []string
+	var seenCreds []string
 	for _, l := range res.lines {
 		if strings.HasPrefix(l, "sdcred") {
-			creds = append(creds, l)
+			seenCreds = append(seenCreds, l)
 		}
 	}
-	ok = len(creds) == 1 && creds[0] == "sdcred ukibuild-systemd "+secret
-	record(t, name, "credential in .extra.d/, ImportCredential= (systemd decrypts with the TPM)", "ukibuild-systemd "+secret, strings.Join(creds, "; "), ok)
-	if !ok {
-		t.Errorf("systemd's imported credential: %q (serial log %s)", creds, res.serial)
+	sort.Strings(seenCreds)
+	sort.Strings(wantCreds)
+	ok = slices.Equal(seenCreds, wantCreds)
+	check := "credential in .extra.d/, ImportCredential= (systemd decrypts with the TPM)"
+	if loader != "" {
+		check = "credentials in .extra.d/ and /loader/credentials/, ImportCredential= (systemd decrypts with the TPM)"
 	}
-	e.verifySystemdBoot(t, name, dir, efi, tpmPCRs, nonce, akB, attestB, sigB)
-	e.explainSystemdPhase(t, name, dir, efi, tpmPCRs)
+	record(t, name, check, strings.Join(wantCreds, "; "), strings.Join(seenCreds, "; "), ok)
+	if !ok {
+		t.Errorf("systemd's imported credentials: %q, want %q (serial log %s)", seenCreds, wantCreds, res.serial)
+	}
+	var seenSysext []string
+	for _, l := range res.lines {
+		if strings.HasPrefix(l, "sdsysext") {
+			seenSysext = append(seenSysext, l)
+		}
+	}
+	sort.Strings(seenSysext)
+	sort.Strings(wantSysext)
+	ok = slices.Equal(seenSysext, wantSysext)
+	check = "signed Verity sysext in .extra.d/, merged by systemd-sysext (certificate in /etc/verity.d/)"
+	if loader != "" {
+		check = "signed Verity sysexts in .extra.d/ and /loader/extensions/, merged by systemd-sysext (certificate in /etc/verity.d/)"
+	}
+	record(t, name, check, strings.Join(wantSysext, "; "), strings.Join(seenSysext, "; "), ok)
+	if !ok {
+		t.Errorf("the merged system extensions' files: %q, want %q (serial log %s)", seenSysext, wantSysext, res.serial)
+	}
+	if loader != "" {
+		checkLoaderConfEvent(t, name, res)
+	}
+	// PCR 4: the firmware's four events before the first image (as in
+	// case 6), then one per image (systemd-boot, the UKI); PCR 12: one
+	// event per /.extra directory the stub packs credentials into; PCR 13:
+	// one per directory it packs system extensions into.
+	images := 1
+	if loader != "" {
+		images = 2
+	}
+	counts := []string{fmt.Sprintf("PCR 4: match (%d events)", 4+images), fmt.Sprintf("PCR 12: match (%d events)", len(creds)),
+		fmt.Sprintf("PCR 13: match (%d events)", len(sysexts))}
+	e.verifySystemdBoot(t, name, dir, efi, tpmPCRs, nonce, akB, attestB, sigB, counts, predictArgs...)
+	e.explainSystemdPhase(t, name, dir, efi, tpmPCRs, predictArgs...)
 }
 
 // explainSystemdPhase runs "ukibuild measure --explain --phase
@@ -502,11 +662,12 @@ func TestBootSystemdInitrd(t *testing.T) {
 // systemd extends each of them before the unit runs (os-separator into 4,
 // 7, 9, 12 and 13, nvpcr-separator into 9, the phase word into 11), and
 // each predicted value after those events must be the TPM's.
-func (e *env) explainSystemdPhase(t *testing.T, name, dir, efi string, tpmPCRs map[int][]byte) {
+func (e *env) explainSystemdPhase(t *testing.T, name, dir, efi string, tpmPCRs map[int][]byte, predictArgs ...string) {
 	t.Helper()
-	out := e.run(t, "measure", efi, "--explain", "--pcrs", "4,7,9,11,12,13", "--bank", "sha256", "--phase", "enter-initrd",
+	args := []string{"measure", efi, "--explain", "--pcrs", "4,7,9,11,12,13", "--bank", "sha256", "--phase", "enter-initrd",
 		"--systemd-version", "262.1", "--boot-attempts", "2", "--owner-guid", ownerGUID, "--pk", e.sb.pk.cert, "--kek", e.sb.kek.cert,
-		"--db", e.sb.db.cert, "--db", e.sb.hsm.CertPEM, "--dbx", filepath.Join(dir, "dbx.esl"))
+		"--db", e.sb.db.cert, "--db", e.sb.hsm.CertPEM, "--dbx", filepath.Join(dir, "dbx.esl")}
+	out := e.run(t, append(args, predictArgs...)...)
 	var seen, bad []string
 	for _, i := range []int{4, 7, 9, 11, 12, 13} {
 		want := fmt.Sprintf("PCR %d after enter-initrd: sha256=%x", i, tpmPCRs[i])
@@ -528,8 +689,9 @@ func (e *env) explainSystemdPhase(t *testing.T, name, dir, efi string, tpmPCRs m
 // the firmware's events of PCRs 4, 7, 9, 11, 12 and 13 against the
 // prediction for the UKI, systemd's records against what systemd 262
 // measures, and both logs, merged, against the quote and the PCRs the TPM
-// reported (but 10).
-func (e *env) verifySystemdBoot(t *testing.T, name, dir, efi string, tpmPCRs map[int][]byte, nonce, ak, attestB, sig []byte) {
+// reported (but 10). counts are lines of its output that must be there
+// (events per PCR); predictArgs are added to its arguments.
+func (e *env) verifySystemdBoot(t *testing.T, name, dir, efi string, tpmPCRs map[int][]byte, nonce, ak, attestB, sig []byte, counts []string, predictArgs ...string) {
 	t.Helper()
 	var q strings.Builder
 	for i, v := range tpmPCRs {
@@ -550,11 +712,19 @@ func (e *env) verifySystemdBoot(t *testing.T, name, dir, efi string, tpmPCRs map
 		"--db", e.sb.hsm.CertPEM, "--dbx", f("dbx.esl"), "--quote-pcrs", f("quote-pcrs.txt"),
 		"--quote", f("quote.msg"), "--quote-signature", f("quote.sig"), "--ak-public", f("ak.pub"), "--nonce", hex.EncodeToString(nonce),
 		"--cel", f("systemd-initrd-tpm2-measure.log"), "--systemd-version", "262.1"}
+	args = append(args, predictArgs...)
 	out, err := exec.Command(e.ukibuild, args...).CombinedOutput()
 	s := string(out)
 	ok := err == nil && strings.Contains(s, "the log replays to its PCR digest") && strings.Contains(s, "PCR 11: match") &&
 		strings.Contains(s, "as systemd measures it") && !strings.Contains(s, "differs")
-	record(t, name, "ukibuild eventlog verify --uki --cel --quote --quote-pcrs", "firmware events match the UKI's prediction (4, 7, 9, 11, 12, 13); systemd's records as systemd 262 measures them; both logs replay to the quote and the TPM's PCRs", oneLine(s), ok)
+	for _, c := range counts {
+		ok = ok && strings.Contains(s, c)
+	}
+	check := "ukibuild eventlog verify --uki --cel --quote --quote-pcrs"
+	if len(predictArgs) > 0 {
+		check += " --loader --esp"
+	}
+	record(t, name, check, "firmware events match the UKI's prediction (4, 7, 9, 11, 12, 13; "+strings.Join(counts, ", ")+"); systemd's records as systemd 262 measures them; both logs replay to the quote and the TPM's PCRs", oneLine(s), ok)
 	if !ok {
 		t.Errorf("ukibuild eventlog verify with systemd's log: %v\n%s", err, s)
 	}
@@ -568,20 +738,66 @@ func errOr(err error, s string) string {
 }
 
 // saveSystemdBoot keeps the boot's logs, the guest's lines and the
-// quote's nonce in dir (kept when the run fails), and in
-// $UKIBUILD_E2E_SAVE when it is set (testvectors/eventlog/systemd-initrd-262).
-func saveSystemdBoot(t *testing.T, dir string, res *bootResult, cel, nonce []byte) {
+// quote's nonce in dir (kept when the run fails; named systemd-initrd-*,
+// which verifySystemdBoot reads), and in $UKIBUILD_E2E_SAVE when it is set
+// (testvectors/eventlog/systemd-initrd-262), named with prefix there.
+func saveSystemdBoot(t *testing.T, dir, prefix string, res *bootResult, cel, nonce []byte) {
 	t.Helper()
 	files := map[string][]byte{"eventlog.bin": res.evlog, "tpm2-measure.log": cel,
 		"lines.txt": []byte(strings.Join(res.lines, "\n") + "\n"), "nonce.txt": []byte(hex.EncodeToString(nonce) + "\n")}
-	for _, d := range []string{dir, os.Getenv("UKIBUILD_E2E_SAVE")} {
+	for d, p := range map[string]string{dir: "systemd-initrd-", os.Getenv("UKIBUILD_E2E_SAVE"): prefix} {
 		if d == "" {
 			continue
 		}
 		for n, b := range files {
-			if err := os.WriteFile(filepath.Join(d, "systemd-initrd-"+n), b, 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(d, p+n), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
+}
+
+// signedSysext makes a system extension NAME for the initrd with sid's
+// systemd-repart 262.1, as "systemd-repart --make-ddi=sysext" does (sid's
+// sysext.repart.d definitions: an erofs root partition, its Verity hash
+// partition and the signature partition, signed with verity's key and
+// certificate; --make-ddi looks for the definitions in the host's
+// /usr/lib, so they are given with what it implies: --empty=create
+// --size=auto), and returns the image. The extension holds
+// /usr/lib/ukibuild-e2e/NAME.txt with value and an extension-release
+// matching the initrd's os-release, for the initrd (systemd-sysext takes
+// an extension without SYSEXT_SCOPE= for "system portable" only:
+// src/shared/extension-util.c, extension_release_validate).
+func (e *env) signedSysext(t *testing.T, dir, name, value string, verity *testCert) []byte {
+	t.Helper()
+	tree := filepath.Join(dir, name+"-sysext")
+	for _, f := range []struct{ path, data string }{
+		{"usr/lib/extension-release.d/extension-release." + name, "ID=ukibuild-e2e-initrd\nVERSION_ID=1\nSYSEXT_SCOPE=initrd\n"},
+		{"usr/lib/ukibuild-e2e/" + name + ".txt", value + "\n"},
+	} {
+		p := filepath.Join(tree, f.path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f.data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, name+".raw")
+	defs := filepath.Join(e.tools.Path(t, "UKIBUILD_SID_ROOT"), "usr/lib/systemd/repart/definitions/sysext.repart.d")
+	cmd := e.tools.Sid(t, "usr/bin/systemd-repart", "--definitions="+defs, "--empty=create", "--size=auto",
+		"--copy-source="+tree, "--private-key="+verity.key, "--certificate="+verity.cert, "--offline=yes", "--dry-run=no", out)
+	cmd.Env = append(cmd.Env, "PATH="+e.tools.MkfsErofsPath(t, bin)+":"+os.Getenv("PATH"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("systemd-repart for the sysext %s: %v\n%s", name, err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -108,8 +108,16 @@ wanted=(
 for lib in libc6 libssl3t64 libsystemd-shared libcrypt1 libacl1 libcap2 libblkid1 libmount1 \
   libselinux1 libpcre2-8-0 libzstd1 liblzma5 libseccomp2 libaudit1 libcap-ng0 libgcrypt20 \
   libgpg-error0 liblz4-1 libkmod2 libtss2-esys-3.0.2-0t64 libtss2-mu-4.0.1-0t64 libtss2-rc0t64 \
-  libtss2-sys1t64 libtss2-tctildr0t64 libtss2-tcti-device0t64 libtss2-tcti-swtpm0t64; do
+  libtss2-sys1t64 libtss2-tctildr0t64 libtss2-tcti-device0t64 libtss2-tcti-swtpm0t64 \
+  libfdisk1 libcryptsetup12 libdevmapper1.02.1 libargon2-1 libjson-c5 libuuid1 libudev1; do
   wanted+=("sid sid $lib")
+done
+# mkfs.erofs for sid's systemd-repart --make-ddi=sysext (the boot tests'
+# signed Verity sysext): trixie's erofs-utils with its libraries, run through
+# trixie's ld.so from this tree (sid's needs libcurl and its dependencies).
+for p in erofs-utils libc6 libdeflate0 liblz4-1 liblzma5 libselinux1 libpcre2-8-0 libuuid1 libxxhash0 \
+  libzstd1 zlib1g; do
+  wanted+=("erofs-trixie trixie $p")
 done
 # systemd-measure of older releases, for the PCR tests: 252 (bookworm) and 254
 # (bookworm-backports) run on bookworm's libraries, 257 on trixie's, each
@@ -149,9 +157,15 @@ for p in systemd=262.1-1 systemd-tpm=262.1-1 udev=262.1-1 libsystemd-shared=262.
   libkmod2=34.2-2+b2 libzstd1=1.5.7+dfsg-4 liblzma5=5.8.4-1 libacl1=2.4.0-1 libssl3t64=3.6.5-1 \
   libtss2-esys-3.0.2-0t64=4.2.0-2 libtss2-mu-4.0.1-0t64=4.2.0-2 libtss2-rc0t64=4.2.0-2 \
   libtss2-sys1t64=4.2.0-2 libtss2-tcti-device0t64=4.2.0-2 libtss2-tctildr0t64=4.2.0-2 libsystemd0=262.1-1 \
-  zlib1g=1:1.3.dfsg+really1.3.2-4 kmod=34.2-2+b2; do
+  zlib1g=1:1.3.dfsg+really1.3.2-4 kmod=34.2-2+b2 \
+  libcryptsetup12=2:2.8.8-1 libdevmapper1.02.1=2:1.02.205-2+b2 dmsetup=2:1.02.205-2+b2 \
+  libargon2-1=0~20190702+dfsg-6 libjson-c5=0.19+ds-1 libuuid1=2.42.4-1 libudev1=262.1-1; do
   wanted+=("initrd-262 sid $p")
 done
+# (libcryptsetup and its libraries: dlopen()ed by systemd-sysext to set up
+# the signed sysext's dm-verity device; dmsetup for libdevmapper's udev rules,
+# whose 95-dm-notify.rules confirms device-mapper events to libdevmapper.
+# Not tried without it.)
 # The newest bookworm unsigned kernel image (only vmlinuz is unpacked).
 kpkg=$(apt-cache "${apt_opts[@]}" search '^linux-image-[0-9.]+-[0-9]+-amd64-unsigned$' 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
 [ -n "$kpkg" ] || { echo "reftools: no linux-image-*-amd64-unsigned found" >&2; exit 1; }
@@ -160,6 +174,10 @@ wanted+=("kernel bookworm $kpkg")
 # systemd loads to read the stub's EFI variables: ConditionSecurity=measured-os)
 # and its modules.* lists, for the systemd initrd.
 wanted+=("initrd-kmod bookworm $kpkg")
+# And the modules systemd-sysext needs for a signed Verity DDI: loop,
+# device-mapper and dm-verity (with dm-bufio and reed_solomon), erofs (with
+# libcrc32c and crc32c) and overlayfs, in a tree of their own.
+wanted+=("initrd-dm bookworm $kpkg")
 # Newer kernels for the PCR 9 boot tests: trixie's 6.12 and sid's (a
 # linux-binary-* package; only vmlinuz is unpacked from each).
 k612=$(apt-cache "${apt_opts[@]}" search '^linux-image-6\.12\.[0-9]+\+deb13-amd64-unsigned$' 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
@@ -238,6 +256,12 @@ for t in "${todo[@]}"; do
   elif [ "$name" = initrd-kmod ]; then
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dest/$name" --wildcards './lib/modules/*/kernel/fs/efivarfs/efivarfs.ko' \
       './lib/modules/*/modules.order' './lib/modules/*/modules.builtin' './lib/modules/*/modules.builtin.modinfo'
+  elif [ "$name" = initrd-dm ]; then
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dest/$name" --wildcards './lib/modules/*/kernel/drivers/block/loop.ko' \
+      './lib/modules/*/kernel/drivers/md/dm-mod.ko' './lib/modules/*/kernel/drivers/md/dm-bufio.ko' \
+      './lib/modules/*/kernel/drivers/md/dm-verity.ko' './lib/modules/*/kernel/lib/reed_solomon/reed_solomon.ko' \
+      './lib/modules/*/kernel/fs/erofs/erofs.ko' './lib/modules/*/kernel/lib/libcrc32c.ko' \
+      './lib/modules/*/kernel/crypto/crc32c_generic.ko' './lib/modules/*/kernel/fs/overlayfs/overlay.ko'
   elif [ "$name" = kernel-sid ]; then
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dest/$name" --wildcards './usr/lib/modules/*/vmlinuz'
   elif [ "$name" = kernel-aa64 ]; then
@@ -299,6 +323,10 @@ UKIBUILD_SHIM_161_AA64=$dest/shim-161-aa64/usr/lib/shim/shimaa64.efi
 UKIBUILD_SHIM_161_AA64_MM=$dest/shim-161-aa64/usr/lib/shim/mmaa64.efi
 UKIBUILD_INITRD_262_ROOT=$dest/initrd-262
 UKIBUILD_INITRD_KMOD=$dest/initrd-kmod
+UKIBUILD_INITRD_DM=$dest/initrd-dm
+UKIBUILD_MKFS_EROFS=$dest/erofs-trixie/usr/bin/mkfs.erofs
+UKIBUILD_MKFS_EROFS_LOADER=$dest/erofs-trixie/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
+UKIBUILD_MKFS_EROFS_LIBRARY_PATH=$dest/erofs-trixie/usr/lib/x86_64-linux-gnu:$dest/erofs-trixie/lib/x86_64-linux-gnu
 ENV
 # systemd-measure of each release: the binary, the ld.so to run it with and
 # the library path (see reftools.Tools.MeasureVersion).

@@ -9,6 +9,7 @@ package reftools
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -211,4 +212,29 @@ func (t *Tools) Sid(tb testing.TB, name string, args ...string) *exec.Cmd {
 func (t *Tools) CredsVersion(tb testing.TB, version string, args ...string) *exec.Cmd {
 	tb.Helper()
 	return t.loaded(tb, "UKIBUILD_CREDS_"+version, args...)
+}
+
+// MkfsErofsPath writes into dir an executable "mkfs.erofs" that runs
+// trixie's mkfs.erofs (UKIBUILD_MKFS_EROFS) through trixie's ld.so and the
+// libraries fetch.sh unpacked with it, and returns dir: put it first in
+// PATH for sid's systemd-repart, which runs mkfs.erofs from PATH (the
+// binary itself would need a newer libc than the host's).
+func (t *Tools) MkfsErofsPath(tb testing.TB, dir string) string {
+	tb.Helper()
+	bin := t.Path(tb, "UKIBUILD_MKFS_EROFS")
+	loader := t.Path(tb, "UKIBUILD_MKFS_EROFS_LOADER")
+	libs := t.Var("UKIBUILD_MKFS_EROFS_LIBRARY_PATH")
+	if libs == "" {
+		tb.Fatalf("reference tools: UKIBUILD_MKFS_EROFS_LIBRARY_PATH is not recorded in %s/env.sh: run internal/reftools/fetch.sh", t.Dir)
+	}
+	script := fmt.Sprintf("#!/bin/sh\nexec %s --library-path %s %s \"$@\"\n", shellQuote(loader), shellQuote(libs), shellQuote(bin))
+	if err := os.WriteFile(filepath.Join(dir, "mkfs.erofs"), []byte(script), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

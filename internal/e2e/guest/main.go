@@ -53,6 +53,10 @@ func main() {
 		printCredentials()
 		return
 	}
+	if len(os.Args) == 2 && os.Args[1] == "--sysext" {
+		printSysext()
+		return
+	}
 	// As /init the guest sets up the kernel file systems and powers off;
 	// as a unit of systemd in the initrd (TestBootSystemdInitrd) systemd
 	// did the first and does the second (the unit's SuccessAction).

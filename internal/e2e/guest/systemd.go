@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -102,5 +103,32 @@ func printCredentials() {
 			continue
 		}
 		out("sdcred", "%s %s", e.Name(), strings.TrimSpace(string(b)))
+	}
+}
+
+// sysextDir is where the boot test's system extensions put their file
+// (TestBootSystemdInitrd): /usr/lib/ukibuild-e2e/NAME.txt, visible only
+// once systemd-sysext merged the extension into /usr.
+const sysextDir = "/usr/lib/ukibuild-e2e"
+
+// printSysext is the guest run by a unit after systemd-sysext-initrd:
+// it prints each file the merged extensions added there.
+func printSysext() {
+	entries, err := os.ReadDir(sysextDir)
+	if err != nil {
+		out("sdsysext-error", "%s: %v", sysextDir, err)
+		// What systemd-sysext said (it logs to the journal only).
+		b, _ := exec.Command("journalctl", "-b", "-o", "cat", "--no-pager", "-u", "systemd-sysext-initrd.service").CombinedOutput()
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			out("sdsysext-log", "%s", l)
+		}
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(sysextDir, e.Name()))
+		if err != nil {
+			out("sdsysext-error", "%s: %v", e.Name(), err)
+			continue
+		}
+		out("sdsysext", "%s %s", e.Name(), strings.TrimSpace(string(b)))
 	}
 }
