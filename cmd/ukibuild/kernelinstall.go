@@ -19,7 +19,7 @@ import (
 	"strings"
 
 	"github.com/ukibuild/ukibuild/internal/pystr"
-	"github.com/ukibuild/ukibuild/internal/ukiconf"
+	"github.com/ukibuild/ukibuild/ukiconf"
 )
 
 type kernelInstallCmd struct {
@@ -118,7 +118,7 @@ func (k *kernelInstallCmd) Run(e *env) error {
 	if conf != "" {
 		args = append(args, "--config", conf)
 	} else {
-		for _, p := range defaultConfigFiles {
+		for _, p := range ukiconf.DefaultFiles() {
 			if st, err := os.Stat(e.path(p)); err == nil && st.Mode().IsRegular() {
 				conf = e.path(p)
 				break
