@@ -9,7 +9,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -162,13 +161,4 @@ func setScalar(t reflect.Value, v string) error {
 		return fmt.Errorf("internal error: cannot set an option of type %s", t.Type())
 	}
 	return nil
-}
-
-// path maps a fixed system path below e.root (tests); unchanged when root
-// is not set.
-func (e *env) path(p string) string {
-	if e.root == "" {
-		return p
-	}
-	return filepath.Join(e.root, p)
 }
