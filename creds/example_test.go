@@ -28,3 +28,17 @@ func ExampleEncrypt() {
 	fmt.Println(info.KeyType, info.Name, payload.String())
 	// Output: null password hunter2
 }
+
+// The name systemd-creds embeds when none is given, and the check on
+// decrypt: PID 1 imports /etc/credstore/db-password.cred as
+// "db-password".
+func ExampleDefaultName() {
+	name := creds.DefaultName("password.txt", "/etc/credstore/db-password.cred")
+	fmt.Println(name)
+	fmt.Println(creds.CheckFileName(name, "/etc/credstore/db-password.cred"))
+	fmt.Println(creds.CheckFileName("other", "/etc/credstore/db-password.cred"))
+	// Output:
+	// db-password
+	// <nil>
+	// embedded credential name "other" does not match "db-password.cred"
+}

@@ -5,6 +5,8 @@
 //
 // A file may hold several PEM blocks (a key and its certificate, say): each
 // loader takes the first block of its kind.
+//
+// Package keys/genkey makes the key files "ukify genkey" makes.
 package keys
 
 import (

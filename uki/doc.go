@@ -16,4 +16,10 @@
 //
 // The simplest use is Build with a Config; Prepare, Compose and Image.WriteTo
 // give control over each step. Inspect prints what "ukify inspect" prints.
+//
+// A program that takes ukify's options gets ukify's rules and defaults for
+// them: PCRKeyOptions.Apply turns --pcr-private-key, --phases,
+// --sign-initrd-pcrs, --policy-digest and --pcr-banks into the Config's key
+// groups and .pcrpkey, SecureBootOptions.Check applies ukify's Secure Boot
+// option rules; refusals are *OptionError values.
 package uki

@@ -9,14 +9,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"unicode"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/ukibuild/ukibuild/internal/pyjson"
-	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/pcr"
-	"github.com/ukibuild/ukibuild/sign"
 	"github.com/ukibuild/ukibuild/sign/pkcs11"
 	"github.com/ukibuild/ukibuild/uki"
 )
@@ -86,94 +83,11 @@ type buildCmd struct {
 	JSONPretty          bool     `short:"j" name:"pretty-json" help:"Same as --json=pretty (ukify's -j)."`
 }
 
-// knownPhases are the boot phases ukify accepts (ukify.py, KNOWN_PHASES).
-var knownPhases = []string{"enter-initrd", "leave-initrd", "sysinit", "ready", "shutdown", "final"}
-
-// splitList splits like ukify's parse_banks/parse_phase_paths: on commas or
-// whitespace, with one trailing comma allowed.
-func splitList(s string) []string {
-	s = strings.TrimSuffix(strings.TrimSpace(s), ",")
-	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
-}
-
-// pcrKeys builds the PCR key groups from the ukify options, with ukify's
-// consistency checks. closeFn releases the token keys among them.
-func (b *buildCmd) pcrKeys() (groups []uki.PCRKey, closeFn func(), err error) {
-	var closers []func()
-	closeFn = func() {
-		for _, c := range closers {
-			c()
-		}
-	}
-	groups, err = b.pcrKeyGroups(func(path string) (crypto.Signer, error) {
-		s, c, err := openKey(path, b.PKCS11Module)
-		if err == nil {
-			closers = append(closers, c)
-		}
-		return s, err
-	})
-	if err != nil {
-		closeFn()
-		return nil, nil, err
-	}
-	return groups, closeFn, nil
-}
-
-// pcrKeyGroups is pcrKeys with open opening each private key.
-func (b *buildCmd) pcrKeyGroups(open func(string) (crypto.Signer, error)) ([]uki.PCRKey, error) {
-	n := len(b.PCRPrivateKey)
-	switch {
-	case len(b.PCRPublicKey) > 0 && len(b.PCRCertificate) > 0:
-		return nil, fmt.Errorf("--pcr-public-key and --pcr-certificate cannot be used at the same time")
-	case n > 0 && len(b.PCRPublicKey) > 0 && len(b.PCRPublicKey) != n:
-		return nil, fmt.Errorf("--pcr-public-key specifications must match --pcr-private-key")
-	case n > 0 && len(b.PCRCertificate) > 0 && len(b.PCRCertificate) != n:
-		return nil, fmt.Errorf("--pcr-certificate specifications must match --pcr-private-key")
-	case len(b.Phases) > 0 && len(b.Phases) != n:
-		return nil, fmt.Errorf("--phases specifications must match --pcr-private-key")
-	case len(b.PolicyRef) > 0 && len(b.PolicyRef) != n:
-		return nil, fmt.Errorf("--policyref specifications must match --pcr-private-key")
-	}
-	var groups []uki.PCRKey
-	for i, path := range b.PCRPrivateKey {
-		var g uki.PCRKey
-		var err error
-		if g.Signer, err = open(path); err != nil {
-			return nil, fmt.Errorf("--pcr-private-key: %w", err)
-		}
-		// An empty entry is a key group of a configuration file that
-		// does not set this key (see config.go).
-		if len(b.PCRPublicKey) > 0 && b.PCRPublicKey[i] != "" {
-			if g.PublicKey, err = keys.PublicKey(b.PCRPublicKey[i]); err != nil {
-				return nil, fmt.Errorf("--pcr-public-key: %w", err)
-			}
-			if g.PublicKeyFile, err = uki.File(b.PCRPublicKey[i]); err != nil {
-				return nil, fmt.Errorf("--pcr-public-key: %w", err)
-			}
-		}
-		if len(b.PCRCertificate) > 0 && b.PCRCertificate[i] != "" {
-			cert, err := keys.Certificate(b.PCRCertificate[i])
-			if err != nil {
-				return nil, fmt.Errorf("--pcr-certificate: %w", err)
-			}
-			g.PublicKey = cert.PublicKey
-		}
-		if len(b.Phases) > 0 {
-			g.Phases = splitList(b.Phases[i])
-			for _, path := range g.Phases {
-				for _, w := range strings.Split(path, ":") {
-					if !slices.Contains(knownPhases, w) {
-						return nil, fmt.Errorf("--phases: unknown boot phase %q in %q (known: %s)", w, path, strings.Join(knownPhases, ", "))
-					}
-				}
-			}
-		}
-		if len(b.PolicyRef) > 0 {
-			g.PolicyRef = b.PolicyRef[i]
-		}
-		groups = append(groups, g)
-	}
-	return groups, nil
+// pcrKeyOptions are the PCR policy options; open opens each private key.
+func (b *buildCmd) pcrKeyOptions(open func(string) (crypto.Signer, error)) uki.PCRKeyOptions {
+	return uki.PCRKeyOptions{PrivateKeys: b.PCRPrivateKey, PublicKeys: b.PCRPublicKey, Certificates: b.PCRCertificate,
+		Phases: b.Phases, PolicyRefs: b.PolicyRef, Banks: b.PCRBanks, SignInitrdPCRs: b.SignInitrdPCRs,
+		PolicyDigest: b.PolicyDigest, Open: open}
 }
 
 func (b *buildCmd) Run(e *env) error {
@@ -268,53 +182,21 @@ func (b *buildCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	var closePCRKeys func()
-	if cfg.PCRKeys, closePCRKeys, err = b.pcrKeys(); err != nil {
+	// Token keys opened for the policies are released when done.
+	var closers []func()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	if err := b.pcrKeyOptions(func(path string) (crypto.Signer, error) {
+		s, c, err := openKey(path, b.PKCS11Module)
+		if err == nil {
+			closers = append(closers, c)
+		}
+		return s, err
+	}).Apply(&cfg); err != nil {
 		return err
-	}
-	defer closePCRKeys()
-	if b.PolicyDigest {
-		if cfg.PolicyDigestKey, err = b.policyDigestKey(); err != nil {
-			return err
-		}
-		cfg.PolicyDigestInitrd = b.SignInitrdPCRs
-		// ukify embeds the single public key as .pcrpkey: the
-		// --pcr-public-key file as it is, or the certificate's key.
-		if cfg.PCRPKey == nil {
-			if len(b.PCRPublicKey) == 1 {
-				cfg.PCRPKey = file("pcr-public-key", b.PCRPublicKey[0])
-			} else {
-				pemKey, perr := pcr.PublicKeyPEM(cfg.PolicyDigestKey)
-				if perr != nil {
-					return perr
-				}
-				cfg.PCRPKey = uki.Bytes("PCR public key", pemKey)
-			}
-			if err != nil {
-				return err
-			}
-		}
-	} else if b.SignInitrdPCRs {
-		if len(cfg.PCRKeys) == 0 {
-			return fmt.Errorf("--sign-initrd-pcrs requires --pcr-private-key or --policy-digest")
-		}
-		// ukify embeds the key of a single key group as .pcrpkey,
-		// not counting the extra group it adds for enter-initrd only.
-		if cfg.PCRPKey == nil && len(cfg.PCRKeys) == 1 {
-			if cfg.PCRPKey, err = cfg.PCRKeys[0].PublicKeyContent(); err != nil {
-				return err
-			}
-		}
-		extra := cfg.PCRKeys[0]
-		extra.Phases, extra.PolicyRef = []string{"enter-initrd"}, "initrd"
-		cfg.PCRKeys = append(cfg.PCRKeys, extra)
-	}
-	for _, name := range splitList(b.PCRBanks) {
-		bank, err := pcr.ParseBank(name)
-		if err != nil {
-			return fmt.Errorf("--pcr-banks: %w", err)
-		}
-		cfg.PCRBanks = append(cfg.PCRBanks, bank)
 	}
 
 	sb, closeSigner, err := b.secureBoot(e)
@@ -361,63 +243,18 @@ func (b *buildCmd) Run(e *env) error {
 // secureBoot checks the Secure Boot options as ukify does and loads the key;
 // nil when no signing was asked for. closeFn releases a token key.
 func (b *buildCmd) secureBoot(e *env) (sb *uki.SecureBoot, closeFn func(), err error) {
-	closeFn = func() {}
-	pkcs11Key := strings.HasPrefix(b.SBKey, "pkcs11:")
-	switch {
-	case b.SBCertName != "":
-		return nil, nil, fmt.Errorf("--secureboot-certificate-name: pesign's NSS databases are not supported; give --secureboot-private-key and --secureboot-certificate (a PEM file or a pkcs11: URI)")
-	case b.Signtool == "pesign":
-		return nil, nil, fmt.Errorf("--signtool=pesign is not supported: ukibuild signs in-process like sbsign; give --secureboot-private-key and --secureboot-certificate")
-	case b.Signtool != "" && b.Signtool != "sbsign" && b.Signtool != "systemd-sbsign":
-		return nil, nil, fmt.Errorf("--signtool: unknown signing tool %q (ukify knows sbsign, pesign, systemd-sbsign)", b.Signtool)
-	case b.SigningEngine != "" && b.SigningProvider != "":
-		return nil, nil, fmt.Errorf("only one of --signing-engine and --signing-provider may be given")
-	case b.SBCert != "" && b.SBKey == "":
-		return nil, nil, fmt.Errorf("--secureboot-private-key and --secureboot-certificate must be given together")
-	case b.SBKey != "" && b.SBCert == "" && !pkcs11Key:
-		return nil, nil, fmt.Errorf("--secureboot-private-key and --secureboot-certificate must be given together (only a pkcs11: key may take its certificate from the token)")
-	case b.SignKernel != nil && *b.SignKernel && b.SBKey == "":
-		return nil, nil, fmt.Errorf("--sign-kernel requires --secureboot-private-key and --secureboot-certificate")
+	plan, err := uki.SecureBootOptions{Key: b.SBKey, Certificate: b.SBCert, CertificateName: b.SBCertName, Signtool: b.Signtool,
+		SigningEngine: b.SigningEngine, SigningProvider: b.SigningProvider, CertificateProvider: b.CertificateProvider,
+		SignatureProfile: b.SignatureProfile, SignKernel: b.SignKernel, PCRPrivateKeys: b.PCRPrivateKey,
+		CheckCertificateURI: pkcs11.CheckCertificateURI}.Check()
+	if err != nil || plan == nil {
+		return nil, func() {}, err
 	}
-	certPath := b.SBCert
-	if b.CertificateProvider != "" {
-		switch {
-		case b.Signtool != "systemd-sbsign":
-			return nil, nil, fmt.Errorf("--certificate-provider= can only be used with --signtool=systemd-sbsign")
-		case b.CertificateProvider != "pkcs11":
-			return nil, nil, fmt.Errorf("--certificate-provider=%s: OpenSSL providers are not available (ukibuild signs in-process with Go's crypto and reaches tokens through PKCS #11 itself); only 'pkcs11' maps onto that, with --secureboot-certificate a pkcs11: URI", b.CertificateProvider)
-		case !pkcs11Key || !strings.HasPrefix(b.SBCert, "pkcs11:"):
-			return nil, nil, fmt.Errorf("--certificate-provider=pkcs11 needs --secureboot-private-key and --secureboot-certificate as pkcs11: URIs")
-		}
-		if err := sameTokenObject(b.SBKey, b.SBCert); err != nil {
-			return nil, nil, fmt.Errorf("--certificate-provider=pkcs11: %w", err)
-		}
-		certPath = "" // the key's certificate, read from the token
-	}
-	for _, o := range []struct{ flag, value string }{{"signing-engine", b.SigningEngine}, {"signing-provider", b.SigningProvider}} {
-		switch {
-		case o.value == "":
-		case o.value != "pkcs11":
-			return nil, nil, fmt.Errorf("--%s=%s: OpenSSL engines and providers are not used; ukibuild takes PEM files and pkcs11: URIs (with --%s=pkcs11)", o.flag, o.value, o.flag)
-		case !pkcs11Key && !slices.ContainsFunc(b.PCRPrivateKey, func(k string) bool { return strings.HasPrefix(k, "pkcs11:") }):
-			// ukify passes the engine or provider to sbsign and to
-			// systemd-measure alike.
-			return nil, nil, fmt.Errorf("--%s=pkcs11 needs a pkcs11: URI in --secureboot-private-key or --pcr-private-key", o.flag)
-		}
-	}
-	if b.SBKey == "" {
-		return nil, closeFn, nil
-	}
-	signer, cert, closeFn, err := loadSigner(e, b.SBKey, certPath, b.PKCS11Module)
+	signer, cert, closeFn, err := loadSigner(e, b.SBKey, plan.Certificate, b.PKCS11Module)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--secureboot-private-key: %w", err)
 	}
-	profile := b.SignatureProfile
-	if b.Signtool == "systemd-sbsign" && profile == "default" {
-		// What ukify's --signtool=systemd-sbsign writes.
-		profile = sign.ProfileSystemdSbsign.String()
-	}
-	opts, err := signOptions(cert, b.SBChain, b.SignatureHash, profile)
+	opts, err := signOptions(cert, b.SBChain, b.SignatureHash, plan.Profile)
 	if err != nil {
 		closeFn()
 		return nil, nil, err
@@ -429,10 +266,7 @@ func (b *buildCmd) secureBoot(e *env) (sb *uki.SecureBoot, closeFn func(), err e
 // (profile, .dtbauto and .efifw), systemd-measure calculate for the phases of all
 // key groups together, plus a newline.
 func (b *buildCmd) printMeasure(e *env, plan *uki.Plan, banks []pcr.Bank) error {
-	var phases []string
-	for _, g := range b.Phases {
-		phases = append(phases, splitList(g)...)
-	}
+	phases := b.pcrKeyOptions(nil).PhasePaths()
 	mode := map[string]pcr.MeasureJSON{"off": pcr.MeasureJSONOff, "short": pcr.MeasureJSONShort, "pretty": pcr.MeasureJSONPretty}[b.JSON]
 	if b.JSONPretty {
 		mode = pcr.MeasureJSONPretty
@@ -450,23 +284,6 @@ func (b *buildCmd) printMeasure(e *env, plan *uki.Plan, banks []pcr.Bank) error 
 		}
 	}
 	return nil
-}
-
-// policyDigestKey is the one public key --policy-digest needs.
-func (b *buildCmd) policyDigestKey() (crypto.PublicKey, error) {
-	switch {
-	case len(b.PCRPrivateKey) > 0:
-		return nil, fmt.Errorf("--pcr-private-key cannot be specified with --policy-digest")
-	case len(b.PCRPublicKey) == 1 && len(b.PCRCertificate) == 0:
-		return keys.PublicKey(b.PCRPublicKey[0])
-	case len(b.PCRCertificate) == 1 && len(b.PCRPublicKey) == 0:
-		cert, err := keys.Certificate(b.PCRCertificate[0])
-		if err != nil {
-			return nil, err
-		}
-		return cert.PublicKey, nil
-	}
-	return nil, fmt.Errorf("--policy-digest requires exactly one --pcr-public-key or --pcr-certificate")
 }
 
 // joinPCRSig is ukify's --join-pcrsig=UKI --pcrsig=JSON: no other input.
@@ -520,41 +337,4 @@ func cutSection(s string) (name, content string, ok bool) {
 		return "", "", false
 	}
 	return name, content, true
-}
-
-// sameTokenObject checks that the certificate URI names the key's own
-// certificate: the same token attributes, and the key's id or object
-// label. Only that certificate is read from a token (pkcs11.Key.Certificate).
-func sameTokenObject(keyURI, certURI string) error {
-	k, err := pkcs11.ParseURI(keyURI)
-	if err != nil {
-		return err
-	}
-	c, err := pkcs11.ParseURI(certURI)
-	if err != nil {
-		return err
-	}
-	if t, ok := c.Path("type"); ok && t != "cert" {
-		return fmt.Errorf("the certificate URI %s has type=%s, not cert", c, t)
-	}
-	for _, a := range []string{"token", "manufacturer", "model", "serial"} {
-		kv, _ := k.Path(a)
-		cv, _ := c.Path(a)
-		if kv != cv {
-			return fmt.Errorf("the certificate URI %s names another token than the key's (%s %q, not %q)", c, a, cv, kv)
-		}
-	}
-	matched := false
-	for _, a := range []string{"id", "object"} {
-		kv, kok := k.Path(a)
-		cv, cok := c.Path(a)
-		if cok && (!kok || kv != cv) {
-			return fmt.Errorf("the certificate URI %s names another object than the key's (%s %q): only the key's own certificate is read from a token", c, a, cv)
-		}
-		matched = matched || cok
-	}
-	if !matched {
-		return fmt.Errorf("the certificate URI %s names no object (give the key's id or object label)", c)
-	}
-	return nil
 }

@@ -20,8 +20,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ukibuild/ukibuild/internal/ukiconf"
 )
 
 // configVars are the $NAMES a scenario's configuration may use.
@@ -430,26 +428,5 @@ func TestConfigSearchPath(t *testing.T) {
 	// Verbs that read no configuration refuse --config.
 	if code, _, e := runOurs("measure", "calculate", "--config", want, "--linux", f.kernel); code == 0 || !strings.Contains(e, "--config") {
 		t.Errorf("measure --config: exit %d, %s", code, e)
-	}
-}
-
-// TestExampleConfigKeys: examples/kernel-install/uki.conf parses and uses
-// only keys of ukify 262 that ukibuild implements for build.
-func TestExampleConfigKeys(t *testing.T) {
-	f, err := ukiconf.ReadFile("../../examples/kernel-install/uki.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range f.Sections {
-		section := s.Name
-		if i := strings.IndexByte(section, ':'); i >= 0 {
-			section = section[:i+1]
-		}
-		for _, e := range s.Entries {
-			item := lookupConfigItem(section + "/" + e.Key)
-			if item == nil || !strings.Contains(item.verbs, "build") {
-				t.Errorf("line %d: [%s] %s is not a build key", e.Line, s.Name, e.Key)
-			}
-		}
 	}
 }

@@ -42,33 +42,13 @@ type credsEncryptCmd struct {
 	TargetSystemd int     `name:"target-systemd" default:"262" help:"systemd version of the target: 262+ pins the SRK; 255-261 use the legacy primary; 252-254 take host and null keys only." placeholder:"VERSION"`
 }
 
-// parseTime reads @SECONDS, RFC 3339 or "none"/"infinity" (zero time).
+// parseTime reads a time option (creds.ParseTime).
 func parseTime(flag, s string) (time.Time, error) {
-	switch s {
-	case "", "none", "infinity":
-		return time.Time{}, nil
+	t, err := creds.ParseTime(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--%s=%s: %w", flag, s, err)
 	}
-	if rest, ok := strings.CutPrefix(s, "@"); ok {
-		n, err := strconv.ParseInt(rest, 10, 64)
-		if err == nil && n >= 0 {
-			return time.Unix(n, 0).UTC(), nil
-		}
-	} else if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("--%s=%s: not @SECONDS or an RFC 3339 time", flag, s)
-}
-
-func parsePCRList(flag, s string) ([]uint32, error) {
-	var out []uint32
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == '+' || r == ',' }) {
-		n, err := strconv.ParseUint(f, 10, 32)
-		if err != nil || n > 23 {
-			return nil, fmt.Errorf("--%s=%s: %q is not a PCR index (0-23)", flag, s, f)
-		}
-		out = append(out, uint32(n))
-	}
-	return out, nil
+	return t, nil
 }
 
 var errTooLarge = errors.New("file too large")
@@ -125,13 +105,9 @@ func (c *credsEncryptCmd) Run(e *env) error {
 	if o.Key, err = creds.ParseKeyType(c.WithKey); err != nil {
 		return err
 	}
-	switch {
-	case c.Name != nil:
+	o.Name = creds.DefaultName(c.Input, c.Output)
+	if c.Name != nil {
 		o.Name = *c.Name
-	case c.Output != "-":
-		o.Name = strings.TrimSuffix(filepath.Base(c.Output), ".cred")
-	case c.Input != "-":
-		o.Name = filepath.Base(c.Input)
 	}
 	if o.Name != "" {
 		if err := creds.ValidName(o.Name); err != nil {
@@ -139,10 +115,9 @@ func (c *credsEncryptCmd) Run(e *env) error {
 		}
 	}
 	if c.Output != "-" {
-		base := filepath.Base(c.Output)
-		if o.Name != strings.TrimSuffix(base, ".cred") {
+		if base := filepath.Base(c.Output); o.Name != creds.ImportName(c.Output) {
 			e.warnf("%s: the embedded name %q is not the output file name without .cred: PID 1 imports %s as %q and systemd refuses the mismatch (systemd-creds decrypt compares with %q)",
-				c.Output, o.Name, base, strings.TrimSuffix(base, ".cred"), base)
+				c.Output, o.Name, base, creds.ImportName(c.Output), base)
 		}
 	}
 	ts := c.Timestamp
@@ -182,8 +157,8 @@ func (c *credsEncryptCmd) Run(e *env) error {
 		}
 	}
 	if c.PublicKeyPCRs != "" {
-		if o.PCRPublicKeyPCRs, err = parsePCRList("tpm2-public-key-pcrs", c.PublicKeyPCRs); err != nil {
-			return err
+		if o.PCRPublicKeyPCRs, err = creds.ParsePCRList(c.PublicKeyPCRs); err != nil {
+			return fmt.Errorf("--tpm2-public-key-pcrs=%s: %w", c.PublicKeyPCRs, err)
 		}
 	}
 	if c.PCRs != "" {
@@ -237,16 +212,16 @@ func (c *credsDecryptCmd) Run(e *env) error {
 	if err != nil && !errors.Is(err, creds.ErrAuthentication) {
 		return fmt.Errorf("%s: %w", c.Input, err)
 	}
-	if info != nil && (info.KeyType == creds.KeyHost || info.KeyType == creds.KeyHostTPM2) {
+	if info != nil && info.KeyType.UsesHostKey() {
 		hk := c.HostKey
 		if hk == "" {
-			hk = "/var/lib/systemd/credential.secret"
+			hk = creds.DefaultHostKeyPath
 		}
 		if o.HostKey, err = readHostKeyFile(hk); err != nil {
 			return err
 		}
 	}
-	if info != nil && (info.KeyType == creds.KeyTPM2 || info.KeyType == creds.KeyHostTPM2) {
+	if info != nil && info.KeyType.UsesTPM() {
 		tpm, err := creds.OpenTPM(c.Device)
 		if err != nil {
 			return fmt.Errorf("opening the TPM %q: %w", c.Device, err)
@@ -267,9 +242,10 @@ func (c *credsDecryptCmd) Run(e *env) error {
 	// Without --name, the file name is the expected name, as for
 	// systemd-creds decrypt; NAME.cred may also embed NAME, the name PID 1
 	// imports it under.
-	if base := filepath.Base(c.Input); c.Name == nil && c.Input != "-" && got.Name != "" &&
-		got.Name != base && got.Name != strings.TrimSuffix(base, ".cred") {
-		return fmt.Errorf("%s: %w", c.Input, &creds.NameMismatchError{Embedded: got.Name, Expected: base})
+	if c.Name == nil && c.Input != "-" {
+		if err := creds.CheckFileName(got.Name, c.Input); err != nil {
+			return fmt.Errorf("%s: %w", c.Input, err)
+		}
 	}
 	return writeOutput(e, c.Output, 0o600, out.Bytes())
 }
@@ -306,7 +282,7 @@ func (c *credsInspectCmd) Run(e *env) error {
 	if in.Scoped {
 		add("scoped", true)
 	}
-	if in.KeyType == creds.KeyTPM2 || in.KeyType == creds.KeyHostTPM2 {
+	if in.KeyType.UsesTPM() {
 		if in.PinnedSRK {
 			add("parent", fmt.Sprintf("pinned SRK 0x%08x", in.SRKHandle))
 			add("srkName", hex.EncodeToString(in.SRKName))

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/ukibuild/ukibuild/ukiconf"
 )
 
 // exitCodesHelp documents the exit codes of every command.
@@ -41,11 +43,11 @@ func helpOption() kong.Option {
 						fl.Group = &helpGroups[i].group
 					}
 				}
-				for _, item := range configItems {
-					if item.flag != fl.Name || !slices.Contains(strings.Fields(item.verbs), node.Name) {
+				for _, item := range ukiconf.Items() {
+					if item.Option != fl.Name || !slices.Contains(item.Commands, node.Name) {
 						continue
 					}
-					section, key, _ := strings.Cut(item.key, "/")
+					section, key, _ := strings.Cut(item.Key, "/")
 					if strings.HasSuffix(section, ":") {
 						section += "NAME"
 					}

@@ -33,8 +33,6 @@ type signCmd struct {
 	PKCS11Module string   `name:"pkcs11-module" help:"PKCS#11 module for a pkcs11: key without module-path (else $UKIBUILD_PKCS11_MODULE)." placeholder:"PATH"`
 }
 
-var hashes = map[string]crypto.Hash{"sha256": crypto.SHA256, "sha384": crypto.SHA384, "sha512": crypto.SHA512}
-
 // loadSigner opens a PEM key or a pkcs11: URI; the certificate comes from
 // certPath or, for a token key, from the token. close releases the token.
 // The key must suit UEFI Secure Boot and match the certificate; what is
@@ -98,29 +96,20 @@ func openSigner(keyArg, certPath, module string) (s crypto.Signer, cert *x509.Ce
 // pin-source (or pin-value), else $UKIBUILD_PKCS11_PIN, else a prompt on
 // the terminal: no option takes a PIN. closeFn releases a token key.
 func openKey(keyArg, module string) (s crypto.Signer, closeFn func(), err error) {
-	if strings.HasPrefix(keyArg, "pkcs11:") {
-		k, err := pkcs11.Open(keyArg, pkcs11.EnvOptions(module))
-		if err != nil {
-			return nil, nil, err
-		}
-		return k, func() { k.Close() }, nil
-	}
-	if s, err = keys.PrivateKey(keyArg, keypass.Passphrase); err != nil {
-		return nil, nil, err
-	}
-	return s, func() {}, nil
+	return pkcs11.OpenSigner(keyArg, pkcs11.EnvOptions(module), keypass.Passphrase)
 }
 
 // signOptions are the signature options of the sign verb and of build's
-// Secure Boot signing. The signing time comes from SOURCE_DATE_EPOCH; the
-// sbsign, osslsigncode and systemd-sbsign profiles, which always carry one,
-// take the current time when it is not set, as those tools do.
+// Secure Boot signing, with the signing time of sign.Profile.SigningTime.
 func signOptions(cert *x509.Certificate, chain []string, hash, profile string) (sign.Options, error) {
 	p, err := sign.ParseProfile(profile)
 	if err != nil {
 		return sign.Options{}, err
 	}
-	opts := sign.Options{Certificate: cert, Hash: hashes[hash], Profile: p}
+	opts := sign.Options{Certificate: cert, Profile: p}
+	if opts.Hash, err = sign.ParseHash(hash); err != nil {
+		return sign.Options{}, err
+	}
 	for _, path := range chain {
 		ch, err := keys.Certificate(path)
 		if err != nil {
@@ -128,12 +117,8 @@ func signOptions(cert *x509.Certificate, chain []string, hash, profile string) (
 		}
 		opts.Chain = append(opts.Chain, ch)
 	}
-	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
-		if opts.SigningTime, err = sign.SourceDateEpoch(v); err != nil {
-			return sign.Options{}, err
-		}
-	} else if p != sign.ProfileDefault {
-		opts.SigningTime = time.Now()
+	if opts.SigningTime, err = p.SigningTime(os.Getenv("SOURCE_DATE_EPOCH"), time.Now()); err != nil {
+		return sign.Options{}, err
 	}
 	return opts, nil
 }

@@ -1,6 +1,12 @@
-// Package ukiconf reads configuration files in the dialect of Python's
-// configparser as ukify 262 sets it up (ukify.conf, kernel-install's
-// uki.conf): ConfigParser(comment_prefixes='#', inline_comment_prefixes='#',
+// Package ukiconf reads ukify 262's configuration files (ukify.conf,
+// kernel-install's uki.conf) and says what they set: File.Settings yields
+// each value with the ukify option it sets, checked and split as ukify
+// does, for a program that maps them onto its own options (as ukibuild's
+// command line does), and Items lists ukify's keys. FindDefault searches
+// ukify's default files.
+//
+// The syntax is the dialect of Python's configparser as ukify sets it up:
+// ConfigParser(comment_prefixes='#', inline_comment_prefixes='#',
 // delimiters='=', empty_lines_in_values=False, interpolation=None,
 // strict=False) with case-sensitive keys.
 //
