@@ -524,6 +524,13 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr
 			}
 			if e, ok := findHash(l, h.d, h.typ); ok {
 				evs = append(evs, b.measureVariable(l.name, l.guid, e.SignatureData(), "the entry that authorized an image")...)
+				// verify_buffer runs verify_buffer_sbat after
+				// verify_buffer_authenticode whatever authorized the
+				// image, so the authority is measured even when SBAT
+				// then refuses it.
+				if err := b.checkSBAT(r, size); err != nil {
+					return nil, evs, &Refusal{Path: name, Reason: err.Error()}
+				}
 				return &Authority{Variable: l.name, GUID: l.guid, Data: e.SignatureData()}, evs, nil
 			}
 		}
@@ -598,6 +605,8 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr
 	if auth == nil {
 		return nil, evs, &Refusal{Path: name, Reason: strings.Join(reasons, "; ")}
 	}
+	// SBAT after Authenticode (verify_buffer): the authority events
+	// stand when SBAT refuses the image.
 	if err := b.checkSBAT(r, size); err != nil {
 		return nil, evs, &Refusal{Path: name, Reason: err.Error()}
 	}

@@ -3,16 +3,19 @@ package shim_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -263,5 +266,73 @@ func TestVerifyAuthorities(t *testing.T) {
 	}
 	if _, _, err := boot.VerifyFile(signed(dbKey)); !errors.Is(err, shim.ErrRefused) {
 		t.Errorf("MokDBState 1, a db-signed image: %v, want a refusal", err)
+	}
+}
+
+// TestDigestAllowedSBAT: shim 16.1's verify_buffer runs the SBAT check
+// after Authenticode whatever authorized the image, so MokManager allowed
+// by its SHA-256 digest in db is refused when the SbatLevel in force
+// revokes the generation of a component in its .sbat (as objcopy extracts
+// it), and the db entry that authorized it is measured all the same.
+func TestDigestAllowedSBAT(t *testing.T) {
+	tools := reftools.Locate(t)
+	bin, err := shim.Open(tools.Path(t, "UKIBUILD_SHIM_161"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mm := tools.Path(t, "UKIBUILD_SHIM_161_MM")
+	data, err := os.ReadFile(mm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := sign.MeasuredImageDigest(bytes.NewReader(data), int64(len(data)), crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := uefi.GUID{4, 5, 6}
+	db, err := pcr.SignatureList(uefi.CertSHA256, pcr.SignatureData(owner, d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first component line of MokManager's .sbat after the header.
+	lines := strings.Split(strings.TrimRight(string(objcopySection(t, "objcopy", mm, ".sbat")), "\x00\n"), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("MokManager's .sbat: %q", lines)
+	}
+	f := strings.Split(lines[1], ",")
+	gen, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatalf("MokManager's .sbat line %q: %v", lines[1], err)
+	}
+	for _, c := range []struct {
+		level  string
+		refuse bool
+	}{
+		{fmt.Sprintf("sbat,1,2099010100\n%s,%d\n", f[0], gen), false},
+		{fmt.Sprintf("sbat,1,2099010100\n%s,%d\n", f[0], gen+1), true},
+	} {
+		boot, err := shim.NewBoot(bin, shim.Machine{SecureBoot: true, Banks: []pcr.Bank{pcr.SHA256}, DB: db,
+			Variables: shim.Variables{SbatLevel: []byte(c.level)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if boot.SbatLevel() != c.level {
+			t.Fatalf("SbatLevel %q, want the variable's %q kept", boot.SbatLevel(), c.level)
+		}
+		a, evs, err := boot.VerifyFile(mm)
+		want := sha256.Sum256(pcr.VariableData(uefi.ImageSecurityDatabase, "db", pcr.SignatureData(owner, d)))
+		if len(evs) != 1 {
+			t.Fatalf("level %q: %d events, want db's entry", c.level, len(evs))
+		}
+		if got, _ := evs[0].Digest(pcr.SHA256); !bytes.Equal(got, want[:]) {
+			t.Errorf("level %q: event %v, want db's digest entry", c.level, evs[0])
+		}
+		if c.refuse {
+			if !errors.Is(err, shim.ErrRefused) || a != nil || !strings.Contains(err.Error(), "SBAT") {
+				t.Errorf("level %q: %v, %v; want an SBAT refusal", c.level, a, err)
+			}
+		} else if err != nil || a == nil || a.Variable != "db" {
+			t.Errorf("level %q: %v, %v; want db's authority", c.level, a, err)
+		}
 	}
 }
