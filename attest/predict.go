@@ -72,6 +72,11 @@ func (p *predictor) openShim(addons int, needed bool) error {
 			p.note("PCR 7, 14: shim's variables not given: predicted for a fresh install (no MOK enrolled, no SbatLevel set before)")
 		}
 		if p.shim, err = shim.NewBoot(bin, sm); err != nil {
+			var ve *shim.VariableError
+			if errors.As(err, &ve) {
+				// The variable's data is at fault, not the image.
+				return fmt.Errorf("Machine.Shim: %w", err)
+			}
 			return fmt.Errorf("%s: %w", l, err)
 		}
 		p.shimIndex = i

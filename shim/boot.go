@@ -115,9 +115,21 @@ type measuredVar struct {
 	data []byte
 }
 
+// VariableError is a shim variable of Machine.Variables that NewBoot
+// refuses: malformed, or a state whose measurements were not examined.
+type VariableError struct {
+	// Name is the variable's name (the field of Variables).
+	Name string
+	Err  error
+}
+
+func (e *VariableError) Error() string { return "the " + e.Name + " variable: " + e.Err.Error() }
+
+func (e *VariableError) Unwrap() error { return e.Err }
+
 // NewBoot prepares the prediction of a start of shim bin on machine m. It
 // refuses a shim version whose measurements were not examined
-// (*VersionError) and malformed variables.
+// (*VersionError) and malformed shim variables (*VariableError).
 func NewBoot(bin *Binary, m Machine) (*Boot, error) {
 	if err := bin.check(); err != nil {
 		return nil, err
@@ -152,19 +164,21 @@ func NewBoot(bin *Binary, m Machine) (*Boot, error) {
 	}
 	v := m.Variables
 	if _, err := secureboot.ParseSignatureLists(v.MokList); err != nil {
-		return nil, fmt.Errorf("the MokList variable: %w", err)
+		return nil, &VariableError{Name: "MokList", Err: err}
 	}
 	if b.mokListX, err = secureboot.ParseSignatureLists(v.MokListX); err != nil {
-		return nil, fmt.Errorf("the MokListX variable: %w", err)
+		return nil, &VariableError{Name: "MokListX", Err: err}
 	}
 	if len(v.SbatPolicy) > 1 {
-		return nil, fmt.Errorf("the SbatPolicy variable: %d bytes, not one", len(v.SbatPolicy))
+		return nil, &VariableError{Name: "SbatPolicy", Err: fmt.Errorf("%d bytes, not one", len(v.SbatPolicy))}
 	}
 	// import_one_mok_state sets ignore_db from a one-byte MokDBState.
 	b.ignoreDB = len(v.MokDBState) == 1 && v.MokDBState[0] != 0
 	b.sbatLevel = b.sbatLevelInForce()
 	if _, err := parseSbatLevel(b.sbatLevel); err != nil {
-		return nil, fmt.Errorf("the SbatLevel shim applies: %w", err)
+		// Only the variable can be malformed here: the built-in levels
+		// were checked above.
+		return nil, &VariableError{Name: "SbatLevel", Err: err}
 	}
 	b.mokListRT = append(b.vendorAddend(), v.MokList...)
 	if len(b.mokListRT) == 0 {

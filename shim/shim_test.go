@@ -336,3 +336,28 @@ func TestDigestAllowedSBAT(t *testing.T) {
 		}
 	}
 }
+
+// TestVariableError: a malformed shim variable is refused by NewBoot with
+// a *VariableError naming it, whatever the image.
+func TestVariableError(t *testing.T) {
+	tools := reftools.Locate(t)
+	bin, err := shim.Open(tools.Path(t, "UKIBUILD_SHIM_161"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		v    shim.Variables
+	}{
+		{"MokList", shim.Variables{MokList: []byte("garbage")}},
+		{"MokListX", shim.Variables{MokListX: []byte("garbage")}},
+		{"SbatPolicy", shim.Variables{SbatPolicy: []byte{1, 2}}},
+		{"SbatLevel", shim.Variables{SbatLevel: []byte("sbat,1,2099010100\nbroken\n")}},
+	} {
+		_, err := shim.NewBoot(bin, shim.Machine{SecureBoot: true, Variables: c.v})
+		var ve *shim.VariableError
+		if !errors.As(err, &ve) || ve.Name != c.name || ve.Err == nil {
+			t.Errorf("%s: %v, want a *VariableError naming it", c.name, err)
+		}
+	}
+}

@@ -172,6 +172,20 @@ func (p eventPrediction) shimVariables(m *attest.Machine) error {
 	return nil
 }
 
+// shimVarSource names the option that gave the shim variable name:
+// "--shim-var NAME=FILE", or --mok's files for MokList.
+func (p eventPrediction) shimVarSource(name string) string {
+	for _, nv := range slices.Backward(p.ShimVars) {
+		if n, _, _ := strings.Cut(nv, "="); n == name {
+			return "--shim-var " + nv
+		}
+	}
+	if name == "MokList" && len(p.MOK) > 0 {
+		return "--mok " + strings.Join(p.MOK, ", --mok ")
+	}
+	return "shim variable " + name
+}
+
 // signatureList reads a Secure Boot variable's contents from file:
 // certificates as PEM or DER (one EFI_SIGNATURE_LIST each, owned by owner,
 // as virt-fw-vars and efi-updatevar enroll them), EFI signature lists
@@ -195,6 +209,10 @@ func (p eventPrediction) reference(e *env, path, stubVersion string, profile int
 		return nil, err
 	}
 	ref, err := attest.Predict(context.Background(), path, m)
+	var ve *shim.VariableError
+	if errors.As(err, &ve) {
+		return nil, fmt.Errorf("%s: %w", p.shimVarSource(ve.Name), ve)
+	}
 	var sv *attest.StubVersionError
 	if errors.As(err, &sv) {
 		return nil, fmt.Errorf("%s: no systemd-stub version in its .sdmagic section; give --stub-version", sv.Path)

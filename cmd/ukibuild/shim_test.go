@@ -71,6 +71,10 @@ func TestEventlogVerifyShim(t *testing.T) {
 			t.Errorf("measure --explain --loader shimx64.efi: exit %d, want %q:\n%s%s", code, w, out, e)
 		}
 	}
+	garbage := filepath.Join(dir, "garbage")
+	if err := os.WriteFile(garbage, []byte("not a signature list"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -78,6 +82,9 @@ func TestEventlogVerifyShim(t *testing.T) {
 		{[]string{"--shim-var", "MokFoo=" + esl}, `--shim-var "MokFoo=`},
 		{[]string{"--shim-var", "MokList"}, `--shim-var "MokList"`},
 		{[]string{"--shim-var", "SbatLevel=" + filepath.Join(dir, "missing")}, "--shim-var SbatLevel:"},
+		// a malformed variable names its option and file, not shim's image
+		{[]string{"--shim-var", "MokListX=" + garbage}, "ukibuild: error: --shim-var MokListX=" + garbage + ": the MokListX variable: "},
+		{[]string{"--shim-var", "SbatPolicy=" + garbage}, "ukibuild: error: --shim-var SbatPolicy=" + garbage + ": the SbatPolicy variable: "},
 	} {
 		args := append([]string{"eventlog", "verify", filepath.Join(vectors, "ovmf-sb-shim161-fresh.bin"), "--uki", efi, "--loader", shim, "--pcrs", "14"}, c.args...)
 		if code, _, e := runOurs(args...); code != 1 || !strings.Contains(e, c.want) {
