@@ -56,7 +56,9 @@ type Variables struct {
 	// shim measures nothing for it, when it does not, shim measures the
 	// byte 1.
 	MokListTrusted []byte
-	// MokSBState is mokutil --disable-validation's variable.
+	// MokSBState is mokutil --disable-validation's variable. One
+	// non-zero byte under Secure Boot (shim's insecure mode) is refused
+	// by NewBoot: not examined.
 	MokSBState []byte
 	// MokDBState is mokutil --ignore-db's variable: the byte 1 makes
 	// shim skip db.
@@ -171,6 +173,13 @@ func NewBoot(bin *Binary, m Machine) (*Boot, error) {
 	}
 	if len(v.SbatPolicy) > 1 {
 		return nil, &VariableError{Name: "SbatPolicy", Err: fmt.Errorf("%d bytes, not one", len(v.SbatPolicy))}
+	}
+	// import_one_mok_state sets user_insecure_mode from a one-byte
+	// MokSBState (mok.c): secure_mode() (shim.c) is then false, so shim
+	// verifies nothing and installs no LoadImage hook. Without Secure Boot secure_mode() is false
+	// anyway, so only the Secure Boot case is refused.
+	if m.SecureBoot && len(v.MokSBState) == 1 && v.MokSBState[0] != 0 {
+		return nil, &VariableError{Name: "MokSBState", Err: fmt.Errorf("%#02x puts shim %s in insecure mode (mokutil --disable-validation): its measurements in that mode were not examined; not predicted", v.MokSBState[0], bin.Version)}
 	}
 	// import_one_mok_state sets ignore_db from a one-byte MokDBState.
 	b.ignoreDB = len(v.MokDBState) == 1 && v.MokDBState[0] != 0

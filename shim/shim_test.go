@@ -361,3 +361,27 @@ func TestVariableError(t *testing.T) {
 		}
 	}
 }
+
+// TestInsecureModeRefused: MokSBState 01 under Secure Boot makes shim
+// 16.1's secure_mode() false (user_insecure_mode): not examined, so
+// refused; MokSBState 00, or 01 without Secure Boot, is predicted.
+func TestInsecureModeRefused(t *testing.T) {
+	tools := reftools.Locate(t)
+	bin, err := shim.Open(tools.Path(t, "UKIBUILD_SHIM_161"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = shim.NewBoot(bin, shim.Machine{SecureBoot: true, Variables: shim.Variables{MokSBState: []byte{1}}})
+	var ve *shim.VariableError
+	if !errors.As(err, &ve) || ve.Name != "MokSBState" || !strings.Contains(err.Error(), "insecure mode") || !strings.Contains(err.Error(), "not examined") {
+		t.Errorf("MokSBState 01 under Secure Boot: %v, want a *VariableError", err)
+	}
+	for _, c := range []struct {
+		sb    bool
+		state byte
+	}{{true, 0}, {false, 1}} {
+		if _, err := shim.NewBoot(bin, shim.Machine{SecureBoot: c.sb, Variables: shim.Variables{MokSBState: []byte{c.state}}}); err != nil {
+			t.Errorf("Secure Boot %v, MokSBState %02x: %v", c.sb, c.state, err)
+		}
+	}
+}
