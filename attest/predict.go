@@ -37,7 +37,7 @@ type predictor struct {
 // variables (a fresh install when Machine.Shim is nil). shim verifies
 // and measures every image after it (the next loader through its own
 // loader, the ones after through its LoadImage hook, which shim 16.1
-// installs under Secure Boot when it has a vendor certificate or dbx:
+// installs under Secure Boot when it has a vendor certificate, db or dbx:
 // shim.c, shim_init, hook_system_services); the add-ons the stub would
 // load through that hook are not predicted yet, nor a second shim.
 //

@@ -291,6 +291,16 @@ func strncmp(a, b string, n int) int {
 	return 0
 }
 
+// HooksLoadImage reports whether shim replaces the firmware's LoadImage
+// (and so verifies and measures the images loaded after its next one
+// itself): shim 16.1's shim_init (shim.c) calls hook_system_services
+// only when secure_mode() and it has a vendor certificate or vendor db
+// (vendor_authorized_size) or a built-in dbx (vendor_deauthorized_size).
+// Otherwise the firmware verifies those images.
+func (b *Boot) HooksLoadImage() bool {
+	return b.m.SecureBoot && (len(b.bin.VendorCert) > 0 || len(b.bin.VendorDB) > 0 || len(b.bin.VendorDBX) > 0)
+}
+
 // SbatLevel is the SbatLevel variable shim leaves in force (and measures).
 func (b *Boot) SbatLevel() string { return b.sbatLevel }
 

@@ -385,3 +385,37 @@ func TestInsecureModeRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestHooksLoadImage: shim 16.1 hooks LoadImage under Secure Boot when it
+// carries a vendor certificate, vendor db or built-in dbx (shim.c,
+// shim_init), and not otherwise.
+func TestHooksLoadImage(t *testing.T) {
+	tools := reftools.Locate(t)
+	bin, err := shim.Open(tools.Path(t, "UKIBUILD_SHIM_161"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := *bin
+	bare.VendorCert, bare.VendorDBX = nil, nil
+	dbxOnly := *bin
+	dbxOnly.VendorCert = nil
+	for _, c := range []struct {
+		what string
+		bin  *shim.Binary
+		sb   bool
+		want bool
+	}{
+		{"Debian's shim under Secure Boot", bin, true, true},
+		{"Debian's shim without Secure Boot", bin, false, false},
+		{"a shim with neither vendor certificate nor dbx", &bare, true, false},
+		{"a shim with a built-in dbx only", &dbxOnly, true, true},
+	} {
+		boot, err := shim.NewBoot(c.bin, shim.Machine{SecureBoot: c.sb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := boot.HooksLoadImage(); got != c.want {
+			t.Errorf("%s: HooksLoadImage %v, want %v", c.what, got, c.want)
+		}
+	}
+}
