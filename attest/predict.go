@@ -46,6 +46,9 @@ type predictor struct {
 // the firmware would).
 func (p *predictor) openShim(addons int, needed bool) error {
 	if !needed {
+		if p.m.Shim != nil {
+			p.note("shim's variables (Machine.Shim) are given but neither PCR 7 nor PCR 14 is predicted: they change nothing")
+		}
 		return nil
 	}
 	for i, l := range p.m.Loaders {
@@ -81,6 +84,9 @@ func (p *predictor) openShim(addons int, needed bool) error {
 		}
 		p.shimIndex = i
 		p.shimStartup = p.shim.Startup()
+	}
+	if p.shim == nil && p.m.Shim != nil {
+		return errors.New("shim's variables (Machine.Shim) are given but no loader is shim: nothing would read them")
 	}
 	return nil
 }

@@ -195,3 +195,31 @@ func TestMeasureShimLoadImageHook(t *testing.T) {
 		}
 	}
 }
+
+// TestMeasureShimVarsWithoutShim: --mok with PCR 7 asked and no loader
+// that is shim is refused (nothing would read it); with PCR 4 only, a
+// note says it changes nothing.
+func TestMeasureShimVarsWithoutShim(t *testing.T) {
+	f := getFixture(t)
+	dir := t.TempDir()
+	key, cert := selfSignedKeyCert(t, dir, "sb")
+	efi := filepath.Join(dir, "uki.efi")
+	if code, _, e := runOurs("build", "--stub", f.stubs["262"], "--linux", f.kernel, "--cmdline", "other", "--os-release", "ID=other",
+		"--secureboot-private-key", key, "--secureboot-certificate", cert, "--output", efi); code != 0 {
+		t.Fatalf("build: %s", e)
+	}
+	boot := filepath.Join(dir, "systemd-bootx64.efi")
+	if code, _, e := runOurs("sign", f.tools.Path(t, "UKIBUILD_SYSTEMD_BOOT_262"), "-o", boot, "--key", key, "--cert", cert); code != 0 {
+		t.Fatalf("sign: %s", e)
+	}
+	args := []string{"measure", efi, "--explain", "--bank", "sha256", "--loader", boot, "--pk", cert, "--db", cert,
+		"--owner-guid", "7ab1e5e2-0c3b-4b8e-9a51-1f0ddba11e55", "--mok", cert}
+	code, out, e := runOurs(append(args, "--pcrs", "7")...)
+	if code != 1 || !strings.Contains(e, "no loader is shim") {
+		t.Errorf("--pcrs 7 --mok without shim: exit %d, want 1 and a refusal:\n%s%s", code, out, e)
+	}
+	code, out, e = runOurs(append(args, "--pcrs", "4")...)
+	if code != 0 || !strings.Contains(out+e, "neither PCR 7 nor PCR 14 is predicted") {
+		t.Errorf("--pcrs 4 --mok: exit %d, want 0 and a note:\n%s%s", code, out, e)
+	}
+}
