@@ -65,6 +65,12 @@ func TestEventlogVerifyShim(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "PCR 14: match (3 events)") {
 		t.Errorf("--shim-var MokList=: exit %d:\n%s%s", code, out, e)
 	}
+	// --mok and --shim-var MokList= together: a usage error naming both.
+	code, out, e = runOurs("eventlog", "verify", filepath.Join(vectors, "ovmf-sb-shim161-mok.bin"), "--uki", efi, "--loader", shim, "--pcrs", "14",
+		"--mok", mok, "--shim-var", "MokList="+esl)
+	if code != 2 || !strings.Contains(e, "--mok and --shim-var MokList="+esl) {
+		t.Errorf("--mok with --shim-var MokList=: exit %d, want 2 and both named:\n%s%s", code, out, e)
+	}
 	code, out, e = runOurs("measure", efi, "--explain", "--pcrs", "7,14", "--bank", "sha256", "--loader", shim,
 		"--pk", cert, "--db", cert, "--owner-guid", "7ab1e5e2-0c3b-4b8e-9a51-1f0ddba11e55")
 	for _, w := range []string{"EV_IPL MokList (", "EV_IPL MokListX (", "EV_IPL MokListTrusted (", "EV_EFI_VARIABLE_AUTHORITY variable SbatLevel (32 bytes of data)", `"sbat,1,2025021800\nshim,4\ngrub,5"`, "(shim 16.1)"} {
