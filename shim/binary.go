@@ -50,8 +50,14 @@ type Binary struct {
 // on, or holds it malformed.
 type FormatError struct {
 	Path, Defect string
-	notShim      bool
+	// Err is the cause, when another package found the defect (a
+	// *uefi.FormatError for a malformed PE image); nil otherwise.
+	Err     error
+	notShim bool
 }
+
+// Unwrap returns the cause (errors.As finds a *uefi.FormatError).
+func (e *FormatError) Unwrap() error { return e.Err }
 
 func (e *FormatError) Error() string {
 	if e.Path == "" {
@@ -109,7 +115,7 @@ func Open(path string) (*Binary, error) {
 func Read(r io.ReaderAt, size int64) (*Binary, error) {
 	f, err := pe.Parse(r, size)
 	if err != nil {
-		return nil, &FormatError{Defect: err.Error()}
+		return nil, &FormatError{Defect: err.Error(), Err: err}
 	}
 	secs := map[string][]byte{}
 	for i := range f.Sections {
@@ -247,7 +253,7 @@ func (b *Binary) readVendorCert(d []byte) error {
 	}
 	if len(deauth) > 0 {
 		if _, err := secureboot.ParseSignatureLists(deauth); err != nil {
-			return &FormatError{Defect: fmt.Sprintf(".vendor_cert: the deauthorized part: %v", err)}
+			return &FormatError{Defect: fmt.Sprintf(".vendor_cert: the deauthorized part: %v", err), Err: err}
 		}
 		b.VendorDBX = deauth
 	}

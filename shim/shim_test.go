@@ -419,3 +419,15 @@ func TestHooksLoadImage(t *testing.T) {
 		}
 	}
 }
+
+// TestReadMalformedPE: a malformed PE image is a *shim.FormatError that
+// keeps its cause, the *uefi.FormatError.
+func TestReadMalformedPE(t *testing.T) {
+	data := append([]byte("MZ"), make([]byte, 200)...)
+	_, err := shim.Read(bytes.NewReader(data), int64(len(data)))
+	var fe *uefi.FormatError
+	var se *shim.FormatError
+	if !errors.As(err, &se) || !errors.As(err, &fe) || !errors.Is(err, shim.ErrFormat) {
+		t.Errorf("Read of a malformed PE image: %v (%T), want a *shim.FormatError wrapping a *uefi.FormatError", err, err)
+	}
+}
