@@ -140,7 +140,7 @@ func Read(r io.ReaderAt, size int64) (*Binary, error) {
 			return nil, &FormatError{Defect: fmt.Sprintf("section %s reaches past the end of the file", name)}
 		}
 		d := make([]byte, n)
-		if _, err := r.ReadAt(d, int64(s.PointerToRawData)); err != nil {
+		if err := readFullAt(r, d, int64(s.PointerToRawData)); err != nil {
 			return nil, fmt.Errorf("reading section %s: %w", name, err)
 		}
 		secs[name] = d
@@ -194,7 +194,7 @@ func sectionName(r io.ReaderAt, size int64, f *pe.File, s *pe.Section) (string, 
 		return "", &FormatError{Defect: fmt.Sprintf("section name %s points past the end of the file", name)}
 	}
 	buf := make([]byte, min(256, size-at))
-	if _, err := r.ReadAt(buf, at); err != nil && err != io.EOF {
+	if err := readFullAt(r, buf, at); err != nil {
 		return "", err
 	}
 	i := bytes.IndexByte(buf, 0)
@@ -313,4 +313,18 @@ func (b *Binary) check() error {
 		return &FormatError{Defect: "a shim built with its own build certificate (ENABLE_SHIM_CERT), which shim measures into MokList but which the image does not hold in a readable form: not predicted"}
 	}
 	return nil
+}
+
+// readFullAt fills p from r at off. io.ReaderAt may return io.EOF with a
+// full buffer when p ends at the end of the input: that is success; a
+// short read is an error.
+func readFullAt(r io.ReaderAt, p []byte, off int64) error {
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("reading %d bytes at offset %d: %w", len(p), off, err)
 }

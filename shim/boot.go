@@ -725,7 +725,7 @@ func sectionData(r io.ReaderAt, size int64, name string) ([]byte, error) {
 			return nil, fmt.Errorf("section %s reaches past the end of the file", name)
 		}
 		d := make([]byte, s.SizeOfRawData)
-		if _, err := r.ReadAt(d, int64(s.PointerToRawData)); err != nil {
+		if err := readFullAt(r, d, int64(s.PointerToRawData)); err != nil {
 			return nil, err
 		}
 		return d, nil

@@ -9,8 +9,10 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"debug/pe"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"os/exec"
@@ -429,5 +431,74 @@ func TestReadMalformedPE(t *testing.T) {
 	var se *shim.FormatError
 	if !errors.As(err, &se) || !errors.As(err, &fe) || !errors.Is(err, shim.ErrFormat) {
 		t.Errorf("Read of a malformed PE image: %v (%T), want a *shim.FormatError wrapping a *uefi.FormatError", err, err)
+	}
+}
+
+// eofReaderAt returns io.EOF with a read that fills its buffer and ends
+// where a section's data ends, as an io.ReaderAt may when that is the end
+// of its input: the data read is complete.
+type eofReaderAt struct {
+	r    *bytes.Reader
+	ends map[int64]bool
+}
+
+func newEOFReaderAt(t *testing.T, data []byte) eofReaderAt {
+	t.Helper()
+	f, err := pe.NewFile(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := eofReaderAt{bytes.NewReader(data), map[int64]bool{}}
+	for _, s := range f.Sections {
+		e.ends[int64(s.Offset)+int64(s.Size)] = true
+		e.ends[int64(s.Offset)+int64(min(s.VirtualSize, s.Size))] = true
+	}
+	return e
+}
+
+func (e eofReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := e.r.ReadAt(p, off)
+	if err == nil && e.ends[off+int64(n)] {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// TestReadEOFWithFullBuffer: shim 16.1's image read through an
+// io.ReaderAt that reports io.EOF with complete reads of sections is read
+// as through a bytes.Reader, and so is MokManager's .sbat when shim
+// verifies it.
+func TestReadEOFWithFullBuffer(t *testing.T) {
+	tools := reftools.Locate(t)
+	data, err := os.ReadFile(tools.Path(t, "UKIBUILD_SHIM_161"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := shim.Read(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := shim.Read(newEOFReaderAt(t, data), int64(len(data)))
+	if err != nil {
+		t.Fatalf("Read with io.EOF on full reads: %v", err)
+	}
+	if got.Version != want.Version || got.SBAT != want.SBAT || !bytes.Equal(got.VendorCert, want.VendorCert) {
+		t.Errorf("Read with io.EOF on full reads differs")
+	}
+	k := newTestKey(t, "db")
+	boot, err := shim.NewBoot(want, shim.Machine{SecureBoot: true, DB: pcr.X509SignatureList(uefi.GUID{7}, k.cert.Raw)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := filepath.Join(t.TempDir(), "mm.efi")
+	if err := sign.SignFile(context.Background(), tools.Path(t, "UKIBUILD_SHIM_161_MM"), signed, k.key, sign.Options{Certificate: k.cert}); err != nil {
+		t.Fatal(err)
+	}
+	sd, err := os.ReadFile(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, _, err := boot.Verify("mm.efi", newEOFReaderAt(t, sd), int64(len(sd))); err != nil || a == nil {
+		t.Errorf("Verify with io.EOF on full reads: %v, %v", a, err)
 	}
 }
