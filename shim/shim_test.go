@@ -210,12 +210,12 @@ func TestVerifyAuthorities(t *testing.T) {
 	owner := uefi.GUID{1, 2, 3}
 	m := shim.Machine{SecureBoot: true, Banks: []pcr.Bank{pcr.SHA256},
 		DB:        pcr.X509SignatureList(owner, dbKey.cert.Raw),
-		Variables: shim.Variables{MokList: pcr.X509SignatureList(shim.LockGUID, mokKey.cert.Raw)}}
+		Variables: shim.Variables{MokList: pcr.X509SignatureList(shim.LockGUID(), mokKey.cert.Raw)}}
 	boot, err := shim.NewBoot(bin, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rt := boot.MokListRT(); !bytes.Equal(rt, append(pcr.X509SignatureList(shim.LockGUID, bin.VendorCert), m.Variables.MokList...)) {
+	if rt := boot.MokListRT(); !bytes.Equal(rt, append(pcr.X509SignatureList(shim.LockGUID(), bin.VendorCert), m.Variables.MokList...)) {
 		t.Errorf("MokListRT is not the vendor certificate's list and MokList")
 	}
 	signed := func(k testKey) string {
@@ -234,7 +234,7 @@ func TestVerifyAuthorities(t *testing.T) {
 		newEvents int
 	}{
 		{dbKey, "db", uefi.ImageSecurityDatabase, owner, 1},
-		{mokKey, "MokListRT", shim.LockGUID, shim.LockGUID, 1},
+		{mokKey, "MokListRT", shim.LockGUID(), shim.LockGUID(), 1},
 		{dbKey, "db", uefi.ImageSecurityDatabase, owner, 0}, // logged already
 	} {
 		a, evs, err := boot.VerifyFile(signed(c.k))
@@ -500,5 +500,21 @@ func TestReadEOFWithFullBuffer(t *testing.T) {
 	}
 	if a, _, err := boot.Verify("mm.efi", newEOFReaderAt(t, sd), int64(len(sd))); err != nil || a == nil {
 		t.Errorf("Verify with io.EOF on full reads: %v, %v", a, err)
+	}
+}
+
+// TestLockGUID: SHIM_LOCK_GUID as rhboot/shim 16.1's include/guid.h and
+// mokutil spell it, and no caller can change it.
+func TestLockGUID(t *testing.T) {
+	g := shim.LockGUID()
+	if g.String() != "605dab50-e046-4300-abb6-3dd810dd8b23" {
+		t.Errorf("LockGUID %s", g)
+	}
+	g[0] ^= 0xff
+	if shim.LockGUID().String() != "605dab50-e046-4300-abb6-3dd810dd8b23" {
+		t.Errorf("changing the returned GUID changed LockGUID")
+	}
+	if uefi.CertSHA1.String() != "826ca512-cf10-4ac9-b187-be01496631bd" {
+		t.Errorf("CertSHA1 %s", uefi.CertSHA1)
 	}
 }

@@ -143,7 +143,7 @@ func (p eventPrediction) shimVariables(m *attest.Machine) error {
 		return nil
 	}
 	v := &shim.Variables{}
-	owner := shim.LockGUID
+	owner := shim.LockGUID()
 	for _, f := range p.MOK {
 		l, err := signatureList(f, &owner)
 		if err != nil {
