@@ -72,7 +72,9 @@ type Machine struct {
 	Entry *Entry
 	// Shim are the shim variables of the machine (MokList, SbatLevel,
 	// ...), for a shim among Loaders; nil: none (a fresh install with no
-	// MOK enrolled).
+	// MOK enrolled). Predict refuses them when PCR 7 or 14 is asked and
+	// no loader is shim, and notes that they change nothing when neither
+	// is asked.
 	Shim *shim.Variables
 
 	// ESP is the root of the EFI system partition, for the global

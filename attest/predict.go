@@ -37,7 +37,7 @@ type predictor struct {
 // variables (a fresh install when Machine.Shim is nil). shim verifies
 // and measures every image after it (the next loader through its own
 // loader, the ones after through its LoadImage hook, which shim 16.1
-// installs under Secure Boot when it has a vendor certificate or dbx:
+// installs under Secure Boot when it has a vendor certificate, db or dbx:
 // shim.c, shim_init, hook_system_services); the add-ons the stub would
 // load through that hook are not predicted yet, nor a second shim.
 //
@@ -46,6 +46,9 @@ type predictor struct {
 // the firmware would).
 func (p *predictor) openShim(addons int, needed bool) error {
 	if !needed {
+		if p.m.Shim != nil {
+			p.note("shim's variables (Machine.Shim) are given but neither PCR 7 nor PCR 14 is predicted: they change nothing")
+		}
 		return nil
 	}
 	for i, l := range p.m.Loaders {
@@ -72,10 +75,18 @@ func (p *predictor) openShim(addons int, needed bool) error {
 			p.note("PCR 7, 14: shim's variables not given: predicted for a fresh install (no MOK enrolled, no SbatLevel set before)")
 		}
 		if p.shim, err = shim.NewBoot(bin, sm); err != nil {
+			var ve *shim.VariableError
+			if errors.As(err, &ve) {
+				// The variable's data is at fault, not the image.
+				return fmt.Errorf("Machine.Shim: %w", err)
+			}
 			return fmt.Errorf("%s: %w", l, err)
 		}
 		p.shimIndex = i
 		p.shimStartup = p.shim.Startup()
+	}
+	if p.shim == nil && p.m.Shim != nil {
+		return errors.New("shim's variables (Machine.Shim) are given but no loader is shim: nothing would read them")
 	}
 	return nil
 }

@@ -98,10 +98,12 @@ func (p *predictor) findAuthorities(addons []pcr.Addon) (*authorities, error) {
 	}
 	a := &authorities{shimEvents: map[int][]pcr.Event{}}
 	// byShim verifies image i of the chain (a loader after shim, or the
-	// UKI) as shim does: shim, not the firmware, verifies every image
-	// loaded after it (its own loader, and its LoadImage hook).
+	// UKI) as shim does: shim, not the firmware, verifies the image it
+	// loads itself (the next one) and, when it hooks LoadImage
+	// (shim.Boot.HooksLoadImage), the ones loaded after that; the
+	// firmware verifies the others.
 	byShim := func(i int, path string) (bool, error) {
-		if p.shim == nil || i <= p.shimIndex {
+		if p.shim == nil || i <= p.shimIndex || (i > p.shimIndex+1 && !p.shim.HooksLoadImage()) {
 			return false, nil
 		}
 		_, evs, err := p.shim.VerifyFile(path)

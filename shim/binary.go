@@ -50,8 +50,14 @@ type Binary struct {
 // on, or holds it malformed.
 type FormatError struct {
 	Path, Defect string
-	notShim      bool
+	// Err is the cause, when another package found the defect (a
+	// *uefi.FormatError for a malformed PE image); nil otherwise.
+	Err     error
+	notShim bool
 }
+
+// Unwrap returns the cause (errors.As finds a *uefi.FormatError).
+func (e *FormatError) Unwrap() error { return e.Err }
 
 func (e *FormatError) Error() string {
 	if e.Path == "" {
@@ -109,7 +115,7 @@ func Open(path string) (*Binary, error) {
 func Read(r io.ReaderAt, size int64) (*Binary, error) {
 	f, err := pe.Parse(r, size)
 	if err != nil {
-		return nil, &FormatError{Defect: err.Error()}
+		return nil, &FormatError{Defect: err.Error(), Err: err}
 	}
 	secs := map[string][]byte{}
 	for i := range f.Sections {
@@ -134,7 +140,7 @@ func Read(r io.ReaderAt, size int64) (*Binary, error) {
 			return nil, &FormatError{Defect: fmt.Sprintf("section %s reaches past the end of the file", name)}
 		}
 		d := make([]byte, n)
-		if _, err := r.ReadAt(d, int64(s.PointerToRawData)); err != nil {
+		if err := readFullAt(r, d, int64(s.PointerToRawData)); err != nil {
 			return nil, fmt.Errorf("reading section %s: %w", name, err)
 		}
 		secs[name] = d
@@ -188,7 +194,7 @@ func sectionName(r io.ReaderAt, size int64, f *pe.File, s *pe.Section) (string, 
 		return "", &FormatError{Defect: fmt.Sprintf("section name %s points past the end of the file", name)}
 	}
 	buf := make([]byte, min(256, size-at))
-	if _, err := r.ReadAt(buf, at); err != nil && err != io.EOF {
+	if err := readFullAt(r, buf, at); err != nil {
 		return "", err
 	}
 	i := bytes.IndexByte(buf, 0)
@@ -247,7 +253,7 @@ func (b *Binary) readVendorCert(d []byte) error {
 	}
 	if len(deauth) > 0 {
 		if _, err := secureboot.ParseSignatureLists(deauth); err != nil {
-			return &FormatError{Defect: fmt.Sprintf(".vendor_cert: the deauthorized part: %v", err)}
+			return &FormatError{Defect: fmt.Sprintf(".vendor_cert: the deauthorized part: %v", err), Err: err}
 		}
 		b.VendorDBX = deauth
 	}
@@ -307,4 +313,18 @@ func (b *Binary) check() error {
 		return &FormatError{Defect: "a shim built with its own build certificate (ENABLE_SHIM_CERT), which shim measures into MokList but which the image does not hold in a readable form: not predicted"}
 	}
 	return nil
+}
+
+// readFullAt fills p from r at off. io.ReaderAt may return io.EOF with a
+// full buffer when p ends at the end of the input: that is success; a
+// short read is an error.
+func readFullAt(r io.ReaderAt, p []byte, off int64) error {
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("reading %d bytes at offset %d: %w", len(p), off, err)
 }

@@ -20,28 +20,20 @@ import (
 	"github.com/ukibuild/ukibuild/uefi"
 )
 
-// LockGUID is SHIM_LOCK_GUID, the vendor GUID of shim's variables
+// lockGUID is SHIM_LOCK_GUID (rhboot/shim 16.1 include/guid.h).
+var lockGUID = uefi.MustParseGUID("605dab50-e046-4300-abb6-3dd810dd8b23")
+
+// LockGUID returns SHIM_LOCK_GUID, the vendor GUID of shim's variables
 // (MokList, SbatLevel, ...) and the owner of the signature lists it makes
-// (rhboot/shim 16.1 include/guid.h).
-var LockGUID = mustGUID("605dab50-e046-4300-abb6-3dd810dd8b23")
-
-// certSHA1 is EFI_CERT_SHA1_GUID (UEFI 2.10, 32.4.1), the list type of
-// SHA-1 image digests shim still looks up.
-var certSHA1 = mustGUID("826ca512-cf10-4ac9-b187-be01496631bd")
-
-func mustGUID(s string) uefi.GUID {
-	g, err := uefi.ParseGUID(s)
-	if err != nil {
-		panic(err)
-	}
-	return g
-}
+// (rhboot/shim 16.1 include/guid.h). A function, not a variable, so that
+// no caller can change it.
+func LockGUID() uefi.GUID { return lockGUID }
 
 // SbatLevelOriginal is SBAT_VAR_ORIGINAL (rhboot/shim 16.1
 // include/sbat_var_defs.h): the level shim writes when Secure Boot is off.
 const SbatLevelOriginal = "sbat,1,2021030218\n"
 
-// Variables are the machine's shim variables (vendor LockGUID) before shim
+// Variables are the machine's shim variables (vendor SHIM_LOCK_GUID) before shim
 // runs, as their data; nil or empty means the variable does not exist
 // (UEFI has no empty variables). Their attributes are taken to be the ones
 // shim wants (non-volatile, boot services, not runtime): shim deletes a
@@ -56,7 +48,9 @@ type Variables struct {
 	// shim measures nothing for it, when it does not, shim measures the
 	// byte 1.
 	MokListTrusted []byte
-	// MokSBState is mokutil --disable-validation's variable.
+	// MokSBState is mokutil --disable-validation's variable. One
+	// non-zero byte under Secure Boot (shim's insecure mode) is refused
+	// by NewBoot: not examined.
 	MokSBState []byte
 	// MokDBState is mokutil --ignore-db's variable: the byte 1 makes
 	// shim skip db.
@@ -115,9 +109,21 @@ type measuredVar struct {
 	data []byte
 }
 
+// VariableError is a shim variable of Machine.Variables that NewBoot
+// refuses: malformed, or a state whose measurements were not examined.
+type VariableError struct {
+	// Name is the variable's name (the field of Variables).
+	Name string
+	Err  error
+}
+
+func (e *VariableError) Error() string { return "the " + e.Name + " variable: " + e.Err.Error() }
+
+func (e *VariableError) Unwrap() error { return e.Err }
+
 // NewBoot prepares the prediction of a start of shim bin on machine m. It
 // refuses a shim version whose measurements were not examined
-// (*VersionError) and malformed variables.
+// (*VersionError) and malformed shim variables (*VariableError).
 func NewBoot(bin *Binary, m Machine) (*Boot, error) {
 	if err := bin.check(); err != nil {
 		return nil, err
@@ -152,19 +158,28 @@ func NewBoot(bin *Binary, m Machine) (*Boot, error) {
 	}
 	v := m.Variables
 	if _, err := secureboot.ParseSignatureLists(v.MokList); err != nil {
-		return nil, fmt.Errorf("the MokList variable: %w", err)
+		return nil, &VariableError{Name: "MokList", Err: err}
 	}
 	if b.mokListX, err = secureboot.ParseSignatureLists(v.MokListX); err != nil {
-		return nil, fmt.Errorf("the MokListX variable: %w", err)
+		return nil, &VariableError{Name: "MokListX", Err: err}
 	}
 	if len(v.SbatPolicy) > 1 {
-		return nil, fmt.Errorf("the SbatPolicy variable: %d bytes, not one", len(v.SbatPolicy))
+		return nil, &VariableError{Name: "SbatPolicy", Err: fmt.Errorf("%d bytes, not one", len(v.SbatPolicy))}
+	}
+	// import_one_mok_state sets user_insecure_mode from a one-byte
+	// MokSBState (mok.c): secure_mode() (shim.c) is then false, so shim
+	// verifies nothing and installs no LoadImage hook. Without Secure Boot secure_mode() is false
+	// anyway, so only the Secure Boot case is refused.
+	if m.SecureBoot && len(v.MokSBState) == 1 && v.MokSBState[0] != 0 {
+		return nil, &VariableError{Name: "MokSBState", Err: fmt.Errorf("%#02x puts shim %s in insecure mode (mokutil --disable-validation): its measurements in that mode were not examined; not predicted", v.MokSBState[0], bin.Version)}
 	}
 	// import_one_mok_state sets ignore_db from a one-byte MokDBState.
 	b.ignoreDB = len(v.MokDBState) == 1 && v.MokDBState[0] != 0
 	b.sbatLevel = b.sbatLevelInForce()
 	if _, err := parseSbatLevel(b.sbatLevel); err != nil {
-		return nil, fmt.Errorf("the SbatLevel shim applies: %w", err)
+		// Only the variable can be malformed here: the built-in levels
+		// were checked above.
+		return nil, &VariableError{Name: "SbatLevel", Err: err}
 	}
 	b.mokListRT = append(b.vendorAddend(), v.MokList...)
 	if len(b.mokListRT) == 0 {
@@ -178,11 +193,11 @@ func NewBoot(bin *Binary, m Machine) (*Boot, error) {
 
 // vendorAddend is what mirror_one_mok_variable puts before MokList in
 // MokListRT: the vendor certificate as one signature list owned by
-// LockGUID, or the vendor db as it is.
+// SHIM_LOCK_GUID, or the vendor db as it is.
 func (b *Boot) vendorAddend() []byte {
 	switch {
 	case b.bin.VendorCert != nil:
-		return pcr.X509SignatureList(LockGUID, b.bin.VendorCert)
+		return pcr.X509SignatureList(lockGUID, b.bin.VendorCert)
 	case b.bin.VendorDB != nil:
 		return bytes.Clone(b.bin.VendorDB)
 	}
@@ -190,10 +205,10 @@ func (b *Boot) vendorAddend() []byte {
 }
 
 // nullSHA256List is the placeholder shim mirrors for an empty key
-// database: one EFI_CERT_SHA256 entry of 32 zero bytes owned by LockGUID
+// database: one EFI_CERT_SHA256 entry of 32 zero bytes owned by SHIM_LOCK_GUID
 // (mok.c, variable_create_esl_with_one_signature(null_sha256, ...)).
 func nullSHA256List() []byte {
-	l, _ := pcr.SignatureList(uefi.CertSHA256, pcr.SignatureData(LockGUID, make([]byte, 32)))
+	l, _ := pcr.SignatureList(uefi.CertSHA256, pcr.SignatureData(lockGUID, make([]byte, 32)))
 	return l
 }
 
@@ -266,6 +281,16 @@ func strncmp(a, b string, n int) int {
 		}
 	}
 	return 0
+}
+
+// HooksLoadImage reports whether shim replaces the firmware's LoadImage
+// (and so verifies and measures the images loaded after its next one
+// itself): shim 16.1's shim_init (shim.c) calls hook_system_services
+// only when secure_mode() and it has a vendor certificate or vendor db
+// (vendor_authorized_size) or a built-in dbx (vendor_deauthorized_size).
+// Otherwise the firmware verifies those images.
+func (b *Boot) HooksLoadImage() bool {
+	return b.m.SecureBoot && (len(b.bin.VendorCert) > 0 || len(b.bin.VendorDB) > 0 || len(b.bin.VendorDBX) > 0)
 }
 
 // SbatLevel is the SbatLevel variable shim leaves in force (and measures).
@@ -348,10 +373,10 @@ func (b *Boot) Startup() []pcr.Event {
 	}
 	evs = append(evs, b.logEvent(14, "MokListX", mokListX, what))
 	if len(v.MokSBState) > 0 {
-		evs = append(evs, b.measureVariable("MokSBState", LockGUID, v.MokSBState, "the MokSBState variable")...)
+		evs = append(evs, b.measureVariable("MokSBState", lockGUID, v.MokSBState, "the MokSBState variable")...)
 		evs = append(evs, b.logEvent(14, "MokSBState", v.MokSBState, "the MokSBState variable"))
 	}
-	evs = append(evs, b.measureVariable("SbatLevel", LockGUID, []byte(b.sbatLevel),
+	evs = append(evs, b.measureVariable("SbatLevel", lockGUID, []byte(b.sbatLevel),
 		fmt.Sprintf("the SBAT level in force %q", strings.TrimRight(b.sbatLevel, "\n")))...)
 	if len(v.MokListTrusted) == 0 {
 		evs = append(evs, b.logEvent(14, "MokListTrusted", []byte{1}, "the byte 01: the MokListTrusted variable does not exist"))
@@ -467,7 +492,7 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr
 	if len(b.bin.VendorDB) > 0 {
 		allow = append(allow, list{"vendor_db", uefi.ImageSecurityDatabase, b.vendorDB})
 	}
-	allow = append(allow, list{"MokListRT", LockGUID, b.mokListRTDB})
+	allow = append(allow, list{"MokListRT", lockGUID, b.mokListRTDB})
 	// findHash is check_db_hash_in_ram: the first entry of a list of the
 	// digest's type that holds it, measured with its list's
 	// SignatureSize (owner and data).
@@ -499,11 +524,11 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr
 		d   []byte
 		typ uefi.GUID
 		alg string
-	}{{sha256d, uefi.CertSHA256, "SHA-256"}, {sha1d, certSHA1, "SHA-1"}}
+	}{{sha256d, uefi.CertSHA256, "SHA-256"}, {sha1d, uefi.CertSHA1, "SHA-1"}}
 	// The digests against the deny lists, then against the allow lists
 	// (verify_buffer_authenticode's check_denylist(NULL, ...) and
 	// check_allowlist(NULL, ...)); MokListX is checked for SHA-256 only.
-	for _, l := range append(deny, list{"MokListX", LockGUID, b.mokListX}) {
+	for _, l := range append(deny, list{"MokListX", lockGUID, b.mokListX}) {
 		for _, h := range hashes {
 			if l.name == "MokListX" && h.alg != "SHA-256" {
 				continue
@@ -524,6 +549,13 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr
 			}
 			if e, ok := findHash(l, h.d, h.typ); ok {
 				evs = append(evs, b.measureVariable(l.name, l.guid, e.SignatureData(), "the entry that authorized an image")...)
+				// verify_buffer runs verify_buffer_sbat after
+				// verify_buffer_authenticode whatever authorized the
+				// image, so the authority is measured even when SBAT
+				// then refuses it.
+				if err := b.checkSBAT(r, size); err != nil {
+					return nil, evs, &Refusal{Path: name, Reason: err.Error()}
+				}
 				return &Authority{Variable: l.name, GUID: l.guid, Data: e.SignatureData()}, evs, nil
 			}
 		}
@@ -552,7 +584,7 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr
 			continue
 		}
 		denied := false
-		for _, l := range append(deny, list{"MokListX", LockGUID, b.mokListX}) {
+		for _, l := range append(deny, list{"MokListX", lockGUID, b.mokListX}) {
 			for _, e := range firstCerts(l) {
 				if s.ChainsTo(e.Certificate) {
 					evs = append(evs, b.measureVariable(l.name, l.guid, e.SignatureData(), "the entry that forbids the image")...)
@@ -582,8 +614,8 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr
 			}
 		}
 		if found == nil && b.vendorCert != nil && s.ChainsTo(b.vendorCert) {
-			evs = append(evs, b.measureVariable("Shim", LockGUID, b.bin.VendorCert, "shim's built-in certificate, which authorized an image")...)
-			found = &Authority{Variable: "Shim", GUID: LockGUID, Data: bytes.Clone(b.bin.VendorCert), Certificate: b.vendorCert}
+			evs = append(evs, b.measureVariable("Shim", lockGUID, b.bin.VendorCert, "shim's built-in certificate, which authorized an image")...)
+			found = &Authority{Variable: "Shim", GUID: lockGUID, Data: bytes.Clone(b.bin.VendorCert), Certificate: b.vendorCert}
 		}
 		if found == nil {
 			why := "chains to no certificate of db, MokListRT or shim's"
@@ -598,6 +630,8 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr
 	if auth == nil {
 		return nil, evs, &Refusal{Path: name, Reason: strings.Join(reasons, "; ")}
 	}
+	// SBAT after Authenticode (verify_buffer): the authority events
+	// stand when SBAT refuses the image.
 	if err := b.checkSBAT(r, size); err != nil {
 		return nil, evs, &Refusal{Path: name, Reason: err.Error()}
 	}
@@ -683,7 +717,7 @@ func sectionData(r io.ReaderAt, size int64, name string) ([]byte, error) {
 			return nil, fmt.Errorf("section %s reaches past the end of the file", name)
 		}
 		d := make([]byte, s.SizeOfRawData)
-		if _, err := r.ReadAt(d, int64(s.PointerToRawData)); err != nil {
+		if err := readFullAt(r, d, int64(s.PointerToRawData)); err != nil {
 			return nil, err
 		}
 		return d, nil

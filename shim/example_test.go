@@ -42,7 +42,7 @@ func Example() {
 		if ev.Type == pcr.EvEFIVariableAuthority {
 			// UEFI_VARIABLE_DATA: SHIM_LOCK_GUID, name length 9, data
 			// length 32, "SbatLevel" in UTF-16LE, the level.
-			data = pcr.VariableData(shim.LockGUID, "SbatLevel", []byte(bin.SbatLevelAutomatic))
+			data = pcr.VariableData(shim.LockGUID(), "SbatLevel", []byte(bin.SbatLevelAutomatic))
 			ok = true
 		}
 		sum := sha256.Sum256(data)

@@ -79,8 +79,8 @@ func TestRecordedShimBoots(t *testing.T) {
 		// systemd-boot; the UKI, which systemd-boot loads through shim's
 		// LoadImage hook, has the same authority and adds no event.
 		{"ovmf-sb-shim161-sdboot.bin", shim.Variables{}, pcr.VariableData(uefi.ImageSecurityDatabase, "db", dbEntry)},
-		{"ovmf-sb-shim161-mok.bin", shim.Variables{MokList: pcr.X509SignatureList(shim.LockGUID, mok)},
-			pcr.VariableData(shim.LockGUID, "MokListRT", pcr.SignatureData(shim.LockGUID, mok))},
+		{"ovmf-sb-shim161-mok.bin", shim.Variables{MokList: pcr.X509SignatureList(shim.LockGUID(), mok)},
+			pcr.VariableData(shim.LockGUID(), "MokListRT", pcr.SignatureData(shim.LockGUID(), mok))},
 	} {
 		t.Run(c.log, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join(dir, c.log))

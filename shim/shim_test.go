@@ -3,16 +3,21 @@ package shim_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"debug/pe"
 	"errors"
+	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -205,12 +210,12 @@ func TestVerifyAuthorities(t *testing.T) {
 	owner := uefi.GUID{1, 2, 3}
 	m := shim.Machine{SecureBoot: true, Banks: []pcr.Bank{pcr.SHA256},
 		DB:        pcr.X509SignatureList(owner, dbKey.cert.Raw),
-		Variables: shim.Variables{MokList: pcr.X509SignatureList(shim.LockGUID, mokKey.cert.Raw)}}
+		Variables: shim.Variables{MokList: pcr.X509SignatureList(shim.LockGUID(), mokKey.cert.Raw)}}
 	boot, err := shim.NewBoot(bin, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rt := boot.MokListRT(); !bytes.Equal(rt, append(pcr.X509SignatureList(shim.LockGUID, bin.VendorCert), m.Variables.MokList...)) {
+	if rt := boot.MokListRT(); !bytes.Equal(rt, append(pcr.X509SignatureList(shim.LockGUID(), bin.VendorCert), m.Variables.MokList...)) {
 		t.Errorf("MokListRT is not the vendor certificate's list and MokList")
 	}
 	signed := func(k testKey) string {
@@ -229,7 +234,7 @@ func TestVerifyAuthorities(t *testing.T) {
 		newEvents int
 	}{
 		{dbKey, "db", uefi.ImageSecurityDatabase, owner, 1},
-		{mokKey, "MokListRT", shim.LockGUID, shim.LockGUID, 1},
+		{mokKey, "MokListRT", shim.LockGUID(), shim.LockGUID(), 1},
 		{dbKey, "db", uefi.ImageSecurityDatabase, owner, 0}, // logged already
 	} {
 		a, evs, err := boot.VerifyFile(signed(c.k))
@@ -263,5 +268,253 @@ func TestVerifyAuthorities(t *testing.T) {
 	}
 	if _, _, err := boot.VerifyFile(signed(dbKey)); !errors.Is(err, shim.ErrRefused) {
 		t.Errorf("MokDBState 1, a db-signed image: %v, want a refusal", err)
+	}
+}
+
+// TestDigestAllowedSBAT: shim 16.1's verify_buffer runs the SBAT check
+// after Authenticode whatever authorized the image, so MokManager allowed
+// by its SHA-256 digest in db is refused when the SbatLevel in force
+// revokes the generation of a component in its .sbat (as objcopy extracts
+// it), and the db entry that authorized it is measured all the same.
+func TestDigestAllowedSBAT(t *testing.T) {
+	tools := reftools.Locate(t)
+	bin, err := shim.Open(tools.Path(t, "UKIBUILD_SHIM_161"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mm := tools.Path(t, "UKIBUILD_SHIM_161_MM")
+	data, err := os.ReadFile(mm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := sign.MeasuredImageDigest(bytes.NewReader(data), int64(len(data)), crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := uefi.GUID{4, 5, 6}
+	db, err := pcr.SignatureList(uefi.CertSHA256, pcr.SignatureData(owner, d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first component line of MokManager's .sbat after the header.
+	lines := strings.Split(strings.TrimRight(string(objcopySection(t, "objcopy", mm, ".sbat")), "\x00\n"), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("MokManager's .sbat: %q", lines)
+	}
+	f := strings.Split(lines[1], ",")
+	gen, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatalf("MokManager's .sbat line %q: %v", lines[1], err)
+	}
+	for _, c := range []struct {
+		level  string
+		refuse bool
+	}{
+		{fmt.Sprintf("sbat,1,2099010100\n%s,%d\n", f[0], gen), false},
+		{fmt.Sprintf("sbat,1,2099010100\n%s,%d\n", f[0], gen+1), true},
+	} {
+		boot, err := shim.NewBoot(bin, shim.Machine{SecureBoot: true, Banks: []pcr.Bank{pcr.SHA256}, DB: db,
+			Variables: shim.Variables{SbatLevel: []byte(c.level)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if boot.SbatLevel() != c.level {
+			t.Fatalf("SbatLevel %q, want the variable's %q kept", boot.SbatLevel(), c.level)
+		}
+		a, evs, err := boot.VerifyFile(mm)
+		want := sha256.Sum256(pcr.VariableData(uefi.ImageSecurityDatabase, "db", pcr.SignatureData(owner, d)))
+		if len(evs) != 1 {
+			t.Fatalf("level %q: %d events, want db's entry", c.level, len(evs))
+		}
+		if got, _ := evs[0].Digest(pcr.SHA256); !bytes.Equal(got, want[:]) {
+			t.Errorf("level %q: event %v, want db's digest entry", c.level, evs[0])
+		}
+		if c.refuse {
+			if !errors.Is(err, shim.ErrRefused) || a != nil || !strings.Contains(err.Error(), "SBAT") {
+				t.Errorf("level %q: %v, %v; want an SBAT refusal", c.level, a, err)
+			}
+		} else if err != nil || a == nil || a.Variable != "db" {
+			t.Errorf("level %q: %v, %v; want db's authority", c.level, a, err)
+		}
+	}
+}
+
+// TestVariableError: a malformed shim variable is refused by NewBoot with
+// a *VariableError naming it, whatever the image.
+func TestVariableError(t *testing.T) {
+	tools := reftools.Locate(t)
+	bin, err := shim.Open(tools.Path(t, "UKIBUILD_SHIM_161"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		v    shim.Variables
+	}{
+		{"MokList", shim.Variables{MokList: []byte("garbage")}},
+		{"MokListX", shim.Variables{MokListX: []byte("garbage")}},
+		{"SbatPolicy", shim.Variables{SbatPolicy: []byte{1, 2}}},
+		{"SbatLevel", shim.Variables{SbatLevel: []byte("sbat,1,2099010100\nbroken\n")}},
+	} {
+		_, err := shim.NewBoot(bin, shim.Machine{SecureBoot: true, Variables: c.v})
+		var ve *shim.VariableError
+		if !errors.As(err, &ve) || ve.Name != c.name || ve.Err == nil {
+			t.Errorf("%s: %v, want a *VariableError naming it", c.name, err)
+		}
+	}
+}
+
+// TestInsecureModeRefused: MokSBState 01 under Secure Boot makes shim
+// 16.1's secure_mode() false (user_insecure_mode): not examined, so
+// refused; MokSBState 00, or 01 without Secure Boot, is predicted.
+func TestInsecureModeRefused(t *testing.T) {
+	tools := reftools.Locate(t)
+	bin, err := shim.Open(tools.Path(t, "UKIBUILD_SHIM_161"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = shim.NewBoot(bin, shim.Machine{SecureBoot: true, Variables: shim.Variables{MokSBState: []byte{1}}})
+	var ve *shim.VariableError
+	if !errors.As(err, &ve) || ve.Name != "MokSBState" || !strings.Contains(err.Error(), "insecure mode") || !strings.Contains(err.Error(), "not examined") {
+		t.Errorf("MokSBState 01 under Secure Boot: %v, want a *VariableError", err)
+	}
+	for _, c := range []struct {
+		sb    bool
+		state byte
+	}{{true, 0}, {false, 1}} {
+		if _, err := shim.NewBoot(bin, shim.Machine{SecureBoot: c.sb, Variables: shim.Variables{MokSBState: []byte{c.state}}}); err != nil {
+			t.Errorf("Secure Boot %v, MokSBState %02x: %v", c.sb, c.state, err)
+		}
+	}
+}
+
+// TestHooksLoadImage: shim 16.1 hooks LoadImage under Secure Boot when it
+// carries a vendor certificate, vendor db or built-in dbx (shim.c,
+// shim_init), and not otherwise.
+func TestHooksLoadImage(t *testing.T) {
+	tools := reftools.Locate(t)
+	bin, err := shim.Open(tools.Path(t, "UKIBUILD_SHIM_161"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := *bin
+	bare.VendorCert, bare.VendorDBX = nil, nil
+	dbxOnly := *bin
+	dbxOnly.VendorCert = nil
+	for _, c := range []struct {
+		what string
+		bin  *shim.Binary
+		sb   bool
+		want bool
+	}{
+		{"Debian's shim under Secure Boot", bin, true, true},
+		{"Debian's shim without Secure Boot", bin, false, false},
+		{"a shim with neither vendor certificate nor dbx", &bare, true, false},
+		{"a shim with a built-in dbx only", &dbxOnly, true, true},
+	} {
+		boot, err := shim.NewBoot(c.bin, shim.Machine{SecureBoot: c.sb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := boot.HooksLoadImage(); got != c.want {
+			t.Errorf("%s: HooksLoadImage %v, want %v", c.what, got, c.want)
+		}
+	}
+}
+
+// TestReadMalformedPE: a malformed PE image is a *shim.FormatError that
+// keeps its cause, the *uefi.FormatError.
+func TestReadMalformedPE(t *testing.T) {
+	data := append([]byte("MZ"), make([]byte, 200)...)
+	_, err := shim.Read(bytes.NewReader(data), int64(len(data)))
+	var fe *uefi.FormatError
+	var se *shim.FormatError
+	if !errors.As(err, &se) || !errors.As(err, &fe) || !errors.Is(err, shim.ErrFormat) {
+		t.Errorf("Read of a malformed PE image: %v (%T), want a *shim.FormatError wrapping a *uefi.FormatError", err, err)
+	}
+}
+
+// eofReaderAt returns io.EOF with a read that fills its buffer and ends
+// where a section's data ends, as an io.ReaderAt may when that is the end
+// of its input: the data read is complete.
+type eofReaderAt struct {
+	r    *bytes.Reader
+	ends map[int64]bool
+}
+
+func newEOFReaderAt(t *testing.T, data []byte) eofReaderAt {
+	t.Helper()
+	f, err := pe.NewFile(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := eofReaderAt{bytes.NewReader(data), map[int64]bool{}}
+	for _, s := range f.Sections {
+		e.ends[int64(s.Offset)+int64(s.Size)] = true
+		e.ends[int64(s.Offset)+int64(min(s.VirtualSize, s.Size))] = true
+	}
+	return e
+}
+
+func (e eofReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := e.r.ReadAt(p, off)
+	if err == nil && e.ends[off+int64(n)] {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// TestReadEOFWithFullBuffer: shim 16.1's image read through an
+// io.ReaderAt that reports io.EOF with complete reads of sections is read
+// as through a bytes.Reader, and so is MokManager's .sbat when shim
+// verifies it.
+func TestReadEOFWithFullBuffer(t *testing.T) {
+	tools := reftools.Locate(t)
+	data, err := os.ReadFile(tools.Path(t, "UKIBUILD_SHIM_161"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := shim.Read(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := shim.Read(newEOFReaderAt(t, data), int64(len(data)))
+	if err != nil {
+		t.Fatalf("Read with io.EOF on full reads: %v", err)
+	}
+	if got.Version != want.Version || got.SBAT != want.SBAT || !bytes.Equal(got.VendorCert, want.VendorCert) {
+		t.Errorf("Read with io.EOF on full reads differs")
+	}
+	k := newTestKey(t, "db")
+	boot, err := shim.NewBoot(want, shim.Machine{SecureBoot: true, DB: pcr.X509SignatureList(uefi.GUID{7}, k.cert.Raw)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := filepath.Join(t.TempDir(), "mm.efi")
+	if err := sign.SignFile(context.Background(), tools.Path(t, "UKIBUILD_SHIM_161_MM"), signed, k.key, sign.Options{Certificate: k.cert}); err != nil {
+		t.Fatal(err)
+	}
+	sd, err := os.ReadFile(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, _, err := boot.Verify("mm.efi", newEOFReaderAt(t, sd), int64(len(sd))); err != nil || a == nil {
+		t.Errorf("Verify with io.EOF on full reads: %v, %v", a, err)
+	}
+}
+
+// TestLockGUID: SHIM_LOCK_GUID as rhboot/shim 16.1's include/guid.h and
+// mokutil spell it, and no caller can change it.
+func TestLockGUID(t *testing.T) {
+	g := shim.LockGUID()
+	if g.String() != "605dab50-e046-4300-abb6-3dd810dd8b23" {
+		t.Errorf("LockGUID %s", g)
+	}
+	g[0] ^= 0xff
+	if shim.LockGUID().String() != "605dab50-e046-4300-abb6-3dd810dd8b23" {
+		t.Errorf("changing the returned GUID changed LockGUID")
+	}
+	if uefi.CertSHA1.String() != "826ca512-cf10-4ac9-b187-be01496631bd" {
+		t.Errorf("CertSHA1 %s", uefi.CertSHA1)
 	}
 }

@@ -89,6 +89,9 @@ var (
 	// CertSHA256 is EFI_CERT_SHA256_GUID, the signature type of an
 	// image's Authenticode SHA-256 digest in a signature list.
 	CertSHA256 = MustParseGUID("c1c41626-504c-4092-aca9-41f936934328")
+	// CertSHA1 is EFI_CERT_SHA1_GUID, the signature type of an image's
+	// Authenticode SHA-1 digest in a signature list (UEFI 2.10, 32.4.1).
+	CertSHA1 = MustParseGUID("826ca512-cf10-4ac9-b187-be01496631bd")
 	// CertTypePKCS7 is EFI_CERT_TYPE_PKCS7_GUID, the CertType of a
 	// WIN_CERTIFICATE_UEFI_GUID holding a PKCS#7 SignedData (an image's
 	// certificate table entry, an EFI_VARIABLE_AUTHENTICATION_2).

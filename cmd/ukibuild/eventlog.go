@@ -40,7 +40,7 @@ type eventPrediction struct {
 	// MOK are certificates or signature lists enrolled in MokList.
 	MOK []string `name:"mok" help:"PCR 7, 14 behind shim: a machine owner key enrolled in MokList: a certificate (PEM or DER; one signature list owned by shim's GUID 605dab50-e046-4300-abb6-3dd810dd8b23, as mokutil --import enrolls it) or EFI signature lists (.esl); repeatable, in enrolment order. Default: none." placeholder:"FILE"`
 	// ShimVars are shim variables' contents, NAME=FILE.
-	ShimVars []string `name:"shim-var" help:"PCR 7, 14 behind shim: a shim variable's data as stored, NAME=FILE, NAME one of MokList (replaces --mok), MokListX, MokListTrusted, MokSBState, MokDBState, MokPolicy, SbatLevel (the level in force before the boot), SbatPolicy; repeatable. Default: a fresh install (none set)." placeholder:"NAME=FILE"`
+	ShimVars []string `name:"shim-var" help:"PCR 7, 14 behind shim: a shim variable's data as stored, NAME=FILE, NAME one of MokList (instead of --mok), MokListX, MokListTrusted, MokSBState, MokDBState, MokPolicy, SbatLevel (the level in force before the boot), SbatPolicy; repeatable. Default: a fresh install (none set)." placeholder:"NAME=FILE"`
 	// Consoles are the consoles the firmware offers (pcr.ParseConsoles).
 	Consoles string `name:"consoles" help:"PCR 9: the machine's consoles (serial=N for COM N, virtio, graphics; comma-separated; or none): systemd-stub 262 appends a console= argument for each to a command line that has none, and Linux measures it. Without it every outcome of the stub's rule is predicted, and eventlog verify says which one the log shows." placeholder:"LIST"`
 	// BootSecret: the machine may have a boot secret (attest.Machine.BootSecret).
@@ -143,7 +143,7 @@ func (p eventPrediction) shimVariables(m *attest.Machine) error {
 		return nil
 	}
 	v := &shim.Variables{}
-	owner := shim.LockGUID
+	owner := shim.LockGUID()
 	for _, f := range p.MOK {
 		l, err := signatureList(f, &owner)
 		if err != nil {
@@ -166,10 +166,28 @@ func (p eventPrediction) shimVariables(m *attest.Machine) error {
 		if len(d) == 0 {
 			return fmt.Errorf("--shim-var %s: %s is empty (a UEFI variable has data; leave the variable out instead)", name, file)
 		}
+		if name == "MokList" && len(p.MOK) > 0 {
+			// One would silently replace the other.
+			return usageError{fmt.Sprintf("--mok and --shim-var MokList=%s both give MokList: give one of them", file)}
+		}
 		*dst = d
 	}
 	m.Shim = v
 	return nil
+}
+
+// shimVarSource names the option that gave the shim variable name:
+// "--shim-var NAME=FILE", or --mok's files for MokList.
+func (p eventPrediction) shimVarSource(name string) string {
+	for _, nv := range slices.Backward(p.ShimVars) {
+		if n, _, _ := strings.Cut(nv, "="); n == name {
+			return "--shim-var " + nv
+		}
+	}
+	if name == "MokList" && len(p.MOK) > 0 {
+		return "--mok " + strings.Join(p.MOK, ", --mok ")
+	}
+	return "shim variable " + name
 }
 
 // signatureList reads a Secure Boot variable's contents from file:
@@ -195,6 +213,10 @@ func (p eventPrediction) reference(e *env, path, stubVersion string, profile int
 		return nil, err
 	}
 	ref, err := attest.Predict(context.Background(), path, m)
+	var ve *shim.VariableError
+	if errors.As(err, &ve) {
+		return nil, fmt.Errorf("%s: %w", p.shimVarSource(ve.Name), ve)
+	}
 	var sv *attest.StubVersionError
 	if errors.As(err, &sv) {
 		return nil, fmt.Errorf("%s: no systemd-stub version in its .sdmagic section; give --stub-version", sv.Path)

@@ -129,10 +129,20 @@ func runEnv(args []string, e *env) int {
 		if errors.As(err, &u) {
 			return 3
 		}
+		var ue usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
 		return 1
 	}
 	return 0
 }
+
+// usageError is a combination of options a command refuses after
+// parsing (exit code 2, as kong's own usage errors).
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
 
 // unverifiableError is eventlog verify's outcome when nothing differs but
 // some PCRs could not be verified offline (exit code 3): a script must not
