@@ -124,11 +124,24 @@ func ParseEntry(r io.Reader, name string) (*Entry, error) {
 	return e, nil
 }
 
-// splitEntryLines splits at '\n' and '\r', as systemd-boot does.
+// splitEntryLines splits at '\n' and '\r', as systemd-boot does; "\r\n"
+// is one line break, so that line numbers in errors match an editor's.
 func splitEntryLines(data []byte, atEOF bool) (int, []byte, error) {
 	for i, c := range data {
-		if c == '\n' || c == '\r' {
+		if c == '\n' {
 			return i + 1, data[:i], nil
+		}
+		if c == '\r' {
+			if i+1 < len(data) {
+				if data[i+1] == '\n' {
+					return i + 2, data[:i], nil
+				}
+				return i + 1, data[:i], nil
+			}
+			if atEOF {
+				return i + 1, data[:i], nil
+			}
+			return 0, nil, nil // a '\n' may follow in the next read
 		}
 	}
 	if atEOF && len(data) > 0 {

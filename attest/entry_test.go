@@ -49,6 +49,10 @@ func TestParseEntryErrors(t *testing.T) {
 		{"uki /a.efi\nlinux /vmlinuz\n", `b.conf: both "uki" and "linux"`},
 		{"uki /a.efi\nprofile one\n", `b.conf:2: profile "one" is not a decimal number`},
 		{"uki /a.efi\nprofile -1\n", `b.conf:2: profile "-1"`},
+		// "\r\n" is one line break, a lone '\r' another.
+		{"# x\r\nuki /a.efi\r\n\r\nprofile one\r\n", `b.conf:4: profile "one"`},
+		{"# x\ruki /a.efi\r\rprofile one\r", `b.conf:4: profile "one"`},
+		{"# x\r\r\nuki /a.efi\nprofile one", `b.conf:4: profile "one"`},
 	} {
 		_, err := ParseEntry(strings.NewReader(c.in), "b.conf")
 		var ee *EntryError
