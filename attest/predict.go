@@ -467,7 +467,7 @@ func (p *predictor) bootSecret(evs []pcr.Event) (int, error) {
 	}
 	adds, err := pcr.AddsBootSecret(p.stubVersion)
 	if err != nil {
-		return -1, err
+		return -1, fmt.Errorf("PCR 9 with a boot secret (Machine.BootSecret): %w", err)
 	}
 	if !adds {
 		p.note("PCR 9: systemd-stub %s makes no boot secret (stubs from 261 on do): the initrd is predicted as it is", p.stubVersion)
