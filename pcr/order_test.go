@@ -225,18 +225,18 @@ func TestScanLoaderInfo(t *testing.T) {
 		if pos > 40 {
 			copy(data[pos-40:], "#### LoaderInfo: systemd-stub x")
 		}
-		v, ok, err := scanLoaderInfo(bytes.NewReader(data))
+		v, ok, err := scanLoaderInfo(bytes.NewReader(data), "systemd-stub")
 		if err != nil || !ok || v != "252.39-1~deb12u2" {
 			t.Errorf("at %d: %q, %v, %v", pos, v, ok, err)
 		}
 		// Cut short: not found.
-		v, ok, err = scanLoaderInfo(bytes.NewReader(data[:pos+len(info)-1]))
+		v, ok, err = scanLoaderInfo(bytes.NewReader(data[:pos+len(info)-1]), "systemd-stub")
 		if err != nil || ok {
 			t.Errorf("cut at %d: %q, %v, %v", pos, v, ok, err)
 		}
 	}
 	for _, bad := range []string{"", "#### LoaderInfo: systemd-addon 262 ####", "#### LoaderInfo: systemd-stub 262 extra ####"} {
-		if v, ok, err := scanLoaderInfo(strings.NewReader(bad)); ok || err != nil {
+		if v, ok, err := scanLoaderInfo(strings.NewReader(bad), "systemd-stub"); ok || err != nil {
 			t.Errorf("%q: %q, %v, %v", bad, v, ok, err)
 		}
 	}
