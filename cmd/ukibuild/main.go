@@ -129,6 +129,10 @@ func runEnv(args []string, e *env) int {
 		if errors.As(err, &u) {
 			return 3
 		}
+		var ue usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
 		return 1
 	}
 	return 0
