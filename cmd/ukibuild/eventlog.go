@@ -282,6 +282,9 @@ type eventlogVerifyCmd struct {
 // Run prints one line per PCR (match, or the first diverging event with
 // expected and seen) and fails when any PCR differs.
 func (c *eventlogVerifyCmd) Run(e *env) error {
+	if err := c.checkModeFlags(); err != nil {
+		return err
+	}
 	pcrs, err := pcr.ParsePCRList(c.PCRs)
 	if err != nil {
 		return fmt.Errorf("--pcrs: %w", err)

@@ -70,3 +70,23 @@ func (m *measureFileCmd) checkModeFlags() error {
 	}
 	return usageError{fmt.Sprintf("%s: not used by %s", strings.Join(unused, ", "), mode)}
 }
+
+// checkModeFlags refuses, without --uki, the options that describe the
+// boot to predict: only the log's replay is checked then.
+func (c *eventlogVerifyCmd) checkModeFlags() error {
+	if c.UKI != "" {
+		return nil
+	}
+	unused := c.eventPrediction.given()
+	unused.add(c.StubVersion != "", "stub-version")
+	unused.add(c.Profile != 0, "profile")
+	unused.add(c.DTBAuto != "", "dtbauto")
+	unused.add(c.EFIFW != "", "efifw")
+	switch len(unused) {
+	case 0:
+		return nil
+	case 1:
+		return usageError{fmt.Sprintf("%s needs --uki (it describes the boot to predict; without --uki only the log's replay is checked)", unused[0])}
+	}
+	return usageError{fmt.Sprintf("%s need --uki (they describe the boot to predict; without --uki only the log's replay is checked)", strings.Join(unused, ", "))}
+}

@@ -109,3 +109,36 @@ func TestMeasureModeFlags(t *testing.T) {
 		t.Errorf("--systemd-version 262: %v", err)
 	}
 }
+
+// TestEventlogVerifyNeedsUKI: without --uki, eventlog verify checks the
+// log's replay only, and refuses the options that describe the boot to
+// predict (a usage error naming them).
+func TestEventlogVerifyNeedsUKI(t *testing.T) {
+	log := filepath.Join(vectors, "ovmf-sb-stub252.bin")
+	quote := filepath.Join(vectors, "ovmf-sb-stub252.pcrs")
+	base := []string{"eventlog", "verify", log, "--pcrs", "4", "--quote-pcrs", quote}
+	if code, out, e := runOurs(base...); code != 0 {
+		t.Fatalf("replay only: exit %d, %s%s", code, out, e)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--entry", "a.conf"}, "--entry needs --uki"},
+		{[]string{"--esp", "/tmp"}, "--esp needs --uki"},
+		{[]string{"--loader", "a.efi"}, "--loader needs --uki"},
+		{[]string{"--consoles", "none"}, "--consoles needs --uki"},
+		{[]string{"--cmdline-override", "quiet"}, "--cmdline-override needs --uki"},
+		{[]string{"--dtbauto", "0"}, "--dtbauto needs --uki"},
+		{[]string{"--efifw", "none"}, "--efifw needs --uki"},
+		{[]string{"--profile", "1"}, "--profile needs --uki"},
+		{[]string{"--stub-version", "262"}, "--stub-version needs --uki"},
+		{[]string{"--pk", "pk.pem", "--db", "db.pem"}, "--pk, --db need --uki"},
+		{[]string{"--mok", "a.pem", "--shim-var", "SbatLevel=x", "--boot-secret"}, "--mok, --shim-var, --boot-secret need --uki"},
+	} {
+		code, out, e := runOurs(append(slices.Clone(base), c.args...)...)
+		if code != 2 || out != "" || !strings.Contains(e, c.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, out, e, c.want)
+		}
+	}
+}
