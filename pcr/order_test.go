@@ -241,3 +241,43 @@ func TestScanLoaderInfo(t *testing.T) {
 		}
 	}
 }
+
+// TestBootVersion reads the version of Debian's systemd-boot of every
+// release and architecture fetch.sh unpacked (next to the stubs, from the
+// same systemd-boot-efi package), which must be that package's version; a
+// stub is refused as not systemd-boot.
+func TestBootVersion(t *testing.T) {
+	tools := reftools.Locate(t)
+	read := func(path string) (string, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return BootVersion(f, st.Size())
+	}
+	for key, arch := range map[string]string{
+		"UKIBUILD_STUB_252": "x64", "UKIBUILD_STUB_254": "x64", "UKIBUILD_STUB_257": "x64", "UKIBUILD_STUB_262": "x64",
+		"UKIBUILD_STUB_262_IA32": "ia32", "UKIBUILD_STUB_252_AA64": "aa64", "UKIBUILD_STUB_254_AA64": "aa64",
+		"UKIBUILD_STUB_257_AA64": "aa64", "UKIBUILD_STUB_262_AA64": "aa64", "UKIBUILD_STUB_257_RISCV64": "riscv64",
+		"UKIBUILD_STUB_262_RISCV64": "riscv64",
+	} {
+		stub := tools.Path(t, key)
+		boot := filepath.Join(filepath.Dir(stub), "systemd-boot"+arch+".efi")
+		v, err := read(boot)
+		if err != nil {
+			t.Errorf("%s: %v", boot, err)
+			continue
+		}
+		if want := debVersion(t, stub); v != want {
+			t.Errorf("%s: version %q, want the package's %q", boot, v, want)
+		}
+	}
+	if v, err := read(tools.Path(t, "UKIBUILD_STUB_262")); err == nil || !strings.Contains(err.Error(), "systemd-stub") {
+		t.Errorf("a stub: %q, %v; want an error naming systemd-stub", v, err)
+	}
+}
