@@ -97,6 +97,10 @@ func TestBootSecretMachineSpecific(t *testing.T) {
 	if _, err := attest.Predict(context.Background(), buildUKI(t, "262"), attest.Machine{PCRs: []int{9}, BootSecret: true, Consoles: &none}); err == nil || !strings.Contains(err.Error(), "no initrd") {
 		t.Errorf("a UKI without an initrd: %v; want an error (the boot secret's archive would be the whole initrd)", err)
 	}
+	// A stub newer than those examined is refused, not guessed.
+	if _, err := attest.Predict(context.Background(), buildUKI(t, "262"), attest.Machine{PCRs: []int{9}, StubVersion: "263", BootSecret: true, Consoles: &none}); err == nil {
+		t.Errorf("stub 263 with a boot secret: %v; want a refusal (263 was not examined)", err)
+	}
 	old := predict("257")
 	for i := range old.Events() {
 		if _, ok := old.MachineSpecific(i); ok {

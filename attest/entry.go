@@ -93,10 +93,16 @@ func ParseEntry(r io.Reader, name string) (*Entry, error) {
 		case "title":
 			e.Title = value
 		case "uki":
+			if !onESP(value) {
+				return nil, &EntryError{Name: name, Line: n, Msg: fmt.Sprintf("uki %q leaves the ESP's root: systemd-boot cannot reach it", value)}
+			}
 			e.UKI = value
 		case "linux", "efi", "uki-url":
 			other = key
 		case "extra":
+			if !onESP(value) {
+				return nil, &EntryError{Name: name, Line: n, Msg: fmt.Sprintf("extra %q leaves the ESP's root: systemd-boot cannot reach it", value)}
+			}
 			e.Extra = append(e.Extra, value)
 		case "profile":
 			u, err := strconv.ParseUint(value, 10, 32)
@@ -124,11 +130,24 @@ func ParseEntry(r io.Reader, name string) (*Entry, error) {
 	return e, nil
 }
 
-// splitEntryLines splits at '\n' and '\r', as systemd-boot does.
+// splitEntryLines splits at '\n' and '\r', as systemd-boot does; "\r\n"
+// is one line break, so that line numbers in errors match an editor's.
 func splitEntryLines(data []byte, atEOF bool) (int, []byte, error) {
 	for i, c := range data {
-		if c == '\n' || c == '\r' {
+		if c == '\n' {
 			return i + 1, data[:i], nil
+		}
+		if c == '\r' {
+			if i+1 < len(data) {
+				if data[i+1] == '\n' {
+					return i + 2, data[:i], nil
+				}
+				return i + 1, data[:i], nil
+			}
+			if atEOF {
+				return i + 1, data[:i], nil
+			}
+			return 0, nil, nil // a '\n' may follow in the next read
 		}
 	}
 	if atEOF && len(data) > 0 {
@@ -148,9 +167,32 @@ func ReadEntry(path string) (*Entry, error) {
 }
 
 // ESPPath returns the file an entry's path p names on the ESP mounted at
-// esp: p is taken from the ESP's root, with '/' or '\' separators.
-func ESPPath(esp, p string) string {
-	return filepath.Join(esp, filepath.FromSlash(strings.ReplaceAll(p, `\`, "/")))
+// esp: p is taken from the ESP's root, with '/' or '\' separators. A path
+// whose ".." components climb above the ESP's root (ParseEntry refuses
+// it) is an error: systemd-boot reads files of the ESP only.
+func ESPPath(esp, p string) (string, error) {
+	if !onESP(p) {
+		return "", fmt.Errorf("%q leaves the ESP's root: systemd-boot cannot reach it", p)
+	}
+	return filepath.Join(esp, filepath.FromSlash(strings.ReplaceAll(p, `\`, "/"))), nil
+}
+
+// onESP reports whether p, taken from the ESP's root with '/' or '\'
+// separators, stays inside it once "." and ".." are resolved.
+func onESP(p string) bool {
+	depth := 0
+	for _, c := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+		switch c {
+		case ".":
+		case "..":
+			if depth--; depth < 0 {
+				return false
+			}
+		default:
+			depth++
+		}
+	}
+	return true
 }
 
 // loadOptions is the load options systemd-boot 262 passes to the UKI of
@@ -198,7 +240,10 @@ func (p *predictor) entryFiles() ([]pcr.EntryExtra, error) {
 		if p.m.ESP == "" {
 			return nil, fmt.Errorf("the Type #1 entry's extra files are read from the ESP: give its root (Machine.ESP)")
 		}
-		path := ESPPath(p.m.ESP, x)
+		path, err := ESPPath(p.m.ESP, x)
+		if err != nil {
+			return nil, fmt.Errorf("the Type #1 entry's extra file: %w", err)
+		}
 		st, err := os.Stat(path)
 		if errors.Is(err, fs.ErrNotExist) || (err == nil && st.IsDir()) {
 			p.note("PCR 9, 12, 13: the entry's extra %s is not a file on the ESP (%s): systemd-boot skips it", x, path)

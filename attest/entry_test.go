@@ -38,8 +38,16 @@ func TestParseEntry(t *testing.T) {
 	if got := (&Entry{Profile: 1}).loadOptions(); got != "@1" {
 		t.Errorf("load options of a profile without options: %q", got)
 	}
-	if got := ESPPath("/esp", `\loader\y.sysext.raw`); got != "/esp/loader/y.sysext.raw" {
-		t.Errorf("ESPPath: %q", got)
+	if got, err := ESPPath("/esp", `\loader\y.sysext.raw`); err != nil || got != "/esp/loader/y.sysext.raw" {
+		t.Errorf("ESPPath: %q, %v", got, err)
+	}
+	if got, err := ESPPath("/esp", `/loader/../x/./y`); err != nil || got != "/esp/x/y" {
+		t.Errorf("ESPPath: %q, %v", got, err)
+	}
+	for _, p := range []string{"../../etc/x", `\loader\..\..\x`, "/a/../../x"} {
+		if got, err := ESPPath("/esp", p); err == nil {
+			t.Errorf("ESPPath(%q) = %q, want an error: it leaves the ESP", p, got)
+		}
 	}
 }
 
@@ -49,6 +57,12 @@ func TestParseEntryErrors(t *testing.T) {
 		{"uki /a.efi\nlinux /vmlinuz\n", `b.conf: both "uki" and "linux"`},
 		{"uki /a.efi\nprofile one\n", `b.conf:2: profile "one" is not a decimal number`},
 		{"uki /a.efi\nprofile -1\n", `b.conf:2: profile "-1"`},
+		{"uki /a.efi\nextra ../../etc/x\n", `b.conf:2: extra "../../etc/x" leaves the ESP's root`},
+		{"uki \\EFI\\..\\..\\a.efi\n", `b.conf:1: uki "\\EFI\\..\\..\\a.efi" leaves the ESP's root`},
+		// "\r\n" is one line break, a lone '\r' another.
+		{"# x\r\nuki /a.efi\r\n\r\nprofile one\r\n", `b.conf:4: profile "one"`},
+		{"# x\ruki /a.efi\r\rprofile one\r", `b.conf:4: profile "one"`},
+		{"# x\r\r\nuki /a.efi\nprofile one", `b.conf:4: profile "one"`},
 	} {
 		_, err := ParseEntry(strings.NewReader(c.in), "b.conf")
 		var ee *EntryError

@@ -60,7 +60,8 @@ type Machine struct {
 	// image after it, which shim, not the firmware, verifies.
 	Loaders []string
 	// Entry is the Boot Loader Specification Type #1 entry through which
-	// systemd-boot (the last of Loaders) starts the UKI; its paths are
+	// systemd-boot (the last of Loaders, which must be systemd-boot 262
+	// by its .sdmagic: the only version examined) starts the UKI; its paths are
 	// read from ESP. systemd-boot 262 measures the entry's extra files
 	// into PCR 12 and 13 (pcr.EntryExtrasEvents) and the load options it
 	// passes ("@N" for a profile, then the options) into PCR 12 before it

@@ -131,6 +131,9 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 		if len(m.Loaders) == 0 {
 			return nil, fmt.Errorf("a Type #1 entry is started by systemd-boot: name it among the loaders (Machine.Loaders)")
 		}
+		if err := checkEntryLoader(m.Loaders[len(m.Loaders)-1]); err != nil {
+			return nil, err
+		}
 		m.Profile, m.CmdlineOverride = e.Profile, e.Options
 	}
 	p := &predictor{path: path, extraDir: m.ExtraDir, m: &m, banks: m.banks()}
@@ -478,7 +481,7 @@ func (p *predictor) bootSecret(evs []pcr.Event) (int, error) {
 	}
 	adds, err := pcr.AddsBootSecret(p.stubVersion)
 	if err != nil {
-		return -1, err
+		return -1, fmt.Errorf("PCR 9 with a boot secret (Machine.BootSecret): %w", err)
 	}
 	if !adds {
 		p.note("PCR 9: systemd-stub %s makes no boot secret (stubs from 261 on do): the initrd is predicted as it is", p.stubVersion)
@@ -553,4 +556,32 @@ type StubVersionError struct{ Path string }
 
 func (e *StubVersionError) Error() string {
 	return fmt.Sprintf("%s: no systemd-stub version in its .sdmagic section; give the stub version", e.Path)
+}
+
+// entryBootMajor is the systemd-boot whose handling of Type #1 entries
+// (boot.c of systemd 262: what it measures, the load options it passes)
+// was examined and is predicted.
+const entryBootMajor = 262
+
+// checkEntryLoader refuses a last loader that is not systemd-boot 262:
+// another boot loader, or another systemd-boot, may read the entry or
+// measure its files differently.
+func checkEntryLoader(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	v, err := pcr.BootVersion(f, st.Size())
+	if err != nil {
+		return fmt.Errorf("a Type #1 entry is started by systemd-boot %d, but the last loader %s is not: %w", entryBootMajor, path, err)
+	}
+	if major, err := pcr.MajorVersion(v); err != nil || major != entryBootMajor {
+		return fmt.Errorf("a Type #1 entry is started by the last loader %s, systemd-boot %s: only systemd-boot %d's handling of entries is known", path, v, entryBootMajor)
+	}
+	return nil
 }

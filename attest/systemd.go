@@ -260,9 +260,16 @@ func checkSystemdEvent(major int, ev SystemdEvent) error {
 	case "filesystem":
 		return errors.Join(wantPCR(15), prefix("file-system:"))
 	case "product-id", "login":
-		// NvPCRs (259 and 261 on): an NV index, no PCR.
+		// NvPCRs: an NV index, no PCR. "product-id" into the hardware
+		// NvPCR from 259 on, "login" into the login NvPCR from 261 on
+		// (systemd's src/tpm2-setup/nvpcr/hardware.nvpcr.in and
+		// login.nvpcr.in, added in v259 and v261; src/shared/tpm2-util.c's
+		// event type table of those tags).
 		if ev.PCR >= 0 {
 			return fmt.Errorf("systemd %d measures %s events into an NvPCR, not PCR %d", major, ev.Type, ev.PCR)
+		}
+		if ev.Type == "login" {
+			return since(261)
 		}
 		return since(259)
 	}

@@ -1,5 +1,7 @@
 package pcr
 
+import "fmt"
+
 // AddsBootSecret reports whether systemd-stub of the given version may add
 // a boot secret to the initrd it hands Linux: an archive with
 // /.extra/boot-secret (32 bytes, mode 0400), which Linux measures into PCR 9
@@ -29,10 +31,23 @@ package pcr
 // boot tests show it (case 12: systemd-boot 262.1, and the 262.1 stub
 // alone on a GPT ESP, with QEMU's virtio-rng-pci; none without the RNG, or
 // with the stub alone on an MBR disk).
+//
+// Stubs before 261 have no such code (false). 261 and 262 were examined
+// (true); a newer version is refused rather than guessed: what its stub
+// does with the secret is not known.
 func AddsBootSecret(version string) (bool, error) {
 	major, err := MajorVersion(version)
 	if err != nil {
 		return false, err
 	}
-	return major >= 261, nil
+	switch {
+	case major < bootSecretSince:
+		return false, nil
+	case major <= bootSecretExamined:
+		return true, nil
+	}
+	return false, fmt.Errorf("whether systemd-stub %s adds a boot secret to the initrd is not known (%d to %d were examined)", version, bootSecretSince, bootSecretExamined)
 }
+
+// The first stub with a boot secret, and the newest examined.
+const bootSecretSince, bootSecretExamined = 261, 262

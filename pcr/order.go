@@ -201,9 +201,38 @@ var ErrNoSDMagic = errors.New("no .sdmagic section and no systemd-stub LoaderInf
 // those bytes. Pass the version to OrderFor. An image whose .sdmagic names
 // another component (systemd-addon, systemd-boot) is refused.
 func StubVersion(r io.ReaderAt, size int64) (string, error) {
+	v, found, err := loaderVersion(r, size, "systemd-stub")
+	if err == nil && !found {
+		err = fmt.Errorf("stub version: %w", ErrNoSDMagic)
+	}
+	return v, err
+}
+
+// BootVersion returns the version of systemd-boot that the PE image r is:
+// "262.1-1" for "#### LoaderInfo: systemd-boot 262.1-1 ####", read as
+// StubVersion reads a stub's (the .sdmagic section, or else the string
+// outside the sections and in .data). An image that records no
+// systemd-boot version, or whose .sdmagic names another component, is an
+// error naming what it is.
+func BootVersion(r io.ReaderAt, size int64) (string, error) {
+	v, found, err := loaderVersion(r, size, "systemd-boot")
+	if err == nil && !found {
+		err = errors.New("systemd-boot version: no .sdmagic section and no systemd-boot LoaderInfo string: not systemd-boot")
+	}
+	return v, err
+}
+
+// loaderVersion is StubVersion and BootVersion for component
+// ("systemd-stub", "systemd-boot"); found is false when the image records
+// no version of it.
+func loaderVersion(r io.ReaderAt, size int64, component string) (version string, found bool, err error) {
+	what := "stub version"
+	if component != "systemd-stub" {
+		what = component + " version"
+	}
 	f, err := pe.Parse(r, size)
 	if err != nil {
-		return "", fmt.Errorf("stub version: %w", err)
+		return "", false, fmt.Errorf("%s: %w", what, err)
 	}
 	for i := range f.Sections {
 		s := &f.Sections[i]
@@ -212,23 +241,23 @@ func StubVersion(r io.ReaderAt, size int64) (string, error) {
 		}
 		n := int64(min(s.VirtualSize, s.SizeOfRawData))
 		if n > maxSDMagic {
-			return "", fmt.Errorf("stub version: .sdmagic section is %d bytes long (at most %d expected)", n, maxSDMagic)
+			return "", false, fmt.Errorf("%s: .sdmagic section is %d bytes long (at most %d expected)", what, n, maxSDMagic)
 		}
 		if int64(s.PointerToRawData)+n > size {
-			return "", fmt.Errorf("stub version: .sdmagic section extends past the end of the file")
+			return "", false, fmt.Errorf("%s: .sdmagic section extends past the end of the file", what)
 		}
 		buf := make([]byte, n)
 		if _, err := r.ReadAt(buf, int64(s.PointerToRawData)); err != nil {
-			return "", fmt.Errorf("stub version: reading .sdmagic: %w", err)
+			return "", false, fmt.Errorf("%s: reading .sdmagic: %w", what, err)
 		}
-		component, version, err := ParseLoaderInfo(buf)
+		c, v, err := ParseLoaderInfo(buf)
 		if err != nil {
-			return "", fmt.Errorf("stub version: %w", err)
+			return "", false, fmt.Errorf("%s: %w", what, err)
 		}
-		if component != "systemd-stub" {
-			return "", fmt.Errorf("stub version: .sdmagic names %s %s, not systemd-stub", component, version)
+		if c != component {
+			return "", false, fmt.Errorf("%s: .sdmagic names %s %s, not %s", what, c, v, component)
 		}
-		return version, nil
+		return v, true, nil
 	}
 	ranges := outsideSections(f, size)
 	for i := range f.Sections {
@@ -239,15 +268,15 @@ func StubVersion(r io.ReaderAt, size int64) (string, error) {
 		}
 	}
 	for _, rg := range ranges {
-		v, ok, err := scanLoaderInfo(io.NewSectionReader(r, rg[0], rg[1]-rg[0]))
+		v, ok, err := scanLoaderInfo(io.NewSectionReader(r, rg[0], rg[1]-rg[0]), component)
 		if err != nil {
-			return "", fmt.Errorf("stub version: reading bytes %#x to %#x: %w", rg[0], rg[1], err)
+			return "", false, fmt.Errorf("%s: reading bytes %#x to %#x: %w", what, rg[0], rg[1], err)
 		}
 		if ok {
-			return v, nil
+			return v, true, nil
 		}
 	}
-	return "", fmt.Errorf("stub version: %w", ErrNoSDMagic)
+	return "", false, nil
 }
 
 // outsideSections returns the file ranges [off, end) of an image of size
@@ -285,11 +314,11 @@ func outsideSections(f *pe.File, size int64) [][2]int64 {
 // scanLoaderInfo (systemd's are about 50 bytes).
 const maxLoaderInfo = 256
 
-// scanLoaderInfo searches r for "#### LoaderInfo: systemd-stub VERSION ####"
+// scanLoaderInfo searches r for "#### LoaderInfo: COMPONENT VERSION ####"
 // and returns VERSION, streaming over r with a bounded buffer. Occurrences
 // of the prefix that do not complete to that shape are skipped.
-func scanLoaderInfo(r io.Reader) (version string, found bool, err error) {
-	marker := []byte(loaderInfoPrefix + "systemd-stub ")
+func scanLoaderInfo(r io.Reader, component string) (version string, found bool, err error) {
+	marker := []byte(loaderInfoPrefix + component + " ")
 	suffix := []byte(loaderInfoSuffix)
 	chunk := make([]byte, 32<<10)
 	var window []byte

@@ -225,19 +225,59 @@ func TestScanLoaderInfo(t *testing.T) {
 		if pos > 40 {
 			copy(data[pos-40:], "#### LoaderInfo: systemd-stub x")
 		}
-		v, ok, err := scanLoaderInfo(bytes.NewReader(data))
+		v, ok, err := scanLoaderInfo(bytes.NewReader(data), "systemd-stub")
 		if err != nil || !ok || v != "252.39-1~deb12u2" {
 			t.Errorf("at %d: %q, %v, %v", pos, v, ok, err)
 		}
 		// Cut short: not found.
-		v, ok, err = scanLoaderInfo(bytes.NewReader(data[:pos+len(info)-1]))
+		v, ok, err = scanLoaderInfo(bytes.NewReader(data[:pos+len(info)-1]), "systemd-stub")
 		if err != nil || ok {
 			t.Errorf("cut at %d: %q, %v, %v", pos, v, ok, err)
 		}
 	}
 	for _, bad := range []string{"", "#### LoaderInfo: systemd-addon 262 ####", "#### LoaderInfo: systemd-stub 262 extra ####"} {
-		if v, ok, err := scanLoaderInfo(strings.NewReader(bad)); ok || err != nil {
+		if v, ok, err := scanLoaderInfo(strings.NewReader(bad), "systemd-stub"); ok || err != nil {
 			t.Errorf("%q: %q, %v, %v", bad, v, ok, err)
 		}
+	}
+}
+
+// TestBootVersion reads the version of Debian's systemd-boot of every
+// release and architecture fetch.sh unpacked (next to the stubs, from the
+// same systemd-boot-efi package), which must be that package's version; a
+// stub is refused as not systemd-boot.
+func TestBootVersion(t *testing.T) {
+	tools := reftools.Locate(t)
+	read := func(path string) (string, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return BootVersion(f, st.Size())
+	}
+	for key, arch := range map[string]string{
+		"UKIBUILD_STUB_252": "x64", "UKIBUILD_STUB_254": "x64", "UKIBUILD_STUB_257": "x64", "UKIBUILD_STUB_262": "x64",
+		"UKIBUILD_STUB_262_IA32": "ia32", "UKIBUILD_STUB_252_AA64": "aa64", "UKIBUILD_STUB_254_AA64": "aa64",
+		"UKIBUILD_STUB_257_AA64": "aa64", "UKIBUILD_STUB_262_AA64": "aa64", "UKIBUILD_STUB_257_RISCV64": "riscv64",
+		"UKIBUILD_STUB_262_RISCV64": "riscv64",
+	} {
+		stub := tools.Path(t, key)
+		boot := filepath.Join(filepath.Dir(stub), "systemd-boot"+arch+".efi")
+		v, err := read(boot)
+		if err != nil {
+			t.Errorf("%s: %v", boot, err)
+			continue
+		}
+		if want := debVersion(t, stub); v != want {
+			t.Errorf("%s: version %q, want the package's %q", boot, v, want)
+		}
+	}
+	if v, err := read(tools.Path(t, "UKIBUILD_STUB_262")); err == nil || !strings.Contains(err.Error(), "systemd-stub") {
+		t.Errorf("a stub: %q, %v; want an error naming systemd-stub", v, err)
 	}
 }

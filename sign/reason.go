@@ -99,7 +99,12 @@ type VerifyError struct {
 	Err    error
 }
 
-func (e *VerifyError) Error() string { return e.Err.Error() }
+func (e *VerifyError) Error() string {
+	if e.Err == nil {
+		return "verification failed: " + e.Reason.String()
+	}
+	return e.Err.Error()
+}
 
 // Unwrap returns Err, so errors.Is finds the sentinels it wraps
 // (ErrNotSigned, ErrForbidden, ErrUnsupportedKey, ...).

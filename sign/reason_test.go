@@ -91,6 +91,16 @@ func TestVerifyReasons(t *testing.T) {
 		t.Errorf("dbx image digest: %v", err)
 	}
 
+	// A dbx digest of no known length, and an image that cannot be read
+	// to digest it, are *VerifyErrors too (ReasonOther).
+	if _, err := verifyBytes(signed, VerifyOptions{DBX: DBX{ImageDigests: [][]byte{make([]byte, 20)}}}); reasonOf(t, err) != ReasonOther {
+		t.Errorf("dbx digest of 20 bytes: %v", err)
+	}
+	failing := failAfter{bytes.NewReader(signed), int64(im.dir.VirtualAddress) - 1}
+	if _, err := Verify(failing, int64(len(signed)), VerifyOptions{DBX: DBX{ImageDigests: [][]byte{d}}}); reasonOf(t, err) != ReasonOther || !errors.Is(err, errFailAfter) {
+		t.Errorf("dbx digest, read error: %v", err)
+	}
+
 	// A directory Size 16 bytes short of the table's one entry: the walk
 	// does not add up (as refcompat_test's "truncated table").
 	short := bytes.Clone(signed)
@@ -117,5 +127,27 @@ func TestVerifyReasons(t *testing.T) {
 	fe = nil
 	if !errors.As(err, &fe) || fe.File != path {
 		t.Errorf("junk: %v (%#v)", err, fe)
+	}
+}
+
+var errFailAfter = errors.New("read error")
+
+// failAfter fails every read that reaches offset n.
+type failAfter struct {
+	r *bytes.Reader
+	n int64
+}
+
+func (f failAfter) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > f.n {
+		return 0, errFailAfter
+	}
+	return f.r.ReadAt(p, off)
+}
+
+func TestVerifyErrorNilErr(t *testing.T) {
+	e := &VerifyError{Reason: ReasonNotSigned}
+	if got := e.Error(); got == "" || !bytes.Contains([]byte(got), []byte(ReasonNotSigned.String())) {
+		t.Errorf("Error() = %q", got)
 	}
 }

@@ -145,11 +145,11 @@ func Verify(r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
 	for _, d := range opts.DBX.ImageDigests {
 		h := hashForSize(len(d))
 		if h == 0 {
-			return nil, fmt.Errorf("a dbx image digest of %d bytes is not SHA-256/384/512", len(d))
+			return nil, because(ReasonOther, fmt.Errorf("a dbx image digest of %d bytes is not SHA-256/384/512", len(d)))
 		}
 		id, err := digest(h)
 		if err != nil {
-			return nil, err
+			return nil, because(ReasonOther, err)
 		}
 		if bytes.Equal(id, d) {
 			rep.Forbidden = because(ReasonImageDigestInDBX, fmt.Errorf("%w: %v %x", ErrImageDigestInDBX, h, d))

@@ -304,6 +304,9 @@ type eventlogVerifyCmd struct {
 // Run prints one line per PCR (match, or the first diverging event with
 // expected and seen) and fails when any PCR differs.
 func (c *eventlogVerifyCmd) Run(e *env) error {
+	if err := c.checkModeFlags(); err != nil {
+		return err
+	}
 	pcrs, err := pcr.ParsePCRList(c.PCRs)
 	if err != nil {
 		return fmt.Errorf("--pcrs: %w", err)
@@ -366,26 +369,49 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 			fmt.Fprintln(e.stdout, r)
 		}
 	}
+	out := e.stdout
+	if c.JSON { // the JSON report holds systemd's records
+		out = io.Discard
+	}
+	sdBad := c.celFlags.print(out, rep.Systemd)
+	if sdBad > 0 {
+		return fmt.Errorf("%s: %d record(s) are not what systemd %s measures", c.CEL, sdBad, c.SystemdVersion)
+	}
+	return verifyOutcome(rep, c.Log, c.UKI)
+}
+
+// verifyOutcome is eventlog verify's verdict on rep (systemd's records
+// already checked): an error for a differing PCR, a log that does not
+// replay to the TPM's values or the quote, or any other defect; the
+// unverifiableError (exit 3) only when unverifiable PCRs are the report's
+// one defect.
+func verifyOutcome(rep *attest.Report, log, uki string) error {
 	bad := 0
 	for _, r := range rep.PCRs {
 		if r.Status == attest.Differs {
 			bad++
 		}
 	}
-	out := e.stdout
-	if c.JSON { // the JSON report holds systemd's records
-		out = io.Discard
+	replays := rep.Quote == nil || rep.Quote.Replays
+	for _, v := range rep.Values {
+		replays = replays && v.Match()
 	}
-	sdBad := c.celFlags.print(out, rep.Systemd)
+	sdOK := true
+	for _, s := range rep.Systemd {
+		sdOK = sdOK && s.Err == nil
+	}
+	unverifiable := rep.Unverifiable()
 	switch {
-	case sdBad > 0:
-		return fmt.Errorf("%s: %d record(s) are not what systemd %s measures", c.CEL, sdBad, c.SystemdVersion)
 	case bad > 0:
-		return fmt.Errorf("%s does not match %s: %d PCR(s) differ", c.Log, c.UKI, bad)
-	case len(rep.Unverifiable()) > 0:
-		return unverifiableError{fmt.Sprintf("%s: PCR %s could not be verified offline (machine-specific events; see above): neither a match nor a mismatch", c.Log, joinInts(rep.Unverifiable()))}
+		return fmt.Errorf("%s does not match %s: %d PCR(s) differ", log, uki, bad)
+	case !replays:
+		return fmt.Errorf("%s does not match the quoted PCR values", log)
+	case !sdOK:
+		return fmt.Errorf("%s: systemd's records are not what systemd measures (see above)", log)
+	case len(unverifiable) > 0:
+		return unverifiableError{fmt.Sprintf("%s: PCR %s could not be verified offline (machine-specific events; see above): neither a match nor a mismatch", log, joinInts(unverifiable))}
 	case !rep.OK():
-		return fmt.Errorf("%s does not match the quoted PCR values", c.Log)
+		return fmt.Errorf("%s: the report has defects (see above)", log)
 	}
 	return nil
 }

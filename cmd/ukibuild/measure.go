@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -311,6 +312,9 @@ type measureFileCmd struct {
 }
 
 func (m *measureFileCmd) Run(e *env) error {
+	if err := m.checkModeFlags(); err != nil {
+		return err
+	}
 	if m.Explain || m.PCRLock != "" || m.Keylime != "" {
 		pcrs, err := pcr.ParsePCRList(m.PCRs)
 		if err != nil {
@@ -331,17 +335,27 @@ func (m *measureFileCmd) Run(e *env) error {
 		if err != nil {
 			return err
 		}
+		// Everything that can fail (--phase, --systemd-version, the
+		// explanation) is done before the files are written.
+		asJSON := m.Explain && m.jsonMode(e.stdout, pcr.MeasureJSONOff) != pcr.MeasureJSONOff
+		var text []byte
+		switch {
+		case m.Explain && (len(m.Phase) > 0 || m.SystemdVersion != ""):
+			if text, err = m.systemdPhase(ref, asJSON); err != nil {
+				return err
+			}
+		case m.Explain:
+			var b bytes.Buffer
+			if err := writeEvents(&b, ref, asJSON); err != nil {
+				return err
+			}
+			text = b.Bytes()
+		}
 		if err := m.writeReferenceFiles(ref); err != nil {
 			return err
 		}
-		if !m.Explain {
-			return nil
-		}
-		asJSON := m.jsonMode(e.stdout, pcr.MeasureJSONOff) != pcr.MeasureJSONOff
-		if len(m.Phase) > 0 || m.SystemdVersion != "" {
-			return m.systemdPhase(e, ref, asJSON)
-		}
-		return writeEvents(e.stdout, ref, asJSON)
+		_, err = e.stdout.Write(text)
+		return err
 	}
 	img, err := uki.OpenImage(m.File)
 	if err != nil {
