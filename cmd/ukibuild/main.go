@@ -138,12 +138,6 @@ func runEnv(args []string, e *env) int {
 	return 0
 }
 
-// usageError is a combination of options a command refuses after
-// parsing (exit code 2, as kong's own usage errors).
-type usageError struct{ msg string }
-
-func (u usageError) Error() string { return u.msg }
-
 // unverifiableError is eventlog verify's outcome when nothing differs but
 // some PCRs could not be verified offline (exit code 3): a script must not
 // read it as a mismatch, nor as a match.
