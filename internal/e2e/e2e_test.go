@@ -481,6 +481,8 @@ func (e *env) qemuOn(t *testing.T, m *machine, files []espFile, state string, ti
 		"-chardev", "socket,id=chrtpm,path=" + sock, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", m.tpm + ",tpmdev=tpm0",
 		"-drive", espDrive}, qemuArgs)...)
 	qemu.Stdout, qemu.Stderr = &out, &out
+	start := time.Now()
+	defer func() { t.Logf("QEMU boot (%s) took %s", m.qemu, time.Since(start).Round(time.Second)) }()
 	if err := qemu.Start(); err != nil {
 		t.Fatalf("qemu: %v", err)
 	}
