@@ -56,10 +56,9 @@ type eventPrediction struct {
 // ("": unknown, "none", or an index).
 func (p *eventPrediction) pick(dtbauto, efifw string) error {
 	var err error
-	if p.dtbauto, err = candidatePick("--dtbauto", dtbauto); err != nil {
-		return err
+	if p.dtbauto, err = candidatePick("--dtbauto", dtbauto); err == nil {
+		p.efifw, err = candidatePick("--efifw", efifw)
 	}
-	p.efifw, err = candidatePick("--efifw", efifw)
 	return err
 }
 
@@ -106,31 +105,22 @@ func (p eventPrediction) machine(e *env, pcrs []int, banks []pcr.Bank, stubVersi
 	if !given && p.SecureBoot {
 		return m, nil
 	}
-	var owner *uefi.GUID
+	files := attest.SecureBootFiles{PK: p.PK, KEK: p.KEK, DB: p.DB, DBX: p.DBX, Disabled: !p.SecureBoot}
 	if p.OwnerGUID != "" {
 		g, err := uefi.ParseGUID(p.OwnerGUID)
 		if err != nil {
 			return m, fmt.Errorf("--owner-guid: %w", err)
 		}
-		owner = &g
+		files.Owner = &g
 	}
-	sb := &attest.SecureBoot{Disabled: !p.SecureBoot}
-	var pk []string
-	if p.PK != "" {
-		pk = []string{p.PK}
-	}
-	for _, v := range []struct {
-		flag  string
-		files []string
-		dst   *[]byte
-	}{{"--pk", pk, &sb.PK}, {"--kek", p.KEK, &sb.KEK}, {"--db", p.DB, &sb.DB}, {"--dbx", p.DBX, &sb.DBX}} {
-		for _, f := range v.files {
-			l, err := signatureList(f, owner)
-			if err != nil {
-				return m, fmt.Errorf("%s: %w", v.flag, err)
-			}
-			*v.dst = append(*v.dst, l...)
+	sb, err := attest.ReadSecureBoot(files)
+	var fe *attest.VariableFileError
+	if errors.As(err, &fe) {
+		flag := "--" + strings.ToLower(fe.Variable)
+		if errors.Is(fe.Err, secureboot.ErrNoOwner) {
+			return m, fmt.Errorf("%s: %s: a certificate needs --owner-guid", flag, fe.File)
 		}
+		return m, fmt.Errorf("%s: %w", flag, fe.Err)
 	}
 	m.SecureBoot = sb
 	return m, nil
@@ -145,11 +135,11 @@ func (p eventPrediction) shimVariables(m *attest.Machine) error {
 	v := &shim.Variables{}
 	owner := shim.LockGUID()
 	for _, f := range p.MOK {
-		l, err := signatureList(f, &owner)
+		d, err := secureboot.ReadFile(f, &owner)
 		if err != nil {
 			return fmt.Errorf("--mok: %w", err)
 		}
-		v.MokList = append(v.MokList, l...)
+		v.MokList = append(v.MokList, d.Bytes()...)
 	}
 	fields := map[string]*[]byte{"MokList": &v.MokList, "MokListX": &v.MokListX, "MokListTrusted": &v.MokListTrusted,
 		"MokSBState": &v.MokSBState, "MokDBState": &v.MokDBState, "MokPolicy": &v.MokPolicy, "SbatLevel": &v.SbatLevel, "SbatPolicy": &v.SbatPolicy}
@@ -188,22 +178,6 @@ func (p eventPrediction) shimVarSource(name string) string {
 		return "--mok " + strings.Join(p.MOK, ", --mok ")
 	}
 	return "shim variable " + name
-}
-
-// signatureList reads a Secure Boot variable's contents from file:
-// certificates as PEM or DER (one EFI_SIGNATURE_LIST each, owned by owner,
-// as virt-fw-vars and efi-updatevar enroll them), EFI signature lists
-// (.esl) or a signed update (.auth, whose signature is not checked)
-// (secureboot.ReadFile).
-func signatureList(file string, owner *uefi.GUID) ([]byte, error) {
-	d, err := secureboot.ReadFile(file, owner)
-	if errors.Is(err, secureboot.ErrNoOwner) {
-		return nil, fmt.Errorf("%s: a certificate needs --owner-guid", file)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return d.Bytes(), nil
 }
 
 // reference predicts the events of pcrs for the UKI at path (attest.Predict).
