@@ -45,24 +45,22 @@ type measureSections struct {
 	EFIFW   string `name:"efifw" help:"EFI firmware (→ .efifw)." placeholder:"PATH"`
 }
 
+// paths maps systemd-measure's section options (pcr.Options) to the files
+// given.
+func (m *measureSections) paths() map[string]string {
+	return map[string]string{"linux": m.Linux, "osrel": m.Osrel, "cmdline": m.Cmdline, "initrd": m.Initrd,
+		"ucode": m.Ucode, "splash": m.Splash, "dtb": m.Dtb, "dtbauto": m.Dtbauto, "uname": m.Uname,
+		"sbat": m.SBAT, "pcrpkey": m.PCRPKey, "profile": m.Profile, "hwids": m.HWIDs, "efifw": m.EFIFW}
+}
+
+// sections reads the section files (uki.SectionFiles).
 func (m *measureSections) sections() ([]pcr.Section, error) {
-	var out []pcr.Section
-	for _, o := range []struct{ name, path string }{
-		{".linux", m.Linux}, {".osrel", m.Osrel}, {".cmdline", m.Cmdline}, {".initrd", m.Initrd},
-		{".ucode", m.Ucode}, {".splash", m.Splash}, {".dtb", m.Dtb}, {".dtbauto", m.Dtbauto},
-		{".uname", m.Uname}, {".sbat", m.SBAT}, {".pcrpkey", m.PCRPKey}, {".profile", m.Profile},
-		{".hwids", m.HWIDs}, {".efifw", m.EFIFW},
-	} {
-		if o.path == "" {
-			continue
-		}
-		c, err := uki.File(o.path)
-		if err != nil {
-			return nil, fmt.Errorf("--%s: %w", o.name[1:], err)
-		}
-		out = append(out, pcr.Section{Name: o.name, Content: c})
+	secs, err := uki.SectionFiles(m.paths())
+	var fe *uki.SectionFileError
+	if errors.As(err, &fe) {
+		return nil, fmt.Errorf("--%s: %w", fe.Option, fe.Err)
 	}
-	return out, nil
+	return secs, err
 }
 
 // measureCommon are the options every measure verb takes.
@@ -168,17 +166,8 @@ func (m *measureInputs) check(e *env, verb string) error {
 		fmt.Fprint(e.stdout, "pretty\nshort\noff\n")
 		return exitCode(0)
 	}
-	sections := map[string]string{}
-	for _, o := range []struct{ name, path string }{
-		{"linux", m.Linux}, {"osrel", m.Osrel}, {"cmdline", m.Cmdline}, {"initrd", m.Initrd},
-		{"ucode", m.Ucode}, {"splash", m.Splash}, {"dtb", m.Dtb}, {"dtbauto", m.Dtbauto},
-		{"uname", m.Uname}, {"sbat", m.SBAT}, {"pcrpkey", m.PCRPKey}, {"profile", m.Profile},
-		{"hwids", m.HWIDs}, {"efifw", m.EFIFW},
-	} {
-		sections[o.name] = o.path
-	}
 	warnings, err := pcr.MeasureCommand{
-		Verb: verb, Sections: sections, Banks: m.Bank, JSON: m.JSON, Current: m.Current,
+		Verb: verb, Sections: m.paths(), Banks: m.Bank, JSON: m.JSON, Current: m.Current,
 		Append: m.Append, PrivateKey: m.PrivateKey, PublicKey: m.PublicKey, Certificate: m.Certificate,
 	}.Check()
 	for _, w := range warnings {
