@@ -119,3 +119,32 @@ func TestWriteFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestReportVerdicts: Differing lists the PCRs with Status Differs only,
+// Replays fails on one TPM value or a quote the log does not replay to,
+// SystemdOK on one bad record, and OK on any of them.
+func TestReportVerdicts(t *testing.T) {
+	r := &attest.Report{PCRs: []attest.PCRResult{{PCR: 4, Status: attest.Match}, {PCR: 9, Status: attest.Unverifiable}, {PCR: 11, Status: attest.Differs}},
+		Values: []attest.ValueResult{{PCR: 4, Log: []byte{1}, TPM: []byte{1}}}}
+	if d := r.Differing(); len(d) != 1 || d[0] != 11 || !r.Replays() || !r.SystemdOK() || r.OK() {
+		t.Errorf("Differing %v, Replays %v, SystemdOK %v, OK %v; want [11] true true false", d, r.Replays(), r.SystemdOK(), r.OK())
+	}
+	r.PCRs = r.PCRs[:1]
+	if !r.OK() {
+		t.Error("all match: not OK")
+	}
+	r.Quote = &attest.QuoteResult{Replays: false}
+	if r.Replays() || r.OK() {
+		t.Error("a quote the log does not replay to: Replays or OK")
+	}
+	r.Quote = nil
+	r.Values = append(r.Values, attest.ValueResult{PCR: 7, Log: []byte{1}, TPM: []byte{2}})
+	if r.Replays() || r.OK() {
+		t.Error("a TPM value the log does not replay to: Replays or OK")
+	}
+	r.Values = nil
+	r.Systemd = []attest.SystemdResult{{Index: 0}, {Index: 1, Err: errors.New("not measured so")}}
+	if r.SystemdOK() || r.OK() || !r.Replays() {
+		t.Error("a bad systemd record: SystemdOK or OK, or not Replays")
+	}
+}

@@ -176,17 +176,7 @@ func (r *Report) OK() bool {
 			return false
 		}
 	}
-	for _, v := range r.Values {
-		if !v.Match() {
-			return false
-		}
-	}
-	for _, s := range r.Systemd {
-		if s.Err != nil {
-			return false
-		}
-	}
-	return r.Quote == nil || r.Quote.Replays
+	return r.Replays() && r.SystemdOK()
 }
 
 // Unverifiable returns the PCRs that are neither a match nor a mismatch
@@ -199,6 +189,40 @@ func (r *Report) Unverifiable() []int {
 		}
 	}
 	return out
+}
+
+// Differing returns the PCRs whose events differ from the reference
+// (Status Differs).
+func (r *Report) Differing() []int {
+	var out []int
+	for _, p := range r.PCRs {
+		if p.Status == Differs {
+			out = append(out, p.PCR)
+		}
+	}
+	return out
+}
+
+// Replays reports whether the log replays to every value the TPM reported
+// (Values) and to the quote's PCR digest, if any.
+func (r *Report) Replays() bool {
+	for _, v := range r.Values {
+		if !v.Match() {
+			return false
+		}
+	}
+	return r.Quote == nil || r.Quote.Replays
+}
+
+// SystemdOK reports whether every record of the systemd log is what
+// systemd measures (no SystemdResult has an Err).
+func (r *Report) SystemdOK() bool {
+	for _, s := range r.Systemd {
+		if s.Err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // String lists the results, a line each (a differing PCR takes three).

@@ -360,27 +360,13 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 // unverifiableError (exit 3) only when unverifiable PCRs are the report's
 // one defect.
 func verifyOutcome(rep *attest.Report, log, uki string) error {
-	bad := 0
-	for _, r := range rep.PCRs {
-		if r.Status == attest.Differs {
-			bad++
-		}
-	}
-	replays := rep.Quote == nil || rep.Quote.Replays
-	for _, v := range rep.Values {
-		replays = replays && v.Match()
-	}
-	sdOK := true
-	for _, s := range rep.Systemd {
-		sdOK = sdOK && s.Err == nil
-	}
-	unverifiable := rep.Unverifiable()
+	bad, unverifiable := len(rep.Differing()), rep.Unverifiable()
 	switch {
 	case bad > 0:
 		return fmt.Errorf("%s does not match %s: %d PCR(s) differ", log, uki, bad)
-	case !replays:
+	case !rep.Replays():
 		return fmt.Errorf("%s does not match the quoted PCR values", log)
-	case !sdOK:
+	case !rep.SystemdOK():
 		return fmt.Errorf("%s: systemd's records are not what systemd measures (see above)", log)
 	case len(unverifiable) > 0:
 		return unverifiableError{fmt.Sprintf("%s: PCR %s could not be verified offline (machine-specific events; see above): neither a match nor a mismatch", log, joinInts(unverifiable))}
