@@ -141,13 +141,10 @@ func (p eventPrediction) shimVariables(m *attest.Machine) error {
 		}
 		v.MokList = append(v.MokList, d.Bytes()...)
 	}
-	fields := map[string]*[]byte{"MokList": &v.MokList, "MokListX": &v.MokListX, "MokListTrusted": &v.MokListTrusted,
-		"MokSBState": &v.MokSBState, "MokDBState": &v.MokDBState, "MokPolicy": &v.MokPolicy, "SbatLevel": &v.SbatLevel, "SbatPolicy": &v.SbatPolicy}
 	for _, nv := range p.ShimVars {
 		name, file, ok := strings.Cut(nv, "=")
-		dst, known := fields[name]
-		if !ok || !known {
-			return fmt.Errorf("--shim-var %q: want NAME=FILE with NAME one of MokList, MokListX, MokListTrusted, MokSBState, MokDBState, MokPolicy, SbatLevel, SbatPolicy", nv)
+		if !ok || !slices.Contains(shim.VariableNames(), name) {
+			return fmt.Errorf("--shim-var %q: want NAME=FILE with NAME one of %s", nv, strings.Join(shim.VariableNames(), ", "))
 		}
 		d, err := os.ReadFile(file)
 		if err != nil {
@@ -160,7 +157,9 @@ func (p eventPrediction) shimVariables(m *attest.Machine) error {
 			// One would silently replace the other.
 			return usageError{fmt.Sprintf("--mok and --shim-var MokList=%s both give MokList: give one of them", file)}
 		}
-		*dst = d
+		if err := v.Set(name, d); err != nil {
+			return err
+		}
 	}
 	m.Shim = v
 	return nil
