@@ -46,6 +46,22 @@ type Quote struct {
 	Nonce []byte
 }
 
+// LoadQuote reads a quote from the files tpm2-tools writes
+// (pcr.LoadQuote: the TPMS_ATTEST of tpm2_quote -m and the TPMT_SIGNATURE
+// of -s; pcr.LoadAKPublic: the attestation key of tpm2_createak -u, or a PEM
+// public key), with the verifier's nonce.
+func LoadQuote(quoteFile, sigFile, akFile string, nonce []byte) (*Quote, error) {
+	q, err := pcr.LoadQuote(quoteFile, sigFile)
+	if err != nil {
+		return nil, err
+	}
+	ak, err := pcr.LoadAKPublic(akFile)
+	if err != nil {
+		return nil, err
+	}
+	return &Quote{Quote: q, AK: ak, Nonce: nonce}, nil
+}
+
 // Status is a PCR's verdict.
 type Status int
 
