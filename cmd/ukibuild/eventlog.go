@@ -123,7 +123,7 @@ func (p eventPrediction) machine(e *env, pcrs []int, banks []pcr.Bank, stubVersi
 		return m, fmt.Errorf("%s: %w", flag, fe.Err)
 	}
 	m.SecureBoot = sb
-	return m, nil
+	return m, err
 }
 
 // shimVariables reads --mok and --shim-var into m.Shim (nil when neither
