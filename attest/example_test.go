@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 
 	"github.com/ukibuild/ukibuild/attest"
-	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // A TPM event log recorded in a boot test, checked against the quote
@@ -22,17 +21,12 @@ func ExampleVerifyLog() {
 		return
 	}
 	dir := "../pcr/testdata/quote"
-	q, err := pcr.LoadQuote(filepath.Join(dir, "quote.msg"), filepath.Join(dir, "quote.sig"))
+	quote, err := attest.LoadQuote(filepath.Join(dir, "quote.msg"), filepath.Join(dir, "quote.sig"), filepath.Join(dir, "ak.pub"), []byte("ukibuild-example"))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	ak, err := pcr.LoadAKPublic(filepath.Join(dir, "ak.pub"))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	ev := attest.Evidence{Log: log, Quote: &attest.Quote{Quote: q, AK: ak, Nonce: []byte("ukibuild-example")}}
+	ev := attest.Evidence{Log: log, Quote: quote}
 	rep, err := attest.VerifyLog(context.Background(), ev, []int{4, 7, 9, 11, 12, 13})
 	if err != nil {
 		fmt.Println(err)

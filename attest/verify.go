@@ -46,6 +46,22 @@ type Quote struct {
 	Nonce []byte
 }
 
+// LoadQuote reads a quote from the files tpm2-tools writes
+// (pcr.LoadQuote: the TPMS_ATTEST of tpm2_quote -m and the TPMT_SIGNATURE
+// of -s; pcr.LoadAKPublic: the attestation key of tpm2_createak -u, or a PEM
+// public key), with the verifier's nonce.
+func LoadQuote(quoteFile, sigFile, akFile string, nonce []byte) (*Quote, error) {
+	q, err := pcr.LoadQuote(quoteFile, sigFile)
+	if err != nil {
+		return nil, err
+	}
+	ak, err := pcr.LoadAKPublic(akFile)
+	if err != nil {
+		return nil, err
+	}
+	return &Quote{Quote: q, AK: ak, Nonce: nonce}, nil
+}
+
 // Status is a PCR's verdict.
 type Status int
 
@@ -176,17 +192,7 @@ func (r *Report) OK() bool {
 			return false
 		}
 	}
-	for _, v := range r.Values {
-		if !v.Match() {
-			return false
-		}
-	}
-	for _, s := range r.Systemd {
-		if s.Err != nil {
-			return false
-		}
-	}
-	return r.Quote == nil || r.Quote.Replays
+	return r.Replays() && r.SystemdOK()
 }
 
 // Unverifiable returns the PCRs that are neither a match nor a mismatch
@@ -199,6 +205,40 @@ func (r *Report) Unverifiable() []int {
 		}
 	}
 	return out
+}
+
+// Differing returns the PCRs whose events differ from the reference
+// (Status Differs).
+func (r *Report) Differing() []int {
+	var out []int
+	for _, p := range r.PCRs {
+		if p.Status == Differs {
+			out = append(out, p.PCR)
+		}
+	}
+	return out
+}
+
+// Replays reports whether the log replays to every value the TPM reported
+// (Values) and to the quote's PCR digest, if any.
+func (r *Report) Replays() bool {
+	for _, v := range r.Values {
+		if !v.Match() {
+			return false
+		}
+	}
+	return r.Quote == nil || r.Quote.Replays
+}
+
+// SystemdOK reports whether every record of the systemd log is what
+// systemd measures (no SystemdResult has an Err).
+func (r *Report) SystemdOK() bool {
+	for _, s := range r.Systemd {
+		if s.Err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // String lists the results, a line each (a differing PCR takes three).

@@ -303,3 +303,15 @@ func parseSerializedSRK(b []byte) (s *serializedSRK, err error) {
 	s.public = *pub
 	return s, nil
 }
+
+// MaskPCRs lists the PCRs of a mask (Info.PCRMask, Info.PublicKeyPCRMask)
+// in ascending order; an empty mask is an empty, non-nil list.
+func MaskPCRs(mask uint64) []uint32 {
+	l := []uint32{}
+	for i := uint32(0); i < 64; i++ {
+		if mask&(1<<i) != 0 {
+			l = append(l, i)
+		}
+	}
+	return l
+}

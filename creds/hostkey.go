@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -89,6 +90,21 @@ func ReadHostKey(r io.Reader) (*HostKey, error) {
 	}
 	k := &HostKey{Secret: bytes.Clone(b[16:])}
 	copy(k.MachineID[:], b)
+	return k, nil
+}
+
+// ReadHostKeyFile reads the host key file at path (ReadHostKey); errors
+// name the file.
+func ReadHostKeyFile(path string) (*HostKey, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	k, err := ReadHostKey(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return k, nil
 }
 

@@ -80,12 +80,7 @@ func TestReadSystemdCredentials(t *testing.T) {
 			if _, stderr, err := systemdCreds(t, v, env, "setup"); err != nil {
 				t.Fatalf("systemd-creds setup: %v: %s", err, stderr)
 			}
-			f, err := os.Open(secret)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hk, err := ReadHostKey(f)
-			f.Close()
+			hk, err := ReadHostKeyFile(secret)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -146,6 +146,20 @@ func Certificate(path string) (*x509.Certificate, error) {
 	return cert, nil
 }
 
+// Certificates loads PEM X.509 certificates (Certificate), in order; nil
+// for none.
+func Certificates(paths ...string) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for _, p := range paths {
+		c, err := Certificate(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
 // PermissionWarning returns a warning when the private key file at path can
 // be read by users other than its owner, or "" when it cannot (or does not
 // exist: loading it reports that).

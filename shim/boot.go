@@ -109,6 +109,28 @@ type measuredVar struct {
 	data []byte
 }
 
+// VariableNames are the names of the Variables fields, in their order:
+// the names of shim's variables as it reads them (MokList ... SbatPolicy).
+func VariableNames() []string {
+	return []string{"MokList", "MokListX", "MokListTrusted", "MokSBState", "MokDBState", "MokPolicy", "SbatLevel", "SbatPolicy"}
+}
+
+// Set sets the variable called name (one of VariableNames) to data, as
+// stored (nil: the variable does not exist). Another name is a
+// *VariableError matching ErrUnknownVariable.
+func (v *Variables) Set(name string, data []byte) error {
+	dst := map[string]*[]byte{"MokList": &v.MokList, "MokListX": &v.MokListX, "MokListTrusted": &v.MokListTrusted,
+		"MokSBState": &v.MokSBState, "MokDBState": &v.MokDBState, "MokPolicy": &v.MokPolicy, "SbatLevel": &v.SbatLevel, "SbatPolicy": &v.SbatPolicy}[name]
+	if dst == nil {
+		return &VariableError{Name: name, Err: ErrUnknownVariable}
+	}
+	*dst = data
+	return nil
+}
+
+// ErrUnknownVariable is a name that is none of VariableNames (Set).
+var ErrUnknownVariable = errors.New("not one of shim's variables")
+
 // VariableError is a shim variable of Machine.Variables that NewBoot
 // refuses: malformed, or a state whose measurements were not examined.
 type VariableError struct {

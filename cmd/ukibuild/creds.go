@@ -74,19 +74,6 @@ func readInput(path string, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-func readHostKeyFile(path string) (*creds.HostKey, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	k, err := creds.ReadHostKey(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return k, nil
-}
-
 // writeOutput writes data to path atomically, or to stdout for "-".
 func writeOutput(e *env, path string, perm fs.FileMode, data []byte) error {
 	if path == "-" {
@@ -135,7 +122,7 @@ func (c *credsEncryptCmd) Run(e *env) error {
 		return err
 	}
 	if c.HostKey != "" {
-		if o.HostKey, err = readHostKeyFile(c.HostKey); err != nil {
+		if o.HostKey, err = creds.ReadHostKeyFile(c.HostKey); err != nil {
 			return err
 		}
 	}
@@ -217,7 +204,7 @@ func (c *credsDecryptCmd) Run(e *env) error {
 		if hk == "" {
 			hk = creds.DefaultHostKeyPath
 		}
-		if o.HostKey, err = readHostKeyFile(hk); err != nil {
+		if o.HostKey, err = creds.ReadHostKeyFile(hk); err != nil {
 			return err
 		}
 	}
@@ -263,7 +250,7 @@ func (c *credsInspectCmd) Run(e *env) error {
 	}
 	var hk *creds.HostKey
 	if c.HostKey != "" {
-		if hk, err = readHostKeyFile(c.HostKey); err != nil {
+		if hk, err = creds.ReadHostKeyFile(c.HostKey); err != nil {
 			return err
 		}
 	}
@@ -291,11 +278,11 @@ func (c *credsInspectCmd) Run(e *env) error {
 		}
 		add("primaryAlg", in.PrimaryAlg)
 		add("pcrBank", in.PCRBank)
-		add("pcrs", maskList(in.PCRMask))
+		add("pcrs", creds.MaskPCRs(in.PCRMask))
 		add("policy", hex.EncodeToString(in.Policy))
 		add("imported", in.Imported)
 		if in.PublicKey != nil {
-			add("publicKeyPcrs", maskList(in.PublicKeyPCRMask))
+			add("publicKeyPcrs", creds.MaskPCRs(in.PublicKeyPCRMask))
 			add("publicKey", string(in.PublicKey))
 		}
 	}
@@ -330,16 +317,6 @@ func (c *credsInspectCmd) Run(e *env) error {
 	}
 	_, err = e.stdout.Write(b.Bytes())
 	return err
-}
-
-func maskList(m uint64) []uint32 {
-	l := []uint32{}
-	for i := uint32(0); i < 64; i++ {
-		if m&(1<<i) != 0 {
-			l = append(l, i)
-		}
-	}
-	return l
 }
 
 func fmtTime(t time.Time) string {

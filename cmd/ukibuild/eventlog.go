@@ -56,10 +56,9 @@ type eventPrediction struct {
 // ("": unknown, "none", or an index).
 func (p *eventPrediction) pick(dtbauto, efifw string) error {
 	var err error
-	if p.dtbauto, err = candidatePick("--dtbauto", dtbauto); err != nil {
-		return err
+	if p.dtbauto, err = candidatePick("--dtbauto", dtbauto); err == nil {
+		p.efifw, err = candidatePick("--efifw", efifw)
 	}
-	p.efifw, err = candidatePick("--efifw", efifw)
 	return err
 }
 
@@ -106,34 +105,25 @@ func (p eventPrediction) machine(e *env, pcrs []int, banks []pcr.Bank, stubVersi
 	if !given && p.SecureBoot {
 		return m, nil
 	}
-	var owner *uefi.GUID
+	files := attest.SecureBootFiles{PK: p.PK, KEK: p.KEK, DB: p.DB, DBX: p.DBX, Disabled: !p.SecureBoot}
 	if p.OwnerGUID != "" {
 		g, err := uefi.ParseGUID(p.OwnerGUID)
 		if err != nil {
 			return m, fmt.Errorf("--owner-guid: %w", err)
 		}
-		owner = &g
+		files.Owner = &g
 	}
-	sb := &attest.SecureBoot{Disabled: !p.SecureBoot}
-	var pk []string
-	if p.PK != "" {
-		pk = []string{p.PK}
-	}
-	for _, v := range []struct {
-		flag  string
-		files []string
-		dst   *[]byte
-	}{{"--pk", pk, &sb.PK}, {"--kek", p.KEK, &sb.KEK}, {"--db", p.DB, &sb.DB}, {"--dbx", p.DBX, &sb.DBX}} {
-		for _, f := range v.files {
-			l, err := signatureList(f, owner)
-			if err != nil {
-				return m, fmt.Errorf("%s: %w", v.flag, err)
-			}
-			*v.dst = append(*v.dst, l...)
+	sb, err := attest.ReadSecureBoot(files)
+	var fe *attest.VariableFileError
+	if errors.As(err, &fe) {
+		flag := "--" + strings.ToLower(fe.Variable)
+		if errors.Is(fe.Err, secureboot.ErrNoOwner) {
+			return m, fmt.Errorf("%s: %s: a certificate needs --owner-guid", flag, fe.File)
 		}
+		return m, fmt.Errorf("%s: %w", flag, fe.Err)
 	}
 	m.SecureBoot = sb
-	return m, nil
+	return m, err
 }
 
 // shimVariables reads --mok and --shim-var into m.Shim (nil when neither
@@ -145,19 +135,16 @@ func (p eventPrediction) shimVariables(m *attest.Machine) error {
 	v := &shim.Variables{}
 	owner := shim.LockGUID()
 	for _, f := range p.MOK {
-		l, err := signatureList(f, &owner)
+		d, err := secureboot.ReadFile(f, &owner)
 		if err != nil {
 			return fmt.Errorf("--mok: %w", err)
 		}
-		v.MokList = append(v.MokList, l...)
+		v.MokList = append(v.MokList, d.Bytes()...)
 	}
-	fields := map[string]*[]byte{"MokList": &v.MokList, "MokListX": &v.MokListX, "MokListTrusted": &v.MokListTrusted,
-		"MokSBState": &v.MokSBState, "MokDBState": &v.MokDBState, "MokPolicy": &v.MokPolicy, "SbatLevel": &v.SbatLevel, "SbatPolicy": &v.SbatPolicy}
 	for _, nv := range p.ShimVars {
 		name, file, ok := strings.Cut(nv, "=")
-		dst, known := fields[name]
-		if !ok || !known {
-			return fmt.Errorf("--shim-var %q: want NAME=FILE with NAME one of MokList, MokListX, MokListTrusted, MokSBState, MokDBState, MokPolicy, SbatLevel, SbatPolicy", nv)
+		if !ok || !slices.Contains(shim.VariableNames(), name) {
+			return fmt.Errorf("--shim-var %q: want NAME=FILE with NAME one of %s", nv, strings.Join(shim.VariableNames(), ", "))
 		}
 		d, err := os.ReadFile(file)
 		if err != nil {
@@ -170,7 +157,9 @@ func (p eventPrediction) shimVariables(m *attest.Machine) error {
 			// One would silently replace the other.
 			return usageError{fmt.Sprintf("--mok and --shim-var MokList=%s both give MokList: give one of them", file)}
 		}
-		*dst = d
+		if err := v.Set(name, d); err != nil {
+			return err
+		}
 	}
 	m.Shim = v
 	return nil
@@ -188,22 +177,6 @@ func (p eventPrediction) shimVarSource(name string) string {
 		return "--mok " + strings.Join(p.MOK, ", --mok ")
 	}
 	return "shim variable " + name
-}
-
-// signatureList reads a Secure Boot variable's contents from file:
-// certificates as PEM or DER (one EFI_SIGNATURE_LIST each, owned by owner,
-// as virt-fw-vars and efi-updatevar enroll them), EFI signature lists
-// (.esl) or a signed update (.auth, whose signature is not checked)
-// (secureboot.ReadFile).
-func signatureList(file string, owner *uefi.GUID) ([]byte, error) {
-	d, err := secureboot.ReadFile(file, owner)
-	if errors.Is(err, secureboot.ErrNoOwner) {
-		return nil, fmt.Errorf("%s: a certificate needs --owner-guid", file)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return d.Bytes(), nil
 }
 
 // reference predicts the events of pcrs for the UKI at path (attest.Predict).
@@ -386,27 +359,13 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 // unverifiableError (exit 3) only when unverifiable PCRs are the report's
 // one defect.
 func verifyOutcome(rep *attest.Report, log, uki string) error {
-	bad := 0
-	for _, r := range rep.PCRs {
-		if r.Status == attest.Differs {
-			bad++
-		}
-	}
-	replays := rep.Quote == nil || rep.Quote.Replays
-	for _, v := range rep.Values {
-		replays = replays && v.Match()
-	}
-	sdOK := true
-	for _, s := range rep.Systemd {
-		sdOK = sdOK && s.Err == nil
-	}
-	unverifiable := rep.Unverifiable()
+	bad, unverifiable := len(rep.Differing()), rep.Unverifiable()
 	switch {
 	case bad > 0:
 		return fmt.Errorf("%s does not match %s: %d PCR(s) differ", log, uki, bad)
-	case !replays:
+	case !rep.Replays():
 		return fmt.Errorf("%s does not match the quoted PCR values", log)
-	case !sdOK:
+	case !rep.SystemdOK():
 		return fmt.Errorf("%s: systemd's records are not what systemd measures (see above)", log)
 	case len(unverifiable) > 0:
 		return unverifiableError{fmt.Sprintf("%s: PCR %s could not be verified offline (machine-specific events; see above): neither a match nor a mismatch", log, joinInts(unverifiable))}

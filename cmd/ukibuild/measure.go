@@ -8,13 +8,11 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"golang.org/x/term"
 
 	"github.com/ukibuild/ukibuild/attest"
-	"github.com/ukibuild/ukibuild/internal/atomicfile"
 	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
@@ -47,24 +45,22 @@ type measureSections struct {
 	EFIFW   string `name:"efifw" help:"EFI firmware (→ .efifw)." placeholder:"PATH"`
 }
 
+// paths maps systemd-measure's section options (pcr.Options) to the files
+// given.
+func (m *measureSections) paths() map[string]string {
+	return map[string]string{"linux": m.Linux, "osrel": m.Osrel, "cmdline": m.Cmdline, "initrd": m.Initrd,
+		"ucode": m.Ucode, "splash": m.Splash, "dtb": m.Dtb, "dtbauto": m.Dtbauto, "uname": m.Uname,
+		"sbat": m.SBAT, "pcrpkey": m.PCRPKey, "profile": m.Profile, "hwids": m.HWIDs, "efifw": m.EFIFW}
+}
+
+// sections reads the section files (uki.SectionFiles).
 func (m *measureSections) sections() ([]pcr.Section, error) {
-	var out []pcr.Section
-	for _, o := range []struct{ name, path string }{
-		{".linux", m.Linux}, {".osrel", m.Osrel}, {".cmdline", m.Cmdline}, {".initrd", m.Initrd},
-		{".ucode", m.Ucode}, {".splash", m.Splash}, {".dtb", m.Dtb}, {".dtbauto", m.Dtbauto},
-		{".uname", m.Uname}, {".sbat", m.SBAT}, {".pcrpkey", m.PCRPKey}, {".profile", m.Profile},
-		{".hwids", m.HWIDs}, {".efifw", m.EFIFW},
-	} {
-		if o.path == "" {
-			continue
-		}
-		c, err := uki.File(o.path)
-		if err != nil {
-			return nil, fmt.Errorf("--%s: %w", o.name[1:], err)
-		}
-		out = append(out, pcr.Section{Name: o.name, Content: c})
+	secs, err := uki.SectionFiles(m.paths())
+	var fe *uki.SectionFileError
+	if errors.As(err, &fe) {
+		return nil, fmt.Errorf("--%s: %w", fe.Option, fe.Err)
 	}
-	return out, nil
+	return secs, err
 }
 
 // measureCommon are the options every measure verb takes.
@@ -170,17 +166,8 @@ func (m *measureInputs) check(e *env, verb string) error {
 		fmt.Fprint(e.stdout, "pretty\nshort\noff\n")
 		return exitCode(0)
 	}
-	sections := map[string]string{}
-	for _, o := range []struct{ name, path string }{
-		{"linux", m.Linux}, {"osrel", m.Osrel}, {"cmdline", m.Cmdline}, {"initrd", m.Initrd},
-		{"ucode", m.Ucode}, {"splash", m.Splash}, {"dtb", m.Dtb}, {"dtbauto", m.Dtbauto},
-		{"uname", m.Uname}, {"sbat", m.SBAT}, {"pcrpkey", m.PCRPKey}, {"profile", m.Profile},
-		{"hwids", m.HWIDs}, {"efifw", m.EFIFW},
-	} {
-		sections[o.name] = o.path
-	}
 	warnings, err := pcr.MeasureCommand{
-		Verb: verb, Sections: sections, Banks: m.Bank, JSON: m.JSON, Current: m.Current,
+		Verb: verb, Sections: m.paths(), Banks: m.Bank, JSON: m.JSON, Current: m.Current,
 		Append: m.Append, PrivateKey: m.PrivateKey, PublicKey: m.PublicKey, Certificate: m.Certificate,
 	}.Check()
 	for _, w := range warnings {
@@ -422,59 +409,33 @@ func candidateIndex(flag, v string) (int, error) {
 	return *p, nil
 }
 
-// candidatePick parses --dtbauto or --efifw: nil for "", -1 for "none".
+// candidatePick parses --dtbauto or --efifw (attest.ParsePick).
 func candidatePick(flag, v string) (*int, error) {
-	if v == "" {
-		return nil, nil
+	p, err := attest.ParsePick(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
-	i := -1
-	if v != "none" {
-		var err error
-		if i, err = strconv.Atoi(v); err != nil || i < 0 {
-			return nil, fmt.Errorf("%s: %q is not an index or 'none'", flag, v)
-		}
-	}
-	return &i, nil
+	return p, nil
 }
 
-// writeReferenceFiles writes --pcrlock and --keylime-policy (both made
-// before either is written, so that a refusal writes neither).
+// writeReferenceFiles writes --pcrlock and --keylime-policy
+// (attest.Reference.WriteFiles: a refusal writes neither).
 func (m *measureFileCmd) writeReferenceFiles(ref *attest.Reference) error {
-	var lock, keylime []byte
+	f := attest.ReferenceFiles{PCRLock: m.PCRLock, Keylime: m.Keylime, KeylimeBank: pcr.SHA256}
 	var err error
-	if m.PCRLock != "" {
-		if lock, err = ref.PCRLock(nil); err != nil {
-			return fmt.Errorf("--pcrlock: %w", err)
+	if m.Keylime != "" && len(m.Bank) == 1 {
+		if f.KeylimeBank, err = pcr.ParseBank(m.Bank[0]); err != nil {
+			return fmt.Errorf("--bank: %w", err)
 		}
+	} else if m.Keylime != "" && len(m.Bank) > 1 {
+		return fmt.Errorf("--keylime-policy takes the values of one bank: give one --bank (default sha256)")
 	}
-	if m.Keylime != "" {
-		bank := pcr.SHA256
-		if len(m.Bank) == 1 {
-			if bank, err = pcr.ParseBank(m.Bank[0]); err != nil {
-				return fmt.Errorf("--bank: %w", err)
-			}
-		} else if len(m.Bank) > 1 {
-			return fmt.Errorf("--keylime-policy takes the values of one bank: give one --bank (default sha256)")
-		}
-		if keylime, err = ref.KeylimePolicy(bank); err != nil {
-			return fmt.Errorf("--keylime-policy: %w", err)
-		}
+	err = ref.WriteFiles(f)
+	var fe *attest.ReferenceFileError
+	if errors.As(err, &fe) {
+		return fmt.Errorf("--%s: %w", map[string]string{"PCRLock": "pcrlock", "Keylime": "keylime-policy"}[fe.Field], fe.Err)
 	}
-	for _, f := range []struct {
-		path string
-		data []byte
-	}{{m.PCRLock, lock}, {m.Keylime, keylime}} {
-		if f.path == "" {
-			continue
-		}
-		if err := atomicfile.Write(f.path, 0o644, func(out *os.File) error {
-			_, err := out.Write(f.data)
-			return err
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return err
 }
 
 // measureVerbAt returns the index of the systemd-measure verb (calculate,

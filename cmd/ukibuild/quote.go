@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/ukibuild/ukibuild/attest"
-	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // quoteFlags are eventlog verify's options for a TPM2 quote signed by an
@@ -43,15 +42,7 @@ func (q quoteFlags) load() (*attest.Quote, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--nonce: not hex: %w", err)
 	}
-	quote, err := pcr.LoadQuote(q.Quote, q.QuoteSig)
-	if err != nil {
-		return nil, err
-	}
-	ak, err := pcr.LoadAKPublic(q.AKPublic)
-	if err != nil {
-		return nil, err
-	}
-	return &attest.Quote{Quote: quote, AK: ak, Nonce: nonce}, nil
+	return attest.LoadQuote(q.Quote, q.QuoteSig, q.AKPublic, nonce)
 }
 
 // explain names the files behind a verification error: the log, or the

@@ -110,12 +110,8 @@ func signOptions(cert *x509.Certificate, chain []string, hash, profile string) (
 	if opts.Hash, err = sign.ParseHash(hash); err != nil {
 		return sign.Options{}, err
 	}
-	for _, path := range chain {
-		ch, err := keys.Certificate(path)
-		if err != nil {
-			return sign.Options{}, fmt.Errorf("certificate chain: %w", err)
-		}
-		opts.Chain = append(opts.Chain, ch)
+	if opts.Chain, err = keys.Certificates(chain...); err != nil {
+		return sign.Options{}, fmt.Errorf("certificate chain: %w", err)
 	}
 	if opts.SigningTime, err = p.SigningTime(os.Getenv("SOURCE_DATE_EPOCH"), time.Now()); err != nil {
 		return sign.Options{}, err
@@ -236,19 +232,12 @@ type verifyCmd struct {
 
 func (c *verifyCmd) Run(e *env) error {
 	var opts sign.VerifyOptions
-	for _, p := range c.Cert {
-		cert, err := keys.Certificate(p)
-		if err != nil {
-			return err
-		}
-		opts.DB = append(opts.DB, cert)
+	var err error
+	if opts.DB, err = keys.Certificates(c.Cert...); err != nil {
+		return err
 	}
-	for _, p := range c.DBXCert {
-		cert, err := keys.Certificate(p)
-		if err != nil {
-			return err
-		}
-		opts.DBX.Certificates = append(opts.DBX.Certificates, cert)
+	if opts.DBX.Certificates, err = keys.Certificates(c.DBXCert...); err != nil {
+		return err
 	}
 	for _, h := range c.DBXHash {
 		d, err := hex.DecodeString(h)
