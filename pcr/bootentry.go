@@ -113,24 +113,7 @@ func entryArchives(files []EntryExtra) ([]entryArchive, error) {
 		names []string
 	}
 	archives := make([]archive, len(entryExtraKinds))
-	inode := uint32(1)
-	var b []byte
-	header := func(mode uint32, size int64, name string) error {
-		if size > 0xffffffff {
-			return fmt.Errorf("%s: %d bytes, more than a cpio entry holds", name, size)
-		}
-		b = append(b, "070701"...)
-		for _, w := range []uint32{inode, mode, 0, 0, 1, 0, uint32(size), 0, 0, 0, 0, uint32(len(name) + 1), 0} {
-			b = fmt.Appendf(b, "%08x", w)
-		}
-		b = append(b, name...)
-		b = append(b, 0)
-		for len(b)%4 != 0 {
-			b = append(b, 0)
-		}
-		inode++
-		return nil
-	}
+	var w newcWriter
 	for _, f := range files {
 		if f.Content == nil || f.Content.Size() == 0 || len(f.Name) > 255 || !isASCII(f.Name) {
 			continue
@@ -146,18 +129,13 @@ func entryArchives(files []EntryExtra) ([]entryArchive, error) {
 			continue
 		}
 		kind := entryExtraKinds[k]
-		b = nil
-		parts := strings.Split(kind.prefix, "/")
-		for i := range parts {
-			mode := uint32(0o555)
-			if i == len(parts)-1 {
-				mode = kind.dir
-			}
-			if err := header(0o040000|mode, 0, strings.Join(parts[:i+1], "/")); err != nil {
-				return nil, err
-			}
+		// Each file repeats its leading directories (pack_cpio_one after
+		// pack_cpio_prefix), one inode counter across the archives.
+		b, err := w.dirs(nil, kind.prefix, kind.dir)
+		if err != nil {
+			return nil, err
 		}
-		if err := header(0o100000|kind.file, f.Content.Size(), kind.prefix+"/"+f.Name); err != nil {
+		if b, err = w.header(b, 0o100000|kind.file, f.Content.Size(), kind.prefix+"/"+f.Name); err != nil {
 			return nil, err
 		}
 		archives[k].parts = append(archives[k].parts, bytesContent(b), f.Content)
@@ -168,18 +146,7 @@ func entryArchives(files []EntryExtra) ([]entryArchive, error) {
 		if len(a.parts) == 0 {
 			continue
 		}
-		// The trailer as cpio.c's pack_cpio_trailer writes it (StubCPIO).
-		trailer := "070701" + strings.Repeat("00000000", 4) + "00000001" + strings.Repeat("00000000", 6) + "0000000B" + "00000000" + "TRAILER!!!\x00\x00\x00\x00"
-		out[k] = entryArchive{content: joined(4, append(a.parts, bytesContent([]byte(trailer)))), names: a.names}
+		out[k] = entryArchive{content: joined(4, append(a.parts, bytesContent([]byte(newcTrailer)))), names: a.names}
 	}
 	return out, nil
-}
-
-func isASCII(s string) bool {
-	for _, r := range s {
-		if r > 0x7f {
-			return false
-		}
-	}
-	return true
 }

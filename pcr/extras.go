@@ -48,57 +48,23 @@ func stubCPIO(prefix string, dirMode, accessMode uint32, files []ExtraFile) (Siz
 	files = slices.Clone(files)
 	slices.SortFunc(files, func(a, b ExtraFile) int { return strings.Compare(a.Name, b.Name) })
 	var out []Sized // headers and contents, each padded to 4 bytes by joined
-	var b []byte    // the header being built
-	inode := uint32(1)
-	pad := func() {
-		for len(b)%4 != 0 {
-			b = append(b, 0)
-		}
-	}
-	header := func(mode uint32, size int64, name string) error {
-		if size > 0xffffffff {
-			return fmt.Errorf("%s: %d bytes, more than a cpio entry holds", name, size)
-		}
-		b = append(b, "070701"...)
-		for _, w := range []uint32{inode, mode, 0, 0, 1, 0, uint32(size), 0, 0, 0, 0, uint32(len(name) + 1), 0} {
-			b = fmt.Appendf(b, "%08x", w)
-		}
-		b = append(b, name...)
-		b = append(b, 0)
-		pad()
-		inode++
-		return nil
-	}
-	parts := strings.Split(prefix, "/")
-	for i := range parts {
-		if parts[i] == "" {
-			continue
-		}
-		mode := uint32(0o555)
-		if i == len(parts)-1 {
-			mode = dirMode
-		}
-		if err := header(0o040000|mode, 0, strings.Join(parts[:i+1], "/")); err != nil {
-			return nil, err
-		}
+	var w newcWriter
+	b, err := w.dirs(nil, prefix, dirMode) // the header being built
+	if err != nil {
+		return nil, err
 	}
 	for _, f := range files {
-		for _, r := range f.Name {
-			if r > 0x7f {
-				return nil, fmt.Errorf("%s: the stub skips names that are not ASCII", f.Name)
-			}
+		if !isASCII(f.Name) {
+			return nil, fmt.Errorf("%s: the stub skips names that are not ASCII", f.Name)
 		}
 		c := f.content()
-		if err := header(0o100000|accessMode, c.Size(), prefix+"/"+f.Name); err != nil {
+		if b, err = w.header(b, 0o100000|accessMode, c.Size(), prefix+"/"+f.Name); err != nil {
 			return nil, err
 		}
 		out = append(out, bytesContent(b), c)
 		b = nil
 	}
-	// The trailer, byte for byte as cpio.c's pack_cpio_trailer: ino, mode,
-	// uid and gid 0, nlink 1, the rest 0, name size 11 (upper-case B),
-	// "TRAILER!!!" and four NUL bytes.
-	b = append(b, "070701"+strings.Repeat("00000000", 4)+"00000001"+strings.Repeat("00000000", 6)+"0000000B"+"00000000"+"TRAILER!!!\x00\x00\x00\x00"...)
+	b = append(b, newcTrailer...)
 	return joined(4, append(out, bytesContent(b))), nil
 }
 
