@@ -492,14 +492,12 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr
 	if !b.startupDone {
 		b.Startup()
 	}
-	sha256d, err := sign.MeasuredImageDigest(r, size, crypto.SHA256)
+	// One read for both digests, and sign.Verify below reuses SHA-256's.
+	ds, err := sign.MeasuredImageDigests(r, size, crypto.SHA256, crypto.SHA1)
 	if err != nil {
 		return nil, nil, err
 	}
-	sha1d, err := sign.MeasuredImageDigest(r, size, crypto.SHA1)
-	if err != nil {
-		return nil, nil, err
-	}
+	sha256d, sha1d := ds[0], ds[1]
 	var evs []pcr.Event
 	type list struct {
 		name string
@@ -582,7 +580,7 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr
 			}
 		}
 	}
-	rep, err := sign.Verify(r, size, sign.VerifyOptions{})
+	rep, err := sign.Verify(r, size, sign.VerifyOptions{ImageDigests: map[crypto.Hash][]byte{crypto.SHA256: sha256d}})
 	if rep == nil {
 		if errors.Is(err, sign.ErrNotSigned) {
 			return nil, evs, &Refusal{Path: name, Reason: "not signed, and its digest is in no allow list"}

@@ -5,6 +5,7 @@ import (
 	_ "crypto/sha256" // SHA-256 for crypto.Hash
 	_ "crypto/sha512" // SHA-384 and SHA-512 for crypto.Hash
 	"fmt"
+	"hash"
 	"io"
 
 	"github.com/ukibuild/ukibuild/internal/pe"
@@ -137,6 +138,37 @@ func MeasuredImageDigest(r io.ReaderAt, size int64, h crypto.Hash) ([]byte, erro
 		return nil, err
 	}
 	return im.firmwareDigest(h)
+}
+
+// MeasuredImageDigests is MeasuredImageDigest for several hashes in one
+// read of the image (one digest per TPM bank, and the one sign.Verify
+// needs: VerifyOptions.ImageDigests).
+func MeasuredImageDigests(r io.ReaderAt, size int64, hs ...crypto.Hash) ([][]byte, error) {
+	im, err := openImage(r, size)
+	if err != nil {
+		return nil, err
+	}
+	ranges, err := im.f.AuthenticodeRanges(im.contentEnd)
+	if err != nil {
+		return nil, err
+	}
+	hashers := make([]hash.Hash, len(hs))
+	ws := make([]io.Writer, len(hs))
+	for i, h := range hs {
+		if !h.Available() {
+			return nil, fmt.Errorf("digest algorithm %v is not available", h)
+		}
+		hashers[i] = h.New()
+		ws[i] = hashers[i]
+	}
+	if err := pe.HashRanges(io.MultiWriter(ws...), im.r, im.contentEnd, ranges, make([]byte, copyBufSize)); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(hs))
+	for i, hh := range hashers {
+		out[i] = hh.Sum(nil)
+	}
+	return out, nil
 }
 
 // Signed reports whether the PE image r (size bytes) has a certificate

@@ -29,6 +29,11 @@ type VerifyOptions struct {
 	DB []*x509.Certificate
 	// DBX lists what is forbidden (the UEFI dbx).
 	DBX DBX
+	// ImageDigests are the image's Authenticode digests the caller has
+	// already computed (MeasuredImageDigests), by hash: Verify uses them
+	// instead of reading the image again. They must be the digests of
+	// this image; a wrong one gives a wrong verdict.
+	ImageDigests map[crypto.Hash][]byte
 }
 
 // DBX lists forbidden images and certificates.
@@ -131,6 +136,9 @@ func Verify(r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
 	}
 	rep := &Report{TableErr: im.tableErr}
 	digests := map[crypto.Hash][]byte{}
+	for h, d := range opts.ImageDigests {
+		digests[h] = d
+	}
 	digest := func(h crypto.Hash) ([]byte, error) {
 		if d, ok := digests[h]; ok {
 			return d, nil
