@@ -113,6 +113,13 @@ func printSummary(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintf(w, "%d checks, %d failed; %d of %d cases without a result; wall time %s\n",
 		len(summary.rows), fail, missing, len(cases), time.Since(summary.start).Round(time.Second))
+	// The failures once more, last: CI shows only the tail of a long run,
+	// and a failed check must be readable there without the whole table.
+	for _, r := range summary.rows {
+		if !r.ok {
+			fmt.Fprintf(w, "FAILED: %s: %s: expected %s; seen %s\n", r.name, r.check, oneLine(r.expected), oneLine(r.seen))
+		}
+	}
 }
 
 func oneLine(s string) string {
