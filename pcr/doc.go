@@ -1,5 +1,5 @@
 // Package pcr predicts the TPM PCR 11 values a Unified Kernel Image produces
-// when it boots (and PCR 4, 7, 9, 12 and 13, as events), and signs TPM policies for them, as systemd-measure does.
+// when it boots (and PCR 4, 7, 9, 12 and 13, as events), as systemd-measure does.
 //
 // # Measured boot and PCR 11
 //
@@ -86,10 +86,8 @@
 //
 // # Policies and signatures
 //
-// The TPM2 policies that bind a secret to these values (PolicyPCR,
-// PolicyAuthorize) and the signed JSON document systemd-stub finds in the
-// .pcrsig section are built in policy.go and sign.go: see Sign and
-// PolicyPCRDigest.
+// The TPM2 policies that bind a secret to these values and the signed JSON
+// document systemd-stub finds in the .pcrsig section are package pcrsig's.
 //
 // # When the predictions hold
 //

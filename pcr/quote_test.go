@@ -626,3 +626,25 @@ func checkGoTPMAgrees(t *testing.T, q Quote, info *QuoteInfo, err error) {
 		}
 	}
 }
+
+// activeBanks lists the banks in which the TPM has PCR 11.
+func activeBanks(t *testing.T, tpm transport.TPM) []Bank {
+	t.Helper()
+	rsp, err := tpm2.GetCapability{Capability: tpm2.TPMCapPCRs, PropertyCount: 1}.Execute(tpm)
+	if err != nil {
+		t.Fatalf("GetCapability(PCRs): %v", err)
+	}
+	sel, err := rsp.CapabilityData.Data.AssignedPCR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var banks []Bank
+	for _, b := range AllBanks() {
+		for _, s := range sel.PCRSelections {
+			if uint16(s.Hash) == b.AlgID && len(s.PCRSelect) > 11/8 && s.PCRSelect[11/8]&(1<<(11%8)) != 0 {
+				banks = append(banks, b)
+			}
+		}
+	}
+	return banks
+}

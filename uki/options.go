@@ -14,6 +14,8 @@ import (
 	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/sign"
+
+	"github.com/ukibuild/ukibuild/pcrsig"
 )
 
 // OptionError is a ukify option, or a combination of them, that ukify
@@ -86,7 +88,7 @@ func (o PCRKeyOptions) Apply(cfg *Config) error {
 					return &OptionError{Option: "--pcr-public-key", Err: err}
 				}
 			} else {
-				pemKey, err := pcr.PublicKeyPEM(cfg.PolicyDigestKey)
+				pemKey, err := pcrsig.PublicKeyPEM(cfg.PolicyDigestKey)
 				if err != nil {
 					return err
 				}

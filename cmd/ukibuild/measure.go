@@ -16,6 +16,8 @@ import (
 	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
+
+	"github.com/ukibuild/ukibuild/pcrsig"
 )
 
 // measureCmd mirrors systemd-measure 262: calculate, sign, policy-digest;
@@ -235,7 +237,7 @@ func (m *measureSignOpts) run(e *env, policyDigest bool) error {
 	if err := m.check(e, verb); err != nil {
 		return err
 	}
-	opts := pcr.SignOptions{PolicyRef: m.PolicyRef, PolicyDigest: policyDigest, Legacy: m.LegacySHAOfBank}
+	opts := pcrsig.SignOptions{PolicyRef: m.PolicyRef, PolicyDigest: policyDigest, Legacy: m.LegacySHAOfBank}
 	var err error
 	if m.PrivateKey != "" {
 		var closeKey func()
@@ -266,7 +268,7 @@ func (m *measureSignOpts) run(e *env, policyDigest bool) error {
 		if err != nil {
 			return fmt.Errorf("--append: %w", err)
 		}
-		if opts.Append, err = pcr.ParsePolicyDocument(data); err != nil {
+		if opts.Append, err = pcrsig.ParsePolicyDocument(data); err != nil {
 			return fmt.Errorf("--append %s: %w", m.Append, err)
 		}
 	}
@@ -274,7 +276,7 @@ func (m *measureSignOpts) run(e *env, policyDigest bool) error {
 	if err != nil {
 		return err
 	}
-	doc, err := pcr.Sign(pcr.PolicyInputs(preds), opts)
+	doc, err := pcrsig.Sign(pcrsig.PolicyInputs(preds), opts)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,12 @@
-package pcr_test
+package pcrsig_test
 
 import (
 	"crypto/sha256"
 	"fmt"
 
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/pcrsig"
 )
 
 // The PolicyPCR digest systemd-measure signs for PCR 11 of the SHA-256 bank
@@ -16,7 +18,7 @@ func ExamplePolicyPCRDigest() {
 	word := sha256.Sum256([]byte("enter-initrd"))
 	value := pcr.SHA256.Extend(pcr.SHA256.Zero(), word[:])
 
-	pol, err := pcr.PolicyPCRDigest(pcr.SHA256, pcr.SignedPCR, value)
+	pol, err := pcrsig.PolicyPCRDigest(pcr.SHA256, pcrsig.SignedPCR, value)
 	if err != nil {
 		panic(err)
 	}

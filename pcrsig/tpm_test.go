@@ -1,4 +1,4 @@
-package pcr
+package pcrsig
 
 // A real TPM 2.0 (the TCG reference implementation, through
 // go-tpm-tools' simulator) proves that the policies and signatures Sign
@@ -25,6 +25,8 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/google/go-tpm/tpm2/transport/simulator"
 	"github.com/ukibuild/ukibuild/internal/pyjson"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 var errNoPolicy = errors.New("no signed policy for the current PCR 11 value")
@@ -36,7 +38,7 @@ type tpmRig struct {
 	pubName tpm2.TPM2BName
 	pubH    tpm2.TPMHandle
 	fp      string
-	banks   []Bank
+	banks   []pcr.Bank
 }
 
 func (r *tpmRig) flush(h tpm2.TPMHandle) {
@@ -46,7 +48,7 @@ func (r *tpmRig) flush(h tpm2.TPMHandle) {
 }
 
 // activeBanks lists the banks in which the TPM has PCR 11.
-func activeBanks(t *testing.T, tpm transport.TPM) []Bank {
+func activeBanks(t *testing.T, tpm transport.TPM) []pcr.Bank {
 	t.Helper()
 	rsp, err := tpm2.GetCapability{Capability: tpm2.TPMCapPCRs, PropertyCount: 1}.Execute(tpm)
 	if err != nil {
@@ -56,8 +58,8 @@ func activeBanks(t *testing.T, tpm transport.TPM) []Bank {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var banks []Bank
-	for _, b := range AllBanks() {
+	var banks []pcr.Bank
+	for _, b := range pcr.AllBanks() {
 		for _, s := range sel.PCRSelections {
 			if uint16(s.Hash) == b.AlgID && len(s.PCRSelect) > int(SignedPCR/8) && s.PCRSelect[SignedPCR/8]&(1<<(SignedPCR%8)) != 0 {
 				banks = append(banks, b)
@@ -67,7 +69,7 @@ func activeBanks(t *testing.T, tpm transport.TPM) []Bank {
 	return banks
 }
 
-func pcrSelection(b Bank) tpm2.TPMLPCRSelection {
+func pcrSelection(b pcr.Bank) tpm2.TPMLPCRSelection {
 	sel := make([]byte, pcrSelectSize)
 	sel[SignedPCR/8] |= 1 << (SignedPCR % 8)
 	return tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{{Hash: tpm2.TPMIAlgHash(b.AlgID), PCRSelect: sel}}}
@@ -93,7 +95,7 @@ func (r *tpmRig) extend(data []byte) {
 	}
 }
 
-func (r *tpmRig) readPCR(b Bank) []byte {
+func (r *tpmRig) readPCR(b pcr.Bank) []byte {
 	r.t.Helper()
 	rsp, err := tpm2.PCRRead{PCRSelectionIn: pcrSelection(b)}.Execute(r.tpm)
 	if err != nil || len(rsp.PCRValues.Digests) != 1 {
@@ -134,7 +136,7 @@ func (r *tpmRig) seal(parent *tpm2.CreatePrimaryResponse, secret []byte, authPol
 
 // findSignature looks up the entry of bank whose "pcrs", "pkfp", "pol" and
 // "ref" match, like systemd's find_signature().
-func findSignature(pcrsig *pyjson.Object, bank Bank, fp string, pol []byte, ref string) ([]byte, error) {
+func findSignature(pcrsig *pyjson.Object, bank pcr.Bank, fp string, pol []byte, ref string) ([]byte, error) {
 	v, _ := pcrsig.Get(bank.Name)
 	list, _ := v.([]any)
 	for _, e := range list {
@@ -172,7 +174,7 @@ type signedPolicy struct {
 // pcrsig for the current PCR value and policy reference ref. When forced is
 // set, it uses that policy instead of looking one up, to show what the TPM
 // does with other signed policies.
-func (r *tpmRig) unseal(obj *tpm2.LoadResponse, b Bank, pcrsig *pyjson.Object, ref string, forced *signedPolicy) ([]byte, error) {
+func (r *tpmRig) unseal(obj *tpm2.LoadResponse, b pcr.Bank, pcrsig *pyjson.Object, ref string, forced *signedPolicy) ([]byte, error) {
 	r.t.Helper()
 	sess, closeSess, err := tpm2.PolicySession(r.tpm, tpm2.TPMAlgSHA256, 16)
 	if err != nil {
@@ -241,7 +243,7 @@ func TestSignedPolicyUnsealsInTPM(t *testing.T) {
 	defer tpm.Close()
 	key := sigTestKeys(t)[0]
 	r := &tpmRig{t: t, tpm: tpm, banks: activeBanks(t, tpm)}
-	if !bankIn(SHA256, r.banks) {
+	if !bankIn(pcr.SHA256, r.banks) {
 		t.Fatalf("the simulator has no sha256 bank with PCR 11 (banks: %v)", r.banks)
 	}
 	t.Logf("TPM banks with PCR 11: %v", r.banks)
@@ -281,7 +283,7 @@ func TestSignedPolicyUnsealsInTPM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, err := PCRSigSection(false, doc1, doc2)
+	text, err := Section(false, doc1, doc2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +355,7 @@ func TestSignedPolicyUnsealsInTPM(t *testing.T) {
 		}
 	}
 	// signedEntry returns the policy signed for a phase.
-	signedEntry := func(b Bank, phase, ref string) *signedPolicy {
+	signedEntry := func(b pcr.Bank, phase, ref string) *signedPolicy {
 		t.Helper()
 		pol, err := PolicyPCRDigest(b, SignedPCR, sigTestPCR(b, secs, phase))
 		if err != nil {
@@ -367,7 +369,7 @@ func TestSignedPolicyUnsealsInTPM(t *testing.T) {
 	}
 	// mustFailInTPM forces the use of a validly signed policy that does not
 	// fit: the TPM refuses at the step named by want.
-	mustFailInTPM := func(step string, obj *tpm2.LoadResponse, b Bank, entry *signedPolicy, want string) {
+	mustFailInTPM := func(step string, obj *tpm2.LoadResponse, b pcr.Bank, entry *signedPolicy, want string) {
 		t.Helper()
 		got, err := r.unseal(obj, b, pcrsig, "", entry)
 		if err == nil {
@@ -420,16 +422,16 @@ func TestSignedPolicyUnsealsInTPM(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = r.unseal(objAny, b, pcrsig, "", &signedPolicy{pol, legacy, ""})
-		if b == SHA256 && err != nil {
+		if b == pcr.SHA256 && err != nil {
 			t.Errorf("legacy sha256 signature of the current policy refused: %v", err)
 		}
-		if b != SHA256 && (err == nil || !strings.HasPrefix(err.Error(), "VerifySignature")) {
+		if b != pcr.SHA256 && (err == nil || !strings.HasPrefix(err.Error(), "VerifySignature")) {
 			t.Errorf("legacy %s signature: %v, want a VerifySignature(RSASSA-SHA256) failure", b, err)
 		}
 	}
 }
 
-func bankIn(b Bank, banks []Bank) bool {
+func bankIn(b pcr.Bank, banks []pcr.Bank) bool {
 	for _, x := range banks {
 		if x == b {
 			return true

@@ -1,4 +1,4 @@
-package pcr
+package pcrsig
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // concInputs is a build's default workload: 4 banks × 4 phase paths.
@@ -19,7 +21,7 @@ func concInputs(t testing.TB) []PolicyInput {
 	t.Helper()
 	var in []PolicyInput
 	for p, phase := range []string{"enter-initrd", "enter-initrd:leave-initrd", "enter-initrd:leave-initrd:sysinit", "enter-initrd:leave-initrd:sysinit:ready"} {
-		for _, b := range AllBanks() {
+		for _, b := range pcr.AllBanks() {
 			v := bytes.Repeat([]byte{byte(p + 1)}, b.Hash.Size())
 			in = append(in, PolicyInput{Phase: phase, Bank: b, Value: v})
 		}
@@ -68,7 +70,7 @@ func docJSON(t *testing.T, inputs []PolicyInput, opts SignOptions) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(d.JSON(MeasureJSONShort))
+	return string(d.JSON(pcr.MeasureJSONShort))
 }
 
 // TestSignConcurrentSameBytes: signing the policies concurrently gives the

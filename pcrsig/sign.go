@@ -1,4 +1,4 @@
-package pcr
+package pcrsig
 
 import (
 	"crypto"
@@ -14,6 +14,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // ErrNotRSA is returned for PCR signing keys that are not RSA keys.
@@ -21,7 +23,7 @@ import (
 // signature), but systemd only ever verifies PCR policy signatures as
 // RSASSA-PKCS1-v1_5 with SHA-256 (tpm2_policy_authorize() in
 // src/shared/tpm2-util.c), so such a .pcrsig could never unlock anything.
-var ErrNotRSA = errors.New("pcr: the PCR signing key must be an RSA key: systemd can only verify RSASSA (RSA PKCS#1 v1.5) PCR policy signatures")
+var ErrNotRSA = errors.New("pcrsig: the PCR signing key must be an RSA key: systemd can only verify RSASSA (RSA PKCS#1 v1.5) PCR policy signatures")
 
 // PublicKeyFingerprint returns the "pkfp" of a PCR signing key: the SHA-256
 // digest of its PKCS#1 RSAPublicKey DER encoding (what OpenSSL's
@@ -50,7 +52,7 @@ func PublicKeyPEM(pub crypto.PublicKey) ([]byte, error) {
 	}
 	der, err := x509.MarshalPKIXPublicKey(rp)
 	if err != nil {
-		return nil, fmt.Errorf("pcr: encoding the PCR public key: %w", err)
+		return nil, fmt.Errorf("pcrsig: encoding the PCR public key: %w", err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }
@@ -63,7 +65,7 @@ func PublicKeyPEM(pub crypto.PublicKey) ([]byte, error) {
 // with ErrNotRSA.
 func SignPolicy(signer crypto.Signer, tbs []byte, hash crypto.Hash) ([]byte, error) {
 	if signer == nil {
-		return nil, errors.New("pcr: no PCR signing key")
+		return nil, errors.New("pcrsig: no PCR signing key")
 	}
 	pub, err := rsaPublic(signer.Public())
 	if err != nil {
@@ -73,20 +75,20 @@ func SignPolicy(signer crypto.Signer, tbs []byte, hash crypto.Hash) ([]byte, err
 		return p.Sign(nil, nil, hash)
 	}
 	if !hash.Available() {
-		return nil, fmt.Errorf("pcr: hash %v is not available", hash)
+		return nil, fmt.Errorf("pcrsig: hash %v is not available", hash)
 	}
 	h := hash.New()
 	h.Write(tbs)
 	digest := h.Sum(nil)
 	sig, err := signer.Sign(rand.Reader, digest, hash)
 	if err != nil {
-		return nil, fmt.Errorf("pcr: signing the PCR policy: %w", err)
+		return nil, fmt.Errorf("pcrsig: signing the PCR policy: %w", err)
 	}
 	// A crypto.Signer may use any scheme (an HSM key might pick PSS for
 	// SignerOpts without PSS options, against the interface's contract):
 	// check we got what the TPM will verify.
 	if err := rsa.VerifyPKCS1v15(pub, hash, digest, sig); err != nil {
-		return nil, fmt.Errorf("pcr: the signer did not produce an RSASSA-PKCS1-v1_5 signature: %w", err)
+		return nil, fmt.Errorf("pcrsig: the signer did not produce an RSASSA-PKCS1-v1_5 signature: %w", err)
 	}
 	return sig, nil
 }
@@ -119,13 +121,13 @@ func rsaPublic(pub crypto.PublicKey) (*rsa.PublicKey, error) {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		if k == nil || k.N == nil {
-			return nil, errors.New("pcr: no RSA public key")
+			return nil, errors.New("pcrsig: no RSA public key")
 		}
 		return k, nil
 	case rsa.PublicKey:
 		return rsaPublic(&k)
 	case nil:
-		return nil, errors.New("pcr: no public key")
+		return nil, errors.New("pcrsig: no public key")
 	default:
 		return nil, fmt.Errorf("%w (got %T)", ErrNotRSA, pub)
 	}
@@ -139,7 +141,7 @@ type PolicyInput struct {
 	// determines the order of the policies.
 	Phase string
 	// Bank is the PCR bank.
-	Bank Bank
+	Bank pcr.Bank
 	// Value is the expected PCR 11 value in Bank.
 	Value []byte
 }
@@ -222,7 +224,7 @@ func SignConcurrency(signer crypto.Signer) int {
 // ukify parses from it.
 func Sign(inputs []PolicyInput, opts SignOptions) (*PolicyDocument, error) {
 	if opts.Legacy && opts.PolicyRef != "" {
-		return nil, errors.New("pcr: the legacy (systemd ≤ 259) format has no policy references")
+		return nil, errors.New("pcrsig: the legacy (systemd ≤ 259) format has no policy references")
 	}
 	var fingerprint []byte
 	switch {
@@ -344,13 +346,13 @@ func signAll(n, workers int, sign func(int) error) error {
 // sortInputs returns inputs in systemd-measure's processing order without
 // duplicate phase/bank pairs (the first one wins).
 func sortInputs(inputs []PolicyInput) []PolicyInput {
-	rank := func(b Bank) int {
-		for i, k := range AllBanks() {
+	rank := func(b pcr.Bank) int {
+		for i, k := range pcr.AllBanks() {
 			if k == b {
 				return i
 			}
 		}
-		return len(AllBanks())
+		return len(pcr.AllBanks())
 	}
 	s := make([]PolicyInput, len(inputs))
 	copy(s, inputs)
@@ -371,7 +373,7 @@ func sortInputs(inputs []PolicyInput) []PolicyInput {
 }
 
 // PolicyInputs flattens predictions into Sign's inputs.
-func PolicyInputs(preds []Prediction) []PolicyInput {
+func PolicyInputs(preds []pcr.Prediction) []PolicyInput {
 	var in []PolicyInput
 	for _, p := range preds {
 		for _, v := range p.Values {

@@ -1,4 +1,4 @@
-package pcr
+package pcrsig
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"testing"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // sigLoadTestPublicKey reads a PEM public key from testdata.
@@ -65,7 +67,7 @@ func TestPublicKeyVectors(t *testing.T) {
 
 // sigManualPolicyPCR is the PolicyPCR digest written out byte by byte (TPM 2.0
 // Part 3, 23.7), independently of go-tpm's marshalling.
-func sigManualPolicyPCR(bank Bank, pcr uint32, value []byte) []byte {
+func sigManualPolicyPCR(bank pcr.Bank, pcr uint32, value []byte) []byte {
 	var b bytes.Buffer
 	b.Write(make([]byte, 32))                              // policyDigest (old)
 	binary.Write(&b, binary.BigEndian, uint32(0x0000017f)) // TPM_CC_PolicyPCR
@@ -83,7 +85,7 @@ func sigManualPolicyPCR(bank Bank, pcr uint32, value []byte) []byte {
 
 func TestPolicyPCRDigestManual(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, bank := range AllBanks() {
+	for _, bank := range pcr.AllBanks() {
 		for _, pcr := range []uint32{0, 7, 11, 23} {
 			v := make([]byte, bank.Hash.Size())
 			for i := range v {
@@ -98,13 +100,13 @@ func TestPolicyPCRDigestManual(t *testing.T) {
 			}
 		}
 	}
-	if _, err := PolicyPCRDigest(SHA256, 11, make([]byte, 20)); err == nil {
+	if _, err := PolicyPCRDigest(pcr.SHA256, 11, make([]byte, 20)); err == nil {
 		t.Error("a SHA-1 sized value in the sha256 bank was accepted")
 	}
-	if _, err := PolicyPCRDigest(SHA256, 24, make([]byte, 32)); err == nil {
+	if _, err := PolicyPCRDigest(pcr.SHA256, 24, make([]byte, 32)); err == nil {
 		t.Error("PCR 24 was accepted")
 	}
-	if _, err := PolicyPCRDigest(Bank{Name: "md5"}, 11, nil); err == nil {
+	if _, err := PolicyPCRDigest(pcr.Bank{Name: "md5"}, 11, nil); err == nil {
 		t.Error("an unknown bank was accepted")
 	}
 }
@@ -114,12 +116,12 @@ func TestPolicyPCRDigestManual(t *testing.T) {
 // inputs, in sign_measure_test.go).
 func TestPolicyPCRDigestMeasured(t *testing.T) {
 	for _, tc := range []struct {
-		bank  Bank
+		bank  pcr.Bank
 		phase string
 		want  string
 	}{
-		{SHA1, "a", "f0fcdb04478e124588d918901cf6b1b5fe7f60a43ddba0035f610c93095545c5"},
-		{SHA256, "enter-initrd", "18ff39f599ef6813218e94a9c5bbf908cf8c673a7654855e8d479b15edd06e4b"},
+		{pcr.SHA1, "a", "f0fcdb04478e124588d918901cf6b1b5fe7f60a43ddba0035f610c93095545c5"},
+		{pcr.SHA256, "enter-initrd", "18ff39f599ef6813218e94a9c5bbf908cf8c673a7654855e8d479b15edd06e4b"},
 	} {
 		v := sigTestPCR(tc.bank, sigTestSections{{".linux", []byte("hi\n")}}, tc.phase)
 		got, err := PolicyPCRDigest(tc.bank, SignedPCR, v)
@@ -188,7 +190,7 @@ type sigTestSections []struct {
 // sigTestPCR computes PCR 11 the way systemd-measure does, independently of
 // the package's prediction code: for each non-empty section H(name NUL) and
 // H(data), then H(word) for each word of the phase path.
-func sigTestPCR(bank Bank, sections sigTestSections, phase string) []byte {
+func sigTestPCR(bank pcr.Bank, sections sigTestSections, phase string) []byte {
 	h := func(b []byte) []byte {
 		x := bank.Hash.New()
 		x.Write(b)

@@ -1,4 +1,4 @@
-package pcr
+package pcrsig
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 func sigEcTestSigner(t *testing.T) crypto.Signer {
@@ -58,10 +60,10 @@ func TestSignPolicyRefusesWrongScheme(t *testing.T) {
 }
 
 func TestSortInputs(t *testing.T) {
-	v := func(b Bank) []byte { return b.Zero() }
+	v := func(b pcr.Bank) []byte { return b.Zero() }
 	in := []PolicyInput{
-		{"b", SHA512, v(SHA512)}, {"a", SHA256, v(SHA256)}, {"", SHA1, v(SHA1)},
-		{"a", SHA1, v(SHA1)}, {"a", SHA256, []byte("dup")}, {"B", SHA384, v(SHA384)},
+		{"b", pcr.SHA512, v(pcr.SHA512)}, {"a", pcr.SHA256, v(pcr.SHA256)}, {"", pcr.SHA1, v(pcr.SHA1)},
+		{"a", pcr.SHA1, v(pcr.SHA1)}, {"a", pcr.SHA256, []byte("dup")}, {"B", pcr.SHA384, v(pcr.SHA384)},
 	}
 	var got []string
 	for _, p := range sortInputs(in) {
@@ -76,8 +78,8 @@ func TestSortInputs(t *testing.T) {
 func TestSignDocumentShape(t *testing.T) {
 	k := sigTestKeys(t)[0]
 	word := sha256.Sum256([]byte("enter-initrd"))
-	val := SHA256.Extend(SHA256.Zero(), word[:])
-	in := []PolicyInput{{Phase: "enter-initrd", Bank: SHA256, Value: val}}
+	val := pcr.SHA256.Extend(pcr.SHA256.Zero(), word[:])
+	in := []PolicyInput{{Phase: "enter-initrd", Bank: pcr.SHA256, Value: val}}
 
 	doc, err := Sign(in, SignOptions{Signer: k.priv, PolicyRef: "initrd"})
 	if err != nil {
@@ -97,14 +99,14 @@ func TestSignDocumentShape(t *testing.T) {
 			t.Errorf(".pcrsig %s lacks %q", text, frag)
 		}
 	}
-	short := doc.JSON(MeasureJSONShort)
+	short := doc.JSON(pcr.MeasureJSONShort)
 	if !bytes.HasPrefix(short, []byte(`{"sha256":[{"pcrs":[11],"pkfp":"`)) || !bytes.HasSuffix(short, []byte("\"}]}\n")) {
 		t.Errorf("short JSON %q", short)
 	}
-	if off := doc.JSON(MeasureJSONOff); !bytes.Equal(off, short[:len(short)-1]) {
+	if off := doc.JSON(pcr.MeasureJSONOff); !bytes.Equal(off, short[:len(short)-1]) {
 		t.Errorf("--json=off %q", off)
 	}
-	pretty := string(doc.JSON(MeasureJSONPretty))
+	pretty := string(doc.JSON(pcr.MeasureJSONPretty))
 	if !strings.HasPrefix(pretty, "{\n\t\"sha256\" : [\n\t\t{\n\t\t\t\"pcrs\" : [\n\t\t\t\t11\n\t\t\t],\n\t\t\t\"pkfp\" : \"") || !strings.HasSuffix(pretty, "\"\n\t\t}\n\t]\n}\n") {
 		t.Errorf("pretty JSON %q", pretty)
 	}
@@ -114,9 +116,9 @@ func TestSignDocumentShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, _ := PolicyPCRDigest(SHA256, SignedPCR, val)
+	pol, _ := PolicyPCRDigest(pcr.SHA256, SignedPCR, val)
 	want := `{"sha256":[{"pcrs":[11],"ref":"initrd","pol":"` + sigHexs(pol) + `","tbs":"` + sigHexs(PolicyToBeSigned(pol, "initrd")) + "\"}]}\n"
-	if got := string(doc.JSON(MeasureJSONShort)); got != want {
+	if got := string(doc.JSON(pcr.MeasureJSONShort)); got != want {
 		t.Errorf("policy-digest:\n got %s\nwant %s", got, want)
 	}
 }

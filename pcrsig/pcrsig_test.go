@@ -1,4 +1,4 @@
-package pcr
+package pcrsig
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 
 	"github.com/ukibuild/ukibuild/internal/pyjson"
 	"github.com/ukibuild/ukibuild/internal/reftools"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 func TestFormatMeasureJSON(t *testing.T) {
@@ -26,7 +28,7 @@ func TestFormatMeasureJSON(t *testing.T) {
 	o.Set("b", []any{true, false, nil, big.NewInt(18446744073709551615 >> 1)})
 	o.Set("e", []any{})
 	o.Set("o", pyjson.NewObject())
-	got, err := FormatMeasureJSON(o, MeasureJSONShort)
+	got, err := pcr.FormatMeasureJSON(o, pcr.MeasureJSONShort)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +36,7 @@ func TestFormatMeasureJSON(t *testing.T) {
 	if string(got) != want {
 		t.Errorf("short:\n got %q\nwant %q", got, want)
 	}
-	got, err = FormatMeasureJSON([]any{int64(1), []any{"a"}, pyjson.NewObject()}, MeasureJSONPretty)
+	got, err = pcr.FormatMeasureJSON([]any{int64(1), []any{"a"}, pyjson.NewObject()}, pcr.MeasureJSONPretty)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +44,7 @@ func TestFormatMeasureJSON(t *testing.T) {
 		t.Errorf("pretty:\n got %q\nwant %q", got, want)
 	}
 	for _, bad := range []any{[]byte("x"), map[string]any{}, "\xff", "a\x00b", new(big.Int).Lsh(big.NewInt(1), 64)} {
-		if _, err := FormatMeasureJSON(bad, MeasureJSONShort); err == nil {
+		if _, err := pcr.FormatMeasureJSON(bad, pcr.MeasureJSONShort); err == nil {
 			t.Errorf("%#v was accepted", bad)
 		}
 	}
@@ -60,7 +62,7 @@ func TestPolicyDocumentAppend(t *testing.T) {
 	if err := doc.Append("sha256", e); err != nil { // a duplicate: dropped
 		t.Fatal(err)
 	}
-	if got, want := string(doc.JSON(MeasureJSONOff)), `{"other":true,"sha256":[1,{"pcrs":[11],"pol":"ab"}]}`; got != want {
+	if got, want := string(doc.JSON(pcr.MeasureJSONOff)), `{"other":true,"sha256":[1,{"pcrs":[11],"pol":"ab"}]}`; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
 	if err := doc.Append("other", e); err == nil {
@@ -70,7 +72,7 @@ func TestPolicyDocumentAppend(t *testing.T) {
 		t.Error("an array was accepted as document")
 	}
 	var nilDoc *PolicyDocument
-	if got := string(nilDoc.JSON(MeasureJSONShort)); got != "{}\n" {
+	if got := string(nilDoc.JSON(pcr.MeasureJSONShort)); got != "{}\n" {
 		t.Errorf("nil document: %q", got)
 	}
 }
@@ -111,7 +113,7 @@ func sigRandomDocs(t *testing.T, rng *mrand.Rand, n int, digest bool) []string {
 		var inputs []PolicyInput
 		phases := []string{"enter-initrd", "enter-initrd:leave-initrd", "ß"}[:1+rng.IntN(3)]
 		for _, p := range phases {
-			for _, b := range AllBanks() {
+			for _, b := range pcr.AllBanks() {
 				if rng.IntN(2) == 0 {
 					inputs = append(inputs, PolicyInput{Phase: p, Bank: b, Value: sigTestPCR(b, sigTestSections{{".linux", []byte{byte(rng.IntN(3))}}}, p)})
 				}
@@ -128,7 +130,7 @@ func sigRandomDocs(t *testing.T, rng *mrand.Rand, n int, digest bool) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, string(doc.JSON(MeasureJSONShort)))
+		out = append(out, string(doc.JSON(pcr.MeasureJSONShort)))
 	}
 	return out
 }
@@ -147,7 +149,7 @@ func sigParseObjects(t *testing.T, texts []string) []*pyjson.Object {
 }
 
 // TestCombineSignaturesMatchesUkify compares CombineSignatures, PCRSigText
-// and PadPCRSig with ukify 262.1's combine_signatures and its padding.
+// and Pad with ukify 262.1's combine_signatures and its padding.
 func TestCombineSignaturesMatchesUkify(t *testing.T) {
 	tools := sigLocateForPython(t)
 	rng := mrand.New(mrand.NewPCG(11, 12))
@@ -171,7 +173,7 @@ func TestCombineSignaturesMatchesUkify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wants = append(wants, PadPCRSig(text))
+		wants = append(wants, Pad(text))
 	}
 	var got []string
 	out := ukifyPython(t, tools, `
@@ -215,7 +217,7 @@ func TestApplySignaturesMatchesUkify(t *testing.T) {
 	for round := 0; round < 8; round++ {
 		var inputs []PolicyInput
 		for _, p := range []string{"enter-initrd", "enter-initrd:leave-initrd"} {
-			for _, b := range []Bank{SHA1, SHA256} {
+			for _, b := range []pcr.Bank{pcr.SHA1, pcr.SHA256} {
 				inputs = append(inputs, PolicyInput{Phase: p, Bank: b, Value: sigTestPCR(b, sigTestSections{{".linux", []byte{byte(round)}}}, p)})
 			}
 		}
@@ -238,7 +240,7 @@ func TestApplySignaturesMatchesUkify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		utext, stext := string(unsigned.JSON(MeasureJSONShort)), string(signed.JSON(MeasureJSONShort))
+		utext, stext := string(unsigned.JSON(pcr.MeasureJSONShort)), string(signed.JSON(pcr.MeasureJSONShort))
 		rounds = append(rounds, texts2any([]string{utext, stext}))
 		objs := sigParseObjects(t, []string{utext, stext})
 		if err := applySignatures(objs[0], objs[1]); err != nil {

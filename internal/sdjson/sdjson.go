@@ -1,10 +1,12 @@
-package pcr
-
-// This file emulates the parts of systemd's sd-json (src/libsystemd/sd-json/
+// Package sdjson parses, compares and prints JSON as systemd's sd-json does, for
+// the output and the --append input of systemd-measure.
+//
+// It emulates the parts of systemd's sd-json (src/libsystemd/sd-json/
 // sd-json.c, systemd 262) that systemd-measure's sign and policy-digest
 // verbs use: parsing the --append file, comparing entries
 // (sd_json_variant_append_array_nodup), replacing a bank's array
 // (sd_json_variant_set_field) and printing (sd_json_variant_dump).
+package sdjson
 
 import (
 	"bytes"
@@ -19,74 +21,74 @@ import (
 	"github.com/ukibuild/ukibuild/internal/pyjson"
 )
 
-type sdKind uint8
+type Kind uint8
 
 const (
-	sdNull sdKind = iota
-	sdBool
-	sdInteger  // int64
-	sdUnsigned // uint64
-	sdReal     // float64, never zero, NaN or infinite (see newSDReal)
-	sdString
-	sdArray
-	sdObject
+	Null Kind = iota
+	Bool
+	Integer  // int64
+	Unsigned // uint64
+	Real     // float64, never zero, NaN or infinite (see NewReal)
+	String
+	Array
+	Object
 )
 
-// sdValue is one sd_json variant. Objects keep their members in order and
+// Value is one sd_json variant. Objects keep their members in order and
 // may hold a key more than once, as sd_json's parser allows.
-type sdValue struct {
-	kind    sdKind
+type Value struct {
+	Kind    Kind
 	b       bool
 	i       int64
 	u       uint64
 	f       float64
 	s       string
-	elems   []*sdValue
-	members []sdMember
+	Elems   []*Value
+	Members []Member
 	// zero marks the magic zero numbers (JSON_VARIANT_MAGIC_ZERO_*): they
 	// compare equal to any number type.
 	zero bool
 }
 
-type sdMember struct {
-	key   string
-	value *sdValue
+type Member struct {
+	Key   string
+	Value *Value
 }
 
-func newSDInteger(i int64) *sdValue {
-	return &sdValue{kind: sdInteger, i: i, zero: i == 0}
+func NewInteger(i int64) *Value {
+	return &Value{Kind: Integer, i: i, zero: i == 0}
 }
 
-func newSDUnsigned(u uint64) *sdValue {
-	return &sdValue{kind: sdUnsigned, u: u, zero: u == 0}
+func NewUnsigned(u uint64) *Value {
+	return &Value{Kind: Unsigned, u: u, zero: u == 0}
 }
 
-// newSDReal mirrors sd_json_variant_new_real: NaN and infinities become
+// NewReal mirrors sd_json_variant_new_real: NaN and infinities become
 // null, both zeros become the magic zero real.
-func newSDReal(f float64) *sdValue {
+func NewReal(f float64) *Value {
 	switch {
 	case math.IsNaN(f) || math.IsInf(f, 0):
-		return &sdValue{kind: sdNull}
+		return &Value{Kind: Null}
 	case f == 0:
-		return &sdValue{kind: sdReal, zero: true}
+		return &Value{Kind: Real, zero: true}
 	}
-	return &sdValue{kind: sdReal, f: f}
+	return &Value{Kind: Real, f: f}
 }
 
-func newSDString(s string) *sdValue { return &sdValue{kind: sdString, s: s} }
+func NewString(s string) *Value { return &Value{Kind: String, s: s} }
 
-func (v *sdValue) clone() *sdValue {
+func (v *Value) Clone() *Value {
 	c := *v
-	if v.elems != nil {
-		c.elems = make([]*sdValue, len(v.elems))
-		for i, e := range v.elems {
-			c.elems[i] = e.clone()
+	if v.Elems != nil {
+		c.Elems = make([]*Value, len(v.Elems))
+		for i, e := range v.Elems {
+			c.Elems[i] = e.Clone()
 		}
 	}
-	if v.members != nil {
-		c.members = make([]sdMember, len(v.members))
-		for i, m := range v.members {
-			c.members[i] = sdMember{m.key, m.value.clone()}
+	if v.Members != nil {
+		c.Members = make([]Member, len(v.Members))
+		for i, m := range v.Members {
+			c.Members[i] = Member{m.Key, m.Value.Clone()}
 		}
 	}
 	return &c
@@ -94,13 +96,13 @@ func (v *sdValue) clone() *sdValue {
 
 // byKey mirrors sd_json_variant_by_key on an unsorted object: the first
 // member with that key.
-func (v *sdValue) byKey(key string) *sdValue {
-	if v == nil || v.kind != sdObject {
+func (v *Value) ByKey(key string) *Value {
+	if v == nil || v.Kind != Object {
 		return nil
 	}
-	for _, m := range v.members {
-		if m.key == key {
-			return m.value
+	for _, m := range v.Members {
+		if m.Key == key {
+			return m.Value
 		}
 	}
 	return nil
@@ -108,116 +110,116 @@ func (v *sdValue) byKey(key string) *sdValue {
 
 // setField mirrors sd_json_variant_set_field: every member called key is
 // removed and key is appended at the end with value.
-func (v *sdValue) setField(key string, value *sdValue) {
-	kept := v.members[:0]
-	for _, m := range v.members {
-		if m.key != key {
+func (v *Value) SetField(key string, value *Value) {
+	kept := v.Members[:0]
+	for _, m := range v.Members {
+		if m.Key != key {
 			kept = append(kept, m)
 		}
 	}
-	v.members = append(kept, sdMember{key, value})
+	v.Members = append(kept, Member{key, value})
 }
 
 // hasType mirrors sd_json_variant_has_type for the comparisons of
 // sd_json_variant_equal.
-func (v *sdValue) hasType(t sdKind) bool {
-	if v.kind == t {
+func (v *Value) hasType(t Kind) bool {
+	if v.Kind == t {
 		return true
 	}
-	number := func(k sdKind) bool { return k == sdInteger || k == sdUnsigned || k == sdReal }
-	if !number(v.kind) || !number(t) {
+	number := func(k Kind) bool { return k == Integer || k == Unsigned || k == Real }
+	if !number(v.Kind) || !number(t) {
 		return false
 	}
 	if v.zero {
 		return true
 	}
 	switch {
-	case v.kind == sdInteger && t == sdUnsigned:
+	case v.Kind == Integer && t == Unsigned:
 		return v.i >= 0
-	case v.kind == sdUnsigned && t == sdInteger:
+	case v.Kind == Unsigned && t == Integer:
 		return v.u <= math.MaxInt64
-	case v.kind == sdInteger && t == sdReal:
+	case v.Kind == Integer && t == Real:
 		f := float64(v.i) // (int64_t) (double) i == i, without C's overflow
 		return f < 0x1p63 && int64(f) == v.i
-	case v.kind == sdUnsigned && t == sdReal:
+	case v.Kind == Unsigned && t == Real:
 		f := float64(v.u)
 		return f < 0x1p64 && uint64(f) == v.u
-	case v.kind == sdReal && t == sdInteger:
+	case v.Kind == Real && t == Integer:
 		return v.f >= -0x1p63 && v.f < 0x1p63 && float64(int64(v.f)) == v.f
-	case v.kind == sdReal && t == sdUnsigned:
+	case v.Kind == Real && t == Unsigned:
 		return v.f >= 0 && v.f < 0x1p64 && float64(uint64(v.f)) == v.f
 	}
 	return false
 }
 
-func (v *sdValue) asInteger() int64 {
-	switch v.kind {
-	case sdUnsigned:
+func (v *Value) asInteger() int64 {
+	switch v.Kind {
+	case Unsigned:
 		return int64(v.u)
-	case sdReal:
+	case Real:
 		return int64(v.f)
 	}
 	return v.i
 }
 
-func (v *sdValue) asUnsigned() uint64 {
-	switch v.kind {
-	case sdInteger:
+func (v *Value) asUnsigned() uint64 {
+	switch v.Kind {
+	case Integer:
 		return uint64(v.i)
-	case sdReal:
+	case Real:
 		return uint64(v.f)
 	}
 	return v.u
 }
 
-func (v *sdValue) asReal() float64 {
-	switch v.kind {
-	case sdInteger:
+func (v *Value) asReal() float64 {
+	switch v.Kind {
+	case Integer:
 		return float64(v.i)
-	case sdUnsigned:
+	case Unsigned:
 		return float64(v.u)
 	}
 	return v.f
 }
 
-// sdEqual mirrors sd_json_variant_equal: numbers compare by value across
+// Equal mirrors sd_json_variant_equal: numbers compare by value across
 // types, objects compare as multisets of members (order does not matter).
-func sdEqual(a, b *sdValue) bool {
-	if !b.hasType(a.kind) {
+func Equal(a, b *Value) bool {
+	if !b.hasType(a.Kind) {
 		return false
 	}
-	switch a.kind {
-	case sdNull:
+	switch a.Kind {
+	case Null:
 		return true
-	case sdBool:
+	case Bool:
 		return a.b == b.b
-	case sdString:
+	case String:
 		return a.s == b.s
-	case sdInteger:
+	case Integer:
 		return a.asInteger() == b.asInteger()
-	case sdUnsigned:
+	case Unsigned:
 		return a.asUnsigned() == b.asUnsigned()
-	case sdReal:
+	case Real:
 		return a.asReal() == b.asReal()
-	case sdArray:
-		if len(a.elems) != len(b.elems) {
+	case Array:
+		if len(a.Elems) != len(b.Elems) {
 			return false
 		}
-		for i := range a.elems {
-			if !sdEqual(a.elems[i], b.elems[i]) {
+		for i := range a.Elems {
+			if !Equal(a.Elems[i], b.Elems[i]) {
 				return false
 			}
 		}
 		return true
-	case sdObject:
-		if len(a.members) != len(b.members) {
+	case Object:
+		if len(a.Members) != len(b.Members) {
 			return false
 		}
-		used := make([]bool, len(b.members))
-		for _, am := range a.members {
+		used := make([]bool, len(b.Members))
+		for _, am := range a.Members {
 			found := false
-			for j, bm := range b.members {
-				if used[j] || am.key != bm.key || !sdEqual(am.value, bm.value) {
+			for j, bm := range b.Members {
+				if used[j] || am.Key != bm.Key || !Equal(am.Value, bm.Value) {
 					continue
 				}
 				used[j], found = true, true
@@ -235,14 +237,14 @@ func sdEqual(a, b *sdValue) bool {
 // sdMaxDepth is sd-json's nesting limit (DEPTH_MAX).
 const sdMaxDepth = 2048
 
-// parseSD parses data like sd_json_parse_file: a NUL byte anywhere is
+// Parse parses data like sd_json_parse_file: a NUL byte anywhere is
 // refused (read_full_file), whitespace is " \t\n\r", strings must be valid
 // UTF-8 without control characters, DEL, noncharacters or \u0000, numbers
 // become unsigned, signed or (with a fraction or exponent, or when they
 // overflow) real values computed the way sd-json does.
-func parseSD(data []byte) (*sdValue, error) {
+func Parse(data []byte) (*Value, error) {
 	if i := bytes.IndexByte(data, 0); i >= 0 {
-		return nil, fmt.Errorf("pcr: JSON: NUL byte at offset %d", i)
+		return nil, fmt.Errorf("sd-json: JSON: NUL byte at offset %d", i)
 	}
 	p := &sdParser{data: data}
 	v, err := p.value(0)
@@ -262,7 +264,7 @@ type sdParser struct {
 }
 
 func (p *sdParser) errorf(format string, args ...any) error {
-	return fmt.Errorf("pcr: JSON: offset %d: %s", p.pos, fmt.Sprintf(format, args...))
+	return fmt.Errorf("sd-json: JSON: offset %d: %s", p.pos, fmt.Sprintf(format, args...))
 }
 
 func (p *sdParser) skipSpace() {
@@ -283,7 +285,7 @@ func (p *sdParser) peek() byte {
 	return 0
 }
 
-func (p *sdParser) value(depth int) (*sdValue, error) {
+func (p *sdParser) value(depth int) (*Value, error) {
 	if depth >= sdMaxDepth {
 		return nil, p.errorf("nested too deeply")
 	}
@@ -292,7 +294,7 @@ func (p *sdParser) value(depth int) (*sdValue, error) {
 	switch {
 	case c == '{':
 		p.pos++
-		obj := &sdValue{kind: sdObject, members: []sdMember{}}
+		obj := &Value{Kind: Object, Members: []Member{}}
 		p.skipSpace()
 		if p.peek() == '}' {
 			p.pos++
@@ -316,7 +318,7 @@ func (p *sdParser) value(depth int) (*sdValue, error) {
 			if err != nil {
 				return nil, err
 			}
-			obj.members = append(obj.members, sdMember{key, v})
+			obj.Members = append(obj.Members, Member{key, v})
 			p.skipSpace()
 			switch p.peek() {
 			case ',':
@@ -330,7 +332,7 @@ func (p *sdParser) value(depth int) (*sdValue, error) {
 		}
 	case c == '[':
 		p.pos++
-		arr := &sdValue{kind: sdArray, elems: []*sdValue{}}
+		arr := &Value{Kind: Array, Elems: []*Value{}}
 		p.skipSpace()
 		if p.peek() == ']' {
 			p.pos++
@@ -341,7 +343,7 @@ func (p *sdParser) value(depth int) (*sdValue, error) {
 			if err != nil {
 				return nil, err
 			}
-			arr.elems = append(arr.elems, v)
+			arr.Elems = append(arr.Elems, v)
 			p.skipSpace()
 			switch p.peek() {
 			case ',':
@@ -358,14 +360,14 @@ func (p *sdParser) value(depth int) (*sdValue, error) {
 		if err != nil {
 			return nil, err
 		}
-		return newSDString(s), nil
+		return NewString(s), nil
 	case c == '-' || c >= '0' && c <= '9':
 		return p.number()
 	}
 	for _, lit := range []struct {
 		text string
-		v    sdValue
-	}{{"true", sdValue{kind: sdBool, b: true}}, {"false", sdValue{kind: sdBool}}, {"null", sdValue{kind: sdNull}}} {
+		v    Value
+	}{{"true", Value{Kind: Bool, b: true}}, {"false", Value{Kind: Bool}}, {"null", Value{Kind: Null}}} {
 		if bytes.HasPrefix(p.data[p.pos:], []byte(lit.text)) {
 			p.pos += len(lit.text)
 			v := lit.v
@@ -390,7 +392,7 @@ func (p *sdParser) str() (string, error) {
 			return "", p.errorf("control character in string")
 		case c == '"':
 			p.pos++
-			if !sdValidUTF8(out) {
+			if !ValidUTF8(out) {
 				return "", p.errorf("string is not valid UTF-8")
 			}
 			return string(out), nil
@@ -483,7 +485,7 @@ func sdValidRune(r rune) bool {
 	return r >= 0 && r < 0x110000 && r&^0x7ff != 0xd800 && (r < 0xfdd0 || r > 0xfdef) && r&0xfffe != 0xfffe
 }
 
-func sdValidUTF8(b []byte) bool {
+func ValidUTF8(b []byte) bool {
 	for len(b) > 0 {
 		n := sdRuneLen(b)
 		if n < 0 {
@@ -499,7 +501,7 @@ func sdValidUTF8(b []byte) bool {
 // ±(intpart + frac/10^k) * sdPow10(±exp), with each digit accumulated by
 // x = 10*x + d. (Checked against systemd-measure 262.1 with thousands of
 // random numbers, see TestSignAppendNumbers.)
-func (p *sdParser) number() (*sdValue, error) {
+func (p *sdParser) number() (*Value, error) {
 	neg, expNeg, isReal := false, false, false
 	var x, y, exponent, shift float64 = 0, 0, 0, 1
 	var i int64
@@ -581,11 +583,11 @@ func (p *sdParser) number() (*sdValue, error) {
 			exponent = -exponent
 		}
 		m := float64(sign * float64(x+float64(y/shift)))
-		return newSDReal(float64(m * sdPow10(exponent))), nil
+		return NewReal(float64(m * sdPow10(exponent))), nil
 	case neg:
-		return newSDInteger(i), nil
+		return NewInteger(i), nil
 	default:
-		return newSDUnsigned(u), nil
+		return NewUnsigned(u), nil
 	}
 }
 
@@ -606,29 +608,29 @@ func sdPow10(e float64) float64 {
 	return p
 }
 
-// formatSD mirrors sd_json_variant_dump's json_format: compact output uses
+// Format mirrors sd_json_variant_dump's json_format: compact output uses
 // "," and ":" without spaces; pretty output puts every element on its own
 // line indented with tabs and separates keys from values with " : ".
-func formatSD(buf *bytes.Buffer, v *sdValue, pretty bool, prefix string) {
-	switch v.kind {
-	case sdNull:
+func Format(buf *bytes.Buffer, v *Value, pretty bool, prefix string) {
+	switch v.Kind {
+	case Null:
 		buf.WriteString("null")
-	case sdBool:
+	case Bool:
 		buf.WriteString(strconv.FormatBool(v.b))
-	case sdInteger:
+	case Integer:
 		buf.WriteString(strconv.FormatInt(v.i, 10))
-	case sdUnsigned:
+	case Unsigned:
 		buf.WriteString(strconv.FormatUint(v.u, 10))
-	case sdReal:
+	case Real:
 		// printf("%.*e", DECIMAL_DIG, ...) with DECIMAL_DIG = 21.
 		buf.WriteString(strconv.FormatFloat(v.f, 'e', 21, 64))
-	case sdString:
+	case String:
 		formatSDString(buf, v.s)
-	case sdArray, sdObject:
+	case Array, Object:
 		open, closing := byte('['), byte(']')
-		n := len(v.elems)
-		if v.kind == sdObject {
-			open, closing, n = '{', '}', len(v.members)
+		n := len(v.Elems)
+		if v.Kind == Object {
+			open, closing, n = '{', '}', len(v.Members)
 		}
 		if n == 0 {
 			buf.WriteByte(open)
@@ -651,17 +653,17 @@ func formatSD(buf *bytes.Buffer, v *sdValue, pretty bool, prefix string) {
 			if pretty {
 				buf.WriteString(inner)
 			}
-			if v.kind == sdArray {
-				formatSD(buf, v.elems[i], pretty, inner)
+			if v.Kind == Array {
+				Format(buf, v.Elems[i], pretty, inner)
 				continue
 			}
-			formatSDString(buf, v.members[i].key)
+			formatSDString(buf, v.Members[i].Key)
 			if pretty {
 				buf.WriteString(" : ")
 			} else {
 				buf.WriteByte(':')
 			}
-			formatSD(buf, v.members[i].value, pretty, inner)
+			Format(buf, v.Members[i].Value, pretty, inner)
 		}
 		if pretty {
 			buf.WriteByte('\n')
@@ -704,48 +706,48 @@ func formatSDString(buf *bytes.Buffer, s string) {
 	buf.WriteByte('"')
 }
 
-// sdFromAny converts the values pyjson uses (nil, bool, integers, float64,
+// FromAny converts the values pyjson uses (nil, bool, integers, float64,
 // *big.Int, string, slices, *pyjson.Object) into sd_json variants, as
 // sd_json would store them when built from C values.
-func sdFromAny(v any, depth int) (*sdValue, error) {
+func FromAny(v any, depth int) (*Value, error) {
 	if depth >= sdMaxDepth {
-		return nil, errors.New("pcr: JSON value nested too deeply")
+		return nil, errors.New("sd-json: JSON value nested too deeply")
 	}
 	switch x := v.(type) {
 	case nil:
-		return &sdValue{kind: sdNull}, nil
-	case *sdValue:
-		return x.clone(), nil
+		return &Value{Kind: Null}, nil
+	case *Value:
+		return x.Clone(), nil
 	case bool:
-		return &sdValue{kind: sdBool, b: x}, nil
+		return &Value{Kind: Bool, b: x}, nil
 	case string:
-		if !sdValidUTF8([]byte(x)) || bytes.IndexByte([]byte(x), 0) >= 0 {
-			return nil, fmt.Errorf("pcr: JSON string %q is not valid for sd-json", x)
+		if !ValidUTF8([]byte(x)) || bytes.IndexByte([]byte(x), 0) >= 0 {
+			return nil, fmt.Errorf("sd-json: JSON string %q is not valid for sd-json", x)
 		}
-		return newSDString(x), nil
+		return NewString(x), nil
 	case float64:
-		return newSDReal(x), nil
+		return NewReal(x), nil
 	case *big.Int:
 		switch {
 		case x == nil:
-			return &sdValue{kind: sdNull}, nil
+			return &Value{Kind: Null}, nil
 		case x.IsUint64():
-			return newSDUnsigned(x.Uint64()), nil
+			return NewUnsigned(x.Uint64()), nil
 		case x.IsInt64():
-			return newSDInteger(x.Int64()), nil
+			return NewInteger(x.Int64()), nil
 		}
-		return nil, fmt.Errorf("pcr: integer %v does not fit in 64 bits", x)
+		return nil, fmt.Errorf("sd-json: integer %v does not fit in 64 bits", x)
 	case *pyjson.Object:
 		if x == nil {
-			return &sdValue{kind: sdNull}, nil
+			return &Value{Kind: Null}, nil
 		}
-		obj := &sdValue{kind: sdObject, members: []sdMember{}}
+		obj := &Value{Kind: Object, Members: []Member{}}
 		for k, e := range x.All() {
-			ev, err := sdFromAny(e, depth+1)
+			ev, err := FromAny(e, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			obj.members = append(obj.members, sdMember{k, ev})
+			obj.Members = append(obj.Members, Member{k, ev})
 		}
 		return obj, nil
 	}
@@ -753,24 +755,36 @@ func sdFromAny(v any, depth int) (*sdValue, error) {
 	switch rv.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if rv.Int() >= 0 {
-			return newSDUnsigned(uint64(rv.Int())), nil
+			return NewUnsigned(uint64(rv.Int())), nil
 		}
-		return newSDInteger(rv.Int()), nil
+		return NewInteger(rv.Int()), nil
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return newSDUnsigned(rv.Uint()), nil
+		return NewUnsigned(rv.Uint()), nil
 	case reflect.Slice, reflect.Array:
 		if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
-			return nil, errors.New("pcr: []byte has no JSON form (encode it as hex or base64 first)")
+			return nil, errors.New("sd-json: []byte has no JSON form (encode it as hex or base64 first)")
 		}
-		arr := &sdValue{kind: sdArray, elems: make([]*sdValue, 0, rv.Len())}
+		arr := &Value{Kind: Array, Elems: make([]*Value, 0, rv.Len())}
 		for i := 0; i < rv.Len(); i++ {
-			ev, err := sdFromAny(rv.Index(i).Interface(), depth+1)
+			ev, err := FromAny(rv.Index(i).Interface(), depth+1)
 			if err != nil {
 				return nil, err
 			}
-			arr.elems = append(arr.elems, ev)
+			arr.Elems = append(arr.Elems, ev)
 		}
 		return arr, nil
 	}
-	return nil, fmt.Errorf("pcr: %T has no JSON form", v)
+	return nil, fmt.Errorf("sd-json: %T has no JSON form", v)
+}
+
+// Dump returns v as sd_json_variant_dump prints it: on one line, or pretty
+// (one member or element per line, indented with tabs), followed by "\n"
+// when newline is set.
+func Dump(v *Value, pretty, newline bool) []byte {
+	var buf bytes.Buffer
+	Format(&buf, v, pretty, "")
+	if newline {
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes()
 }

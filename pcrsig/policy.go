@@ -1,4 +1,4 @@
-package pcr
+package pcrsig
 
 import (
 	"crypto/rsa"
@@ -7,6 +7,8 @@ import (
 	"math"
 
 	"github.com/google/go-tpm/tpm2"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // SignedPCR is PCR 11 (kernel-boot), the PCR systemd-stub and
@@ -34,22 +36,22 @@ const policySession = tpm2.TPMAlgSHA256
 // where TPML_PCR_SELECTION has one entry for bank with a three-byte bitmap,
 // and the PCR values are hashed with the session's algorithm (SHA-256), not
 // with the bank's. value must have the size of the bank's digests.
-func PolicyPCRDigest(bank Bank, pcrIndex uint32, value []byte) ([]byte, error) {
+func PolicyPCRDigest(bank pcr.Bank, pcrIndex uint32, value []byte) ([]byte, error) {
 	if err := checkBank(bank); err != nil {
 		return nil, err
 	}
 	if len(value) != bank.Hash.Size() {
-		return nil, fmt.Errorf("pcr: PolicyPCR: %s PCR value has %d bytes, want %d", bank.Name, len(value), bank.Hash.Size())
+		return nil, fmt.Errorf("pcrsig: PolicyPCR: %s PCR value has %d bytes, want %d", bank.Name, len(value), bank.Hash.Size())
 	}
 	if pcrIndex >= 8*pcrSelectSize {
-		return nil, fmt.Errorf("pcr: PolicyPCR: PCR index %d out of range (0-%d)", pcrIndex, 8*pcrSelectSize-1)
+		return nil, fmt.Errorf("pcrsig: PolicyPCR: PCR index %d out of range (0-%d)", pcrIndex, 8*pcrSelectSize-1)
 	}
 	sel := make([]byte, pcrSelectSize)
 	sel[pcrIndex/8] |= 1 << (pcrIndex % 8)
 	pcrDigest := sha256.Sum256(value)
 	calc, err := tpm2.NewPolicyCalculator(policySession)
 	if err != nil {
-		return nil, fmt.Errorf("pcr: PolicyPCR: %w", err)
+		return nil, fmt.Errorf("pcrsig: PolicyPCR: %w", err)
 	}
 	cmd := tpm2.PolicyPCR{
 		PcrDigest: tpm2.TPM2BDigest{Buffer: pcrDigest[:]},
@@ -59,7 +61,7 @@ func PolicyPCRDigest(bank Bank, pcrIndex uint32, value []byte) ([]byte, error) {
 		}}},
 	}
 	if err := cmd.Update(calc); err != nil {
-		return nil, fmt.Errorf("pcr: PolicyPCR: %w", err)
+		return nil, fmt.Errorf("pcrsig: PolicyPCR: %w", err)
 	}
 	return calc.Hash().Digest, nil
 }
@@ -104,14 +106,14 @@ func PolicyAuthorizeDigest(pub *rsa.PublicKey, ref string) ([]byte, error) {
 	}
 	calc, err := tpm2.NewPolicyCalculator(policySession)
 	if err != nil {
-		return nil, fmt.Errorf("pcr: PolicyAuthorize: %w", err)
+		return nil, fmt.Errorf("pcrsig: PolicyAuthorize: %w", err)
 	}
 	cmd := tpm2.PolicyAuthorize{
 		PolicyRef: tpm2.TPM2BDigest{Buffer: PolicyRefDigest(ref)},
 		KeySign:   tpm2.TPM2BName{Buffer: name},
 	}
 	if err := cmd.Update(calc); err != nil {
-		return nil, fmt.Errorf("pcr: PolicyAuthorize: %w", err)
+		return nil, fmt.Errorf("pcrsig: PolicyAuthorize: %w", err)
 	}
 	return calc.Hash().Digest, nil
 }
@@ -130,7 +132,7 @@ func PolicyPublicKeyName(pub *rsa.PublicKey) ([]byte, error) {
 	}
 	name, err := tpm2.ObjectName(pt)
 	if err != nil {
-		return nil, fmt.Errorf("pcr: TPM name of the PCR public key: %w", err)
+		return nil, fmt.Errorf("pcrsig: TPM name of the PCR public key: %w", err)
 	}
 	return name.Buffer, nil
 }
@@ -141,14 +143,14 @@ func PolicyKeyPublic(pub *rsa.PublicKey) (*tpm2.TPMTPublic, error) { return poli
 
 func policyKeyPublic(pub *rsa.PublicKey) (*tpm2.TPMTPublic, error) {
 	if pub == nil || pub.N == nil {
-		return nil, fmt.Errorf("pcr: no RSA public key")
+		return nil, fmt.Errorf("pcrsig: no RSA public key")
 	}
 	n := pub.N.Bytes()
 	if len(n) == 0 || len(n) > 512 {
-		return nil, fmt.Errorf("pcr: RSA modulus of %d bytes is not supported by the TPM (at most 512)", len(n))
+		return nil, fmt.Errorf("pcrsig: RSA modulus of %d bytes is not supported by the TPM (at most 512)", len(n))
 	}
 	if pub.E <= 0 || int64(pub.E) > math.MaxUint32 {
-		return nil, fmt.Errorf("pcr: RSA public exponent %d does not fit in 32 bits", pub.E)
+		return nil, fmt.Errorf("pcrsig: RSA public exponent %d does not fit in 32 bits", pub.E)
 	}
 	return &tpm2.TPMTPublic{
 		Type:    tpm2.TPMAlgRSA,
@@ -169,11 +171,11 @@ func policyKeyPublic(pub *rsa.PublicKey) (*tpm2.TPMTPublic, error) {
 }
 
 // checkBank refuses banks that are not one of the four systemd knows.
-func checkBank(bank Bank) error {
-	for _, b := range AllBanks() {
+func checkBank(bank pcr.Bank) error {
+	for _, b := range pcr.AllBanks() {
 		if b == bank {
 			return nil
 		}
 	}
-	return fmt.Errorf("pcr: unknown PCR bank %q", bank.Name)
+	return fmt.Errorf("pcrsig: unknown PCR bank %q", bank.Name)
 }

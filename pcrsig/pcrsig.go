@@ -1,4 +1,4 @@
-package pcr
+package pcrsig
 
 import (
 	"bytes"
@@ -10,6 +10,9 @@ import (
 	"math/big"
 
 	"github.com/ukibuild/ukibuild/internal/pyjson"
+	"github.com/ukibuild/ukibuild/internal/sdjson"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // PolicyEntry is one PCR policy of a bank: an element of the bank's array in
@@ -78,67 +81,25 @@ func (e PolicyEntry) Object() *pyjson.Object {
 	return o
 }
 
-func (e PolicyEntry) sd() (*sdValue, error) {
-	o := &sdValue{kind: sdObject}
+func (e PolicyEntry) sd() (*sdjson.Value, error) {
+	o := &sdjson.Value{Kind: sdjson.Object}
 	for _, m := range e.members() {
-		var v *sdValue
+		var v *sdjson.Value
 		switch x := m.value.(type) {
 		case []uint32:
-			v = &sdValue{kind: sdArray, elems: []*sdValue{}}
+			v = &sdjson.Value{Kind: sdjson.Array, Elems: []*sdjson.Value{}}
 			for _, p := range x {
-				v.elems = append(v.elems, newSDUnsigned(uint64(p)))
+				v.Elems = append(v.Elems, sdjson.NewUnsigned(uint64(p)))
 			}
 		case string:
-			if !sdValidUTF8([]byte(x)) || bytes.IndexByte([]byte(x), 0) >= 0 {
-				return nil, fmt.Errorf("pcr: %s %q is not valid UTF-8 text", m.key, x)
+			if !sdjson.ValidUTF8([]byte(x)) || bytes.IndexByte([]byte(x), 0) >= 0 {
+				return nil, fmt.Errorf("pcrsig: %s %q is not valid UTF-8 text", m.key, x)
 			}
-			v = newSDString(x)
+			v = sdjson.NewString(x)
 		}
-		o.members = append(o.members, sdMember{m.key, v})
+		o.Members = append(o.Members, sdjson.Member{Key: m.key, Value: v})
 	}
 	return o, nil
-}
-
-// MeasureJSON is an output format of systemd-measure's --json= option.
-type MeasureJSON int
-
-const (
-	// MeasureJSONShort is --json=short, also systemd-measure's default when
-	// its output is not a terminal: everything on one line, no spaces,
-	// followed by "\n".
-	MeasureJSONShort MeasureJSON = iota
-	// MeasureJSONPretty is --json=pretty, the default on a terminal: one
-	// member or element per line, indented with tabs, keys separated from
-	// values by " : ", followed by "\n".
-	MeasureJSONPretty
-	// MeasureJSONOff is --json=off: sign and policy-digest still print JSON,
-	// on one line like short but without the final newline (calculate
-	// prints its text format instead, see FormatCalculate).
-	MeasureJSONOff
-)
-
-// FormatMeasureJSON formats v the way systemd's sd_json_variant_dump does in
-// style: strings keep non-ASCII characters and DEL as they are and escape
-// only '"', '\\' and control characters (\b \f \n \r \t, others as \u00XX);
-// integers are printed in decimal, floating point numbers with printf's
-// "%.21e" (zero as 0.000000000000000000000e+00, NaN and infinities as
-// null). v may hold the values pyjson uses: nil, bool, integers, *big.Int
-// within 64 bits, float64, string, slices and *pyjson.Object.
-func FormatMeasureJSON(v any, style MeasureJSON) ([]byte, error) {
-	sv, err := sdFromAny(v, 0)
-	if err != nil {
-		return nil, err
-	}
-	return dumpSD(sv, style), nil
-}
-
-func dumpSD(v *sdValue, style MeasureJSON) []byte {
-	var buf bytes.Buffer
-	formatSD(&buf, v, style == MeasureJSONPretty, "")
-	if style != MeasureJSONOff {
-		buf.WriteByte('\n')
-	}
-	return buf.Bytes()
 }
 
 // PolicyDocument is the JSON object systemd-measure sign and policy-digest
@@ -147,12 +108,12 @@ func dumpSD(v *sdValue, style MeasureJSON) []byte {
 // the data (member order, repeated keys, number types) so that its output is
 // byte-identical to systemd-measure's.
 type PolicyDocument struct {
-	root *sdValue // always an object
+	root *sdjson.Value // always an object
 }
 
 // NewPolicyDocument returns an empty document.
 func NewPolicyDocument() *PolicyDocument {
-	return &PolicyDocument{root: &sdValue{kind: sdObject, members: []sdMember{}}}
+	return &PolicyDocument{root: &sdjson.Value{Kind: sdjson.Object, Members: []sdjson.Member{}}}
 }
 
 // ParsePolicyDocument parses a file given to systemd-measure --append= the
@@ -165,12 +126,12 @@ func NewPolicyDocument() *PolicyDocument {
 // way sd-json reads them, which differs from a correctly rounded conversion
 // for many numbers with an exponent or many digits.
 func ParsePolicyDocument(data []byte) (*PolicyDocument, error) {
-	v, err := parseSD(data)
+	v, err := sdjson.Parse(data)
 	if err != nil {
 		return nil, err
 	}
-	if v.kind != sdObject {
-		return nil, errors.New("pcr: the JSON to append to is not an object")
+	if v.Kind != sdjson.Object {
+		return nil, errors.New("pcrsig: the JSON to append to is not an object")
 	}
 	return &PolicyDocument{root: v}, nil
 }
@@ -179,7 +140,7 @@ func (d *PolicyDocument) clone() *PolicyDocument {
 	if d == nil || d.root == nil {
 		return NewPolicyDocument()
 	}
-	return &PolicyDocument{root: d.root.clone()}
+	return &PolicyDocument{root: d.root.Clone()}
 }
 
 // Append adds e to the array of bank as systemd-measure does for each policy
@@ -190,62 +151,62 @@ func (d *PolicyDocument) clone() *PolicyDocument {
 // added at the end of the object with the new array.
 func (d *PolicyDocument) Append(bank string, e PolicyEntry) error {
 	if d.root == nil {
-		d.root = &sdValue{kind: sdObject, members: []sdMember{}}
+		d.root = &sdjson.Value{Kind: sdjson.Object, Members: []sdjson.Member{}}
 	}
 	ev, err := e.sd()
 	if err != nil {
 		return err
 	}
-	av := d.root.byKey(bank)
+	av := d.root.ByKey(bank)
 	found := false
-	if av != nil && av.kind == sdArray {
-		for _, h := range av.elems {
-			if sdEqual(h, ev) {
+	if av != nil && av.Kind == sdjson.Array {
+		for _, h := range av.Elems {
+			if sdjson.Equal(h, ev) {
 				found = true
 				break
 			}
 		}
 	}
-	var nv *sdValue
+	var nv *sdjson.Value
 	switch {
 	case found:
-		nv = av.clone()
-	case av == nil || av.kind == sdNull:
-		nv = &sdValue{kind: sdArray, elems: []*sdValue{ev}}
-	case av.kind == sdArray:
-		nv = av.clone()
-		nv.elems = append(nv.elems, ev)
+		nv = av.Clone()
+	case av == nil || av.Kind == sdjson.Null:
+		nv = &sdjson.Value{Kind: sdjson.Array, Elems: []*sdjson.Value{ev}}
+	case av.Kind == sdjson.Array:
+		nv = av.Clone()
+		nv.Elems = append(nv.Elems, ev)
 	default:
-		return fmt.Errorf("pcr: cannot append a policy to %q: it is not an array", bank)
+		return fmt.Errorf("pcrsig: cannot append a policy to %q: it is not an array", bank)
 	}
-	d.root.setField(bank, nv)
+	d.root.SetField(bank, nv)
 	return nil
 }
 
 // JSON returns the document as systemd-measure prints it in style.
-func (d *PolicyDocument) JSON(style MeasureJSON) []byte {
-	return dumpSD(d.clone().root, style)
+func (d *PolicyDocument) JSON(style pcr.MeasureJSON) []byte {
+	return sdjson.Dump(d.clone().root, style == pcr.MeasureJSONPretty, style != pcr.MeasureJSONOff)
 }
 
 // Object returns the document as ukify sees it: what Python's json.loads
 // makes of systemd-measure's output.
 func (d *PolicyDocument) Object() (*pyjson.Object, error) {
-	o, err := pyjson.UnmarshalObject(d.JSON(MeasureJSONShort))
+	o, err := pyjson.UnmarshalObject(d.JSON(pcr.MeasureJSONShort))
 	if err != nil {
-		return nil, fmt.Errorf("pcr: %w", err)
+		return nil, fmt.Errorf("pcrsig: %w", err)
 	}
 	return o, nil
 }
 
-// CombinePCRSig merges the JSON texts of several systemd-measure runs
+// Combine merges the JSON texts of several systemd-measure runs
 // (sign or policy-digest output) into the .pcrsig text exactly as ukify 262
 // does (see combineSignatures), as Python's json.dumps writes it.
-func CombinePCRSig(texts ...[]byte) ([]byte, error) {
+func Combine(texts ...[]byte) ([]byte, error) {
 	objs := make([]*pyjson.Object, 0, len(texts))
 	for i, t := range texts {
 		o, err := pyjson.UnmarshalObject(t)
 		if err != nil {
-			return nil, fmt.Errorf("pcr: PCR signatures %d: not a JSON object: %w", i+1, err)
+			return nil, fmt.Errorf("pcrsig: PCR signatures %d: not a JSON object: %w", i+1, err)
 		}
 		objs = append(objs, o)
 	}
@@ -287,7 +248,7 @@ func combineSignatures(docs ...*pyjson.Object) (*pyjson.Object, error) {
 		for bank, v := range doc.All() {
 			sigs, ok := v.([]any)
 			if !ok {
-				return nil, fmt.Errorf("pcr: combining PCR signatures: %q is not an array", bank)
+				return nil, fmt.Errorf("pcrsig: combining PCR signatures: %q is not an array", bank)
 			}
 			for _, sig := range sigs {
 				cur, _ := combined.Get(bank)
@@ -314,17 +275,17 @@ func combineSignatures(docs ...*pyjson.Object) (*pyjson.Object, error) {
 func pcrSigText(obj *pyjson.Object) ([]byte, error) {
 	b, err := pyjson.Marshal(obj)
 	if err != nil {
-		return nil, fmt.Errorf("pcr: .pcrsig: %w", err)
+		return nil, fmt.Errorf("pcrsig: .pcrsig: %w", err)
 	}
 	return b, nil
 }
 
-// PCRSigSection returns the .pcrsig section content ukify 262 builds from
+// Section returns the .pcrsig section content ukify 262 builds from
 // the output of its systemd-measure runs (one sign run per PCR key group,
 // plus the "initrd" one of --sign-initrd-pcrs; or the policy-digest runs of
 // --policy-digest, in which case padded should be set to leave room for the
-// signatures): combineSignatures, pcrSigText and, when padded, PadPCRSig.
-func PCRSigSection(padded bool, docs ...*PolicyDocument) ([]byte, error) {
+// signatures): combineSignatures, pcrSigText and, when padded, Pad.
+func Section(padded bool, docs ...*PolicyDocument) ([]byte, error) {
 	objs := make([]*pyjson.Object, 0, len(docs))
 	for _, d := range docs {
 		o, err := d.Object()
@@ -341,13 +302,13 @@ func PCRSigSection(padded bool, docs ...*PolicyDocument) ([]byte, error) {
 	if err != nil || !padded {
 		return text, err
 	}
-	return PadPCRSig(text), nil
+	return Pad(text), nil
 }
 
-// PadPCRSig appends the room ukify --policy-digest leaves in an unsigned
+// Pad appends the room ukify --policy-digest leaves in an unsigned
 // .pcrsig section for signatures added later: 1024 spaces for every
 // occurrence of `"pol":` in text.
-func PadPCRSig(text []byte) []byte {
+func Pad(text []byte) []byte {
 	n := bytes.Count(text, []byte(`"pol":`))
 	out := make([]byte, 0, len(text)+1024*n)
 	out = append(out, text...)
@@ -387,7 +348,7 @@ func applySignatures(pcrsig, signatures *pyjson.Object) error {
 						pp, ok1 := p.Get("pol")
 						ip, ok2 := in.Get("pol")
 						if !ok1 || !ok2 {
-							return fmt.Errorf("pcr: applying PCR signatures: a %s policy has no \"pol\"", bank)
+							return fmt.Errorf("pcrsig: applying PCR signatures: a %s policy has no \"pol\"", bank)
 						}
 						pr, _ := p.Get("ref")
 						ir, _ := in.Get("ref")
@@ -398,7 +359,7 @@ func applySignatures(pcrsig, signatures *pyjson.Object) error {
 					}
 					sig, ok := in.Get("sig")
 					if !ok {
-						return fmt.Errorf("pcr: applying PCR signatures: a matching %s policy has no \"sig\"", bank)
+						return fmt.Errorf("pcrsig: applying PCR signatures: a matching %s policy has no \"sig\"", bank)
 					}
 					p.Set("sig", sig)
 				}
@@ -411,13 +372,13 @@ func applySignatures(pcrsig, signatures *pyjson.Object) error {
 func policyList(v any, bank string) ([]*pyjson.Object, error) {
 	l, ok := v.([]any)
 	if !ok {
-		return nil, fmt.Errorf("pcr: %q is not an array of policies", bank)
+		return nil, fmt.Errorf("pcrsig: %q is not an array of policies", bank)
 	}
 	out := make([]*pyjson.Object, len(l))
 	for i, e := range l {
 		o, ok := e.(*pyjson.Object)
 		if !ok {
-			return nil, fmt.Errorf("pcr: %q has an element that is not an object", bank)
+			return nil, fmt.Errorf("pcrsig: %q has an element that is not an object", bank)
 		}
 		out[i] = o
 	}

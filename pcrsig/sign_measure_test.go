@@ -1,4 +1,4 @@
-package pcr
+package pcrsig
 
 // Comparisons with systemd-measure 262.1 (Debian sid) and 257 (trixie),
 // run through internal/reftools: the PCR 11 values fed to Sign come from the
@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/ukibuild/ukibuild/internal/reftools"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // sigTestKey is an RSA key with its files for systemd-measure.
@@ -198,16 +200,16 @@ func (c *sigMeasureCase) ours() ([]byte, error) {
 			secs = append(secs, s)
 		}
 	}
-	var banks []Bank
+	var banks []pcr.Bank
 	for _, name := range c.banks {
-		b, err := ParseBank(name)
+		b, err := pcr.ParseBank(name)
 		if err != nil {
 			return nil, err
 		}
 		banks = append(banks, b)
 	}
 	if len(banks) == 0 {
-		banks = AllBanks()
+		banks = pcr.AllBanks()
 	}
 	phases := c.phases
 	if len(phases) == 0 {
@@ -244,12 +246,12 @@ func (c *sigMeasureCase) ours() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	style := MeasureJSONShort
+	style := pcr.MeasureJSONShort
 	switch c.jsonArg {
 	case "pretty":
-		style = MeasureJSONPretty
+		style = pcr.MeasureJSONPretty
 	case "off":
-		style = MeasureJSONOff
+		style = pcr.MeasureJSONOff
 	}
 	return doc.JSON(style), nil
 }
@@ -581,7 +583,7 @@ func TestSignLegacyMatchesMeasure257(t *testing.T) {
 // TestSignRefusesNonRSA checks the error for EC keys.
 func TestSignRefusesNonRSA(t *testing.T) {
 	signer := sigEcTestSigner(t)
-	in := []PolicyInput{{Phase: "enter-initrd", Bank: SHA256, Value: SHA256.Zero()}}
+	in := []PolicyInput{{Phase: "enter-initrd", Bank: pcr.SHA256, Value: pcr.SHA256.Zero()}}
 	_, err := Sign(in, SignOptions{Signer: signer})
 	if !errors.Is(err, ErrNotRSA) || !strings.Contains(err.Error(), "RSASSA") {
 		t.Errorf("EC signer: error %v, want ErrNotRSA", err)
