@@ -14,6 +14,8 @@ import (
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
+
+	"github.com/ukibuild/ukibuild/quote"
 )
 
 const vectors = "../testvectors/eventlog"
@@ -94,7 +96,7 @@ func TestPredictVerifyRecorded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			values, err := pcr.ParseValues(readLog(t, c.rec+".pcrs"))
+			values, err := quote.ParseValues(readLog(t, c.rec+".pcrs"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,19 +11,21 @@ import (
 
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/quote"
 )
 
-const quoteDir = "../pcr/testdata/quote"
+const quoteDir = "../quote/testdata"
 
 // recordedQuote is swtpm's quote over the replay of the recorded stub 262
-// boot with extras (pcr/testdata/quote/README).
+// boot with extras (quote/testdata/README).
 func recordedQuote(t testing.TB) *attest.Quote {
 	t.Helper()
-	q, err := pcr.LoadQuote(filepath.Join(quoteDir, "quote.msg"), filepath.Join(quoteDir, "quote.sig"))
+	q, err := quote.Load(filepath.Join(quoteDir, "quote.msg"), filepath.Join(quoteDir, "quote.sig"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ak, err := pcr.LoadAKPublic(filepath.Join(quoteDir, "ak.pub"))
+	ak, err := quote.LoadAKPublic(filepath.Join(quoteDir, "ak.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +86,7 @@ func logReference(t testing.TB, log []byte, pcrs []int) *attest.Reference {
 // TestVerifyQuote: the recorded log with swtpm's quote over it verifies
 // (PCR 13 is not quoted, and is said so); another boot's log does not
 // replay to the quote's digest; another nonce is an error wrapping
-// pcr.ErrQuoteNonce.
+// quote.ErrNonce.
 func TestVerifyQuote(t *testing.T) {
 	log := readLog(t, "ovmf-sb-stub262-extras.bin")
 	pcrs := []int{4, 7, 9, 11, 12, 13}
@@ -103,7 +105,7 @@ func TestVerifyQuote(t *testing.T) {
 	}
 	other := *q
 	other.Nonce = []byte("another nonce")
-	if _, err := ref.Verify(context.Background(), attest.Evidence{Log: log, Quote: &other}); !errors.Is(err, pcr.ErrQuoteNonce) {
+	if _, err := ref.Verify(context.Background(), attest.Evidence{Log: log, Quote: &other}); !errors.Is(err, quote.ErrNonce) {
 		t.Errorf("another nonce: %v", err)
 	}
 	var le *attest.LogError
@@ -144,7 +146,7 @@ func BenchmarkVerifyParts(b *testing.B) {
 	})
 	b.Run("ParseQuote", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := pcr.ParseQuote(q.Quote); err != nil {
+			if _, err := quote.Parse(q.Quote); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -153,17 +155,17 @@ func BenchmarkVerifyParts(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	info, err := pcr.ParseQuote(q.Quote)
+	info, err := quote.Parse(q.Quote)
 	if err != nil {
 		b.Fatal(err)
 	}
-	values, err := pcr.QuoteValues(seen, info.Selection)
+	values, err := quote.Values(seen, info.Selection)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Run("VerifyParsedQuote", func(b *testing.B) {
 		for b.Loop() {
-			if err := pcr.VerifyParsedQuote(info, q.Quote, q.AK, q.Nonce, values); err != nil {
+			if err := quote.VerifyParsed(info, q.Quote, q.AK, q.Nonce, values); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/quote"
 )
 
 // systemdVector is the systemd 262.1 initrd boot (boot test case 19):
@@ -30,11 +32,11 @@ func systemdVector(t *testing.T) (attest.Evidence, []byte) {
 		}
 		return b
 	}
-	values, err := pcr.ParseValues(read(".pcrs"))
+	values, err := quote.ParseValues(read(".pcrs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ak, err := pcr.ParseAKPublic(read(".ak.pub"))
+	ak, err := quote.ParseAKPublic(read(".ak.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +45,7 @@ func systemdVector(t *testing.T) (attest.Evidence, []byte) {
 		t.Fatal(err)
 	}
 	return attest.Evidence{Log: read(".bin"), TPMValues: values, SystemdVersion: "262.1",
-		Quote: &attest.Quote{Quote: pcr.Quote{Attest: read(".quote.msg"), Signature: read(".quote.sig")}, AK: ak, Nonce: nonce}}, read(".cel")
+		Quote: &attest.Quote{Quote: quote.Quote{Attest: read(".quote.msg"), Signature: read(".quote.sig")}, AK: ak, Nonce: nonce}}, read(".cel")
 }
 
 // TestVerifySystemdLog: the firmware's log followed by systemd's replays

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/quote"
 )
 
 // Evidence is what a machine reports of a boot.
@@ -19,7 +21,7 @@ type Evidence struct {
 	Log []byte
 	// TPMValues are PCR values the TPM reported, unsigned (TPM2_PCR_Read):
 	// the log must replay to them. Optional.
-	TPMValues []pcr.PCRValue
+	TPMValues []quote.PCRValue
 	// Quote is a TPM2 quote signed by an attestation key: its signature,
 	// its nonce and that the log replays to its PCR digest are checked.
 	// Optional.
@@ -39,23 +41,23 @@ type Evidence struct {
 // Quote is a signed TPM2 quote, the key that signed it and the nonce the
 // verifier sent.
 type Quote struct {
-	pcr.Quote
-	// AK is the attestation key's public key (pcr.ParseAKPublic).
+	quote.Quote
+	// AK is the attestation key's public key (quote.ParseAKPublic).
 	AK crypto.PublicKey
 	// Nonce is the verifier's fresh nonce (the quote's qualifying data).
 	Nonce []byte
 }
 
 // LoadQuote reads a quote from the files tpm2-tools writes
-// (pcr.LoadQuote: the TPMS_ATTEST of tpm2_quote -m and the TPMT_SIGNATURE
-// of -s; pcr.LoadAKPublic: the attestation key of tpm2_createak -u, or a PEM
+// (quote.Load: the TPMS_ATTEST of tpm2_quote -m and the TPMT_SIGNATURE
+// of -s; quote.LoadAKPublic: the attestation key of tpm2_createak -u, or a PEM
 // public key), with the verifier's nonce.
 func LoadQuote(quoteFile, sigFile, akFile string, nonce []byte) (*Quote, error) {
-	q, err := pcr.LoadQuote(quoteFile, sigFile)
+	q, err := quote.Load(quoteFile, sigFile)
 	if err != nil {
 		return nil, err
 	}
-	ak, err := pcr.LoadAKPublic(akFile)
+	ak, err := quote.LoadAKPublic(akFile)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +164,7 @@ func (v ValueResult) String() string {
 // does not verify is an error of Verify, not a result.
 type QuoteResult struct {
 	// Selection are the PCRs and banks the quote covers.
-	Selection []pcr.PCRSelection
+	Selection []quote.PCRSelection
 	// Replays: the log replays to the quote's PCR digest.
 	Replays bool
 	// NotQuoted are PCRs the reference predicts (or the caller asked
@@ -275,7 +277,7 @@ func (r *Report) String() string {
 // reported), and, when the evidence has them, the log's replay with the
 // values the TPM reported and with a quote's signed PCR digest. A log
 // that does not parse, and a quote whose signature or nonce does not
-// verify, are errors (wrapping pcr.ErrQuoteSignature, pcr.ErrQuoteNonce,
+// verify, are errors (wrapping quote.ErrSignature, quote.ErrNonce,
 // ...); differences are in the Report.
 func (r *Reference) Verify(ctx context.Context, ev Evidence) (*Report, error) {
 	return verify(ctx, r, ev, r.PCRs)
@@ -313,22 +315,22 @@ func verify(ctx context.Context, ref *Reference, ev Evidence, pcrs []int) (*Repo
 		rep.Systemd = checkSystemd(major, sd)
 	}
 	if q := ev.Quote; q != nil {
-		info, err := pcr.ParseQuote(q.Quote)
+		info, err := quote.Parse(q.Quote)
 		if err != nil {
 			return nil, err
 		}
-		values, err := pcr.QuoteValues(seen, info.Selection)
+		values, err := quote.Values(seen, info.Selection)
 		if err != nil {
 			return nil, fmt.Errorf("the event log and the quote: %w", err)
 		}
 		qr := &QuoteResult{Selection: info.Selection, Replays: true}
-		if err := pcr.VerifyParsedQuote(info, q.Quote, q.AK, q.Nonce, values); errors.Is(err, pcr.ErrQuotePCRDigest) {
+		if err := quote.VerifyParsed(info, q.Quote, q.AK, q.Nonce, values); errors.Is(err, quote.ErrPCRDigest) {
 			qr.Replays = false
 		} else if err != nil {
 			return nil, err
 		}
 		for _, n := range pcrs {
-			if !slices.ContainsFunc(info.Selection, func(s pcr.PCRSelection) bool { return slices.Contains(s.PCRs, n) }) {
+			if !slices.ContainsFunc(info.Selection, func(s quote.PCRSelection) bool { return slices.Contains(s.PCRs, n) }) {
 				qr.NotQuoted = append(qr.NotQuoted, n)
 			}
 		}

@@ -72,17 +72,7 @@
 //
 // # Quotes
 //
-// A log proves nothing by itself: an attestation server trusts it when the
-// TPM signed its PCR values. VerifyQuote checks a TPM2 quote (Quote: the
-// TPMS_ATTEST and TPMT_SIGNATURE tpm2_quote writes with -m and -s, read by
-// LoadQuote) made with an attestation key (ParseAKPublic, LoadAKPublic:
-// tpm2_createak's TPM2B_PUBLIC or PEM): the signature, the nonce (the
-// qualifying data) and that the quote's PCR digest is the digest of the
-// given PCR values. ParseQuote says which PCRs and banks a quote covers
-// (QuoteInfo.Selection), QuoteValues replays a log for exactly those. Each
-// refusal wraps an error naming the defect (ErrQuoteSignature,
-// ErrQuoteNonce, ErrQuotePCRDigest, ...). The tests check quotes of the
-// TCG reference TPM and of swtpm through tpm2-tools.
+// Package quote verifies that a TPM signed the PCR values a log replays to.
 //
 // # Policies and signatures
 //

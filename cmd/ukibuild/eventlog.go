@@ -18,6 +18,8 @@ import (
 	"github.com/ukibuild/ukibuild/secureboot"
 	"github.com/ukibuild/ukibuild/shim"
 	"github.com/ukibuild/ukibuild/uefi"
+
+	"github.com/ukibuild/ukibuild/quote"
 )
 
 // eventPrediction are the options that say what booted, shared by
@@ -307,7 +309,7 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 		if err != nil {
 			return err
 		}
-		if ev.TPMValues, err = pcr.ParseValues(b); err != nil {
+		if ev.TPMValues, err = quote.ParseValues(b); err != nil {
 			return fmt.Errorf("%s: %w", c.QuotePCRs, err)
 		}
 	}

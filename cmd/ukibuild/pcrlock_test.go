@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/quote"
 )
 
 // TestPCRLockMatchesLockUKI: "measure FILE.efi --pcrs 4,11 --pcrlock F"
@@ -79,7 +81,7 @@ func TestPCRLockAcceptedBySystemdPcrlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpmValues, err := pcr.ParseValues(b)
+	tpmValues, err := quote.ParseValues(b)
 	if err != nil {
 		t.Fatal(err)
 	}

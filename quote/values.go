@@ -1,4 +1,4 @@
-package pcr
+package quote
 
 import (
 	"bufio"
@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // ParseValues reads PCR values in the text form "ukibuild measure" and
@@ -27,7 +29,7 @@ func ParseValues(data []byte) ([]PCRValue, error) {
 		if !ok1 || !ok2 || err != nil || n < 0 || n > 23 {
 			return nil, fmt.Errorf("line %d: want PCR:BANK=HEX with a PCR from 0 to 23, not %q", line, l)
 		}
-		b, err := ParseBank(bank)
+		b, err := pcr.ParseBank(bank)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
@@ -35,7 +37,7 @@ func ParseValues(data []byte) ([]PCRValue, error) {
 		if err != nil || len(d) != b.Hash.Size() {
 			return nil, fmt.Errorf("line %d: %q is not a %s value (%d bytes in hex)", line, val, b.Name, b.Hash.Size())
 		}
-		out = append(out, PCRValue{PCR: n, Value: Value{Bank: b, Digest: d}})
+		out = append(out, PCRValue{PCR: n, Value: pcr.Value{Bank: b, Digest: d}})
 	}
 	return out, sc.Err()
 }

@@ -1,4 +1,4 @@
-package pcr
+package quote
 
 import (
 	"bytes"
@@ -17,29 +17,31 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
-// The defects VerifyQuote, ParseQuote and ParseAKPublic report; their
+// The defects Verify, Parse and ParseAKPublic report; their
 // errors wrap one of these (errors.Is) and say more.
 var (
-	// ErrQuoteFormat: the attest data or the signature is not a
+	// ErrFormat: the attest data or the signature is not a
 	// well-formed TPMS_ATTEST of a quote / TPMT_SIGNATURE (wrong magic,
 	// wrong type, truncated, trailing bytes, unknown bank).
-	ErrQuoteFormat = errors.New("malformed quote")
-	// ErrQuoteScheme: a signature scheme, hash or key type this package
+	ErrFormat = errors.New("malformed quote")
+	// ErrScheme: a signature scheme, hash or key type this package
 	// does not verify.
-	ErrQuoteScheme = errors.New("unsupported signature scheme")
-	// ErrQuoteSignature: the signature is not the AK's over the attest
+	ErrScheme = errors.New("unsupported signature scheme")
+	// ErrSignature: the signature is not the AK's over the attest
 	// data.
-	ErrQuoteSignature = errors.New("bad quote signature")
-	// ErrQuoteNonce: the quote's qualifying data is not the nonce.
-	ErrQuoteNonce = errors.New("quote nonce mismatch")
-	// ErrQuotePCRs: the PCR values given are incomplete or ambiguous for
+	ErrSignature = errors.New("bad quote signature")
+	// ErrNonce: the quote's qualifying data is not the nonce.
+	ErrNonce = errors.New("quote nonce mismatch")
+	// ErrPCRs: the PCR values given are incomplete or ambiguous for
 	// the quote's selection.
-	ErrQuotePCRs = errors.New("PCR values do not cover the quote")
-	// ErrQuotePCRDigest: the quote's PCR digest is not the digest of the
+	ErrPCRs = errors.New("PCR values do not cover the quote")
+	// ErrPCRDigest: the quote's PCR digest is not the digest of the
 	// PCR values given.
-	ErrQuotePCRDigest = errors.New("quote PCR digest mismatch")
+	ErrPCRDigest = errors.New("quote PCR digest mismatch")
 	// ErrAKPublic: the AK public key cannot be used to check quotes.
 	ErrAKPublic = errors.New("unusable attestation key")
 )
@@ -55,7 +57,7 @@ type Quote struct {
 
 // PCRSelection is the set of PCRs a quote covers in one bank.
 type PCRSelection struct {
-	Bank Bank
+	Bank pcr.Bank
 	// PCRs in ascending order, as the TPM concatenates their values.
 	PCRs []int
 }
@@ -76,13 +78,13 @@ func (s PCRSelection) String() string {
 // PCRValue is the value of one PCR in one bank.
 type PCRValue struct {
 	PCR int
-	Value
+	pcr.Value
 }
 
-// QuoteInfo is what a quote says (TPMS_ATTEST with TPMS_QUOTE_INFO, and
-// the signature's scheme). After VerifyQuote succeeded, all of it is
+// Info is what a quote says (TPMS_ATTEST with TPMS_QUOTE_INFO, and
+// the signature's scheme). After Verify succeeded, all of it is
 // signed by the AK and the PCR values given are those of Selection.
-type QuoteInfo struct {
+type Info struct {
 	// Selection lists the banks and PCRs the quote covers, in the
 	// quote's order (TPML_PCR_SELECTION).
 	Selection []PCRSelection
@@ -109,7 +111,7 @@ type QuoteInfo struct {
 }
 
 // Covers reports whether the quote covers PCR index in bank b.
-func (qi *QuoteInfo) Covers(index int, b Bank) bool {
+func (qi *Info) Covers(index int, b pcr.Bank) bool {
 	for _, s := range qi.Selection {
 		if s.Bank.Name == b.Name && slices.Contains(s.PCRs, index) {
 			return true
@@ -118,33 +120,33 @@ func (qi *QuoteInfo) Covers(index int, b Bank) bool {
 	return false
 }
 
-// ParseQuote decodes a quote without verifying anything: which PCRs and
+// Parse decodes a quote without verifying anything: which PCRs and
 // banks it covers, its nonce, its signature scheme. It fails
-// (ErrQuoteFormat, ErrQuoteScheme) on anything a TPM does not write for
+// (ErrFormat, ErrScheme) on anything a TPM does not write for
 // TPM2_Quote, and on trailing bytes (what a TPM signed has one encoding).
 //
 // The two structures (TPM 2.0 Library Part 2: TPMS_ATTEST with
 // TPMS_QUOTE_INFO, 10.12.12; TPMT_SIGNATURE, 11.3.4) are read with
 // cryptobyte rather than go-tpm's reflection-based tpm2.Unmarshal, which
 // took about a third of a whole verification (log, quote and signature)
-// in BenchmarkVerify; FuzzParseQuote checks that both decoders agree.
-func ParseQuote(q Quote) (*QuoteInfo, error) {
+// in BenchmarkVerify; FuzzParse checks that both decoders agree.
+func Parse(q Quote) (*Info, error) {
 	a := q.Attest
 	if len(a) < 6 {
-		return nil, fmt.Errorf("%w: attest data is %d bytes, shorter than a TPMS_ATTEST header", ErrQuoteFormat, len(a))
+		return nil, fmt.Errorf("%w: attest data is %d bytes, shorter than a TPMS_ATTEST header", ErrFormat, len(a))
 	}
 	if m := binary.BigEndian.Uint32(a); m != uint32(tpm2.TPMGeneratedValue) {
-		return nil, fmt.Errorf("%w: magic %#08x is not TPM_GENERATED_VALUE %#08x: not made by a TPM", ErrQuoteFormat, m, uint32(tpm2.TPMGeneratedValue))
+		return nil, fmt.Errorf("%w: magic %#08x is not TPM_GENERATED_VALUE %#08x: not made by a TPM", ErrFormat, m, uint32(tpm2.TPMGeneratedValue))
 	}
 	if t := binary.BigEndian.Uint16(a[4:]); t != uint16(tpm2.TPMSTAttestQuote) {
-		return nil, fmt.Errorf("%w: attestation type %#04x is not TPM_ST_ATTEST_QUOTE %#04x", ErrQuoteFormat, t, uint16(tpm2.TPMSTAttestQuote))
+		return nil, fmt.Errorf("%w: attestation type %#04x is not TPM_ST_ATTEST_QUOTE %#04x", ErrFormat, t, uint16(tpm2.TPMSTAttestQuote))
 	}
 	info, err := parseAttest(a[6:])
 	if err != nil {
-		return nil, fmt.Errorf("%w: attest data: %v", ErrQuoteFormat, err)
+		return nil, fmt.Errorf("%w: attest data: %v", ErrFormat, err)
 	}
 	if len(q.Signature) < 2 {
-		return nil, fmt.Errorf("%w: the signature is %d bytes", ErrQuoteFormat, len(q.Signature))
+		return nil, fmt.Errorf("%w: the signature is %d bytes", ErrFormat, len(q.Signature))
 	}
 	sig := &quoteSignature{alg: tpm2.TPMAlgID(binary.BigEndian.Uint16(q.Signature))}
 	switch sig.alg {
@@ -155,7 +157,7 @@ func ParseQuote(q Quote) (*QuoteInfo, error) {
 	case tpm2.TPMAlgECDSA:
 		info.SignatureScheme = "ecdsa"
 	default:
-		return nil, fmt.Errorf("%w: signature algorithm %#04x (want RSASSA, RSAPSS or ECDSA)", ErrQuoteScheme, uint16(sig.alg))
+		return nil, fmt.Errorf("%w: signature algorithm %#04x (want RSASSA, RSAPSS or ECDSA)", ErrScheme, uint16(sig.alg))
 	}
 	in := cryptobyte.String(q.Signature[2:])
 	var h uint16
@@ -166,15 +168,15 @@ func ParseQuote(q Quote) (*QuoteInfo, error) {
 		ok = ok && readTPM2B(&in, &sig.rsa)
 	}
 	if !ok || !in.Empty() {
-		return nil, fmt.Errorf("%w: signature: not a %s TPMT_SIGNATURE (truncated, or %d trailing bytes)", ErrQuoteFormat, info.SignatureScheme, len(in))
+		return nil, fmt.Errorf("%w: signature: not a %s TPMT_SIGNATURE (truncated, or %d trailing bytes)", ErrFormat, info.SignatureScheme, len(in))
 	}
 	b, known := bankByAlg(h)
 	if !known || !b.Hash.Available() {
-		return nil, fmt.Errorf("%w: %s signature with hash algorithm %#04x", ErrQuoteScheme, info.SignatureScheme, h)
+		return nil, fmt.Errorf("%w: %s signature with hash algorithm %#04x", ErrScheme, info.SignatureScheme, h)
 	}
 	info.SignatureHash = b.Hash
 	if len(info.PCRDigest) != b.Hash.Size() {
-		return nil, fmt.Errorf("%w: the PCR digest is %d bytes, not a %s digest", ErrQuoteFormat, len(info.PCRDigest), b.Name)
+		return nil, fmt.Errorf("%w: the PCR digest is %d bytes, not a %s digest", ErrFormat, len(info.PCRDigest), b.Name)
 	}
 	info.sig = sig
 	return info, nil
@@ -201,9 +203,9 @@ func readTPM2B(in *cryptobyte.String, out *[]byte) bool {
 // qualified signer, the extra data, TPMS_CLOCK_INFO, the firmware version
 // and TPMS_QUOTE_INFO (TPML_PCR_SELECTION and the PCR digest), with
 // nothing left over.
-func parseAttest(a []byte) (*QuoteInfo, error) {
+func parseAttest(a []byte) (*Info, error) {
 	in := cryptobyte.String(a)
-	info := &QuoteInfo{}
+	info := &Info{}
 	var safe uint8
 	var count uint32
 	if !readTPM2B(&in, &info.Signer) || !readTPM2B(&in, &info.Nonce) || !in.ReadUint64(&info.Clock) ||
@@ -252,19 +254,19 @@ func parseAttest(a []byte) (*QuoteInfo, error) {
 	return info, nil
 }
 
-// VerifyQuote checks that the quote q is signed by the attestation key ak
+// Verify checks that the quote q is signed by the attestation key ak
 // (an *rsa.PublicKey or *ecdsa.PublicKey, see ParseAKPublic), that its
 // qualifying data equals nonce, and that its PCR digest is the digest of
 // values for exactly the PCRs and banks the quote selects (values may hold
 // more, which are ignored; each selected one must be there once). It
-// returns what the quote says; the error wraps ErrQuoteFormat,
-// ErrQuoteScheme, ErrQuoteSignature, ErrQuoteNonce, ErrQuotePCRs or
-// ErrQuotePCRDigest, checked in that order.
+// returns what the quote says; the error wraps ErrFormat,
+// ErrScheme, ErrSignature, ErrNonce, ErrPCRs or
+// ErrPCRDigest, checked in that order.
 //
 // The values to give are normally the replay of an event log (see
-// QuoteValues): then the quote proves the log, for the PCRs and banks it
+// Values): then the quote proves the log, for the PCRs and banks it
 // covers. A quote may cover fewer PCRs than the caller relies on: check
-// the returned Selection (QuoteInfo.Covers).
+// the returned Selection (Info.Covers).
 //
 // go-attestation's (*attest.AKPublic).Verify does the same three checks,
 // but it decodes with go-tpm's legacy package, which refuses quotes over
@@ -273,23 +275,23 @@ func parseAttest(a []byte) (*QuoteInfo, error) {
 // checks are written here, on go-tpm's decoding and key conversion and
 // the standard library's signature verification; the tests check that
 // go-attestation accepts what this accepts.
-func VerifyQuote(q Quote, ak crypto.PublicKey, nonce []byte, values []PCRValue) (*QuoteInfo, error) {
-	info, err := ParseQuote(q)
+func Verify(q Quote, ak crypto.PublicKey, nonce []byte, values []PCRValue) (*Info, error) {
+	info, err := Parse(q)
 	if err != nil {
 		return nil, err
 	}
-	return info, VerifyParsedQuote(info, q, ak, nonce, values)
+	return info, VerifyParsed(info, q, ak, nonce, values)
 }
 
-// VerifyParsedQuote is VerifyQuote for a quote already parsed by
-// ParseQuote (info), so that a verifier that needs the selection first
-// (to replay a log for it: QuoteValues) decodes the quote once.
-func VerifyParsedQuote(info *QuoteInfo, q Quote, ak crypto.PublicKey, nonce []byte, values []PCRValue) error {
+// VerifyParsed is Verify for a quote already parsed by
+// Parse (info), so that a verifier that needs the selection first
+// (to replay a log for it: Values) decodes the quote once.
+func VerifyParsed(info *Info, q Quote, ak crypto.PublicKey, nonce []byte, values []PCRValue) error {
 	if err := verifySignature(info, q.Attest, ak); err != nil {
 		return err
 	}
 	if !bytes.Equal(info.Nonce, nonce) {
-		return fmt.Errorf("%w: the quote's qualifying data is %x, the nonce %x", ErrQuoteNonce, info.Nonce, nonce)
+		return fmt.Errorf("%w: the quote's qualifying data is %x, the nonce %x", ErrNonce, info.Nonce, nonce)
 	}
 	h := info.SignatureHash.New()
 	for _, s := range info.Selection {
@@ -300,43 +302,43 @@ func VerifyParsedQuote(info *QuoteInfo, q Quote, ak crypto.PublicKey, nonce []by
 					continue
 				}
 				if found != nil && !bytes.Equal(found, v.Digest) {
-					return fmt.Errorf("%w: two different values for PCR %d %s", ErrQuotePCRs, p, s.Bank.Name)
+					return fmt.Errorf("%w: two different values for PCR %d %s", ErrPCRs, p, s.Bank.Name)
 				}
 				found = v.Digest
 			}
 			if found == nil {
-				return fmt.Errorf("%w: no value for PCR %d %s, which the quote covers (selection %s)", ErrQuotePCRs, p, s.Bank.Name, formatSelection(info.Selection))
+				return fmt.Errorf("%w: no value for PCR %d %s, which the quote covers (selection %s)", ErrPCRs, p, s.Bank.Name, formatSelection(info.Selection))
 			}
 			if len(found) != s.Bank.Hash.Size() {
-				return fmt.Errorf("%w: the value of PCR %d %s is %d bytes", ErrQuotePCRs, p, s.Bank.Name, len(found))
+				return fmt.Errorf("%w: the value of PCR %d %s is %d bytes", ErrPCRs, p, s.Bank.Name, len(found))
 			}
 			h.Write(found)
 		}
 	}
 	if got := h.Sum(nil); !bytes.Equal(got, info.PCRDigest) {
-		return fmt.Errorf("%w: the quote's digest of %s is %x, the values given digest to %x", ErrQuotePCRDigest, formatSelection(info.Selection), info.PCRDigest, got)
+		return fmt.Errorf("%w: the quote's digest of %s is %x, the values given digest to %x", ErrPCRDigest, formatSelection(info.Selection), info.PCRDigest, got)
 	}
 	return nil
 }
 
-// QuoteValues returns the replay (Replay) of events for every PCR and
-// bank of sel: the values to give VerifyQuote to check a log against a
-// quote with that selection (QuoteInfo.Selection).
-func QuoteValues(events []Event, sel []PCRSelection) ([]PCRValue, error) {
+// Values returns the replay (Replay) of events for every PCR and
+// bank of sel: the values to give Verify to check a log against a
+// quote with that selection (Info.Selection).
+func Values(events []pcr.Event, sel []PCRSelection) ([]PCRValue, error) {
 	var out []PCRValue
 	for _, s := range sel {
 		for _, p := range s.PCRs {
-			v, err := Replay(events, p, s.Bank)
+			v, err := pcr.Replay(events, p, s.Bank)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, PCRValue{PCR: p, Value: Value{Bank: s.Bank, Digest: v}})
+			out = append(out, PCRValue{PCR: p, Value: pcr.Value{Bank: s.Bank, Digest: v}})
 		}
 	}
 	return out, nil
 }
 
-func verifySignature(info *QuoteInfo, attest []byte, ak crypto.PublicKey) error {
+func verifySignature(info *Info, attest []byte, ak crypto.PublicKey) error {
 	h := info.SignatureHash.New()
 	h.Write(attest)
 	digest := h.Sum(nil)
@@ -350,23 +352,23 @@ func verifySignature(info *QuoteInfo, attest []byte, ak crypto.PublicKey) error 
 		case tpm2.TPMAlgRSAPSS:
 			err = rsa.VerifyPSS(pub, info.SignatureHash, digest, sig.rsa, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto})
 		default:
-			return fmt.Errorf("%w: an %s signature for an RSA key", ErrQuoteSignature, info.SignatureScheme)
+			return fmt.Errorf("%w: an %s signature for an RSA key", ErrSignature, info.SignatureScheme)
 		}
 		if err != nil {
-			return fmt.Errorf("%w: %s %s signature does not verify with the RSA AK", ErrQuoteSignature, info.SignatureScheme, strings.ToLower(info.SignatureHash.String()))
+			return fmt.Errorf("%w: %s %s signature does not verify with the RSA AK", ErrSignature, info.SignatureScheme, strings.ToLower(info.SignatureHash.String()))
 		}
 	case *ecdsa.PublicKey:
 		if sig.alg != tpm2.TPMAlgECDSA {
-			return fmt.Errorf("%w: an %s signature for an ECC key", ErrQuoteSignature, info.SignatureScheme)
+			return fmt.Errorf("%w: an %s signature for an ECC key", ErrSignature, info.SignatureScheme)
 		}
 		r, ss := new(big.Int).SetBytes(sig.r), new(big.Int).SetBytes(sig.s)
 		if !ecdsa.Verify(pub, digest, r, ss) {
-			return fmt.Errorf("%w: ecdsa %s signature does not verify with the ECC AK", ErrQuoteSignature, strings.ToLower(info.SignatureHash.String()))
+			return fmt.Errorf("%w: ecdsa %s signature does not verify with the ECC AK", ErrSignature, strings.ToLower(info.SignatureHash.String()))
 		}
 	case nil:
 		return fmt.Errorf("%w: no AK public key", ErrAKPublic)
 	default:
-		return fmt.Errorf("%w: AK key type %T (want *rsa.PublicKey or *ecdsa.PublicKey)", ErrQuoteScheme, ak)
+		return fmt.Errorf("%w: AK key type %T (want *rsa.PublicKey or *ecdsa.PublicKey)", ErrScheme, ak)
 	}
 	return nil
 }
@@ -412,9 +414,9 @@ func ParseAKPublic(data []byte) (crypto.PublicKey, error) {
 	return k, nil
 }
 
-// LoadQuote reads the files tpm2_quote writes with -m (TPMS_ATTEST) and
+// Load reads the files tpm2_quote writes with -m (TPMS_ATTEST) and
 // -s (TPMT_SIGNATURE).
-func LoadQuote(msgFile, sigFile string) (Quote, error) {
+func Load(msgFile, sigFile string) (Quote, error) {
 	msg, err := os.ReadFile(msgFile)
 	if err != nil {
 		return Quote{}, err
@@ -466,13 +468,13 @@ func unmarshalExact[T tpm2.Marshallable, P interface {
 	return t, nil
 }
 
-func bankByAlg(id uint16) (Bank, bool) {
-	for _, b := range AllBanks() {
+func bankByAlg(id uint16) (pcr.Bank, bool) {
+	for _, b := range pcr.AllBanks() {
 		if b.AlgID == id {
 			return b, true
 		}
 	}
-	return Bank{}, false
+	return pcr.Bank{}, false
 }
 
 func formatSelection(sel []PCRSelection) string {

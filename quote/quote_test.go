@@ -1,6 +1,6 @@
-package pcr
+package quote
 
-// VerifyQuote is checked against quotes made by real TPM implementations:
+// Verify is checked against quotes made by real TPM implementations:
 // the TCG reference TPM (go-tpm-tools' simulator, driven through go-tpm)
 // and libtpms (swtpm, driven by tpm2-tools, which share no code with
 // ukibuild). The PCR values come from a recorded boot's event log
@@ -28,23 +28,25 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/google/go-tpm/tpm2/transport/simulator"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // quotedPCRs are the PCRs an attestation server checks for a UKI boot.
 var quotedPCRs = []int{4, 7, 9, 11, 12}
 
 // quoteLogEvents returns the events of quotedPCRs in a recorded log.
-func quoteLogEvents(t testing.TB) []Event {
+func quoteLogEvents(t testing.TB) []pcr.Event {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "testvectors", "eventlog", "ovmf-sb-stub262-extras.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := ParseEventLog(data)
+	events, err := pcr.ParseEventLog(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sel := Select(events, quotedPCRs)
+	sel := pcr.Select(events, quotedPCRs)
 	if len(sel) == 0 {
 		t.Fatal("the log has no events in the quoted PCRs")
 	}
@@ -128,7 +130,7 @@ func simQuote(t testing.TB, tpm transport.TPM, ak simAK, nonce []byte, sel []PCR
 }
 
 // extendEvents extends each event into the TPM in banks.
-func extendEvents(t testing.TB, tpm transport.TPM, events []Event, banks []Bank) {
+func extendEvents(t testing.TB, tpm transport.TPM, events []pcr.Event, banks []pcr.Bank) {
 	t.Helper()
 	for _, ev := range events {
 		var digests []tpm2.TPMTHA
@@ -149,7 +151,7 @@ func extendEvents(t testing.TB, tpm transport.TPM, events []Event, banks []Bank)
 	}
 }
 
-func simReadPCR(t testing.TB, tpm transport.TPM, index int, b Bank) []byte {
+func simReadPCR(t testing.TB, tpm transport.TPM, index int, b pcr.Bank) []byte {
 	t.Helper()
 	bits := make([]byte, 3)
 	bits[index/8] |= 1 << (index % 8)
@@ -170,7 +172,7 @@ func flip(b []byte, i int) []byte {
 func wantQuoteErr(t *testing.T, what string, err, want error) {
 	t.Helper()
 	if !errors.Is(err, want) {
-		t.Errorf("%s: VerifyQuote returned %v, want an error wrapping %q", what, err, want)
+		t.Errorf("%s: Verify returned %v, want an error wrapping %q", what, err, want)
 		return
 	}
 	t.Logf("%s: refused: %v", what, err)
@@ -199,13 +201,13 @@ func TestQuoteSimulator(t *testing.T) {
 	defer tpm.Close()
 
 	events := quoteLogEvents(t)
-	var banks []Bank
+	var banks []pcr.Bank
 	for _, b := range activeBanks(t, tpm) {
-		if _, ok := events[0].Digest(b); ok && (b == SHA1 || b == SHA256) {
+		if _, ok := events[0].Digest(b); ok && (b == pcr.SHA1 || b == pcr.SHA256) {
 			banks = append(banks, b)
 		}
 	}
-	if !slices.Contains(banks, SHA256) {
+	if !slices.Contains(banks, pcr.SHA256) {
 		t.Fatalf("sha256 is not among the simulator's and the log's common banks %v", banks)
 	}
 	extendEvents(t, tpm, events, banks)
@@ -213,7 +215,7 @@ func TestQuoteSimulator(t *testing.T) {
 	for _, b := range banks {
 		for _, p := range quotedPCRs {
 			want := simReadPCR(t, tpm, p, b)
-			got, err := Replay(events, p, b)
+			got, err := pcr.Replay(events, p, b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,11 +225,11 @@ func TestQuoteSimulator(t *testing.T) {
 		}
 	}
 
-	selections := [][]PCRSelection{{{Bank: SHA256, PCRs: quotedPCRs}}}
-	if slices.Contains(banks, SHA1) {
+	selections := [][]PCRSelection{{{Bank: pcr.SHA256, PCRs: quotedPCRs}}}
+	if slices.Contains(banks, pcr.SHA1) {
 		selections = append(selections,
-			[]PCRSelection{{Bank: SHA1, PCRs: quotedPCRs}},
-			[]PCRSelection{{Bank: SHA1, PCRs: quotedPCRs}, {Bank: SHA256, PCRs: []int{7, 11}}})
+			[]PCRSelection{{Bank: pcr.SHA1, PCRs: quotedPCRs}},
+			[]PCRSelection{{Bank: pcr.SHA1, PCRs: quotedPCRs}, {Bank: pcr.SHA256, PCRs: []int{7, 11}}})
 	} else {
 		t.Log("the simulator has no sha1 bank: sha256 quotes only")
 	}
@@ -266,13 +268,13 @@ func TestQuoteSimulator(t *testing.T) {
 				nonce := make([]byte, 20)
 				rand.Read(nonce)
 				q := simQuote(t, tpm, ak, nonce, sel)
-				values, err := QuoteValues(events, sel)
+				values, err := Values(events, sel)
 				if err != nil {
 					t.Fatal(err)
 				}
-				info, err := VerifyQuote(q, akPub, nonce, values)
+				info, err := Verify(q, akPub, nonce, values)
 				if err != nil {
-					t.Fatalf("%s: VerifyQuote refused the TPM's quote: %v", name, err)
+					t.Fatalf("%s: Verify refused the TPM's quote: %v", name, err)
 				}
 				if got := formatSelection(info.Selection); got != name {
 					t.Errorf("the quote covers %s, want %s", got, name)
@@ -297,26 +299,26 @@ func TestQuoteSimulator(t *testing.T) {
 
 				wrong := slices.Clone(nonce)
 				wrong[0] ^= 0x80
-				_, err = VerifyQuote(q, akPub, wrong, values)
-				wantQuoteErr(t, name+" wrong nonce", err, ErrQuoteNonce)
-				_, err = VerifyQuote(Quote{q.Attest, flip(q.Signature, len(q.Signature)-1)}, akPub, nonce, values)
-				wantQuoteErr(t, name+" flipped signature byte", err, ErrQuoteSignature)
-				_, err = VerifyQuote(Quote{flip(q.Attest, len(q.Attest)-1), q.Signature}, akPub, nonce, values)
-				wantQuoteErr(t, name+" flipped attest byte (PCR digest)", err, ErrQuoteSignature)
-				_, err = VerifyQuote(Quote{flip(q.Attest, 0), q.Signature}, akPub, nonce, values)
-				wantQuoteErr(t, name+" flipped magic", err, ErrQuoteFormat)
-				_, err = VerifyQuote(Quote{flip(q.Attest, 5), q.Signature}, akPub, nonce, values)
-				wantQuoteErr(t, name+" flipped type", err, ErrQuoteFormat)
-				_, err = VerifyQuote(q, otherPub, nonce, values)
-				wantQuoteErr(t, name+" another AK", err, ErrQuoteSignature)
+				_, err = Verify(q, akPub, wrong, values)
+				wantQuoteErr(t, name+" wrong nonce", err, ErrNonce)
+				_, err = Verify(Quote{q.Attest, flip(q.Signature, len(q.Signature)-1)}, akPub, nonce, values)
+				wantQuoteErr(t, name+" flipped signature byte", err, ErrSignature)
+				_, err = Verify(Quote{flip(q.Attest, len(q.Attest)-1), q.Signature}, akPub, nonce, values)
+				wantQuoteErr(t, name+" flipped attest byte (PCR digest)", err, ErrSignature)
+				_, err = Verify(Quote{flip(q.Attest, 0), q.Signature}, akPub, nonce, values)
+				wantQuoteErr(t, name+" flipped magic", err, ErrFormat)
+				_, err = Verify(Quote{flip(q.Attest, 5), q.Signature}, akPub, nonce, values)
+				wantQuoteErr(t, name+" flipped type", err, ErrFormat)
+				_, err = Verify(q, otherPub, nonce, values)
+				wantQuoteErr(t, name+" another AK", err, ErrSignature)
 				for i := range values {
 					off := slices.Clone(values)
 					off[i].Digest = flip(off[i].Digest, 3)
-					_, err = VerifyQuote(q, akPub, nonce, off)
-					wantQuoteErr(t, fmt.Sprintf("%s PCR %d %s off", name, off[i].PCR, off[i].Bank), err, ErrQuotePCRDigest)
+					_, err = Verify(q, akPub, nonce, off)
+					wantQuoteErr(t, fmt.Sprintf("%s PCR %d %s off", name, off[i].PCR, off[i].Bank), err, ErrPCRDigest)
 				}
-				_, err = VerifyQuote(q, akPub, nonce, values[1:])
-				wantQuoteErr(t, name+" a value missing", err, ErrQuotePCRs)
+				_, err = Verify(q, akPub, nonce, values[1:])
+				wantQuoteErr(t, name+" a value missing", err, ErrPCRs)
 			}
 		})
 	}
@@ -345,8 +347,8 @@ func swtpmPorts(t *testing.T) int {
 
 // TestQuoteTPM2Tools: an AK made by tpm2_createak on swtpm, PCRs extended
 // by tpm2_pcrextend with the log's sha256 digests, a quote written by
-// tpm2_quote: LoadQuote and LoadAKPublic (TPM2B_PUBLIC and PEM) read the
-// files and VerifyQuote accepts them with the log's replay, and refuses
+// tpm2_quote: Load and LoadAKPublic (TPM2B_PUBLIC and PEM) read the
+// files and Verify accepts them with the log's replay, and refuses
 // tampered copies of the files and another nonce.
 func TestQuoteTPM2Tools(t *testing.T) {
 	for _, tool := range []string{"swtpm", "tpm2_createek", "tpm2_createak", "tpm2_readpublic", "tpm2_pcrextend", "tpm2_quote", "tpm2_flushcontext"} {
@@ -409,7 +411,7 @@ func TestQuoteTPM2Tools(t *testing.T) {
 
 	events := quoteLogEvents(t)
 	for _, ev := range events {
-		d, ok := ev.Digest(SHA256)
+		d, ok := ev.Digest(pcr.SHA256)
 		if !ok {
 			t.Fatalf("event %s has no sha256 digest", ev)
 		}
@@ -425,12 +427,12 @@ func TestQuoteTPM2Tools(t *testing.T) {
 		"-m", "quote.msg", "-s", "quote.sig", "-o", "pcrs.out", "-g", "sha256")
 
 	p := func(name string) string { return filepath.Join(dir, name) }
-	q, err := LoadQuote(p("quote.msg"), p("quote.sig"))
+	q, err := Load(p("quote.msg"), p("quote.sig"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sel := []PCRSelection{{Bank: SHA256, PCRs: quotedPCRs}}
-	values, err := QuoteValues(events, sel)
+	sel := []PCRSelection{{Bank: pcr.SHA256, PCRs: quotedPCRs}}
+	values, err := Values(events, sel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,9 +441,9 @@ func TestQuoteTPM2Tools(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		info, err := VerifyQuote(q, ak, nonce, values)
+		info, err := Verify(q, ak, nonce, values)
 		if err != nil {
-			t.Fatalf("%s: VerifyQuote refuses tpm2_quote's quote: %v", keyFile, err)
+			t.Fatalf("%s: Verify refuses tpm2_quote's quote: %v", keyFile, err)
 		}
 		if got := formatSelection(info.Selection); got != "sha256:4,7,9,11,12" {
 			t.Errorf("%s: the quote covers %s", keyFile, got)
@@ -455,11 +457,11 @@ func TestQuoteTPM2Tools(t *testing.T) {
 			i    int
 			want error
 		}{
-			{"quote.msg", -1, ErrQuoteSignature}, // the PCR digest's last byte
-			{"quote.msg", 10, ErrQuoteSignature}, // in the signer's name
-			{"quote.msg", 1, ErrQuoteFormat},     // the magic
-			{"quote.sig", -1, ErrQuoteSignature},
-			{"quote.sig", 0, ErrQuoteScheme}, // the algorithm
+			{"quote.msg", -1, ErrSignature},
+			{"quote.msg", 10, ErrSignature},
+			{"quote.msg", 1, ErrFormat},
+			{"quote.sig", -1, ErrSignature},
+			{"quote.sig", 0, ErrScheme},
 		} {
 			data, err := os.ReadFile(p(c.file))
 			if err != nil {
@@ -479,33 +481,33 @@ func TestQuoteTPM2Tools(t *testing.T) {
 			} else {
 				sig = bad
 			}
-			tq, err := LoadQuote(msg, sig)
+			tq, err := Load(msg, sig)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = VerifyQuote(tq, ak, nonce, values)
+			_, err = Verify(tq, ak, nonce, values)
 			wantQuoteErr(t, fmt.Sprintf("%s: %s byte %d flipped", keyFile, c.file, i), err, c.want)
 		}
-		_, err = VerifyQuote(q, ak, nonce[:15], values)
-		wantQuoteErr(t, keyFile+": another nonce", err, ErrQuoteNonce)
+		_, err = Verify(q, ak, nonce[:15], values)
+		wantQuoteErr(t, keyFile+": another nonce", err, ErrNonce)
 		off := slices.Clone(values)
 		off[3].Digest = flip(off[3].Digest, 0)
-		_, err = VerifyQuote(q, ak, nonce, off)
-		wantQuoteErr(t, keyFile+": PCR 11 off", err, ErrQuotePCRDigest)
+		_, err = Verify(q, ak, nonce, off)
+		wantQuoteErr(t, keyFile+": PCR 11 off", err, ErrPCRDigest)
 	}
 }
 
-// FuzzParseQuote feeds arbitrary attest data and signatures to ParseQuote
-// and VerifyQuote, seeded with real quotes of the reference TPM: no panic,
+// FuzzParse feeds arbitrary attest data and signatures to Parse
+// and Verify, seeded with real quotes of the reference TPM: no panic,
 // every error names its defect, and whatever verifies with an AK is
 // attest data that AK's TPM signed.
-func FuzzParseQuote(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	tpm, err := simulator.OpenSimulator()
 	if err != nil {
 		f.Fatalf("TPM simulator: %v", err)
 	}
 	events := quoteLogEvents(f)
-	extendEvents(f, tpm, events, []Bank{SHA1, SHA256})
+	extendEvents(f, tpm, events, []pcr.Bank{pcr.SHA1, pcr.SHA256})
 	nonce := []byte("fuzz nonce")
 	type key struct {
 		pub     crypto.PublicKey
@@ -520,8 +522,8 @@ func FuzzParseQuote(f *testing.F) {
 		}
 		k := &key{pub: pub}
 		for _, sel := range [][]PCRSelection{
-			{{Bank: SHA256, PCRs: quotedPCRs}},
-			{{Bank: SHA1, PCRs: []int{4}}, {Bank: SHA256, PCRs: []int{7, 11}}},
+			{{Bank: pcr.SHA256, PCRs: quotedPCRs}},
+			{{Bank: pcr.SHA1, PCRs: []int{4}}, {Bank: pcr.SHA256, PCRs: []int{7, 11}}},
 		} {
 			q := simQuote(f, tpm, ak, nonce, sel)
 			k.genuine = append(k.genuine, q.Attest)
@@ -537,29 +539,29 @@ func FuzzParseQuote(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, attest, sig []byte) {
 		q := Quote{Attest: attest, Signature: sig}
-		info, err := ParseQuote(q)
+		info, err := Parse(q)
 		checkGoTPMAgrees(t, q, info, err)
 		if err != nil {
-			if !errors.Is(err, ErrQuoteFormat) && !errors.Is(err, ErrQuoteScheme) {
-				t.Fatalf("ParseQuote error names no defect: %v", err)
+			if !errors.Is(err, ErrFormat) && !errors.Is(err, ErrScheme) {
+				t.Fatalf("Parse error names no defect: %v", err)
 			}
 			return
 		}
-		values, err := QuoteValues(events, info.Selection)
+		values, err := Values(events, info.Selection)
 		if err != nil {
 			return // a bank the log has no digests in
 		}
 		for _, k := range keys {
-			got, err := VerifyQuote(q, k.pub, nonce, values)
+			got, err := Verify(q, k.pub, nonce, values)
 			if err != nil {
-				if !errors.Is(err, ErrQuoteSignature) && !errors.Is(err, ErrQuoteNonce) && !errors.Is(err, ErrQuotePCRDigest) &&
-					!errors.Is(err, ErrQuotePCRs) && !errors.Is(err, ErrQuoteScheme) {
-					t.Fatalf("VerifyQuote error names no defect: %v", err)
+				if !errors.Is(err, ErrSignature) && !errors.Is(err, ErrNonce) && !errors.Is(err, ErrPCRDigest) &&
+					!errors.Is(err, ErrPCRs) && !errors.Is(err, ErrScheme) {
+					t.Fatalf("Verify error names no defect: %v", err)
 				}
 				continue
 			}
 			if !slices.ContainsFunc(k.genuine, func(g []byte) bool { return bytes.Equal(g, attest) }) {
-				t.Fatalf("VerifyQuote accepted attest data the TPM never signed: %x (info %+v)", attest, got)
+				t.Fatalf("Verify accepted attest data the TPM never signed: %x (info %+v)", attest, got)
 			}
 		}
 	})
@@ -567,9 +569,9 @@ func FuzzParseQuote(f *testing.F) {
 
 // checkGoTPMAgrees decodes q with go-tpm's tpm2.Unmarshal (refusing
 // trailing bytes and non-canonical encodings by marshalling back), the
-// oracle for ParseQuote's hand-written decoder: both accept the same
+// oracle for Parse's hand-written decoder: both accept the same
 // quotes and read the same fields.
-func checkGoTPMAgrees(t *testing.T, q Quote, info *QuoteInfo, err error) {
+func checkGoTPMAgrees(t *testing.T, q Quote, info *Info, err error) {
 	t.Helper()
 	att, aerr := unmarshalExact[tpm2.TPMSAttest](q.Attest)
 	var qu *tpm2.TPMSQuoteInfo
@@ -590,22 +592,22 @@ func checkGoTPMAgrees(t *testing.T, q Quote, info *QuoteInfo, err error) {
 	}
 	if err == nil {
 		if aerr != nil || serr != nil {
-			t.Fatalf("ParseQuote accepted what go-tpm refuses (attest: %v, signature: %v)", aerr, serr)
+			t.Fatalf("Parse accepted what go-tpm refuses (attest: %v, signature: %v)", aerr, serr)
 		}
 		if !bytes.Equal(info.Nonce, att.ExtraData.Buffer) || !bytes.Equal(info.Signer, att.QualifiedSigner.Buffer) ||
 			!bytes.Equal(info.PCRDigest, qu.PCRDigest.Buffer) || info.Clock != att.ClockInfo.Clock ||
 			info.ResetCount != att.ClockInfo.ResetCount || info.RestartCount != att.ClockInfo.RestartCount ||
 			info.Safe != bool(att.ClockInfo.Safe) || info.FirmwareVersion != att.FirmwareVersion ||
 			len(info.Selection) != len(qu.PCRSelect.PCRSelections) {
-			t.Fatalf("ParseQuote read %+v, go-tpm %+v %+v", info, att, qu)
+			t.Fatalf("Parse read %+v, go-tpm %+v %+v", info, att, qu)
 		}
 		return
 	}
-	// ParseQuote also refuses what go-tpm decodes but a TPM never writes
+	// Parse also refuses what go-tpm decodes but a TPM never writes
 	// (unknown or repeated banks, an unknown hash, a digest of the wrong
 	// size); a quote go-tpm accepts whole with known banks and a matching
 	// digest must be accepted.
-	if aerr == nil && serr == nil && !errors.Is(err, ErrQuoteScheme) {
+	if aerr == nil && serr == nil && !errors.Is(err, ErrScheme) {
 		known := true
 		seen := map[uint16]bool{}
 		for _, s := range qu.PCRSelect.PCRSelections {
@@ -622,13 +624,13 @@ func checkGoTPMAgrees(t *testing.T, q Quote, info *QuoteInfo, err error) {
 			h = r.Hash
 		}
 		if b, ok := bankByAlg(uint16(h)); known && ok && len(qu.PCRDigest.Buffer) == b.Hash.Size() {
-			t.Fatalf("ParseQuote refused what go-tpm decodes: %v", err)
+			t.Fatalf("Parse refused what go-tpm decodes: %v", err)
 		}
 	}
 }
 
 // activeBanks lists the banks in which the TPM has PCR 11.
-func activeBanks(t *testing.T, tpm transport.TPM) []Bank {
+func activeBanks(t *testing.T, tpm transport.TPM) []pcr.Bank {
 	t.Helper()
 	rsp, err := tpm2.GetCapability{Capability: tpm2.TPMCapPCRs, PropertyCount: 1}.Execute(tpm)
 	if err != nil {
@@ -638,8 +640,8 @@ func activeBanks(t *testing.T, tpm transport.TPM) []Bank {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var banks []Bank
-	for _, b := range AllBanks() {
+	var banks []pcr.Bank
+	for _, b := range pcr.AllBanks() {
 		for _, s := range sel.PCRSelections {
 			if uint16(s.Hash) == b.AlgID && len(s.PCRSelect) > 11/8 && s.PCRSelect[11/8]&(1<<(11%8)) != 0 {
 				banks = append(banks, b)

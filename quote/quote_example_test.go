@@ -1,4 +1,4 @@
-package pcr_test
+package quote_test
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/quote"
 )
 
 // An attestation server checks that a TPM quote, signed by the machine's
@@ -13,13 +15,13 @@ import (
 // machine's event log replays to; then the log's events can be trusted and
 // compared with a prediction (CompareEvents). The files are what
 // tpm2_createak -u and tpm2_quote -m -s wrote on a TPM extended with the
-// events of a recorded boot (testdata/quote/README.md).
-func ExampleVerifyQuote() {
-	q, err := pcr.LoadQuote("testdata/quote/quote.msg", "testdata/quote/quote.sig")
+// events of a recorded boot (testdata/README.md).
+func ExampleVerify() {
+	q, err := quote.Load("testdata/quote.msg", "testdata/quote.sig")
 	if err != nil {
 		panic(err)
 	}
-	ak, err := pcr.LoadAKPublic("testdata/quote/ak.pub")
+	ak, err := quote.LoadAKPublic("testdata/ak.pub")
 	if err != nil {
 		panic(err)
 	}
@@ -34,28 +36,28 @@ func ExampleVerifyQuote() {
 	nonce := []byte("ukibuild-example") // the server's, sent to the machine
 
 	// Which PCRs and banks does the quote cover? Replay the log for those.
-	info, err := pcr.ParseQuote(q)
+	info, err := quote.Parse(q)
 	if err != nil {
 		panic(err)
 	}
-	values, err := pcr.QuoteValues(events, info.Selection)
+	values, err := quote.Values(events, info.Selection)
 	if err != nil {
 		panic(err)
 	}
-	info, err = pcr.VerifyQuote(q, ak, nonce, values)
+	info, err = quote.Verify(q, ak, nonce, values)
 	if err != nil {
 		panic(err)
 	}
 	fmt.Printf("the log is quoted: %v, %s signature\n", info.Selection, info.SignatureScheme)
 
 	// A replayed quote (another nonce) or another log is refused:
-	_, err = pcr.VerifyQuote(q, ak, []byte("an older nonce"), values)
-	fmt.Println(errors.Is(err, pcr.ErrQuoteNonce))
-	_, err = pcr.VerifyQuote(q, ak, nonce, values[1:])
+	_, err = quote.Verify(q, ak, []byte("an older nonce"), values)
+	fmt.Println(errors.Is(err, quote.ErrNonce))
+	_, err = quote.Verify(q, ak, nonce, values[1:])
 	fmt.Println(err)
 	values[0].Digest = make([]byte, 32)
-	_, err = pcr.VerifyQuote(q, ak, nonce, values)
-	fmt.Println(errors.Is(err, pcr.ErrQuotePCRDigest))
+	_, err = quote.Verify(q, ak, nonce, values)
+	fmt.Println(errors.Is(err, quote.ErrPCRDigest))
 	// Output:
 	// the log is quoted: [sha256:4,7,9,11,12], ecdsa signature
 	// true
