@@ -13,6 +13,8 @@ import (
 	"github.com/ukibuild/ukibuild/pcr"
 
 	"github.com/ukibuild/ukibuild/quote"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 const quoteDir = "../quote/testdata"
@@ -37,11 +39,11 @@ func recordedQuote(t testing.TB) *attest.Quote {
 // benchmark compares every event.
 func logReference(t testing.TB, log []byte, pcrs []int) *attest.Reference {
 	t.Helper()
-	evs, err := pcr.ParseEventLog(log)
+	evs, err := eventlog.Parse(log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs = pcr.Select(evs, pcrs)
+	evs = eventlog.Select(evs, pcrs)
 	type jev struct {
 		PCR         int               `json:"pcr"`
 		Type        string            `json:"type"`
@@ -65,7 +67,7 @@ func logReference(t testing.TB, log []byte, pcrs []int) *attest.Reference {
 	for _, p := range pcrs {
 		doc.PCRs[strconv.Itoa(p)] = map[string][]string{}
 		for _, b := range []pcr.Bank{pcr.SHA1, pcr.SHA256} {
-			v, err := pcr.Replay(evs, p, b)
+			v, err := eventlog.Replay(evs, p, b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +141,7 @@ func BenchmarkVerifyParts(b *testing.B) {
 	q := recordedQuote(b)
 	b.Run("ParseEventLog", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := pcr.ParseEventLog(log); err != nil {
+			if _, err := eventlog.Parse(log); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -151,7 +153,7 @@ func BenchmarkVerifyParts(b *testing.B) {
 			}
 		}
 	})
-	seen, err := pcr.ParseEventLog(log)
+	seen, err := eventlog.Parse(log)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // TestBootSecretMachineSpecific: with Machine.BootSecret a stub 262 UKI's
@@ -24,7 +26,7 @@ import (
 // (case 12 of the boot tests checks Verify on real logs with and without a
 // boot secret.)
 func TestBootSecretMachineSpecific(t *testing.T) {
-	none, err := pcr.ParseConsoles("none")
+	none, err := eventlog.ParseConsoles("none")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // pcrlockFile is systemd-pcrlock's component file (src/pcrlock/pcrlock.c
@@ -50,7 +52,7 @@ func (r *Reference) PCRLock(pcrs []int) ([]byte, error) {
 		}
 	}
 	for i, ev := range r.events {
-		if r.sources[i] != UKI || !slices.Contains(pcrs, ev.PCR) || ev.Type == pcr.EvNoAction {
+		if r.sources[i] != UKI || !slices.Contains(pcrs, ev.PCR) || ev.Type == eventlog.EvNoAction {
 			continue
 		}
 		if why, ok := r.machineSpecific[i]; ok {

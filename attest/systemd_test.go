@@ -16,6 +16,8 @@ import (
 	"github.com/ukibuild/ukibuild/pcr"
 
 	"github.com/ukibuild/ukibuild/quote"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // systemdVector is the systemd 262.1 initrd boot (boot test case 19):
@@ -167,7 +169,7 @@ func TestPredictSystemd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw, err := pcr.ParseEventLog(ev.Log)
+	fw, err := eventlog.Parse(ev.Log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +178,7 @@ func TestPredictSystemd(t *testing.T) {
 		if v.Bank.Name != "sha256" {
 			continue
 		}
-		replay, err := pcr.Replay(fw, v.PCR, pcr.SHA256)
+		replay, err := eventlog.Replay(fw, v.PCR, pcr.SHA256)
 		if err != nil {
 			t.Fatal(err)
 		}

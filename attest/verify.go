@@ -12,6 +12,8 @@ import (
 	"github.com/ukibuild/ukibuild/pcr"
 
 	"github.com/ukibuild/ukibuild/quote"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // Evidence is what a machine reports of a boot.
@@ -107,7 +109,7 @@ type PCRResult struct {
 	// where one list ends before the other; -1 when they match.
 	Index int
 	// Expected and Seen are the events at Index; nil where a list ended.
-	Expected, Seen *pcr.Event
+	Expected, Seen *eventlog.Event
 	// Bank is the bank whose digest differs (empty when the type differs
 	// or a list ended).
 	Bank string
@@ -131,7 +133,7 @@ func (r PCRResult) String() string {
 			s += "\n  " + u
 		}
 	} else {
-		s = pcr.PCRResult{PCR: r.PCR, Match: r.Status == Match, Index: r.Index, Expected: r.Expected,
+		s = eventlog.PCRResult{PCR: r.PCR, Match: r.Status == Match, Index: r.Index, Expected: r.Expected,
 			Seen: r.Seen, Bank: r.Bank, Events: r.Events}.String()
 	}
 	for _, c := range r.Chosen {
@@ -294,7 +296,7 @@ func verify(ctx context.Context, ref *Reference, ev Evidence, pcrs []int) (*Repo
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	seen, err := pcr.ParseEventLog(ev.Log)
+	seen, err := eventlog.Parse(ev.Log)
 	if err != nil {
 		return nil, &LogError{Err: err}
 	}
@@ -337,7 +339,7 @@ func verify(ctx context.Context, ref *Reference, ev Evidence, pcrs []int) (*Repo
 		rep.Quote = qr
 	}
 	for _, v := range ev.TPMValues {
-		got, err := pcr.Replay(seen, v.PCR, v.Bank)
+		got, err := eventlog.Replay(seen, v.PCR, v.Bank)
 		if err != nil {
 			return nil, &LogError{Err: err}
 		}
@@ -354,15 +356,15 @@ func verify(ctx context.Context, ref *Reference, ev Evidence, pcrs []int) (*Repo
 // compare compares PCR p's predicted events with the log's, in order: the
 // type and the digest in every bank both have must be equal (an event with
 // alternatives matches when it or one of them does), and neither list may
-// have more events (pcr.CompareEvents' rule).
-func (r *Reference) compare(p int, seen []pcr.Event) PCRResult {
+// have more events (eventlog.CompareEvents' rule).
+func (r *Reference) compare(p int, seen []eventlog.Event) PCRResult {
 	var idx []int
 	for i, ev := range r.events {
-		if ev.PCR == p && ev.Type != pcr.EvNoAction {
+		if ev.PCR == p && ev.Type != eventlog.EvNoAction {
 			idx = append(idx, i)
 		}
 	}
-	got := pcr.Select(seen, []int{p})
+	got := eventlog.Select(seen, []int{p})
 	res := PCRResult{PCR: p, Status: Match, Index: -1, Events: len(idx)}
 	for n := 0; n < max(len(idx), len(got)); n++ {
 		if n >= len(idx) || n >= len(got) {
@@ -405,10 +407,10 @@ func (r *Reference) compare(p int, seen []pcr.Event) PCRResult {
 }
 
 // sameTag reports whether two EV_EVENT_TAG events have the same tag (their
-// descriptions start "tag 0x..." as pcr.ParseEventLog and pcr.LinuxEvents
+// descriptions start "tag 0x..." as eventlog.Parse and eventlog.LinuxEvents
 // write them); other events have no tag and agree.
-func sameTag(e, g *pcr.Event) bool {
-	if e.Type != pcr.EvEventTag {
+func sameTag(e, g *eventlog.Event) bool {
+	if e.Type != eventlog.EvEventTag {
 		return true
 	}
 	tag := func(d string) string {
@@ -423,7 +425,7 @@ func sameTag(e, g *pcr.Event) bool {
 
 // sameEvent reports whether g has type t and, in every bank both have (at
 // least one), the digest of ds; bank names the first that differs.
-func sameEvent(t pcr.EventType, ds []pcr.Value, g *pcr.Event) (bool, string) {
+func sameEvent(t eventlog.EventType, ds []pcr.Value, g *eventlog.Event) (bool, string) {
 	if t != g.Type {
 		return false, ""
 	}
@@ -450,7 +452,7 @@ func (e *LogError) Unwrap() error { return e.Err }
 // LogBanks returns the banks of the event log's digests, in the order
 // they first appear: the banks a prediction to compare with it needs.
 func LogBanks(log []byte) ([]pcr.Bank, error) {
-	seen, err := pcr.ParseEventLog(log)
+	seen, err := eventlog.Parse(log)
 	if err != nil {
 		return nil, err
 	}

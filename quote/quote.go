@@ -19,6 +19,8 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // The defects Verify, Parse and ParseAKPublic report; their
@@ -324,11 +326,11 @@ func VerifyParsed(info *Info, q Quote, ak crypto.PublicKey, nonce []byte, values
 // Values returns the replay (Replay) of events for every PCR and
 // bank of sel: the values to give Verify to check a log against a
 // quote with that selection (Info.Selection).
-func Values(events []pcr.Event, sel []PCRSelection) ([]PCRValue, error) {
+func Values(events []eventlog.Event, sel []PCRSelection) ([]PCRValue, error) {
 	var out []PCRValue
 	for _, s := range sel {
 		for _, p := range s.PCRs {
-			v, err := pcr.Replay(events, p, s.Bank)
+			v, err := eventlog.Replay(events, p, s.Bank)
 			if err != nil {
 				return nil, err
 			}

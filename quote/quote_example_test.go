@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/quote"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // An attestation server checks that a TPM quote, signed by the machine's
@@ -29,7 +29,7 @@ func ExampleVerify() {
 	if err != nil {
 		panic(err)
 	}
-	events, err := pcr.ParseEventLog(log)
+	events, err := eventlog.Parse(log)
 	if err != nil {
 		panic(err)
 	}

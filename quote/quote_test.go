@@ -30,23 +30,25 @@ import (
 	"github.com/google/go-tpm/tpm2/transport/simulator"
 
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // quotedPCRs are the PCRs an attestation server checks for a UKI boot.
 var quotedPCRs = []int{4, 7, 9, 11, 12}
 
 // quoteLogEvents returns the events of quotedPCRs in a recorded log.
-func quoteLogEvents(t testing.TB) []pcr.Event {
+func quoteLogEvents(t testing.TB) []eventlog.Event {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "testvectors", "eventlog", "ovmf-sb-stub262-extras.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := pcr.ParseEventLog(data)
+	events, err := eventlog.Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sel := pcr.Select(events, quotedPCRs)
+	sel := eventlog.Select(events, quotedPCRs)
 	if len(sel) == 0 {
 		t.Fatal("the log has no events in the quoted PCRs")
 	}
@@ -130,7 +132,7 @@ func simQuote(t testing.TB, tpm transport.TPM, ak simAK, nonce []byte, sel []PCR
 }
 
 // extendEvents extends each event into the TPM in banks.
-func extendEvents(t testing.TB, tpm transport.TPM, events []pcr.Event, banks []pcr.Bank) {
+func extendEvents(t testing.TB, tpm transport.TPM, events []eventlog.Event, banks []pcr.Bank) {
 	t.Helper()
 	for _, ev := range events {
 		var digests []tpm2.TPMTHA
@@ -215,7 +217,7 @@ func TestQuoteSimulator(t *testing.T) {
 	for _, b := range banks {
 		for _, p := range quotedPCRs {
 			want := simReadPCR(t, tpm, p, b)
-			got, err := pcr.Replay(events, p, b)
+			got, err := eventlog.Replay(events, p, b)
 			if err != nil {
 				t.Fatal(err)
 			}

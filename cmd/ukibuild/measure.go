@@ -18,6 +18,8 @@ import (
 	"github.com/ukibuild/ukibuild/uki"
 
 	"github.com/ukibuild/ukibuild/pcrsig"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // measureCmd mirrors systemd-measure 262: calculate, sign, policy-digest;
@@ -305,7 +307,7 @@ func (m *measureFileCmd) Run(e *env) error {
 		return err
 	}
 	if m.Explain || m.PCRLock != "" || m.Keylime != "" {
-		pcrs, err := pcr.ParsePCRList(m.PCRs)
+		pcrs, err := eventlog.ParsePCRList(m.PCRs)
 		if err != nil {
 			return fmt.Errorf("--pcrs: %w", err)
 		}

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/quote"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // TestPCRLockMatchesLockUKI: "measure FILE.efi --pcrs 4,11 --pcrlock F"
@@ -104,11 +104,11 @@ func TestPCRLockAcceptedBySystemdPcrlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen, err := pcr.ParseEventLog(log)
+	seen, err := eventlog.Parse(log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, ev := range pcr.Select(seen, []int{12, 13}) {
+	for _, ev := range eventlog.Select(seen, []int{12, 13}) {
 		var ds []string
 		for _, v := range ev.Digests {
 			ds = append(ds, fmt.Sprintf("%s=%x", v.Bank.Name, v.Digest))

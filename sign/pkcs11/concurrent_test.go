@@ -62,7 +62,7 @@ func defaultBuildInputs() []pcrsig.PolicyInput {
 // BenchmarkPCRSign signs the 16 policies of a default build with the
 // SoftHSM2 fixture's RSA-2048 key, one by one and concurrently (3 sessions).
 // SoftHSM2 signs on the CPU, so this shows the gain on this machine's cores,
-// not a remote token's latency (see pcr's BenchmarkSignLatency).
+// not a remote token's latency (see pcrsig's BenchmarkSignLatency).
 func BenchmarkPCRSign(b *testing.B) {
 	softhsm(b)
 	k := open(b, uri("token="+testToken+";object=signer", "pin-value="+testPIN), Options{})

@@ -1,4 +1,4 @@
-package pcr
+package eventlog
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // The EV_EVENT_TAG identifiers systemd-stub 262 logs into PCR 12
@@ -250,7 +252,7 @@ func utf16z(s string) []byte {
 // (src/boot/measure.c, tpm_log_load_options; the same in 252 and 262):
 // EV_IPL, digest H(the string in UTF-16LE with its NUL), the string as
 // the event data.
-func LoadOptionsEvent(cmdline string, banks []Bank) Event {
+func LoadOptionsEvent(cmdline string, banks []pcr.Bank) Event {
 	return hashEvent(12, EvIPL, cmdline, utf16z(cmdline), banks)
 }
 
@@ -258,7 +260,7 @@ func LoadOptionsEvent(cmdline string, banks []Bank) Event {
 // (src/boot/stub.c, measure_profile): into PCR 12, EV_EVENT_TAG with tag
 // ProfileEventTag, digest H(the number in decimal, UTF-16LE, with its NUL),
 // the same string as the tagged event's data.
-func ProfileEvent(profile uint, banks []Bank) Event {
+func ProfileEvent(profile uint, banks []pcr.Bank) Event {
 	s := strconv.FormatUint(uint64(profile), 10)
 	return hashEvent(12, EvEventTag, fmt.Sprintf("tag %#x profile %s", ProfileEventTag, s), utf16z(s), banks)
 }
@@ -284,7 +286,7 @@ func ProfileEvent(profile uint, banks []Bank) Event {
 // drops). The console= arguments 262 appends afterwards (not measured by
 // the stub, but part of what Linux measures into PCR 9) are
 // AppendConsoles'.
-func (b StubBoot) CommandLine(banks []Bank) (string, []Event, error) {
+func (b StubBoot) CommandLine(banks []pcr.Bank) (string, []Event, error) {
 	if err := b.check(); err != nil {
 		return "", nil, err
 	}
@@ -364,7 +366,7 @@ func (b StubBoot) CommandLine(banks []Bank) (string, []Event, error) {
 // Without a profile, load options or add-ons this is ExtrasEvents, for any
 // stub version; with them only 262 and 252 are modelled (252 measures load
 // options only; it has no add-ons or profiles).
-func (b StubBoot) KernelConfigEvents(banks []Bank) ([]Event, error) {
+func (b StubBoot) KernelConfigEvents(banks []pcr.Bank) ([]Event, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
@@ -405,15 +407,15 @@ func (b StubBoot) KernelConfigEvents(banks []Bank) ([]Event, error) {
 // sections after it, and, when there is more than one piece, pads each to
 // 4 bytes (src/boot/stub.c, run; combine_initrds). Without add-ons it is
 // base, or nil when base is nil or empty (no initrd).
-func (b StubBoot) LinuxInitrd(base Sized) (Sized, error) {
+func (b StubBoot) LinuxInitrd(base pcr.Sized) (pcr.Sized, error) {
 	addons, err := b.usedAddons()
 	if err != nil {
 		return nil, err
 	}
-	var pieces []Sized
+	var pieces []pcr.Sized
 	for i := len(addons) - 1; i >= 0; i-- {
 		if u := addons[i].Sections[".ucode"]; len(u) > 0 {
-			pieces = append(pieces, bytesContent(u))
+			pieces = append(pieces, pcr.Bytes(u))
 		}
 	}
 	if base != nil && base.Size() > 0 {
@@ -421,7 +423,7 @@ func (b StubBoot) LinuxInitrd(base Sized) (Sized, error) {
 	}
 	for _, a := range addons {
 		if d := a.Sections[".initrd"]; len(d) > 0 {
-			pieces = append(pieces, bytesContent(d))
+			pieces = append(pieces, pcr.Bytes(d))
 		}
 	}
 	return combineInitrds(pieces), nil

@@ -1,6 +1,10 @@
-package pcr
+package eventlog
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/ukibuild/ukibuild/pcr"
+)
 
 // AddsBootSecret reports whether systemd-stub of the given version may add
 // a boot secret to the initrd it hands Linux: an archive with
@@ -36,7 +40,7 @@ import "fmt"
 // (true); a newer version is refused rather than guessed: what its stub
 // does with the secret is not known.
 func AddsBootSecret(version string) (bool, error) {
-	major, err := MajorVersion(version)
+	major, err := pcr.MajorVersion(version)
 	if err != nil {
 		return false, err
 	}

@@ -1,24 +1,26 @@
-package pcr_test
+package eventlog_test
 
 import (
 	"crypto/sha256"
 	"fmt"
 
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // Predict the events of PCR 4 and PCR 11 for a UKI booted by EDK2 firmware
-// (its Authenticode digest would come from pcr.ImageApplication), replay
+// (its Authenticode digest would come from eventlog.ImageApplication), replay
 // them to PCR values, and compare them with the events of a boot (here the
-// prediction itself with the UKI's digest changed, as pcr.ParseEventLog
+// prediction itself with the UKI's digest changed, as eventlog.Parse
 // would return them from a TCG event log). The values printed are not ours
 // taken on faith: TestCompareEventsExampleValues checks PCR 11 against
 // systemd-measure 262.1 and replays PCR 4 by hand.
 func ExampleCompareEvents() {
 	banks := []pcr.Bank{pcr.SHA256}
 	digest := sha256.Sum256([]byte("stand-in for the UKI's Authenticode digest"))
-	uki := pcr.BootApplication{Name: "uki.efi", Digests: []pcr.Value{{Bank: pcr.SHA256, Digest: digest[:]}}}
-	events, err := pcr.PCR4Events(pcr.FirmwareBoot{Chain: []pcr.BootApplication{uki}}, banks)
+	uki := eventlog.BootApplication{Name: "uki.efi", Digests: []pcr.Value{{Bank: pcr.SHA256, Digest: digest[:]}}}
+	events, err := eventlog.PCR4Events(eventlog.FirmwareBoot{Chain: []eventlog.BootApplication{uki}}, banks)
 	if err != nil {
 		panic(err)
 	}
@@ -26,7 +28,7 @@ func ExampleCompareEvents() {
 	if err != nil {
 		panic(err)
 	}
-	stub, err := pcr.SectionEvents(order, []pcr.Section{
+	stub, err := eventlog.SectionEvents(order, []pcr.Section{
 		{Name: ".linux", Content: pcr.Bytes([]byte("kernel image"))},
 		{Name: ".cmdline", Content: pcr.Bytes([]byte("root=/dev/vda1"))},
 	}, banks)
@@ -38,14 +40,14 @@ func ExampleCompareEvents() {
 		fmt.Printf("PCR %d %s %s\n", ev.PCR, ev.Type, ev.Description)
 	}
 	for _, i := range []int{4, 11} {
-		v, _ := pcr.Replay(events, i, pcr.SHA256)
+		v, _ := eventlog.Replay(events, i, pcr.SHA256)
 		fmt.Printf("PCR %d = %x\n", i, v)
 	}
 
-	seen := append([]pcr.Event(nil), events...)
+	seen := append([]eventlog.Event(nil), events...)
 	other := sha256.Sum256([]byte("another UKI"))
 	seen[2].Digests = []pcr.Value{{Bank: pcr.SHA256, Digest: other[:]}}
-	for _, r := range pcr.CompareEvents(events, seen, []int{4, 11}) {
+	for _, r := range eventlog.CompareEvents(events, seen, []int{4, 11}) {
 		fmt.Println(r)
 	}
 	// Output:

@@ -1,4 +1,4 @@
-package pcr
+package eventlog
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package pcr_test
+package eventlog_test
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // sha256hex is H(b) written out by hand-made input, not by the code under
@@ -25,7 +27,7 @@ func sha256hex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-func digest(t *testing.T, ev pcr.Event) string {
+func digest(t *testing.T, ev eventlog.Event) string {
 	t.Helper()
 	d, ok := ev.Digest(pcr.SHA256)
 	if !ok {
@@ -40,23 +42,23 @@ var sha256Only = []pcr.Bank{pcr.SHA256}
 // number as a UTF-16 string with its NUL, logged as EV_EVENT_TAG
 // 0x13aed6db in PCR 12; profile 0 is not measured.
 func TestProfileEvent(t *testing.T) {
-	ev := pcr.ProfileEvent(12, sha256Only)
-	if ev.PCR != 12 || ev.Type != pcr.EvEventTag || digest(t, ev) != sha256hex([]byte{'1', 0, '2', 0, 0, 0}) {
+	ev := eventlog.ProfileEvent(12, sha256Only)
+	if ev.PCR != 12 || ev.Type != eventlog.EvEventTag || digest(t, ev) != sha256hex([]byte{'1', 0, '2', 0, 0, 0}) {
 		t.Errorf("profile 12: %s", ev)
 	}
-	b := pcr.StubBoot{Major: 262, Profile: 3}
+	b := eventlog.StubBoot{Major: 262, Profile: 3}
 	evs, err := b.KernelConfigEvents(sha256Only)
 	if err != nil || len(evs) != 1 || digest(t, evs[0]) != sha256hex([]byte{'3', 0, 0, 0}) {
 		t.Errorf("profile 3: %v %v", evs, err)
 	}
-	evs, err = pcr.StubBoot{Major: 262}.KernelConfigEvents(sha256Only)
+	evs, err = eventlog.StubBoot{Major: 262}.KernelConfigEvents(sha256Only)
 	if err != nil || len(evs) != 0 {
 		t.Errorf("profile 0: %v %v", evs, err)
 	}
-	if _, err := (pcr.StubBoot{Major: 252, Profile: 1}).KernelConfigEvents(sha256Only); err == nil || !strings.Contains(err.Error(), "no profiles") {
+	if _, err := (eventlog.StubBoot{Major: 252, Profile: 1}).KernelConfigEvents(sha256Only); err == nil || !strings.Contains(err.Error(), "no profiles") {
 		t.Errorf("stub 252 with a profile: %v", err)
 	}
-	if _, err := (pcr.StubBoot{Major: 257, Profile: 1}).KernelConfigEvents(sha256Only); err == nil || !strings.Contains(err.Error(), "not modelled") {
+	if _, err := (eventlog.StubBoot{Major: 257, Profile: 1}).KernelConfigEvents(sha256Only); err == nil || !strings.Contains(err.Error(), "not modelled") {
 		t.Errorf("stub 257 with a profile: %v", err)
 	}
 }
@@ -70,19 +72,19 @@ var quietUTF16 = []byte{'q', 0, 'u', 0, 'i', 0, 'e', 0, 't', 0, 0, 0}
 func TestLoadOptions(t *testing.T) {
 	for _, c := range []struct {
 		name       string
-		b          pcr.StubBoot
+		b          eventlog.StubBoot
 		cmdline    string
 		measured   bool
 		errContain string
 	}{
-		{"262 SB on, .cmdline: dropped", pcr.StubBoot{Major: 262, SecureBoot: true, HasCmdline: true, Cmdline: []byte("root=x"), LoadOptions: "quiet"}, "root=x", false, ""},
-		{"262 SB on, no .cmdline", pcr.StubBoot{Major: 262, SecureBoot: true, LoadOptions: "  quiet \x7f "}, "quiet", true, ""},
-		{"262 SB off, .cmdline", pcr.StubBoot{Major: 262, HasCmdline: true, Cmdline: []byte("root=x\n"), LoadOptions: "quiet"}, "quiet", true, ""},
-		{"262 only spaces: .cmdline", pcr.StubBoot{Major: 262, HasCmdline: true, Cmdline: []byte("root=x\n"), LoadOptions: "   "}, "root=x", false, ""},
-		{"252 SB off", pcr.StubBoot{Major: 252, HasCmdline: true, Cmdline: []byte("root=x"), LoadOptions: "quiet  "}, "quiet", true, ""},
-		{"252 SB on, .cmdline: dropped", pcr.StubBoot{Major: 252, SecureBoot: true, HasCmdline: true, Cmdline: []byte("root=x"), LoadOptions: "quiet"}, "root=x", false, ""},
-		{"control character", pcr.StubBoot{Major: 262, LoadOptions: "a\tb"}, "", false, "control character"},
-		{"stub 257", pcr.StubBoot{Major: 257, LoadOptions: "quiet"}, "", false, "not modelled"},
+		{"262 SB on, .cmdline: dropped", eventlog.StubBoot{Major: 262, SecureBoot: true, HasCmdline: true, Cmdline: []byte("root=x"), LoadOptions: "quiet"}, "root=x", false, ""},
+		{"262 SB on, no .cmdline", eventlog.StubBoot{Major: 262, SecureBoot: true, LoadOptions: "  quiet \x7f "}, "quiet", true, ""},
+		{"262 SB off, .cmdline", eventlog.StubBoot{Major: 262, HasCmdline: true, Cmdline: []byte("root=x\n"), LoadOptions: "quiet"}, "quiet", true, ""},
+		{"262 only spaces: .cmdline", eventlog.StubBoot{Major: 262, HasCmdline: true, Cmdline: []byte("root=x\n"), LoadOptions: "   "}, "root=x", false, ""},
+		{"252 SB off", eventlog.StubBoot{Major: 252, HasCmdline: true, Cmdline: []byte("root=x"), LoadOptions: "quiet  "}, "quiet", true, ""},
+		{"252 SB on, .cmdline: dropped", eventlog.StubBoot{Major: 252, SecureBoot: true, HasCmdline: true, Cmdline: []byte("root=x"), LoadOptions: "quiet"}, "root=x", false, ""},
+		{"control character", eventlog.StubBoot{Major: 262, LoadOptions: "a\tb"}, "", false, "control character"},
+		{"stub 257", eventlog.StubBoot{Major: 257, LoadOptions: "quiet"}, "", false, "not modelled"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cmdline, evs, err := c.b.CommandLine(sha256Only)
@@ -104,7 +106,7 @@ func TestLoadOptions(t *testing.T) {
 				}
 				return
 			}
-			if len(evs) != 1 || evs[0].PCR != 12 || evs[0].Type != pcr.EvIPL || digest(t, evs[0]) != sha256hex(quietUTF16) {
+			if len(evs) != 1 || evs[0].PCR != 12 || evs[0].Type != eventlog.EvIPL || digest(t, evs[0]) != sha256hex(quietUTF16) {
 				t.Errorf("events %v, want one PCR 12 EV_IPL H(UTF-16 \"quiet\" NUL)", evs)
 			}
 		})
@@ -122,14 +124,14 @@ func TestMangleCmdline(t *testing.T) {
 		{262, "\n\n", ""},
 		{252, " \ta\tb\x7f \n", "  a b\x7f"},
 	} {
-		if got := pcr.MangleCmdline(c.major, c.in); got != c.out {
+		if got := eventlog.MangleCmdline(c.major, c.in); got != c.out {
 			t.Errorf("%d: %q → %q, want %q", c.major, c.in, got, c.out)
 		}
 	}
 }
 
-func addon(name string, global bool, secs ...string) pcr.Addon {
-	a := pcr.Addon{Name: name, Global: global, Sections: map[string][]byte{}}
+func addon(name string, global bool, secs ...string) eventlog.Addon {
+	a := eventlog.Addon{Name: name, Global: global, Sections: map[string][]byte{}}
 	for i := 0; i+1 < len(secs); i += 2 {
 		a.Sections[secs[i]] = []byte(secs[i+1])
 	}
@@ -143,9 +145,9 @@ func addon(name string, global bool, secs ...string) pcr.Addon {
 // section the stub uses or with another .uname skipped; the kernel command
 // line and initrd extended.
 func TestAddonEvents(t *testing.T) {
-	b := pcr.StubBoot{
+	b := eventlog.StubBoot{
 		Major: 262, SecureBoot: true, HasCmdline: true, Cmdline: []byte("root=x\n"), Uname: []byte("6.1.0\x00"),
-		Addons: []pcr.Addon{
+		Addons: []eventlog.Addon{
 			addon("b.addon.efi", false, ".cmdline", "quiet\n", ".initrd", "INITRD-B", ".ucode", "UC-B"),
 			addon("a.addon.efi", false, ".cmdline", " debug", ".ucode", "UC-A"),
 			addon("z.addon.efi", true, ".cmdline", "global\x00ignored", ".uname", "6.1.0"),
@@ -153,7 +155,7 @@ func TestAddonEvents(t *testing.T) {
 			addon("other.addon.efi", false, ".cmdline", "no", ".uname", "6.2.0"),
 			addon("empty.addon.efi", false, ".sbat", "sbat,1"),
 		},
-		Extras: pcr.StubExtras{Credentials: []pcr.ExtraFile{{Name: "x.cred", Data: []byte("c")}}},
+		Extras: eventlog.StubExtras{Credentials: []eventlog.ExtraFile{{Name: "x.cred", Data: []byte("c")}}},
 	}
 	names, err := b.Applied()
 	if err != nil || strings.Join(names, " ") != "z.addon.efi a.addon.efi b.addon.efi" {
@@ -172,14 +174,14 @@ func TestAddonEvents(t *testing.T) {
 		utf16 = append(utf16, byte(c), 0)
 	}
 	want := []struct {
-		typ    pcr.EventType
+		typ    eventlog.EventType
 		digest string
 	}{
-		{pcr.EvIPL, sha256hex(append(utf16, 0, 0))},
-		{pcr.EvIPL, ""}, // the credentials archive (ExtrasEvents' own tests)
-		{pcr.EvEventTag, sha256hex([]byte("UC-B"))},
-		{pcr.EvEventTag, sha256hex([]byte("UC-A"))},
-		{pcr.EvEventTag, sha256hex([]byte("INITRD-B"))},
+		{eventlog.EvIPL, sha256hex(append(utf16, 0, 0))},
+		{eventlog.EvIPL, ""}, // the credentials archive (ExtrasEvents' own tests)
+		{eventlog.EvEventTag, sha256hex([]byte("UC-B"))},
+		{eventlog.EvEventTag, sha256hex([]byte("UC-A"))},
+		{eventlog.EvEventTag, sha256hex([]byte("INITRD-B"))},
 	}
 	if len(evs) != len(want) {
 		t.Fatalf("events %v, want %d", evs, len(want))
@@ -193,7 +195,7 @@ func TestAddonEvents(t *testing.T) {
 	if got := readSized(t, initrd); err != nil || !bytes.Equal(got, []byte("UC-BUC-ABASE!\x00\x00\x00INITRD-B")) {
 		t.Errorf("initrd %q %v", got, err)
 	}
-	if one, _ := (pcr.StubBoot{Major: 262}).LinuxInitrd(pcr.Bytes([]byte("BASE!"))); string(readSized(t, one)) != "BASE!" {
+	if one, _ := (eventlog.StubBoot{Major: 262}).LinuxInitrd(pcr.Bytes([]byte("BASE!"))); string(readSized(t, one)) != "BASE!" {
 		t.Errorf("initrd without add-ons %q", readSized(t, one))
 	}
 
@@ -211,7 +213,7 @@ func TestAddonEvents(t *testing.T) {
 
 // TestSelectAddons: the stub's file name rules.
 func TestSelectAddons(t *testing.T) {
-	got := pcr.SelectAddons([]string{"a.addon.efi", "B.ADDON.EFI", ".hidden.addon.efi", "x.efi", "é.addon.efi", "c.addon.efi.bak"})
+	got := eventlog.SelectAddons([]string{"a.addon.efi", "B.ADDON.EFI", ".hidden.addon.efi", "x.efi", "é.addon.efi", "c.addon.efi.bak"})
 	if strings.Join(got, " ") != "a.addon.efi B.ADDON.EFI" {
 		t.Errorf("%v", got)
 	}
@@ -256,7 +258,7 @@ func TestEventLogVectorAddon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := pcr.ImageApplication(filepath.Base(addonPath), f, st.Size(), []pcr.Bank{pcr.SHA256})
+	app, err := eventlog.ImageApplication(filepath.Base(addonPath), f, st.Size(), []pcr.Bank{pcr.SHA256})
 	if err != nil || hex.EncodeToString(app.Digests[0].Digest) != recorded {
 		t.Fatalf("ImageApplication of the rebuilt add-on: %v %v; osslsigncode's digest of the booted one: %s (not the same image)", app, err, recorded)
 	}
@@ -265,7 +267,7 @@ func TestEventLogVectorAddon(t *testing.T) {
 	v.checkReplay(t)
 	seen := v.events
 
-	var pcr12 []pcr.Event
+	var pcr12 []eventlog.Event
 	for _, ev := range seen {
 		if ev.PCR == 12 {
 			pcr12 = append(pcr12, ev)
@@ -275,7 +277,7 @@ func TestEventLogVectorAddon(t *testing.T) {
 	for _, c := range "ukibuild.addon=e2e" {
 		cmd = append(cmd, byte(c), 0)
 	}
-	if len(pcr12) != 2 || pcr12[0].Type != pcr.EvIPL || digest(t, pcr12[0]) != sha256hex(append(cmd, 0, 0)) || pcr12[0].Description != "ukibuild.addon=e2e" {
+	if len(pcr12) != 2 || pcr12[0].Type != eventlog.EvIPL || digest(t, pcr12[0]) != sha256hex(append(cmd, 0, 0)) || pcr12[0].Description != "ukibuild.addon=e2e" {
 		t.Fatalf("PCR 12 events of the log: %v", pcr12)
 	}
 
@@ -284,22 +286,22 @@ func TestEventLogVectorAddon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var files []pcr.ExtraFile
+	var files []eventlog.ExtraFile
 	var names []string
 	for _, e := range ents {
 		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		files = append(files, pcr.ExtraFile{Name: e.Name(), Data: b})
+		files = append(files, eventlog.ExtraFile{Name: e.Name(), Data: b})
 		names = append(names, e.Name())
 	}
 	names = append(names, filepath.Base(addonPath))
-	b := pcr.StubBoot{
+	b := eventlog.StubBoot{
 		Major: 262, SecureBoot: true, HasCmdline: true, Cmdline: []byte("console=ttyS0 panic=-1"),
-		Extras: pcr.StubExtras{Credentials: pcr.SelectExtras(files, ".cred", ""), Sysexts: pcr.SelectExtras(files, ".raw", ".confext.raw")},
+		Extras: eventlog.StubExtras{Credentials: eventlog.SelectExtras(files, ".cred", ""), Sysexts: eventlog.SelectExtras(files, ".raw", ".confext.raw")},
 	}
-	addons := pcr.SelectAddons(names)
+	addons := eventlog.SelectAddons(names)
 	if len(addons) != 1 {
 		t.Fatalf("add-ons %v", addons)
 	}
@@ -308,7 +310,7 @@ func TestEventLogVectorAddon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := pcr.Addon{Name: addons[0], Path: path, Sections: map[string][]byte{}}
+	a := eventlog.Addon{Name: addons[0], Path: path, Sections: map[string][]byte{}}
 	for _, s := range img.Sections() {
 		rc, err := s.Content.Open()
 		if err != nil {
@@ -322,14 +324,14 @@ func TestEventLogVectorAddon(t *testing.T) {
 		a.Sections[s.Name] = d
 	}
 	img.Close()
-	b.Addons = []pcr.Addon{a}
+	b.Addons = []eventlog.Addon{a}
 
 	banks := []pcr.Bank{pcr.SHA1, pcr.SHA256}
 	want, err := b.KernelConfigEvents(banks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range pcr.CompareEvents(want, seen, []int{12, 13}) {
+	for _, r := range eventlog.CompareEvents(want, seen, []int{12, 13}) {
 		if !r.Match {
 			t.Errorf("%s", r)
 		}
@@ -342,17 +344,17 @@ func TestEventLogVectorAddon(t *testing.T) {
 	// Without the add-on PCR 12 differs at its first event.
 	b.Addons = nil
 	noAddon, _ := b.KernelConfigEvents(banks)
-	if r := pcr.CompareEvents(noAddon, seen, []int{12}); r[0].Match || r[0].Index != 0 {
+	if r := eventlog.CompareEvents(noAddon, seen, []int{12}); r[0].Match || r[0].Index != 0 {
 		t.Errorf("without the add-on: %s", r[0])
 	}
 
-	var pcr4 []pcr.Event
+	var pcr4 []eventlog.Event
 	for _, ev := range seen {
 		if ev.PCR == 4 {
 			pcr4 = append(pcr4, ev)
 		}
 	}
-	if len(pcr4) != 6 || pcr4[5].Type != pcr.EvEFIBootServicesApplication || digest(t, pcr4[5]) != recorded {
+	if len(pcr4) != 6 || pcr4[5].Type != eventlog.EvEFIBootServicesApplication || digest(t, pcr4[5]) != recorded {
 		t.Fatalf("PCR 4 events %v: want the add-on (%s) last", pcr4, recorded)
 	}
 }
@@ -387,9 +389,9 @@ func TestAddonMachine(t *testing.T) {
 		machine uint16
 		bad     bool
 	}{{262, 0x8664, true}, {262, 0xaa64, false}, {262, 0, false}, {252, 0x8664, false}} {
-		b := pcr.StubBoot{Major: c.major, Machine: c.machine, Addons: []pcr.Addon{a}}
+		b := eventlog.StubBoot{Major: c.major, Machine: c.machine, Addons: []eventlog.Addon{a}}
 		_, err := b.Loaded()
-		var me *pcr.AddonMachineError
+		var me *eventlog.AddonMachineError
 		if got := errors.As(err, &me); got != c.bad || err != nil && !c.bad {
 			t.Errorf("stub %d, UKI machine %#x: %v", c.major, c.machine, err)
 			continue

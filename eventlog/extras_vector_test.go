@@ -1,4 +1,4 @@
-package pcr_test
+package eventlog_test
 
 import (
 	"fmt"
@@ -10,10 +10,12 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // readExtraDir reads the files of a recorded directory (none when absent).
-func readExtraDir(t *testing.T, dir string) []pcr.ExtraFile {
+func readExtraDir(t *testing.T, dir string) []eventlog.ExtraFile {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
@@ -22,13 +24,13 @@ func readExtraDir(t *testing.T, dir string) []pcr.ExtraFile {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var files []pcr.ExtraFile
+	var files []eventlog.ExtraFile
 	for _, e := range ents {
 		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		files = append(files, pcr.ExtraFile{Name: e.Name(), Data: b})
+		files = append(files, eventlog.ExtraFile{Name: e.Name(), Data: b})
 	}
 	return files
 }
@@ -93,29 +95,29 @@ func TestEventLogVectorsGlobalExtras(t *testing.T) {
 				t.Errorf("the guest's /.extra extras %q, want %q", listed, c.guest)
 			}
 			local := readExtraDir(t, base+".extra.d")
-			x, err := pcr.FindExtras(c.major, local, readExtraDir(t, base+".esp/loader/credentials"), readExtraDir(t, base+".esp/loader/extensions"))
+			x, err := eventlog.FindExtras(c.major, local, readExtraDir(t, base+".esp/loader/credentials"), readExtraDir(t, base+".esp/loader/extensions"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := pcr.StubBoot{Major: c.major, SecureBoot: true, HasCmdline: true, Cmdline: []byte("console=ttyS0 panic=-1"), Extras: x}
+			b := eventlog.StubBoot{Major: c.major, SecureBoot: true, HasCmdline: true, Cmdline: []byte("console=ttyS0 panic=-1"), Extras: x}
 			if c.major == 262 {
 				// The add-on is not kept; its command line is all that
 				// PCR 12 holds of it (TestEventLogVectorAddon checks the
 				// rest against a rebuilt copy).
-				b.Addons = []pcr.Addon{{Name: "ukibuild-e2e.addon.efi", Sections: map[string][]byte{".cmdline": []byte("ukibuild.addon=e2e")}}}
+				b.Addons = []eventlog.Addon{{Name: "ukibuild-e2e.addon.efi", Sections: map[string][]byte{".cmdline": []byte("ukibuild.addon=e2e")}}}
 			}
 			want, err := b.KernelConfigEvents(banks)
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := pcr.CompareEvents(want, v.events, []int{12, 13})
+			res := eventlog.CompareEvents(want, v.events, []int{12, 13})
 			if !res[0].Match || res[0].Events != c.pcr12 || !res[1].Match || res[1].Events != c.pcr13 {
 				t.Errorf("stub %d: %s; %s; want %d and %d matching events", c.major, res[0], res[1], c.pcr12, c.pcr13)
 			}
 			if c.major != 262 {
 				return
 			}
-			old, err := pcr.FindExtras(252, local, readExtraDir(t, base+".esp/loader/credentials"), readExtraDir(t, base+".esp/loader/extensions"))
+			old, err := eventlog.FindExtras(252, local, readExtraDir(t, base+".esp/loader/credentials"), readExtraDir(t, base+".esp/loader/extensions"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +126,7 @@ func TestEventLogVectorsGlobalExtras(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res = pcr.CompareEvents(bad, v.events, []int{12, 13})
+			res = eventlog.CompareEvents(bad, v.events, []int{12, 13})
 			if res[0].Match || res[0].Index != 3 || res[1].Match || res[1].Index != 0 {
 				t.Errorf("the 262 files sorted as stub 252 does: %s; %s; want PCR 12 to differ at event 3, PCR 13 at 0", res[0], res[1])
 			}

@@ -1,10 +1,12 @@
-package pcr
+package eventlog
 
 import (
 	"fmt"
 	"io"
 
 	"github.com/ukibuild/ukibuild/sign"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // BootApplication is a PE image the firmware loads and starts from a boot
@@ -13,20 +15,20 @@ type BootApplication struct {
 	// Name describes the image ("uki.efi").
 	Name string
 	// Digests is its Authenticode digest in each bank.
-	Digests []Value
+	Digests []pcr.Value
 }
 
 // ImageApplication computes the Authenticode digest of the PE image r
 // (size bytes) in each bank, as EDK2 does when it measures an image it
 // starts (sign.MeasuredImageDigest).
-func ImageApplication(name string, r io.ReaderAt, size int64, banks []Bank) (BootApplication, error) {
+func ImageApplication(name string, r io.ReaderAt, size int64, banks []pcr.Bank) (BootApplication, error) {
 	app := BootApplication{Name: name}
 	for _, b := range banks {
 		d, err := sign.MeasuredImageDigest(r, size, b.Hash)
 		if err != nil {
 			return app, fmt.Errorf("%s: Authenticode %s digest: %w", name, b.Name, err)
 		}
-		app.Digests = append(app.Digests, Value{Bank: b, Digest: d})
+		app.Digests = append(app.Digests, pcr.Value{Bank: b, Digest: d})
 	}
 	return app, nil
 }
@@ -79,7 +81,7 @@ type FirmwareBoot struct {
 // so no measuring handler runs (the event logs of ukibuild's boot tests, for
 // stubs 252, 254, 257 and 262.1 under OVMF, have the UKI as the last PCR 4
 // event).
-func PCR4Events(fb FirmwareBoot, banks []Bank) ([]Event, error) {
+func PCR4Events(fb FirmwareBoot, banks []pcr.Bank) ([]Event, error) {
 	attempts := fb.BootAttempts
 	if attempts == 0 {
 		attempts = 1
@@ -108,7 +110,7 @@ func PCR4Events(fb FirmwareBoot, banks []Bank) ([]Event, error) {
 			if d == nil {
 				return nil, fmt.Errorf("PCR 4: %s has no %s digest", app.Name, b.Name)
 			}
-			ev.Digests = append(ev.Digests, Value{Bank: b, Digest: d})
+			ev.Digests = append(ev.Digests, pcr.Value{Bank: b, Digest: d})
 		}
 		evs = append(evs, ev)
 	}

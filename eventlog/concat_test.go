@@ -1,9 +1,11 @@
-package pcr
+package eventlog
 
 import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // lying is content whose Size is not the length of what Open yields.
@@ -20,13 +22,13 @@ func (l lying) Open() (io.ReadCloser, error) { return io.NopCloser(strings.NewRe
 // (internal/concat tests the reader itself).
 func TestJoinedHashing(t *testing.T) {
 	for _, bad := range []struct {
-		pieces []Sized
+		pieces []pcr.Sized
 		want   string
 	}{
-		{[]Sized{bytesContent("ab"), lying{"cdX", 2}, bytesContent("ef")}, "part 1: longer than its size"},
-		{[]Sized{bytesContent("ab"), lying{"c", 2}, bytesContent("ef")}, "part 1: 1 bytes short of its size"},
+		{[]pcr.Sized{pcr.Bytes([]byte("ab")), lying{"cdX", 2}, pcr.Bytes([]byte("ef"))}, "part 1: longer than its size"},
+		{[]pcr.Sized{pcr.Bytes([]byte("ab")), lying{"c", 2}, pcr.Bytes([]byte("ef"))}, "part 1: 1 bytes short of its size"},
 	} {
-		if _, _, err := newMultiHasher([]Bank{SHA256}).sum(joined(4, bad.pieces)); err == nil || !strings.Contains(err.Error(), bad.want) {
+		if _, _, err := pcr.HashContent(joined(4, bad.pieces), []pcr.Bank{pcr.SHA256}); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("hashing: %v, want %q", err, bad.want)
 		}
 	}

@@ -1,4 +1,4 @@
-package pcr_test
+package eventlog_test
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // The event logs recorded from the Secure Boot boot tests (see
@@ -24,7 +26,7 @@ const vectorDir = "../testvectors/eventlog"
 type vector struct {
 	name    string
 	version string
-	events  []pcr.Event
+	events  []eventlog.Event
 	pcrs    map[string]string // "11:sha256" → hex, as the TPM reported
 	uki     struct {
 		Authenticode        string `json:"authenticode_sha256"`
@@ -68,7 +70,7 @@ func loadLog(t *testing.T, name string) *vector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.events, err = pcr.ParseEventLog(log); err != nil {
+	if v.events, err = eventlog.Parse(log); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
 	q, err := os.ReadFile(base + ".pcrs")
@@ -100,7 +102,7 @@ func (v *vector) checkReplay(t *testing.T) int {
 		if err != nil {
 			t.Fatalf("%s.pcrs: %v", v.name, err)
 		}
-		got, err := pcr.Replay(v.events, n, b)
+		got, err := eventlog.Replay(v.events, n, b)
 		if err != nil || hex.EncodeToString(got) != want {
 			t.Errorf("%s: PCR %d %s replays to %x, the TPM had %s (%v)", v.name, n, bank, got, want, err)
 		}
@@ -133,7 +135,7 @@ func TestEventLogVectorsReplay(t *testing.T) {
 				t.Fatal(err)
 			}
 			n := map[string]int{"7": 7, "11": 11}[idx]
-			got, err := pcr.Replay(v.events, n, b)
+			got, err := eventlog.Replay(v.events, n, b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -151,29 +153,29 @@ func TestEventLogVectorsReplay(t *testing.T) {
 func TestEventLogVectorsPCR4(t *testing.T) {
 	for _, version := range []string{"252", "262"} {
 		v := loadVector(t, version)
-		app := pcr.BootApplication{Name: "uki.efi", Digests: []pcr.Value{{Bank: pcr.SHA256, Digest: mustHex(t, v.uki.Authenticode)}}}
-		want, err := pcr.PCR4Events(pcr.FirmwareBoot{BootAttempts: 2, Chain: []pcr.BootApplication{app}}, []pcr.Bank{pcr.SHA256})
+		app := eventlog.BootApplication{Name: "uki.efi", Digests: []pcr.Value{{Bank: pcr.SHA256, Digest: mustHex(t, v.uki.Authenticode)}}}
+		want, err := eventlog.PCR4Events(eventlog.FirmwareBoot{BootAttempts: 2, Chain: []eventlog.BootApplication{app}}, []pcr.Bank{pcr.SHA256})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := pcr.CompareEvents(want, v.events, []int{4})[0]
+		r := eventlog.CompareEvents(want, v.events, []int{4})[0]
 		if !r.Match || r.Events != 5 {
 			t.Errorf("%s: %s", v.name, r)
 		}
 		// Every expected event, SHA-1 included, where the digest is H(data).
-		full, _ := pcr.PCR4Events(pcr.FirmwareBoot{BootAttempts: 2}, pcr.AllBanks()[:2])
-		if r := pcr.CompareEvents(full, pcr.Select(v.events, []int{4})[:4], []int{4})[0]; !r.Match {
+		full, _ := eventlog.PCR4Events(eventlog.FirmwareBoot{BootAttempts: 2}, pcr.AllBanks()[:2])
+		if r := eventlog.CompareEvents(full, eventlog.Select(v.events, []int{4})[:4], []int{4})[0]; !r.Match {
 			t.Errorf("%s: firmware events in both banks: %s", v.name, r)
 		}
 		// One attempt predicts too few events.
-		one, _ := pcr.PCR4Events(pcr.FirmwareBoot{BootAttempts: 1, Chain: []pcr.BootApplication{app}}, []pcr.Bank{pcr.SHA256})
-		if r := pcr.CompareEvents(one, v.events, []int{4})[0]; r.Match || r.Index != 2 {
+		one, _ := eventlog.PCR4Events(eventlog.FirmwareBoot{BootAttempts: 1, Chain: []eventlog.BootApplication{app}}, []pcr.Bank{pcr.SHA256})
+		if r := eventlog.CompareEvents(one, v.events, []int{4})[0]; r.Match || r.Index != 2 {
 			t.Errorf("%s: one boot attempt: %s", v.name, r)
 		}
-		changed := pcr.BootApplication{Name: "uki.changed.efi", Digests: []pcr.Value{{Bank: pcr.SHA256, Digest: mustHex(t, v.uki.ChangedAuthenticode)}}}
-		bad, _ := pcr.PCR4Events(pcr.FirmwareBoot{BootAttempts: 2, Chain: []pcr.BootApplication{changed}}, []pcr.Bank{pcr.SHA256})
-		r = pcr.CompareEvents(bad, v.events, []int{4})[0]
-		if r.Match || r.Index != 4 || r.Bank != "sha256" || r.Seen == nil || r.Seen.Type != pcr.EvEFIBootServicesApplication {
+		changed := eventlog.BootApplication{Name: "uki.changed.efi", Digests: []pcr.Value{{Bank: pcr.SHA256, Digest: mustHex(t, v.uki.ChangedAuthenticode)}}}
+		bad, _ := eventlog.PCR4Events(eventlog.FirmwareBoot{BootAttempts: 2, Chain: []eventlog.BootApplication{changed}}, []pcr.Bank{pcr.SHA256})
+		r = eventlog.CompareEvents(bad, v.events, []int{4})[0]
+		if r.Match || r.Index != 4 || r.Bank != "sha256" || r.Seen == nil || r.Seen.Type != eventlog.EvEFIBootServicesApplication {
 			t.Errorf("%s: UKI changed at byte %d: %s", v.name, v.uki.ChangedOffset, r)
 		}
 		if !strings.Contains(r.String(), "event 4 differs (sha256 digest)") || !strings.Contains(r.String(), v.uki.ChangedAuthenticode) {
@@ -193,7 +195,7 @@ func TestEventLogVectorsPCR11(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want []pcr.Event
+		var want []eventlog.Event
 		for _, name := range order.Sections {
 			s, ok := v.inspect[name]
 			if !ok {
@@ -206,7 +208,7 @@ func TestEventLogVectorsPCR11(t *testing.T) {
 				}
 				content = pcr.Bytes([]byte(*s.Text))
 			}
-			evs, err := pcr.SectionEvents(order, []pcr.Section{{Name: name, Content: content}}, []pcr.Bank{pcr.SHA256})
+			evs, err := eventlog.SectionEvents(order, []pcr.Section{{Name: name, Content: content}}, []pcr.Bank{pcr.SHA256})
 			if err != nil || len(evs) != 2 {
 				t.Fatalf("%s: %s: %v %v", v.name, name, evs, err)
 			}
@@ -215,7 +217,7 @@ func TestEventLogVectorsPCR11(t *testing.T) {
 			}
 			want = append(want, evs...)
 		}
-		r := pcr.CompareEvents(want, v.events, []int{11})[0]
+		r := eventlog.CompareEvents(want, v.events, []int{11})[0]
 		if !r.Match {
 			t.Errorf("%s: %s", v.name, r)
 		}
@@ -223,8 +225,8 @@ func TestEventLogVectorsPCR11(t *testing.T) {
 			t.Errorf("%s: %d PCR 11 events, want %d", v.name, r.Events, wantN)
 		}
 		names := []string{}
-		for _, ev := range pcr.Select(v.events, []int{11}) {
-			if ev.Type != pcr.EvIPL {
+		for _, ev := range eventlog.Select(v.events, []int{11}) {
+			if ev.Type != eventlog.EvIPL {
 				t.Errorf("%s: PCR 11 event of type %s", v.name, ev.Type)
 			}
 			if !slices.Contains(names, ev.Description) {
@@ -244,12 +246,12 @@ func TestEventLogShimIPLDescriptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := pcr.ParseEventLog(data)
+	evs, err := eventlog.Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, ev := range pcr.Select(evs, []int{14}) {
+	for _, ev := range eventlog.Select(evs, []int{14}) {
 		got = append(got, ev.Type.String()+" "+ev.Description)
 	}
 	want := []string{"EV_IPL MokList", "EV_IPL MokListX", "EV_IPL MokListTrusted"}

@@ -1,4 +1,4 @@
-package pcr_test
+package eventlog_test
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // TestEventLogVectorsPCR12And13: the stub 262 boot with a credential and a
@@ -37,26 +39,26 @@ func TestEventLogVectorsPCR12And13(t *testing.T) {
 			t.Errorf("the guest did not list %s with its size and SHA-256:\n%s", f.Name, guest)
 		}
 	}
-	x := pcr.StubExtras{
-		Credentials: pcr.SelectExtras(files, ".cred", ""),
-		Sysexts:     pcr.SelectExtras(files, ".raw", ".confext.raw"),
+	x := eventlog.StubExtras{
+		Credentials: eventlog.SelectExtras(files, ".cred", ""),
+		Sysexts:     eventlog.SelectExtras(files, ".raw", ".confext.raw"),
 	}
 	if len(x.Credentials) != 1 || len(x.Sysexts) != 1 {
 		t.Fatalf("extras %+v", x)
 	}
 	banks := []pcr.Bank{pcr.SHA1, pcr.SHA256}
-	want, err := pcr.ExtrasEvents(x, banks)
+	want, err := eventlog.ExtrasEvents(x, banks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range pcr.CompareEvents(want, v.events, []int{12, 13}) {
+	for _, r := range eventlog.CompareEvents(want, v.events, []int{12, 13}) {
 		if !r.Match || r.Events != 1 {
 			t.Errorf("%s", r)
 		}
 	}
-	x.Credentials = []pcr.ExtraFile{{Name: x.Credentials[0].Name, Data: append([]byte("X"), x.Credentials[0].Data[1:]...)}}
-	bad, _ := pcr.ExtrasEvents(x, banks)
-	r := pcr.CompareEvents(bad, v.events, []int{12, 13})
+	x.Credentials = []eventlog.ExtraFile{{Name: x.Credentials[0].Name, Data: append([]byte("X"), x.Credentials[0].Data[1:]...)}}
+	bad, _ := eventlog.ExtrasEvents(x, banks)
+	r := eventlog.CompareEvents(bad, v.events, []int{12, 13})
 	if r[0].Match || r[0].Index != 0 || !r[1].Match {
 		t.Errorf("a changed credential: %s; %s", r[0], r[1])
 	}
@@ -78,8 +80,8 @@ func utf16le(s string) []byte {
 // u"\\loader\\extensions" and the .extra/global_sysext target.
 func TestStubExtrasFeatures(t *testing.T) {
 	tools := reftools.Locate(t)
-	local := []pcr.ExtraFile{{Name: "a.raw", Data: []byte("s")}, {Name: "b.confext.raw", Data: []byte("c")}}
-	global := []pcr.ExtraFile{{Name: "g.raw", Data: []byte("gs")}, {Name: "h.confext.raw", Data: []byte("gc")}}
+	local := []eventlog.ExtraFile{{Name: "a.raw", Data: []byte("s")}, {Name: "b.confext.raw", Data: []byte("c")}}
+	global := []eventlog.ExtraFile{{Name: "g.raw", Data: []byte("gs")}, {Name: "h.confext.raw", Data: []byte("gc")}}
 	for _, key := range []string{"UKIBUILD_STUB_252", "UKIBUILD_STUB_254", "UKIBUILD_STUB_257", "UKIBUILD_STUB_262"} {
 		path := tools.Path(t, key)
 		b, err := os.ReadFile(path)
@@ -97,7 +99,7 @@ func TestStubExtrasFeatures(t *testing.T) {
 		hasConfext := bytes.Contains(b, utf16le(".confext.raw")) && bytes.Contains(b, []byte(".extra/confext\x00"))
 		hasGlobal := bytes.Contains(b, utf16le(`\loader\extensions`)) && bytes.Contains(b, []byte(".extra/global_sysext\x00")) &&
 			bytes.Contains(b, []byte(".extra/global_confext\x00"))
-		x, err := pcr.FindExtras(major, local, nil, global)
+		x, err := eventlog.FindExtras(major, local, nil, global)
 		if err != nil {
 			t.Errorf("stub %s: %v", v, err)
 			continue
@@ -119,14 +121,14 @@ func TestStubExtrasFeatures(t *testing.T) {
 
 // TestFindExtras: which kinds files become by version, and the refusals.
 func TestFindExtras(t *testing.T) {
-	f := func(names ...string) []pcr.ExtraFile {
-		var out []pcr.ExtraFile
+	f := func(names ...string) []eventlog.ExtraFile {
+		var out []eventlog.ExtraFile
 		for _, n := range names {
-			out = append(out, pcr.ExtraFile{Name: n, Data: []byte(n)})
+			out = append(out, eventlog.ExtraFile{Name: n, Data: []byte(n)})
 		}
 		return out
 	}
-	names := func(fs []pcr.ExtraFile) string {
+	names := func(fs []eventlog.ExtraFile) string {
 		var s []string
 		for _, x := range fs {
 			s = append(s, x.Name)
@@ -145,7 +147,7 @@ func TestFindExtras(t *testing.T) {
 		{262, "a.cred", "g.cred", "b.raw,d.RAW", "i.raw", "c.confext.raw", "j.confext.raw"},
 		{263, "a.cred", "g.cred", "b.raw,d.RAW", "i.raw", "c.confext.raw", "j.confext.raw"},
 	} {
-		x, err := pcr.FindExtras(c.major, local, creds, exts)
+		x, err := eventlog.FindExtras(c.major, local, creds, exts)
 		if err != nil {
 			t.Errorf("%d: %v", c.major, err)
 			continue
@@ -157,12 +159,12 @@ func TestFindExtras(t *testing.T) {
 		}
 	}
 	// The version is asked for only when it matters.
-	if x, err := pcr.FindExtras(0, f("a.cred", "b.raw"), creds, nil); err != nil || names(x.Sysexts) != "b.raw" {
+	if x, err := eventlog.FindExtras(0, f("a.cred", "b.raw"), creds, nil); err != nil || names(x.Sysexts) != "b.raw" {
 		t.Errorf("no version, nothing version-dependent: %+v, %v", x, err)
 	}
 	for _, c := range []struct {
 		major       int
-		local, exts []pcr.ExtraFile
+		local, exts []eventlog.ExtraFile
 		want        string
 	}{
 		{0, f("c.confext.raw"), nil, "version is unknown"},
@@ -170,7 +172,7 @@ func TestFindExtras(t *testing.T) {
 		{0, nil, f("i.raw"), "version is unknown"},
 		{258, nil, f("j.confext.raw"), "systemd-stub 258 picks up extensions in /loader/extensions/ is not known (257 does not, 262 does)"},
 	} {
-		if _, err := pcr.FindExtras(c.major, c.local, nil, c.exts); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := eventlog.FindExtras(c.major, c.local, nil, c.exts); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%d %v %v: error %v, want one saying %q", c.major, names(c.local), names(c.exts), err, c.want)
 		}
 	}
@@ -179,12 +181,12 @@ func TestFindExtras(t *testing.T) {
 // TestExtrasEventsOrder: one event per kind with files, in the stub's
 // order, each into its PCR with its description.
 func TestExtrasEventsOrder(t *testing.T) {
-	one := func(n string) []pcr.ExtraFile { return []pcr.ExtraFile{{Name: n, Data: []byte(n)}} }
-	x := pcr.StubExtras{
+	one := func(n string) []eventlog.ExtraFile { return []eventlog.ExtraFile{{Name: n, Data: []byte(n)}} }
+	x := eventlog.StubExtras{
 		GlobalConfexts: one("f.confext.raw"), Confexts: one("e.confext.raw"), GlobalSysexts: one("d.raw"),
 		Sysexts: one("c.raw"), GlobalCredentials: one("b.cred"), Credentials: one("a.cred"),
 	}
-	evs, err := pcr.ExtrasEvents(x, []pcr.Bank{pcr.SHA256})
+	evs, err := eventlog.ExtrasEvents(x, []pcr.Bank{pcr.SHA256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +202,7 @@ func TestExtrasEventsOrder(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("events %q, want %q", got, want)
 	}
-	cpio, err := pcr.StubCPIO(".extra/global_sysext", 0o555, 0o444, x.GlobalSysexts)
+	cpio, err := eventlog.StubCPIO(".extra/global_sysext", 0o555, 0o444, x.GlobalSysexts)
 	if err != nil {
 		t.Fatal(err)
 	}

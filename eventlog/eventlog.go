@@ -1,4 +1,4 @@
-package pcr
+package eventlog
 
 import (
 	"bytes"
@@ -8,16 +8,18 @@ import (
 	"unicode/utf16"
 
 	"github.com/google/go-attestation/attest"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
-// ParseEventLog parses a TCG event log as the kernel exposes it in
+// Parse parses a TCG event log as the kernel exposes it in
 // /sys/kernel/security/tpm0/binary_bios_measurements (crypto-agile or
 // SHA-1 format; parsed by go-attestation's attest.ParseEventLog) and
 // returns its events, each with its digest in every bank of the log that
 // this package knows. Descriptions are read from the event data. Nothing
 // is verified: compare the replay (Replay) with the TPM's PCR values for
 // that.
-func ParseEventLog(data []byte) ([]Event, error) {
+func Parse(data []byte) ([]Event, error) {
 	el, err := attest.ParseEventLog(data)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the event log: %w", err)
@@ -25,12 +27,12 @@ func ParseEventLog(data []byte) ([]Event, error) {
 	var out []Event
 	first := true
 	for _, alg := range el.Algs {
-		var b Bank
+		var b pcr.Bank
 		switch alg {
 		case attest.HashSHA1:
-			b = SHA1
+			b = pcr.SHA1
 		case attest.HashSHA256:
-			b = SHA256
+			b = pcr.SHA256
 		default:
 			continue // go-attestation knows SHA-1 and SHA-256 only
 		}
@@ -39,7 +41,7 @@ func ParseEventLog(data []byte) ([]Event, error) {
 			out = make([]Event, len(evs))
 			for i, ev := range evs {
 				out[i] = Event{PCR: ev.Index, Type: EventType(ev.Type), Description: describe(EventType(ev.Type), ev.Data),
-					Digests: make([]Value, 0, len(el.Algs))}
+					Digests: make([]pcr.Value, 0, len(el.Algs))}
 			}
 			first = false
 		} else if len(evs) != len(out) {
@@ -49,7 +51,7 @@ func ParseEventLog(data []byte) ([]Event, error) {
 			if ev.Index != out[i].PCR || EventType(ev.Type) != out[i].Type {
 				return nil, fmt.Errorf("event %d: the %s list has PCR %d %s, another PCR %d %s", i, b.Name, ev.Index, EventType(ev.Type), out[i].PCR, out[i].Type)
 			}
-			out[i].Digests = append(out[i].Digests, Value{Bank: b, Digest: ev.Digest})
+			out[i].Digests = append(out[i].Digests, pcr.Value{Bank: b, Digest: ev.Digest})
 		}
 	}
 	if first {

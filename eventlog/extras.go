@@ -1,9 +1,11 @@
-package pcr
+package eventlog
 
 import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // ExtraFile is a file systemd-stub picks up from the ESP: a credential
@@ -15,15 +17,15 @@ type ExtraFile struct {
 	// Data is the file's content, or, when Content is set, unused:
 	// Content is read when needed (extension images are large).
 	Data    []byte
-	Content Sized
+	Content pcr.Sized
 }
 
 // content returns f's content.
-func (f ExtraFile) content() Sized {
+func (f ExtraFile) content() pcr.Sized {
 	if f.Content != nil {
 		return f.Content
 	}
-	return bytesContent(f.Data)
+	return pcr.Bytes(f.Data)
 }
 
 // StubCPIO returns the cpio archive systemd-stub generates from files to
@@ -44,10 +46,10 @@ func StubCPIO(prefix string, dirMode, accessMode uint32, files []ExtraFile) ([]b
 
 // stubCPIO is StubCPIO's archive as a stream: the headers in memory, the
 // files' contents read when the archive is.
-func stubCPIO(prefix string, dirMode, accessMode uint32, files []ExtraFile) (Sized, error) {
+func stubCPIO(prefix string, dirMode, accessMode uint32, files []ExtraFile) (pcr.Sized, error) {
 	files = slices.Clone(files)
 	slices.SortFunc(files, func(a, b ExtraFile) int { return strings.Compare(a.Name, b.Name) })
-	var out []Sized // headers and contents, each padded to 4 bytes by joined
+	var out []pcr.Sized // headers and contents, each padded to 4 bytes by joined
 	var w newcWriter
 	b, err := w.dirs(nil, prefix, dirMode) // the header being built
 	if err != nil {
@@ -61,11 +63,11 @@ func stubCPIO(prefix string, dirMode, accessMode uint32, files []ExtraFile) (Siz
 		if b, err = w.header(b, 0o100000|accessMode, c.Size(), prefix+"/"+f.Name); err != nil {
 			return nil, err
 		}
-		out = append(out, bytesContent(b), c)
+		out = append(out, pcr.Bytes(b), c)
 		b = nil
 	}
 	b = append(b, newcTrailer...)
-	return joined(4, append(out, bytesContent(b))), nil
+	return joined(4, append(out, pcr.Bytes(b))), nil
 }
 
 // StubExtras are the files systemd-stub finds on the ESP for the UKI it
@@ -211,7 +213,7 @@ func SelectExtras(files []ExtraFile, suffix, exclude string) []ExtraFile {
 //     same.
 //
 // Which files are of which kind depends on the stub's version: FindExtras.
-func ExtrasEvents(x StubExtras, banks []Bank) ([]Event, error) {
+func ExtrasEvents(x StubExtras, banks []pcr.Bank) ([]Event, error) {
 	var evs []Event
 	for _, k := range x.archives() {
 		if len(k.files) == 0 {

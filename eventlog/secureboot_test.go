@@ -1,4 +1,4 @@
-package pcr_test
+package eventlog_test
 
 import (
 	"crypto/sha256"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uefi"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 func certDER(t *testing.T, name string) []byte {
@@ -39,18 +41,18 @@ func mustParseGUID(t *testing.T, s string) uefi.GUID {
 // virt-fw-vars --secure-boot, which also puts one SHA-256 entry (of the
 // empty string, owner a0baa8a3-041d-48a8-bc87-c36d121b5e3d) in dbx: the
 // variable data in the logs' EV_EFI_VARIABLE_DRIVER_CONFIG events.
-func vectorVariables(t *testing.T) (pcr.SecureBootVariables, uefi.GUID) {
+func vectorVariables(t *testing.T) (eventlog.SecureBootVariables, uefi.GUID) {
 	owner := mustParseGUID(t, "7ab1e5e2-0c3b-4b8e-9a51-1f0ddba11e55")
 	empty := sha256.Sum256(nil)
-	dbx, err := pcr.SignatureList(uefi.CertSHA256, pcr.SignatureData(mustParseGUID(t, "a0baa8a3-041d-48a8-bc87-c36d121b5e3d"), empty[:]))
+	dbx, err := eventlog.SignatureList(uefi.CertSHA256, eventlog.SignatureData(mustParseGUID(t, "a0baa8a3-041d-48a8-bc87-c36d121b5e3d"), empty[:]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pcr.SecureBootVariables{
+	return eventlog.SecureBootVariables{
 		SecureBoot: true,
-		PK:         pcr.X509SignatureList(owner, certDER(t, "pk.pem")),
-		KEK:        pcr.X509SignatureList(owner, certDER(t, "kek.pem")),
-		DB:         append(pcr.X509SignatureList(owner, certDER(t, "db.pem")), pcr.X509SignatureList(owner, certDER(t, "hsm.pem"))...),
+		PK:         eventlog.X509SignatureList(owner, certDER(t, "pk.pem")),
+		KEK:        eventlog.X509SignatureList(owner, certDER(t, "kek.pem")),
+		DB:         append(eventlog.X509SignatureList(owner, certDER(t, "db.pem")), eventlog.X509SignatureList(owner, certDER(t, "hsm.pem"))...),
 		DBX:        dbx,
 	}, owner
 }
@@ -65,19 +67,19 @@ func TestEventLogVectorsPCR7(t *testing.T) {
 		v := loadVector(t, version)
 		vars, owner := vectorVariables(t)
 		banks := []pcr.Bank{pcr.SHA1, pcr.SHA256}
-		auth := [][]byte{pcr.SignatureData(owner, certDER(t, "db.pem"))}
-		want := pcr.PCR7Events(vars, auth, banks)
-		if r := pcr.CompareEvents(want, v.events, []int{7}); !r[0].Match || r[0].Events != 7 {
+		auth := [][]byte{eventlog.SignatureData(owner, certDER(t, "db.pem"))}
+		want := eventlog.PCR7Events(vars, auth, banks)
+		if r := eventlog.CompareEvents(want, v.events, []int{7}); !r[0].Match || r[0].Events != 7 {
 			t.Errorf("%s: %s", v.name, r[0])
 		}
 		other := vars
-		other.DB = pcr.X509SignatureList(owner, certDER(t, "db.pem"))
-		r := pcr.CompareEvents(pcr.PCR7Events(other, auth, banks), v.events, []int{7})[0]
+		other.DB = eventlog.X509SignatureList(owner, certDER(t, "db.pem"))
+		r := eventlog.CompareEvents(eventlog.PCR7Events(other, auth, banks), v.events, []int{7})[0]
 		if r.Match || r.Index != 3 || r.Expected.Description != "variable db (889 bytes of data)" {
 			t.Errorf("%s: another db: %s", v.name, r)
 		}
-		r = pcr.CompareEvents(pcr.PCR7Events(vars, [][]byte{pcr.SignatureData(owner, certDER(t, "hsm.pem"))}, banks), v.events, []int{7})[0]
-		if r.Match || r.Index != 6 || r.Seen.Type != pcr.EvEFIVariableAuthority {
+		r = eventlog.CompareEvents(eventlog.PCR7Events(vars, [][]byte{eventlog.SignatureData(owner, certDER(t, "hsm.pem"))}, banks), v.events, []int{7})[0]
+		if r.Match || r.Index != 6 || r.Seen.Type != eventlog.EvEFIVariableAuthority {
 			t.Errorf("%s: another authority: %s", v.name, r)
 		}
 	}

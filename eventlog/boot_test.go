@@ -1,4 +1,4 @@
-package pcr_test
+package eventlog_test
 
 import (
 	"crypto/sha256"
@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // TestEventLogVectorSystemdBootChain: the boot test's case 6 recording
@@ -30,7 +32,7 @@ func TestEventLogVectorSystemdBootChain(t *testing.T) {
 	if n := v.checkReplay(t); n != 4 {
 		t.Fatalf("%s.pcrs: want 4 values, have %d", base, n)
 	}
-	app := func(name, ext string) pcr.BootApplication {
+	app := func(name, ext string) eventlog.BootApplication {
 		var d struct {
 			Authenticode string `json:"authenticode_sha256"`
 		}
@@ -41,25 +43,25 @@ func TestEventLogVectorSystemdBootChain(t *testing.T) {
 		if err := json.Unmarshal(b, &d); err != nil {
 			t.Fatalf("%s%s: %v", base, ext, err)
 		}
-		return pcr.BootApplication{Name: name, Digests: []pcr.Value{{Bank: pcr.SHA256, Digest: mustHex(t, d.Authenticode)}}}
+		return eventlog.BootApplication{Name: name, Digests: []pcr.Value{{Bank: pcr.SHA256, Digest: mustHex(t, d.Authenticode)}}}
 	}
 	loader, uki := app("systemd-bootx64.efi", ".loader.json"), app("ukibuild.efi", ".uki.json")
-	predict := func(chain ...pcr.BootApplication) pcr.PCRResult {
+	predict := func(chain ...eventlog.BootApplication) eventlog.PCRResult {
 		t.Helper()
-		want, err := pcr.PCR4Events(pcr.FirmwareBoot{BootAttempts: 2, Chain: chain}, []pcr.Bank{pcr.SHA256})
+		want, err := eventlog.PCR4Events(eventlog.FirmwareBoot{BootAttempts: 2, Chain: chain}, []pcr.Bank{pcr.SHA256})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return pcr.CompareEvents(want, events, []int{4})[0]
+		return eventlog.CompareEvents(want, events, []int{4})[0]
 	}
 	if r := predict(loader, uki); !r.Match || r.Events != 6 {
 		t.Errorf("chain systemd-boot, UKI: %s", r)
 	}
 	for _, c := range []struct {
 		name  string
-		chain []pcr.BootApplication
-	}{{"the UKI alone", []pcr.BootApplication{uki}}, {"UKI, systemd-boot", []pcr.BootApplication{uki, loader}}} {
-		if r := predict(c.chain...); r.Match || r.Index != 4 || r.Seen == nil || r.Seen.Type != pcr.EvEFIBootServicesApplication {
+		chain []eventlog.BootApplication
+	}{{"the UKI alone", []eventlog.BootApplication{uki}}, {"UKI, systemd-boot", []eventlog.BootApplication{uki, loader}}} {
+		if r := predict(c.chain...); r.Match || r.Index != 4 || r.Seen == nil || r.Seen.Type != eventlog.EvEFIBootServicesApplication {
 			t.Errorf("%s: want a difference at event 4, the first image: %s", c.name, r)
 		}
 	}
@@ -68,16 +70,16 @@ func TestEventLogVectorSystemdBootChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := sha256.Sum256(conf)
-	var tagged []pcr.Event
-	for _, ev := range pcr.Select(events, []int{5}) {
-		if ev.Type == pcr.EvEventTag && strings.HasPrefix(ev.Description, "tag 0xf5bc582a ") { // LOADER_CONF_EVENT_TAG_ID
+	var tagged []eventlog.Event
+	for _, ev := range eventlog.Select(events, []int{5}) {
+		if ev.Type == eventlog.EvEventTag && strings.HasPrefix(ev.Description, "tag 0xf5bc582a ") { // LOADER_CONF_EVENT_TAG_ID
 			tagged = append(tagged, ev)
 		}
 	}
 	if len(tagged) != 1 || digest(t, tagged[0]) != hex.EncodeToString(h[:]) {
 		t.Errorf("PCR 5 EV_EVENT_TAG events %v; want one, H(loader.conf) = %x", tagged, h)
 	}
-	if evs := pcr.Select(events, []int{12}); len(evs) != 0 {
+	if evs := eventlog.Select(events, []int{12}); len(evs) != 0 {
 		t.Errorf("PCR 12: %d events, want none", len(evs))
 	}
 }

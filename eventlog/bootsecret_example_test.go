@@ -1,9 +1,9 @@
-package pcr_test
+package eventlog_test
 
 import (
 	"fmt"
 
-	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // Stubs from systemd 261 on may add a boot secret to the initrd (the
@@ -12,7 +12,7 @@ import (
 // are refused.
 func ExampleAddsBootSecret() {
 	for _, v := range []string{"257.9", "260.1", "261", "262.1-1", "263"} {
-		adds, err := pcr.AddsBootSecret(v)
+		adds, err := eventlog.AddsBootSecret(v)
 		fmt.Println(v, adds, err)
 	}
 	// Output:

@@ -1,4 +1,4 @@
-package pcr
+package eventlog
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // EventType is the type of a TCG event: what measured it and what its
@@ -79,7 +81,7 @@ type Event struct {
 	PCR  int
 	Type EventType
 	// Digests has one entry per bank.
-	Digests []Value
+	Digests []pcr.Value
 	// Description says what was measured ("section .linux (data)",
 	// "UKI uki.efi (Authenticode)"); for events read from a log, what
 	// the event data says.
@@ -87,7 +89,7 @@ type Event struct {
 }
 
 // Digest returns the event's digest in bank b.
-func (e Event) Digest(b Bank) ([]byte, bool) {
+func (e Event) Digest(b pcr.Bank) ([]byte, bool) {
 	for _, v := range e.Digests {
 		if v.Bank.Name == b.Name {
 			return v.Digest, true
@@ -107,12 +109,12 @@ func (e Event) String() string {
 }
 
 // hashEvent is an event whose digest in each bank is H(data).
-func hashEvent(pcr int, t EventType, desc string, data []byte, banks []Bank) Event {
-	ev := Event{PCR: pcr, Type: t, Description: desc, Digests: make([]Value, len(banks))}
+func hashEvent(index int, t EventType, desc string, data []byte, banks []pcr.Bank) Event {
+	ev := Event{PCR: index, Type: t, Description: desc, Digests: make([]pcr.Value, len(banks))}
 	for i, b := range banks {
 		h := b.Hash.New()
 		h.Write(data)
-		ev.Digests[i] = Value{Bank: b, Digest: h.Sum(nil)}
+		ev.Digests[i] = pcr.Value{Bank: b, Digest: h.Sum(nil)}
 	}
 	return ev
 }
@@ -120,7 +122,7 @@ func hashEvent(pcr int, t EventType, desc string, data []byte, banks []Bank) Eve
 // Replay returns the value PCR index has in bank b after events, starting
 // from zero (events of other PCRs are skipped). It fails when an event of
 // that PCR has no digest in b.
-func Replay(events []Event, index int, b Bank) ([]byte, error) {
+func Replay(events []Event, index int, b pcr.Bank) ([]byte, error) {
 	v := b.Zero()
 	h := b.Hash.New() // one hasher for all extends: a verifier replays many logs
 	for i, ev := range events {
@@ -190,7 +192,7 @@ func (r PCRResult) String() string {
 			return "(none: the list ends)"
 		}
 		if b != "" {
-			d, _ := e.Digest(Bank{Name: b})
+			d, _ := e.Digest(pcr.Bank{Name: b})
 			return fmt.Sprintf("%s %s:%x %q", e.Type, b, d, e.Description)
 		}
 		return e.String()

@@ -1,4 +1,4 @@
-package pcr_test
+package eventlog_test
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // TestEventLogVectorsPCR9: the first PCR 9 event of the recorded boots is
@@ -22,22 +24,22 @@ func TestEventLogVectorsPCR9(t *testing.T) {
 		if cmdline == nil {
 			t.Fatalf("%s: no .cmdline text", v.name)
 		}
-		want, err := pcr.LinuxEvents(*cmdline, nil, []pcr.Bank{pcr.SHA1, pcr.SHA256})
+		want, err := eventlog.LinuxEvents(*cmdline, nil, []pcr.Bank{pcr.SHA1, pcr.SHA256})
 		if err != nil {
 			t.Fatal(err)
 		}
-		seen := pcr.Select(v.events, []int{9})
-		if len(seen) != 2 || seen[1].Type != pcr.EvEventTag || seen[1].Description != "tag 0x8f3b22ec Linux initrd" {
+		seen := eventlog.Select(v.events, []int{9})
+		if len(seen) != 2 || seen[1].Type != eventlog.EvEventTag || seen[1].Description != "tag 0x8f3b22ec Linux initrd" {
 			t.Fatalf("%s: PCR 9 events %v", v.name, seen)
 		}
-		if r := pcr.CompareEvents(want, seen[:1], []int{9})[0]; !r.Match {
+		if r := eventlog.CompareEvents(want, seen[:1], []int{9})[0]; !r.Match {
 			t.Errorf("%s: %s", v.name, r)
 		}
-		other, err := pcr.LinuxEvents(*cmdline+" quiet", nil, []pcr.Bank{pcr.SHA256})
+		other, err := eventlog.LinuxEvents(*cmdline+" quiet", nil, []pcr.Bank{pcr.SHA256})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := pcr.CompareEvents(other, seen[:1], []int{9})[0]; r.Match || r.Index != 0 {
+		if r := eventlog.CompareEvents(other, seen[:1], []int{9})[0]; r.Match || r.Index != 0 {
 			t.Errorf("%s: another command line: %s", v.name, r)
 		}
 	}
@@ -70,7 +72,7 @@ func TestStubInitrdVersions(t *testing.T) {
 	secs := map[string]pcr.Sized{".initrd": pcr.Bytes([]byte("initrd")), ".pcrpkey": pcr.Bytes([]byte("key")), ".osrel": pcr.Bytes([]byte("ID=x"))}
 	got := map[int][]byte{}
 	for _, major := range []int{252, 254, 257, 262} {
-		c, err := pcr.StubInitrd(major, secs, pcr.StubExtras{})
+		c, err := eventlog.StubInitrd(major, secs, eventlog.StubExtras{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +85,7 @@ func TestStubInitrdVersions(t *testing.T) {
 		t.Errorf("254's initrd must be 252's (%d, %d bytes), 257's 262's (%d, %d bytes)", len(got[252]), len(got[254]), len(got[257]), len(got[262]))
 	}
 	for _, major := range []int{253, 255, 258} {
-		if _, err := pcr.StubInitrd(major, secs, pcr.StubExtras{}); err == nil {
+		if _, err := eventlog.StubInitrd(major, secs, eventlog.StubExtras{}); err == nil {
 			t.Errorf("stub %d's initrd is not modelled, yet no error", major)
 		}
 	}
@@ -96,19 +98,19 @@ func TestStubInitrdVersions(t *testing.T) {
 func TestStubInitrdPadding(t *testing.T) {
 	initrd := pcr.Bytes([]byte("initrd!")) // 7 bytes
 	for _, major := range []int{252, 262} {
-		alone, err := pcr.StubInitrd(major, map[string]pcr.Sized{".initrd": initrd}, pcr.StubExtras{})
+		alone, err := eventlog.StubInitrd(major, map[string]pcr.Sized{".initrd": initrd}, eventlog.StubExtras{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := string(readSized(t, alone)); got != "initrd!" {
 			t.Errorf("%d: a lone initrd became %q", major, got)
 		}
-		cred := []pcr.ExtraFile{{Name: "a.cred", Data: []byte("abc")}}
-		withCred, err := pcr.StubInitrd(major, map[string]pcr.Sized{".initrd": initrd}, pcr.StubExtras{Credentials: cred})
+		cred := []eventlog.ExtraFile{{Name: "a.cred", Data: []byte("abc")}}
+		withCred, err := eventlog.StubInitrd(major, map[string]pcr.Sized{".initrd": initrd}, eventlog.StubExtras{Credentials: cred})
 		if err != nil {
 			t.Fatal(err)
 		}
-		archive, err := pcr.StubCPIO(".extra/credentials", 0o500, 0o400, cred)
+		archive, err := eventlog.StubCPIO(".extra/credentials", 0o500, 0o400, cred)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,15 +132,15 @@ func (shortContent) Open() (io.ReadCloser, error) {
 // said (it changed while being read) fails the prediction, and one given
 // as Content packs like the same bytes given as Data.
 func TestStubCPIOContentSize(t *testing.T) {
-	_, err := pcr.ExtrasEvents(pcr.StubExtras{Sysexts: []pcr.ExtraFile{{Name: "x.raw", Content: shortContent{}}}}, []pcr.Bank{pcr.SHA256})
+	_, err := eventlog.ExtrasEvents(eventlog.StubExtras{Sysexts: []eventlog.ExtraFile{{Name: "x.raw", Content: shortContent{}}}}, []pcr.Bank{pcr.SHA256})
 	if err == nil {
 		t.Error("a file shorter than its size was packed")
 	}
-	a, err := pcr.ExtrasEvents(pcr.StubExtras{Sysexts: []pcr.ExtraFile{{Name: "x.raw", Content: pcr.Bytes([]byte("12345"))}}}, []pcr.Bank{pcr.SHA256})
+	a, err := eventlog.ExtrasEvents(eventlog.StubExtras{Sysexts: []eventlog.ExtraFile{{Name: "x.raw", Content: pcr.Bytes([]byte("12345"))}}}, []pcr.Bank{pcr.SHA256})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := pcr.ExtrasEvents(pcr.StubExtras{Sysexts: []pcr.ExtraFile{{Name: "x.raw", Data: []byte("12345")}}}, []pcr.Bank{pcr.SHA256})
+	b, err := eventlog.ExtrasEvents(eventlog.StubExtras{Sysexts: []eventlog.ExtraFile{{Name: "x.raw", Data: []byte("12345")}}}, []pcr.Bank{pcr.SHA256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,15 +156,15 @@ func TestStubCPIOContentSize(t *testing.T) {
 func TestStubInitrdAfter(t *testing.T) {
 	prev := []byte("previous")
 	secs := map[string]pcr.Sized{".initrd": pcr.Bytes([]byte("initrd")), ".osrel": pcr.Bytes([]byte("ID=x")), ".profile": pcr.Bytes([]byte("ID=one"))}
-	c, err := pcr.StubInitrdAfter(262, pcr.Bytes(prev), secs, pcr.StubExtras{})
+	c, err := eventlog.StubInitrdAfter(262, pcr.Bytes(prev), secs, eventlog.StubExtras{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	osrel, err := pcr.StubCPIO(".extra", 0o555, 0o444, []pcr.ExtraFile{{Name: "os-release", Data: []byte("ID=x")}})
+	osrel, err := eventlog.StubCPIO(".extra", 0o555, 0o444, []eventlog.ExtraFile{{Name: "os-release", Data: []byte("ID=x")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	profile, err := pcr.StubCPIO(".extra", 0o555, 0o444, []pcr.ExtraFile{{Name: "profile", Data: []byte("ID=one")}})
+	profile, err := eventlog.StubCPIO(".extra", 0o555, 0o444, []eventlog.ExtraFile{{Name: "profile", Data: []byte("ID=one")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,10 +172,10 @@ func TestStubInitrdAfter(t *testing.T) {
 	if got := readSized(t, c); !bytes.Equal(got, want) {
 		t.Errorf("262: %d bytes, want %d (previous, .initrd padded, os-release, profile)", len(got), len(want))
 	}
-	if _, err := pcr.StubInitrdAfter(257, pcr.Bytes(prev), map[string]pcr.Sized{".initrd": pcr.Bytes([]byte("initrd"))}, pcr.StubExtras{}); err == nil {
+	if _, err := eventlog.StubInitrdAfter(257, pcr.Bytes(prev), map[string]pcr.Sized{".initrd": pcr.Bytes([]byte("initrd"))}, eventlog.StubExtras{}); err == nil {
 		t.Error("257 with a previous initrd: no error")
 	}
-	if _, err := pcr.StubInitrdAfter(257, nil, secs, pcr.StubExtras{}); err == nil {
+	if _, err := eventlog.StubInitrdAfter(257, nil, secs, eventlog.StubExtras{}); err == nil {
 		t.Error("257 with a .profile: no error")
 	}
 }

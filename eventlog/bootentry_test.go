@@ -1,4 +1,4 @@
-package pcr
+package eventlog
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // TestEntryExtrasEvents: systemd-boot's archive of one file is
@@ -16,9 +18,9 @@ import (
 // skipped. (The boot test, internal/e2e case 15, checks the digests
 // against systemd-boot 262.1's log.)
 func TestEntryExtrasEvents(t *testing.T) {
-	banks := []Bank{SHA256}
+	banks := []pcr.Bank{pcr.SHA256}
 	one := []byte("a credential\n")
-	evs, err := EntryExtrasEvents([]EntryExtra{{Name: "a.cred", Content: bytesContent(one)}}, banks)
+	evs, err := EntryExtrasEvents([]EntryExtra{{Name: "a.cred", Content: pcr.Bytes(one)}}, banks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,12 +34,12 @@ func TestEntryExtrasEvents(t *testing.T) {
 	}
 
 	files := []EntryExtra{
-		{Name: "z.sysext.raw", Content: bytesContent("sysext")},
-		{Name: "b.cred", Content: bytesContent("b")},
-		{Name: "plain.raw", Content: bytesContent("not a sysext for systemd-boot")},
-		{Name: "empty.cred", Content: bytesContent("")},
-		{Name: "A.CRED", Content: bytesContent("a")},
-		{Name: "c.confext.raw", Content: bytesContent("confext")},
+		{Name: "z.sysext.raw", Content: pcr.Bytes([]byte("sysext"))},
+		{Name: "b.cred", Content: pcr.Bytes([]byte("b"))},
+		{Name: "plain.raw", Content: pcr.Bytes([]byte("not a sysext for systemd-boot"))},
+		{Name: "empty.cred", Content: pcr.Bytes([]byte(""))},
+		{Name: "A.CRED", Content: pcr.Bytes([]byte("a"))},
+		{Name: "c.confext.raw", Content: pcr.Bytes([]byte("confext"))},
 	}
 	evs, err = EntryExtrasEvents(files, banks)
 	if err != nil {

@@ -1,8 +1,10 @@
-package pcr
+package eventlog
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // EntryExtra is a file an "extra" line of a Boot Loader Specification
@@ -11,7 +13,7 @@ import (
 // last component of the path), Content its data.
 type EntryExtra struct {
 	Name    string
-	Content Sized
+	Content pcr.Sized
 }
 
 // entryExtraKinds are the kinds of file systemd-boot 262 packs for a
@@ -54,7 +56,7 @@ var entryExtraKinds = []struct {
 // archives, in the entry's order. Empty files, names that are not ASCII
 // or longer than 255 characters, and names with none of the suffixes are
 // skipped, as systemd-boot skips them (with a warning on its console).
-func EntryExtrasEvents(files []EntryExtra, banks []Bank) ([]Event, error) {
+func EntryExtrasEvents(files []EntryExtra, banks []pcr.Bank) ([]Event, error) {
 	archives, err := entryArchives(files)
 	if err != nil {
 		return nil, err
@@ -81,12 +83,12 @@ func EntryExtrasEvents(files []EntryExtra, banks []Bank) ([]Event, error) {
 // one after the other, each padded to 4 bytes (which they are already);
 // nil when there are none. systemd-stub passes it on to the kernel
 // (StubInitrdAfter).
-func EntryExtrasInitrd(files []EntryExtra) (Sized, error) {
+func EntryExtrasInitrd(files []EntryExtra) (pcr.Sized, error) {
 	archives, err := entryArchives(files)
 	if err != nil {
 		return nil, err
 	}
-	var pieces []Sized
+	var pieces []pcr.Sized
 	for _, a := range archives {
 		if a.content != nil {
 			pieces = append(pieces, a.content)
@@ -101,7 +103,7 @@ func EntryExtrasInitrd(files []EntryExtra) (Sized, error) {
 // entryArchive is one of systemd-boot's archives for an entry's extra
 // files: its content (nil: no file of that kind) and the files' names.
 type entryArchive struct {
-	content Sized
+	content pcr.Sized
 	names   []string
 }
 
@@ -109,7 +111,7 @@ type entryArchive struct {
 // entryExtraKinds (EntryExtrasEvents says how).
 func entryArchives(files []EntryExtra) ([]entryArchive, error) {
 	type archive struct {
-		parts []Sized
+		parts []pcr.Sized
 		names []string
 	}
 	archives := make([]archive, len(entryExtraKinds))
@@ -138,7 +140,7 @@ func entryArchives(files []EntryExtra) ([]entryArchive, error) {
 		if b, err = w.header(b, 0o100000|kind.file, f.Content.Size(), kind.prefix+"/"+f.Name); err != nil {
 			return nil, err
 		}
-		archives[k].parts = append(archives[k].parts, bytesContent(b), f.Content)
+		archives[k].parts = append(archives[k].parts, pcr.Bytes(b), f.Content)
 		archives[k].names = append(archives[k].names, f.Name)
 	}
 	out := make([]entryArchive, len(archives))
@@ -146,7 +148,7 @@ func entryArchives(files []EntryExtra) ([]entryArchive, error) {
 		if len(a.parts) == 0 {
 			continue
 		}
-		out[k] = entryArchive{content: joined(4, append(a.parts, bytesContent([]byte(newcTrailer)))), names: a.names}
+		out[k] = entryArchive{content: joined(4, append(a.parts, pcr.Bytes([]byte(newcTrailer)))), names: a.names}
 	}
 	return out, nil
 }

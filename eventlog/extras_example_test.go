@@ -1,9 +1,11 @@
-package pcr_test
+package eventlog_test
 
 import (
 	"fmt"
 
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // Sort the files next to a UKI (<uki>.efi.extra.d/) and in the ESP's
@@ -12,18 +14,18 @@ import (
 // Large files would be given as ExtraFile.Content (a uki.File, say) and
 // read as a stream.
 func ExampleFindExtras() {
-	local := []pcr.ExtraFile{
+	local := []eventlog.ExtraFile{
 		{Name: "db.cred", Data: []byte("secret")},
 		{Name: "tools.raw", Data: []byte("sysext image")},
 		{Name: "etc.confext.raw", Data: []byte("confext image")},
 	}
-	extensions := []pcr.ExtraFile{{Name: "debug.raw", Data: []byte("global sysext image")}}
+	extensions := []eventlog.ExtraFile{{Name: "debug.raw", Data: []byte("global sysext image")}}
 	for _, major := range []int{262, 254} {
-		x, err := pcr.FindExtras(major, local, nil, extensions)
+		x, err := eventlog.FindExtras(major, local, nil, extensions)
 		if err != nil {
 			panic(err)
 		}
-		events, err := pcr.ExtrasEvents(x, []pcr.Bank{pcr.SHA256})
+		events, err := eventlog.ExtrasEvents(x, []pcr.Bank{pcr.SHA256})
 		if err != nil {
 			panic(err)
 		}

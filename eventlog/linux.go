@@ -1,10 +1,12 @@
-package pcr
+package eventlog
 
 import (
 	"encoding/binary"
 	"fmt"
 	"slices"
 	"unicode/utf16"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // The tagged events Linux's EFI stub logs into PCR 9
@@ -22,7 +24,7 @@ const (
 // loads through the LINUX_EFI_INITRD_MEDIA device path (for a UKI:
 // StubInitrd, then StubBoot.LinuxInitrd). An empty or nil initrd is not
 // measured. The initrd is read once, as a stream.
-func LinuxEvents(cmdline string, initrd Sized, banks []Bank) ([]Event, error) {
+func LinuxEvents(cmdline string, initrd pcr.Sized, banks []pcr.Bank) ([]Event, error) {
 	evs := []Event{LoadOptionsLinuxEvent(cmdline, banks)}
 	if initrd != nil && initrd.Size() > 0 {
 		ev, err := dataEvent(9, EvEventTag, fmt.Sprintf("tag %#x Linux initrd (%d bytes)", LinuxInitrdEventTag, initrd.Size()), initrd, banks)
@@ -36,7 +38,7 @@ func LinuxEvents(cmdline string, initrd Sized, banks []Bank) ([]Event, error) {
 
 // LoadOptionsLinuxEvent is the first of LinuxEvents: Linux's EFI stub's
 // measurement of the command line it was given.
-func LoadOptionsLinuxEvent(cmdline string, banks []Bank) Event {
+func LoadOptionsLinuxEvent(cmdline string, banks []pcr.Bank) Event {
 	u := utf16.Encode([]rune(cmdline))
 	opts := make([]byte, 2*len(u)+2)
 	for i, c := range u {
@@ -64,7 +66,7 @@ func LoadOptionsLinuxEvent(cmdline string, banks []Bank) Event {
 // versions of the boot tests, 252, 254, 257 and 262, are modelled (the
 // boot tests' event logs match them); microcode (.ucode) and add-on
 // initrds are not, and profiles (.profile) only for 262 (StubInitrdAfter).
-func StubInitrd(major int, sections map[string]Sized, x StubExtras) (Sized, error) {
+func StubInitrd(major int, sections map[string]pcr.Sized, x StubExtras) (pcr.Sized, error) {
 	return StubInitrdAfter(major, nil, sections, x)
 }
 
@@ -79,7 +81,7 @@ func StubInitrd(major int, sections map[string]Sized, x StubExtras) (Sized, erro
 // the other versions a .profile section or a previous initrd is not
 // modelled (an error). sections are those of the profile booted
 // (LocateProfile).
-func StubInitrdAfter(major int, previous Sized, sections map[string]Sized, x StubExtras) (Sized, error) {
+func StubInitrdAfter(major int, previous pcr.Sized, sections map[string]pcr.Sized, x StubExtras) (pcr.Sized, error) {
 	if !slices.Contains([]int{252, 254, 257, 262}, major) {
 		return nil, fmt.Errorf("the initrd of systemd-stub %d is not modelled (252, 254, 257 and 262 are)", major)
 	}
@@ -98,7 +100,7 @@ func StubInitrdAfter(major int, previous Sized, sections map[string]Sized, x Stu
 	if major != 262 && previous != nil && previous.Size() > 0 {
 		return nil, fmt.Errorf("how systemd-stub %d passes on a boot loader's initrd is not modelled (262's is)", major)
 	}
-	var pieces []Sized
+	var pieces []pcr.Sized
 	if previous != nil && previous.Size() > 0 {
 		pieces = append(pieces, previous)
 	}
@@ -137,7 +139,7 @@ func StubInitrdAfter(major int, previous Sized, sections map[string]Sized, x Stu
 
 // combineInitrds is what systemd-stub hands over for pieces: nothing, the
 // one piece as it is, or all of them each padded to a multiple of 4 bytes.
-func combineInitrds(pieces []Sized) Sized {
+func combineInitrds(pieces []pcr.Sized) pcr.Sized {
 	switch len(pieces) {
 	case 0:
 		return nil

@@ -1,4 +1,4 @@
-package pcr
+package eventlog
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"unicode/utf16"
 
 	"github.com/ukibuild/ukibuild/uefi"
+
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // SignatureData is an EFI_SIGNATURE_DATA: the owner's GUID and the
@@ -80,7 +82,7 @@ type SecureBootVariables struct {
 // (SecurityPkg/Library/DxeImageVerificationLib/Measurement.c). authorities
 // are those entries (SignatureData) in the order the images were started.
 // dbt and dbr, which EDK2 measures when they exist, are not modelled.
-func PCR7Events(vars SecureBootVariables, authorities [][]byte, banks []Bank) []Event {
+func PCR7Events(vars SecureBootVariables, authorities [][]byte, banks []pcr.Bank) []Event {
 	sb := []byte{0}
 	if vars.SecureBoot {
 		sb[0] = 1
