@@ -13,9 +13,8 @@ import (
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
-	"github.com/ukibuild/ukibuild/uki"
-
 	"github.com/ukibuild/ukibuild/quote"
+	"github.com/ukibuild/ukibuild/uki"
 )
 
 const vectors = "../testvectors/eventlog"

@@ -9,11 +9,10 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/attest"
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // TestBootSecretMachineSpecific: with Machine.BootSecret a stub 262 UKI's

@@ -9,10 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // readExtras lists the regular files of dir (none when it does not

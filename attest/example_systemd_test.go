@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/ukibuild/ukibuild/attest"
-
 	"github.com/ukibuild/ukibuild/quote"
 )
 

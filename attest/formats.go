@@ -7,9 +7,8 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // pcrlockFile is systemd-pcrlock's component file (src/pcrlock/pcrlock.c

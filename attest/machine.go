@@ -1,10 +1,9 @@
 package attest
 
 import (
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/shim"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // PredictedPCRs are the PCRs Predict can predict.

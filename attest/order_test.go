@@ -17,11 +17,10 @@ import (
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/sign"
 	"github.com/ukibuild/ukibuild/uefi"
 	"github.com/ukibuild/ukibuild/uki"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // throwawayKey is a Secure Boot db key and its self-signed certificate.

@@ -9,9 +9,8 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // Reference is a prediction: the events a machine measures into each

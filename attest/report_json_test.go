@@ -6,9 +6,8 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/attest"
-	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // TestReportJSON: a report with a matching, an unverifiable and a

@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/secureboot"
 	"github.com/ukibuild/ukibuild/shim"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // authorities are the db entries that authorized the images of a boot

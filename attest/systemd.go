@@ -10,9 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // SystemdEvent is one record of the log systemd keeps of what it measures

@@ -14,7 +14,6 @@ import (
 
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/quote"
 
 	"github.com/ukibuild/ukibuild/eventlog"

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/quote"
 
 	"github.com/ukibuild/ukibuild/eventlog"

@@ -16,7 +16,6 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/internal/reftools"
-
 	"github.com/ukibuild/ukibuild/pcr"
 
 	"github.com/ukibuild/ukibuild/pcrsig"

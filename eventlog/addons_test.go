@@ -13,11 +13,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // sha256hex is H(b) written out by hand-made input, not by the code under

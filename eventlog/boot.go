@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ukibuild/ukibuild/sign"
-
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/sign"
 )
 
 // BootApplication is a PE image the firmware loads and starts from a boot

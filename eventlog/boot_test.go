@@ -9,9 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // TestEventLogVectorSystemdBootChain: the boot test's case 6 recording

@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/ukibuild/ukibuild/internal/concat"
-
 	"github.com/ukibuild/ukibuild/pcr"
 )
 

@@ -4,9 +4,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 
-	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // Predict the events of PCR 4 and PCR 11 for a UKI booted by EDK2 firmware

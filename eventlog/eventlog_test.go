@@ -12,9 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // The event logs recorded from the Secure Boot boot tests (see

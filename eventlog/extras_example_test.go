@@ -3,9 +3,8 @@ package eventlog_test
 import (
 	"fmt"
 
-	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // Sort the files next to a UKI (<uki>.efi.extra.d/) and in the ESP's

@@ -12,10 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // TestEventLogVectorsPCR12And13: the stub 262 boot with a credential and a

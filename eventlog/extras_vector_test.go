@@ -9,9 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // readExtraDir reads the files of a recorded directory (none when absent).

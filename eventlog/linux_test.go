@@ -7,9 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/pcr"
 )
 
 // TestEventLogVectorsPCR9: the first PCR 9 event of the recorded boots is

@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"unicode/utf16"
 
-	"github.com/ukibuild/ukibuild/uefi"
-
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // SignatureData is an EFI_SIGNATURE_DATA: the owner's GUID and the

@@ -7,10 +7,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uefi"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 func certDER(t *testing.T, name string) []byte {

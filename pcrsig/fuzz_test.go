@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/internal/pyjson"
-
 	"github.com/ukibuild/ukibuild/pcr"
 )
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/ukibuild/ukibuild/internal/pyjson"
 	"github.com/ukibuild/ukibuild/internal/sdjson"
-
 	"github.com/ukibuild/ukibuild/pcr"
 )
 

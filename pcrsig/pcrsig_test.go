@@ -13,7 +13,6 @@ import (
 
 	"github.com/ukibuild/ukibuild/internal/pyjson"
 	"github.com/ukibuild/ukibuild/internal/reftools"
-
 	"github.com/ukibuild/ukibuild/pcr"
 )
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/pcrsig"
 )
 

@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/ukibuild/ukibuild/internal/reftools"
-
 	"github.com/ukibuild/ukibuild/pcr"
 )
 

@@ -25,7 +25,6 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/google/go-tpm/tpm2/transport/simulator"
 	"github.com/ukibuild/ukibuild/internal/pyjson"
-
 	"github.com/ukibuild/ukibuild/pcr"
 )
 

@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/ukibuild/ukibuild/quote"
-
 	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/quote"
 )
 
 // An attestation server checks that a TPM quote, signed by the machine's

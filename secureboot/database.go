@@ -12,9 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ukibuild/ukibuild/uefi"
-
 	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/uefi"
 )
 
 // Signature types of EFI_SIGNATURE_LIST (UEFI 2.10, 32.4.1 "Signature

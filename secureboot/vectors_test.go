@@ -6,11 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/secureboot"
 	"github.com/ukibuild/ukibuild/uefi"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 const vectorDir = "../testvectors/eventlog"

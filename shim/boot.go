@@ -12,14 +12,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/sbat"
 	"github.com/ukibuild/ukibuild/secureboot"
 	"github.com/ukibuild/ukibuild/sign"
 	"github.com/ukibuild/ukibuild/uefi"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // lockGUID is SHIM_LOCK_GUID (rhboot/shim 16.1 include/guid.h).

@@ -5,10 +5,9 @@ import (
 	"crypto/sha256"
 	"fmt"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/shim"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // What a shim 16.1 without a vendor certificate or deny list measures when

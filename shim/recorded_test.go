@@ -8,12 +8,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/shim"
 	"github.com/ukibuild/ukibuild/uefi"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // ownerGUIDText owns the recorded boots' PK, KEK and db entries (the boot

@@ -22,13 +22,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/shim"
 	"github.com/ukibuild/ukibuild/sign"
 	"github.com/ukibuild/ukibuild/uefi"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // objcopySection returns a section of file as GNU objcopy (binary:

@@ -12,9 +12,8 @@ import (
 
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/pcr"
-	"github.com/ukibuild/ukibuild/sbat"
-
 	"github.com/ukibuild/ukibuild/pcrsig"
+	"github.com/ukibuild/ukibuild/sbat"
 )
 
 // PCRVariant is one set of sections systemd-stub may measure into PCR 11

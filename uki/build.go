@@ -16,7 +16,6 @@ import (
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/internal/pystr"
 	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/pcrsig"
 )
 

@@ -13,9 +13,8 @@ import (
 
 	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/pcr"
-	"github.com/ukibuild/ukibuild/sign"
-
 	"github.com/ukibuild/ukibuild/pcrsig"
+	"github.com/ukibuild/ukibuild/sign"
 )
 
 // OptionError is a ukify option, or a combination of them, that ukify

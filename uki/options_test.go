@@ -10,9 +10,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/ukibuild/ukibuild/uki"
-
 	"github.com/ukibuild/ukibuild/pcrsig"
+	"github.com/ukibuild/ukibuild/uki"
 )
 
 // pcrKeyFiles writes a PCR key pair and returns the file names.

@@ -12,9 +12,8 @@ import (
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/internal/pyjson"
 
-	"github.com/ukibuild/ukibuild/sign"
-
 	"github.com/ukibuild/ukibuild/pcrsig"
+	"github.com/ukibuild/ukibuild/sign"
 )
 
 // maxPCRSig bounds the .pcrsig section JoinPCRSig reads into memory; one

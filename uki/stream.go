@@ -12,7 +12,6 @@ import (
 	"github.com/ukibuild/ukibuild/internal/ctxio"
 	"github.com/ukibuild/ukibuild/internal/fanout"
 	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/pcrsig"
 )
 

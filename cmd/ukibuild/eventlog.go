@@ -15,11 +15,10 @@ import (
 
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/quote"
 	"github.com/ukibuild/ukibuild/secureboot"
 	"github.com/ukibuild/ukibuild/shim"
 	"github.com/ukibuild/ukibuild/uefi"
-
-	"github.com/ukibuild/ukibuild/quote"
 
 	"github.com/ukibuild/ukibuild/eventlog"
 )

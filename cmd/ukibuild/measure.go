@@ -15,9 +15,8 @@ import (
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/pcr"
-	"github.com/ukibuild/ukibuild/uki"
-
 	"github.com/ukibuild/ukibuild/pcrsig"
+	"github.com/ukibuild/ukibuild/uki"
 
 	"github.com/ukibuild/ukibuild/eventlog"
 )

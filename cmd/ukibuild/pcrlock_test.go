@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ukibuild/ukibuild/quote"
-
 	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/quote"
 )
 
 // TestPCRLockMatchesLockUKI: "measure FILE.efi --pcrs 4,11 --pcrlock F"

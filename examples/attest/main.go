@@ -14,7 +14,6 @@ import (
 	"os"
 
 	"github.com/ukibuild/ukibuild/attest"
-
 	"github.com/ukibuild/ukibuild/eventlog"
 )
 

@@ -28,13 +28,12 @@ import (
 	"github.com/google/go-attestation/attest"
 	"github.com/google/go-tpm/tpm2/transport/linuxudstpm"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/internal/tpmunseal"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uefi"
 	"github.com/ukibuild/ukibuild/uki"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // Host tools (Debian packages qemu-system-x86, ovmf, swtpm, swtpm-tools,

@@ -25,7 +25,6 @@ import (
 
 	"github.com/ukibuild/ukibuild/cpio"
 	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/quote"
 )
 

@@ -13,9 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ukibuild/ukibuild/sign"
-
 	"github.com/ukibuild/ukibuild/pcrsig"
+	"github.com/ukibuild/ukibuild/sign"
 )
 
 // Options are ukify genkey's options: the files to create.

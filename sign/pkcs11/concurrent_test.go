@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/pcrsig"
 )
 
