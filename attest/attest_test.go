@@ -13,6 +13,7 @@ import (
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/quote"
 	"github.com/ukibuild/ukibuild/uki"
 )
 
@@ -94,7 +95,7 @@ func TestPredictVerifyRecorded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			values, err := pcr.ParseValues(readLog(t, c.rec+".pcrs"))
+			values, err := quote.ParseValues(readLog(t, c.rec+".pcrs"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,19 +11,22 @@ import (
 
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/quote"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
-const quoteDir = "../pcr/testdata/quote"
+const quoteDir = "../quote/testdata"
 
 // recordedQuote is swtpm's quote over the replay of the recorded stub 262
-// boot with extras (pcr/testdata/quote/README).
+// boot with extras (quote/testdata/README).
 func recordedQuote(t testing.TB) *attest.Quote {
 	t.Helper()
-	q, err := pcr.LoadQuote(filepath.Join(quoteDir, "quote.msg"), filepath.Join(quoteDir, "quote.sig"))
+	q, err := quote.Load(filepath.Join(quoteDir, "quote.msg"), filepath.Join(quoteDir, "quote.sig"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ak, err := pcr.LoadAKPublic(filepath.Join(quoteDir, "ak.pub"))
+	ak, err := quote.LoadAKPublic(filepath.Join(quoteDir, "ak.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,11 +38,11 @@ func recordedQuote(t testing.TB) *attest.Quote {
 // benchmark compares every event.
 func logReference(t testing.TB, log []byte, pcrs []int) *attest.Reference {
 	t.Helper()
-	evs, err := pcr.ParseEventLog(log)
+	evs, err := eventlog.Parse(log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs = pcr.Select(evs, pcrs)
+	evs = eventlog.Select(evs, pcrs)
 	type jev struct {
 		PCR         int               `json:"pcr"`
 		Type        string            `json:"type"`
@@ -63,7 +66,7 @@ func logReference(t testing.TB, log []byte, pcrs []int) *attest.Reference {
 	for _, p := range pcrs {
 		doc.PCRs[strconv.Itoa(p)] = map[string][]string{}
 		for _, b := range []pcr.Bank{pcr.SHA1, pcr.SHA256} {
-			v, err := pcr.Replay(evs, p, b)
+			v, err := eventlog.Replay(evs, p, b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,7 +87,7 @@ func logReference(t testing.TB, log []byte, pcrs []int) *attest.Reference {
 // TestVerifyQuote: the recorded log with swtpm's quote over it verifies
 // (PCR 13 is not quoted, and is said so); another boot's log does not
 // replay to the quote's digest; another nonce is an error wrapping
-// pcr.ErrQuoteNonce.
+// quote.ErrNonce.
 func TestVerifyQuote(t *testing.T) {
 	log := readLog(t, "ovmf-sb-stub262-extras.bin")
 	pcrs := []int{4, 7, 9, 11, 12, 13}
@@ -103,7 +106,7 @@ func TestVerifyQuote(t *testing.T) {
 	}
 	other := *q
 	other.Nonce = []byte("another nonce")
-	if _, err := ref.Verify(context.Background(), attest.Evidence{Log: log, Quote: &other}); !errors.Is(err, pcr.ErrQuoteNonce) {
+	if _, err := ref.Verify(context.Background(), attest.Evidence{Log: log, Quote: &other}); !errors.Is(err, quote.ErrNonce) {
 		t.Errorf("another nonce: %v", err)
 	}
 	var le *attest.LogError
@@ -137,33 +140,33 @@ func BenchmarkVerifyParts(b *testing.B) {
 	q := recordedQuote(b)
 	b.Run("ParseEventLog", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := pcr.ParseEventLog(log); err != nil {
+			if _, err := eventlog.Parse(log); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("ParseQuote", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := pcr.ParseQuote(q.Quote); err != nil {
+			if _, err := quote.Parse(q.Quote); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	seen, err := pcr.ParseEventLog(log)
+	seen, err := eventlog.Parse(log)
 	if err != nil {
 		b.Fatal(err)
 	}
-	info, err := pcr.ParseQuote(q.Quote)
+	info, err := quote.Parse(q.Quote)
 	if err != nil {
 		b.Fatal(err)
 	}
-	values, err := pcr.QuoteValues(seen, info.Selection)
+	values, err := quote.Values(seen, info.Selection)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Run("VerifyParsedQuote", func(b *testing.B) {
 		for b.Loop() {
-			if err := pcr.VerifyParsedQuote(info, q.Quote, q.AK, q.Nonce, values); err != nil {
+			if err := quote.VerifyParsed(info, q.Quote, q.AK, q.Nonce, values); err != nil {
 				b.Fatal(err)
 			}
 		}

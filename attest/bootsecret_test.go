@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/attest"
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
@@ -24,7 +25,7 @@ import (
 // (case 12 of the boot tests checks Verify on real logs with and without a
 // boot secret.)
 func TestBootSecretMachineSpecific(t *testing.T) {
-	none, err := pcr.ParseConsoles("none")
+	none, err := eventlog.ParseConsoles("none")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
@@ -38,7 +39,7 @@ func TestConsoleAlternatives(t *testing.T) {
 	if n := len(ref.Alternatives(0)); n != 18 || len(ref.Notes) != 1 {
 		t.Fatalf("%d alternatives, notes %q; want 18 and a note", n, ref.Notes)
 	}
-	com1 := pcr.Consoles{Serial: 1}
+	com1 := eventlog.Consoles{Serial: 1}
 	known, err := Predict(context.Background(), quiet, Machine{PCRs: []int{9}, Banks: banks, Consoles: &com1})
 	if err != nil {
 		t.Fatal(err)
@@ -52,8 +53,8 @@ func TestConsoleAlternatives(t *testing.T) {
 	if res.Status != Match || len(res.Chosen) != 1 || !strings.Contains(res.Chosen[0], "serial COM1") {
 		t.Errorf("COM1 log: %+v", res)
 	}
-	other := pcr.LoadOptionsLinuxEvent("quiet console=ttyS0", banks)
-	res = ref.compare(9, append([]pcr.Event{other}, seen[1:]...))
+	other := eventlog.LoadOptionsLinuxEvent("quiet console=ttyS0", banks)
+	res = ref.compare(9, append([]eventlog.Event{other}, seen[1:]...))
 	if res.Status != Differs || res.Index != 0 {
 		t.Errorf("another command line: %+v", res)
 	}

@@ -31,5 +31,5 @@
 // component does depends on its version: a version whose behaviour for
 // the inputs at hand nobody examined is refused, never guessed. The
 // building blocks (the event model, each component's events) are in
-// package pcr; examples/attest is a complete verifier in under 60 lines.
+// package eventlog; examples/attest is a complete verifier in under 60 lines.
 package attest

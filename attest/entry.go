@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/ukibuild/ukibuild/pcr"
+
 	"github.com/ukibuild/ukibuild/uki"
 	"io"
 	"io/fs"
@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // Entry is a Boot Loader Specification Type #1 entry
@@ -30,7 +32,7 @@ type Entry struct {
 	// Extra are the "extra" lines, in order: credentials (*.cred),
 	// system extensions (*.sysext.raw) and configuration extensions
 	// (*.confext.raw), paths from the ESP's root, which systemd-boot packs
-	// into an initrd for the UKI and measures (pcr.EntryExtrasEvents).
+	// into an initrd for the UKI and measures (eventlog.EntryExtrasEvents).
 	Extra []string
 	// Profile is the "profile" line: the UKI profile systemd-boot starts
 	// (passed as an "@N" load option); 0: the default.
@@ -210,20 +212,20 @@ func (e *Entry) loadOptions() string {
 
 // entryEvents are systemd-boot 262's events for the Type #1 entry it
 // starts the UKI from (boot.c, image_start): the entry's extra files
-// (pcr.EntryExtrasEvents, entryFiles), then the load options
-// it passes, when there are any, into PCR 12 (pcr.LoadOptionsEvent: the
+// (eventlog.EntryExtrasEvents, entryFiles), then the load options
+// it passes, when there are any, into PCR 12 (eventlog.LoadOptionsEvent: the
 // same measurement as the stub's, measure.c, tpm_log_load_options).
-func (p *predictor) entryEvents() (extras, options []pcr.Event, err error) {
+func (p *predictor) entryEvents() (extras, options []eventlog.Event, err error) {
 	e := p.m.Entry
 	files, err := p.entryFiles()
 	if err != nil {
 		return nil, nil, err
 	}
-	if extras, err = pcr.EntryExtrasEvents(files, p.banks); err != nil {
+	if extras, err = eventlog.EntryExtrasEvents(files, p.banks); err != nil {
 		return nil, nil, fmt.Errorf("the Type #1 entry's extra files: %w", err)
 	}
 	if o := e.loadOptions(); o != "" {
-		options = []pcr.Event{pcr.LoadOptionsEvent(o, p.banks)}
+		options = []eventlog.Event{eventlog.LoadOptionsEvent(o, p.banks)}
 	}
 	return extras, options, nil
 }
@@ -231,11 +233,11 @@ func (p *predictor) entryEvents() (extras, options []pcr.Event, err error) {
 // entryFiles are the Type #1 entry's extra files on the ESP, read once
 // (their contents when needed): a file that does not exist or is a
 // directory is skipped, as systemd-boot skips it with a warning.
-func (p *predictor) entryFiles() ([]pcr.EntryExtra, error) {
+func (p *predictor) entryFiles() ([]eventlog.EntryExtra, error) {
 	if p.entryExtras != nil || p.m.Entry == nil {
 		return p.entryExtras, nil
 	}
-	files := []pcr.EntryExtra{}
+	files := []eventlog.EntryExtra{}
 	for _, x := range p.m.Entry.Extra {
 		if p.m.ESP == "" {
 			return nil, fmt.Errorf("the Type #1 entry's extra files are read from the ESP: give its root (Machine.ESP)")
@@ -256,7 +258,7 @@ func (p *predictor) entryFiles() ([]pcr.EntryExtra, error) {
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, pcr.EntryExtra{Name: filepath.Base(path), Content: c})
+		files = append(files, eventlog.EntryExtra{Name: filepath.Base(path), Content: c})
 	}
 	p.entryExtras = files
 	return files, nil

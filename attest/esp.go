@@ -9,13 +9,14 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/uki"
 )
 
 // readExtras lists the regular files of dir (none when it does not
 // exist); their contents are read when the prediction needs them.
-func readExtras(dir string) ([]pcr.ExtraFile, error) {
+func readExtras(dir string) ([]eventlog.ExtraFile, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -23,7 +24,7 @@ func readExtras(dir string) ([]pcr.ExtraFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []pcr.ExtraFile
+	var out []eventlog.ExtraFile
 	for _, e := range ents {
 		if !e.Type().IsRegular() {
 			continue
@@ -32,29 +33,29 @@ func readExtras(dir string) ([]pcr.ExtraFile, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, pcr.ExtraFile{Name: e.Name(), Content: c})
+		out = append(out, eventlog.ExtraFile{Name: e.Name(), Content: c})
 	}
 	return out, nil
 }
 
 // stubExtras reads what the stub (major version major) finds: the files
 // in the UKI's extra directory and, with an ESP, in its
-// /loader/credentials/ and /loader/extensions/ (pcr.FindExtras).
-func (p *predictor) stubExtras(major int) (pcr.StubExtras, error) {
+// /loader/credentials/ and /loader/extensions/ (eventlog.FindExtras).
+func (p *predictor) stubExtras(major int) (eventlog.StubExtras, error) {
 	local, err := readExtras(p.extraDir)
 	if err != nil {
-		return pcr.StubExtras{}, err
+		return eventlog.StubExtras{}, err
 	}
-	var credentials, extensions []pcr.ExtraFile
+	var credentials, extensions []eventlog.ExtraFile
 	if esp := p.m.ESP; esp != "" {
 		if credentials, err = readExtras(filepath.Join(esp, "loader", "credentials")); err != nil {
-			return pcr.StubExtras{}, err
+			return eventlog.StubExtras{}, err
 		}
 		if extensions, err = readExtras(filepath.Join(esp, "loader", "extensions")); err != nil {
-			return pcr.StubExtras{}, err
+			return eventlog.StubExtras{}, err
 		}
 	}
-	x, err := pcr.FindExtras(major, local, credentials, extensions)
+	x, err := eventlog.FindExtras(major, local, credentials, extensions)
 	if err != nil {
 		return x, fmt.Errorf("%s: %w", p.path, err)
 	}
@@ -66,7 +67,7 @@ var addonSections = []string{".linux", ".cmdline", ".dtb", ".dtbauto", ".initrd"
 
 // readAddons reads the add-ons the stub would load from dir (global: the
 // ESP's /loader/addons/): the *.addon.efi files, with their sections.
-func readAddons(dir string, global bool) ([]pcr.Addon, error) {
+func readAddons(dir string, global bool) ([]eventlog.Addon, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -80,8 +81,8 @@ func readAddons(dir string, global bool) ([]pcr.Addon, error) {
 			names = append(names, e.Name())
 		}
 	}
-	var out []pcr.Addon
-	for _, n := range pcr.SelectAddons(names) {
+	var out []eventlog.Addon
+	for _, n := range eventlog.SelectAddons(names) {
 		path := filepath.Join(dir, n)
 		a, err := readAddon(path, n, global)
 		if err != nil {
@@ -92,13 +93,13 @@ func readAddons(dir string, global bool) ([]pcr.Addon, error) {
 	return out, nil
 }
 
-func readAddon(path, name string, global bool) (pcr.Addon, error) {
+func readAddon(path, name string, global bool) (eventlog.Addon, error) {
 	img, err := uki.OpenImage(path)
 	if err != nil {
-		return pcr.Addon{}, err
+		return eventlog.Addon{}, err
 	}
 	defer img.Close()
-	a := pcr.Addon{Name: name, Global: global, Path: path, Sections: map[string][]byte{}, Machine: uint16(img.Machine())}
+	a := eventlog.Addon{Name: name, Global: global, Path: path, Sections: map[string][]byte{}, Machine: uint16(img.Machine())}
 	for _, s := range img.Sections() {
 		if !slices.Contains(addonSections, s.Name) {
 			continue
@@ -108,7 +109,7 @@ func readAddon(path, name string, global bool) (pcr.Addon, error) {
 		}
 		b, err := readContent(s.Name, s.Content)
 		if err != nil {
-			return pcr.Addon{}, err
+			return eventlog.Addon{}, err
 		}
 		a.Sections[s.Name] = b
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/ukibuild/ukibuild/attest"
-	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/quote"
 )
 
 // A quote taken in the initrd once systemd 262.1 had measured its phase
@@ -25,14 +25,14 @@ func ExampleEvidence_systemdLog() {
 		}
 		return b
 	}
-	ak, err := pcr.ParseAKPublic(read(".ak.pub"))
+	ak, err := quote.ParseAKPublic(read(".ak.pub"))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	nonce, _ := hex.DecodeString(strings.TrimSpace(string(read(".nonce"))))
 	ev := attest.Evidence{Log: read(".bin"),
-		Quote: &attest.Quote{Quote: pcr.Quote{Attest: read(".quote.msg"), Signature: read(".quote.sig")}, AK: ak, Nonce: nonce}}
+		Quote: &attest.Quote{Quote: quote.Quote{Attest: read(".quote.msg"), Signature: read(".quote.sig")}, AK: ak, Nonce: nonce}}
 	for _, withSystemd := range []bool{false, true} {
 		if withSystemd {
 			ev.SystemdLog, ev.SystemdVersion = read(".cel"), "262.1"

@@ -20,7 +20,7 @@ func ExampleVerifyLog() {
 		fmt.Println(err)
 		return
 	}
-	dir := "../pcr/testdata/quote"
+	dir := "../quote/testdata"
 	quote, err := attest.LoadQuote(filepath.Join(dir, "quote.msg"), filepath.Join(dir, "quote.sig"), filepath.Join(dir, "ak.pub"), []byte("ukibuild-example"))
 	if err != nil {
 		fmt.Println(err)

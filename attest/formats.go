@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 )
 
@@ -50,7 +51,7 @@ func (r *Reference) PCRLock(pcrs []int) ([]byte, error) {
 		}
 	}
 	for i, ev := range r.events {
-		if r.sources[i] != UKI || !slices.Contains(pcrs, ev.PCR) || ev.Type == pcr.EvNoAction {
+		if r.sources[i] != UKI || !slices.Contains(pcrs, ev.PCR) || ev.Type == eventlog.EvNoAction {
 			continue
 		}
 		if why, ok := r.machineSpecific[i]; ok {

@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/shim"
 )
@@ -63,7 +64,7 @@ type Machine struct {
 	// systemd-boot (the last of Loaders, which must be systemd-boot 262
 	// by its .sdmagic: the only version examined) starts the UKI; its paths are
 	// read from ESP. systemd-boot 262 measures the entry's extra files
-	// into PCR 12 and 13 (pcr.EntryExtrasEvents) and the load options it
+	// into PCR 12 and 13 (eventlog.EntryExtrasEvents) and the load options it
 	// passes ("@N" for a profile, then the options) into PCR 12 before it
 	// starts the UKI, whose stub then boots that profile with those
 	// options and hands the extra files' initrd on to Linux (PCR 9):
@@ -92,15 +93,15 @@ type Machine struct {
 	// appends a console= argument for each to a command line that has
 	// none, and Linux measures the result into PCR 9); nil: unknown, and
 	// PCR 9's command line event is predicted for each outcome the stub's
-	// rule allows (pcr.ConsoleCandidates), Verify reporting which one the
+	// rule allows (eventlog.ConsoleCandidates), Verify reporting which one the
 	// log shows.
-	Consoles *pcr.Consoles
+	Consoles *eventlog.Consoles
 
 	// BootSecret says that the machine may hand the UKI a boot secret:
 	// systemd-stub 261 and later add /.extra/boot-secret to the initrd
 	// when a Linux random seed table exists (systemd-boot, or the stub
 	// itself, made one from an EFI RNG and \loader\random-seed;
-	// pcr.AddsBootSecret has the conditions), and Linux measures that
+	// eventlog.AddsBootSecret has the conditions), and Linux measures that
 	// initrd into PCR 9. The secret comes from an EFI variable the OS
 	// never sees, so PCR 9's initrd event is then machine-specific: Predict
 	// marks it (Reference.MachineSpecific) and Verify checks the rest of

@@ -16,7 +16,8 @@ import (
 
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/internal/reftools"
-	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/sign"
 	"github.com/ukibuild/ukibuild/uefi"
 	"github.com/ukibuild/ukibuild/uki"
@@ -44,7 +45,7 @@ func throwawayKey(t *testing.T) (crypto.Signer, *x509.Certificate) {
 
 // shape is an event's PCR and type, with runs of PCR 11 events (one pair
 // per section) counted as one.
-func shape(evs []pcr.Event) []string {
+func shape(evs []eventlog.Event) []string {
 	var out []string
 	for _, ev := range evs {
 		s := fmt.Sprintf("%d %s", ev.PCR, ev.Type)
@@ -91,7 +92,7 @@ func TestPredictOrderMatchesRecordedLog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db := pcr.X509SignatureList(uefi.GlobalVariable, cert.Raw)
+	db := eventlog.X509SignatureList(uefi.GlobalVariable, cert.Raw)
 	ref, err := attest.Predict(context.Background(), efi, attest.Machine{
 		PCRs: []int{4, 7, 9, 11, 12, 13}, BootAttempts: 2,
 		SecureBoot: &attest.SecureBoot{PK: db, KEK: db, DB: db},
@@ -99,17 +100,17 @@ func TestPredictOrderMatchesRecordedLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen, err := pcr.ParseEventLog(readLog(t, rec+".bin"))
+	seen, err := eventlog.Parse(readLog(t, rec+".bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, want := shape(ref.Events()), shape(pcr.Select(seen, ref.PCRs))
+	got, want := shape(ref.Events()), shape(eventlog.Select(seen, ref.PCRs))
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("predicted order\n%q\nthe log's\n%q", got, want)
 	}
 	srcs := ref.Sources()
 	for i, ev := range ref.Events() {
-		firmware := ev.Type == pcr.EvEFIAction || ev.Type == pcr.EvSeparator || ev.Type == pcr.EvEFIVariableDriverConfig
+		firmware := ev.Type == eventlog.EvEFIAction || ev.Type == eventlog.EvSeparator || ev.Type == eventlog.EvEFIVariableDriverConfig
 		if (srcs[i] == attest.Firmware) != firmware || (!firmware && srcs[i] != attest.UKI) {
 			t.Errorf("event %d %s: source %v", i, ev, srcs[i])
 		}

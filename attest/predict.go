@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/shim"
 	"github.com/ukibuild/ukibuild/uki"
@@ -27,9 +28,9 @@ type predictor struct {
 	// shimIndex), and shimStartup what it measures when it starts.
 	shim        *shim.Boot
 	shimIndex   int
-	shimStartup []pcr.Event
+	shimStartup []eventlog.Event
 	// entryExtras are the Type #1 entry's extra files (entryFiles).
-	entryExtras []pcr.EntryExtra
+	entryExtras []eventlog.EntryExtra
 }
 
 // openShim recognises shim among the loaders (package shim) and prepares
@@ -152,7 +153,7 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 	p.stubVersion = stubVersion
 	// Without a version only what every stub does is predicted: PCR 4, 7
 	// and the extras' PCR 12 and 13 events as long as there are no
-	// configuration or global extensions (pcr.FindExtras and pcr.StubBoot
+	// configuration or global extensions (eventlog.FindExtras and eventlog.StubBoot
 	// ask for a version for the rest).
 	major := 0
 	if stubVersion != "" {
@@ -186,7 +187,7 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 	}
 	ref := &Reference{StubVersion: stubVersion, PCRs: pcrs, Banks: p.banks}
 	want := func(i int) bool { return slices.Contains(pcrs, i) }
-	add := func(src Source, evs ...pcr.Event) {
+	add := func(src Source, evs ...eventlog.Event) {
 		for _, ev := range evs {
 			if want(ev.PCR) {
 				ref.events = append(ref.events, ev)
@@ -205,7 +206,7 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 		pcr7 = p.newPCR7()
 		add(Firmware, pcr7.config...)
 	}
-	var pcr4 []pcr.Event
+	var pcr4 []eventlog.Event
 	if want(4) {
 		if pcr4, err = p.pcr4(loaded); err != nil {
 			return nil, err
@@ -296,9 +297,9 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 // UKI: the extras (only when asked for: PCR 9, 12 and 13 need them, and
 // sorting them may need the version), add-ons (the extra directory and
 // the ESP's /loader/addons/), the load options and the profile.
-func (p *predictor) stubBoot(img *uki.ImageFile, major int, extras bool) (pcr.StubBoot, error) {
+func (p *predictor) stubBoot(img *uki.ImageFile, major int, extras bool) (eventlog.StubBoot, error) {
 	sb := !(p.m.SecureBoot != nil && p.m.SecureBoot.Disabled)
-	b := pcr.StubBoot{Major: major, SecureBoot: sb, Profile: uint(p.m.Profile), LoadOptions: p.m.CmdlineOverride, Machine: uint16(img.Machine())}
+	b := eventlog.StubBoot{Major: major, SecureBoot: sb, Profile: uint(p.m.Profile), LoadOptions: p.m.CmdlineOverride, Machine: uint16(img.Machine())}
 	var err error
 	if extras {
 		if b.Extras, err = p.stubExtras(major); err != nil {
@@ -351,12 +352,12 @@ func (p *predictor) locate(img *uki.ImageFile) (*pcr.Located, error) {
 
 // pcr4 is the firmware's PCR 4: the boot attempts, then each image it
 // starts (the loaders, the UKI, the add-ons the stub loads through it).
-func (p *predictor) pcr4(loaded []pcr.Addon) ([]pcr.Event, error) {
+func (p *predictor) pcr4(loaded []eventlog.Addon) ([]eventlog.Event, error) {
 	chain := slices.Concat(p.m.Loaders, []string{p.path})
 	for _, a := range loaded {
 		chain = append(chain, a.Path)
 	}
-	fb := pcr.FirmwareBoot{BootAttempts: max(p.m.BootAttempts, 1)}
+	fb := eventlog.FirmwareBoot{BootAttempts: max(p.m.BootAttempts, 1)}
 	for _, f := range chain {
 		app, err := imageApplication(f, p.banks)
 		if err != nil {
@@ -364,22 +365,22 @@ func (p *predictor) pcr4(loaded []pcr.Addon) ([]pcr.Event, error) {
 		}
 		fb.Chain = append(fb.Chain, app)
 	}
-	return pcr.PCR4Events(fb, p.banks)
+	return eventlog.PCR4Events(fb, p.banks)
 }
 
 // imageApplication is the PE file at path as the firmware measures it
 // into PCR 4 when it loads it (its Authenticode digest).
-func imageApplication(path string, banks []pcr.Bank) (pcr.BootApplication, error) {
+func imageApplication(path string, banks []pcr.Bank) (eventlog.BootApplication, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return pcr.BootApplication{}, err
+		return eventlog.BootApplication{}, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return pcr.BootApplication{}, err
+		return eventlog.BootApplication{}, err
 	}
-	app, err := pcr.ImageApplication(filepath.Base(path), f, st.Size(), banks)
+	app, err := eventlog.ImageApplication(filepath.Base(path), f, st.Size(), banks)
 	if err != nil {
 		return app, fmt.Errorf("%s: %w", path, err)
 	}
@@ -387,13 +388,13 @@ func imageApplication(path string, banks []pcr.Bank) (pcr.BootApplication, error
 }
 
 // pcr9 predicts what Linux's EFI stub measures into PCR 9: the command
-// line and the initrd the stub hands over (pcr.StubBoot.CommandLine,
-// pcr.StubInitrd and pcr.StubBoot.LinuxInitrd: .cmdline or the load
+// line and the initrd the stub hands over (eventlog.StubBoot.CommandLine,
+// eventlog.StubInitrd and eventlog.StubBoot.LinuxInitrd: .cmdline or the load
 // options, add-ons; the console= arguments stub 262 appends,
-// pcr.AppendConsoles). With the machine's consoles unknown, the command
+// eventlog.AppendConsoles). With the machine's consoles unknown, the command
 // line event is the one without an appended console, and alts the others
 // the stub's rule allows.
-func (p *predictor) pcr9(img *uki.ImageFile, major int, sb pcr.StubBoot) ([]pcr.Event, []Alternative, error) {
+func (p *predictor) pcr9(img *uki.ImageFile, major int, sb eventlog.StubBoot) ([]eventlog.Event, []Alternative, error) {
 	loc, err := p.locate(img)
 	if err != nil {
 		return nil, nil, err
@@ -415,11 +416,11 @@ func (p *predictor) pcr9(img *uki.ImageFile, major int, sb pcr.StubBoot) ([]pcr.
 	if err != nil {
 		return nil, nil, err
 	}
-	previous, err := pcr.EntryExtrasInitrd(files)
+	previous, err := eventlog.EntryExtrasInitrd(files)
 	if err != nil {
 		return nil, nil, fmt.Errorf("PCR 9: %w", err)
 	}
-	initrd, err := pcr.StubInitrdAfter(major, previous, secs, sb.Extras)
+	initrd, err := eventlog.StubInitrdAfter(major, previous, secs, sb.Extras)
 	if err != nil {
 		return nil, nil, fmt.Errorf("PCR 9: %w", err)
 	}
@@ -431,13 +432,13 @@ func (p *predictor) pcr9(img *uki.ImageFile, major int, sb pcr.StubBoot) ([]pcr.
 		return nil, nil, fmt.Errorf("PCR 9: %w", err)
 	}
 	x86 := img.Machine() == uki.MachineAMD64 || img.Machine() == uki.MachineI386
-	candidates := pcr.ConsoleCandidates(x86)
+	candidates := eventlog.ConsoleCandidates(x86)
 	if p.m.Consoles != nil {
-		candidates = []pcr.Consoles{*p.m.Consoles}
+		candidates = []eventlog.Consoles{*p.m.Consoles}
 	}
 	var cmdlines, whats []string
 	for _, c := range candidates {
-		full, err := pcr.AppendConsoles(major, cmdline, c, x86)
+		full, err := eventlog.AppendConsoles(major, cmdline, c, x86)
 		if err != nil {
 			return nil, nil, fmt.Errorf("PCR 9: %w", err)
 		}
@@ -446,7 +447,7 @@ func (p *predictor) pcr9(img *uki.ImageFile, major int, sb pcr.StubBoot) ([]pcr.
 			whats = append(whats, c.String())
 		}
 	}
-	evs, err := pcr.LinuxEvents(cmdlines[0], initrd, p.banks)
+	evs, err := eventlog.LinuxEvents(cmdlines[0], initrd, p.banks)
 	if err != nil {
 		return nil, nil, fmt.Errorf("PCR 9: %w", err)
 	}
@@ -459,7 +460,7 @@ func (p *predictor) pcr9(img *uki.ImageFile, major int, sb pcr.StubBoot) ([]pcr.
 	p.note("PCR 9: the machine's consoles are not known, and systemd-stub %s appends console= arguments to a command line without one: the command line event is predicted for each of the %d outcomes", p.stubVersion, len(cmdlines))
 	var alts []Alternative
 	for i, c := range cmdlines[1:] {
-		ev := pcr.LoadOptionsLinuxEvent(c, p.banks)
+		ev := eventlog.LoadOptionsLinuxEvent(c, p.banks)
 		alts = append(alts, Alternative{Description: ev.Description + " (consoles: " + whats[i+1] + ")", Digests: ev.Digests})
 	}
 	evs[0].Description += " (consoles: none, or graphics only)"
@@ -475,11 +476,11 @@ const bootSecretReason = "the initrd may hold systemd-stub's /.extra/boot-secret
 // or -1 when there is none (no boot secret possible, or not asked for). A
 // UKI without any initrd would get one only with the secret: that is not
 // modelled, and an error.
-func (p *predictor) bootSecret(evs []pcr.Event) (int, error) {
+func (p *predictor) bootSecret(evs []eventlog.Event) (int, error) {
 	if !p.m.BootSecret {
 		return -1, nil
 	}
-	adds, err := pcr.AddsBootSecret(p.stubVersion)
+	adds, err := eventlog.AddsBootSecret(p.stubVersion)
 	if err != nil {
 		return -1, fmt.Errorf("PCR 9 with a boot secret (Machine.BootSecret): %w", err)
 	}
@@ -487,9 +488,9 @@ func (p *predictor) bootSecret(evs []pcr.Event) (int, error) {
 		p.note("PCR 9: systemd-stub %s makes no boot secret (stubs from 261 on do): the initrd is predicted as it is", p.stubVersion)
 		return -1, nil
 	}
-	tag := fmt.Sprintf("tag %#x ", pcr.LinuxInitrdEventTag)
+	tag := fmt.Sprintf("tag %#x ", eventlog.LinuxInitrdEventTag)
 	for i, ev := range evs {
-		if ev.Type == pcr.EvEventTag && strings.HasPrefix(ev.Description, tag) {
+		if ev.Type == eventlog.EvEventTag && strings.HasPrefix(ev.Description, tag) {
 			p.note("PCR 9: the machine may have a boot secret (Machine.BootSecret), which systemd-stub %s adds to the initrd: the initrd event is machine-specific, and PCR 9's value cannot be predicted offline", p.stubVersion)
 			return i, nil
 		}
@@ -500,7 +501,7 @@ func (p *predictor) bootSecret(evs []pcr.Event) (int, error) {
 // pcr11 is the stub's PCR 11: the sections of the profile booted, with the
 // .dtbauto and .efifw picked (Machine.DTBAuto, Machine.EFIFW), in the
 // stub version's order.
-func (p *predictor) pcr11(img *uki.ImageFile, stubVersion string) ([]pcr.Event, error) {
+func (p *predictor) pcr11(img *uki.ImageFile, stubVersion string) ([]eventlog.Event, error) {
 	order, err := pcr.OrderFor(stubVersion)
 	if err != nil {
 		return nil, err
@@ -532,7 +533,7 @@ func (p *predictor) pcr11(img *uki.ImageFile, stubVersion string) ([]pcr.Event, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.path, err)
 	}
-	evs, err := pcr.SectionEvents(order, secs, p.banks)
+	evs, err := eventlog.SectionEvents(order, secs, p.banks)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.path, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 )
 
@@ -28,7 +29,7 @@ type Reference struct {
 	// Notes are what the prediction assumed or left out.
 	Notes []string
 
-	events  []pcr.Event
+	events  []eventlog.Event
 	sources []Source
 	// alts are other digests an event may have (by index in events), on
 	// machines whose details the prediction does not know.
@@ -96,7 +97,7 @@ func (s Source) String() string {
 
 // Events returns the predicted events in the order the TPM sees them
 // (within a PCR, the order they extend it).
-func (r *Reference) Events() []pcr.Event { return slices.Clone(r.events) }
+func (r *Reference) Events() []eventlog.Event { return slices.Clone(r.events) }
 
 // Sources returns, for each of Events, the component whose boot it
 // belongs to.
@@ -135,7 +136,7 @@ func (r *Reference) Values(index int, b pcr.Bank) ([][]byte, error) {
 	}
 	vals := [][]byte{b.Zero()}
 	for i, ev := range r.events {
-		if ev.PCR != index || ev.Type == pcr.EvNoAction {
+		if ev.PCR != index || ev.Type == eventlog.EvNoAction {
 			continue
 		}
 		digests := [][]byte{nil}
@@ -145,7 +146,7 @@ func (r *Reference) Values(index int, b pcr.Bank) ([][]byte, error) {
 		}
 		digests[0] = d
 		for _, a := range r.alts[i] {
-			d, ok := pcr.Event{Digests: a.Digests}.Digest(b)
+			d, ok := eventlog.Event{Digests: a.Digests}.Digest(b)
 			if !ok {
 				return nil, fmt.Errorf("an alternative of event %d has no %s digest", i, b.Name)
 			}
@@ -303,7 +304,7 @@ func (r *Reference) UnmarshalJSON(data []byte) error {
 	}
 	slices.Sort(out.PCRs)
 	for n, je := range doc.Events {
-		t, err := pcr.ParseEventType(je.Type)
+		t, err := eventlog.ParseEventType(je.Type)
 		if err != nil {
 			return &ReferenceError{Defect: fmt.Sprintf("event %d: %v", n, err)}
 		}
@@ -317,7 +318,7 @@ func (r *Reference) UnmarshalJSON(data []byte) error {
 		if src < 0 {
 			return &ReferenceError{Defect: fmt.Sprintf("event %d: source %q is not one of %v", n, je.Source, sourceNames)}
 		}
-		ev := pcr.Event{PCR: je.PCR, Type: t, Description: je.Description}
+		ev := eventlog.Event{PCR: je.PCR, Type: t, Description: je.Description}
 		if ev.Digests, err = parseDigests(je.Digests, out.Banks); err != nil {
 			return &ReferenceError{Defect: fmt.Sprintf("event %d: %v", n, err)}
 		}

@@ -4,7 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 
-	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 type jsonReport struct {
@@ -58,7 +58,7 @@ type jsonQuote struct {
 	NotQuoted []int    `json:"notQuoted,omitempty"`
 }
 
-func jsonItem(ev *pcr.Event) *jsonLogItem {
+func jsonItem(ev *eventlog.Event) *jsonLogItem {
 	if ev == nil {
 		return nil
 	}

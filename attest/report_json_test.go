@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/attest"
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 )
 
@@ -14,7 +15,7 @@ import (
 // unverifiable PCRs listed, "ok" false, and the differing PCR's first
 // diverging event (expected, and seen absent where the log ended).
 func TestReportJSON(t *testing.T) {
-	exp := pcr.Event{PCR: 11, Type: pcr.EvIPL, Description: "section .linux (name)", Digests: []pcr.Value{{Bank: pcr.SHA256, Digest: make([]byte, 32)}}}
+	exp := eventlog.Event{PCR: 11, Type: eventlog.EvIPL, Description: "section .linux (name)", Digests: []pcr.Value{{Bank: pcr.SHA256, Digest: make([]byte, 32)}}}
 	rep := &attest.Report{PCRs: []attest.PCRResult{
 		{PCR: 4, Status: attest.Match, Index: -1, Events: 5},
 		{PCR: 9, Status: attest.Unverifiable, Index: -1, Events: 2, Unverified: []string{"event 1: the initrd"}},

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/secureboot"
 	"github.com/ukibuild/ukibuild/shim"
 )
@@ -23,11 +23,11 @@ type authorities struct {
 	// shimEvents are shim's PCR 7 events for the images it verified, by
 	// their position in the chain (loaders, then the UKI); shimRefusal is
 	// its refusal of one (nothing after it is verified).
-	shimEvents  map[int][]pcr.Event
+	shimEvents  map[int][]eventlog.Event
 	shimRefusal error
 }
 
-func (a *authorities) shimVerified(i int) []pcr.Event {
+func (a *authorities) shimVerified(i int) []eventlog.Event {
 	if a == nil {
 		return nil
 	}
@@ -76,7 +76,7 @@ func (e *NotAuthorizedError) Unwrap() error { return e.Err }
 // the firmware; and which db entries it logs for each. A loader or an
 // add-on the firmware refuses is an error; a refused UKI is noted (nothing
 // of it runs, so neither do its add-ons).
-func (p *predictor) findAuthorities(addons []pcr.Addon) (*authorities, error) {
+func (p *predictor) findAuthorities(addons []eventlog.Addon) (*authorities, error) {
 	db, err := secureboot.ParseSignatureLists(p.m.SecureBoot.DB)
 	if err != nil {
 		return nil, fmt.Errorf("the Secure Boot db variable: %w", err)
@@ -96,7 +96,7 @@ func (p *predictor) findAuthorities(addons []pcr.Addon) (*authorities, error) {
 		}
 		return out, nil
 	}
-	a := &authorities{shimEvents: map[int][]pcr.Event{}}
+	a := &authorities{shimEvents: map[int][]eventlog.Event{}}
 	// byShim verifies image i of the chain (a loader after shim, or the
 	// UKI) as shim does: shim, not the firmware, verifies the image it
 	// loads itself (the next one) and, when it hooks LoadImage
@@ -156,30 +156,30 @@ func (p *predictor) findAuthorities(addons []pcr.Addon) (*authorities, error) {
 // measures them: the Secure Boot configuration (the variables and the
 // separator), then, as each image is verified, the db entry that
 // authorized it unless that entry was measured before
-// (pcr.PCR7Events; DxeImageVerificationLib logs each entry once).
+// (eventlog.PCR7Events; DxeImageVerificationLib logs each entry once).
 type pcr7Stream struct {
 	p      *predictor
-	vars   pcr.SecureBootVariables
-	config []pcr.Event
+	vars   eventlog.SecureBootVariables
+	config []eventlog.Event
 	seen   [][]byte
 }
 
 func (p *predictor) newPCR7() *pcr7Stream {
 	sb := p.m.SecureBoot
-	vars := pcr.SecureBootVariables{SecureBoot: !sb.Disabled, PK: sb.PK, KEK: sb.KEK, DB: sb.DB, DBX: sb.DBX}
-	return &pcr7Stream{p: p, vars: vars, config: pcr.PCR7Events(vars, nil, p.banks)}
+	vars := eventlog.SecureBootVariables{SecureBoot: !sb.Disabled, PK: sb.PK, KEK: sb.KEK, DB: sb.DB, DBX: sb.DBX}
+	return &pcr7Stream{p: p, vars: vars, config: eventlog.PCR7Events(vars, nil, p.banks)}
 }
 
 // authority returns the authority events of an image authorized by
 // entries: those not measured before.
-func (s *pcr7Stream) authority(entries [][]byte) []pcr.Event {
-	var evs []pcr.Event
+func (s *pcr7Stream) authority(entries [][]byte) []eventlog.Event {
+	var evs []eventlog.Event
 	for _, entry := range entries {
 		if slices.ContainsFunc(s.seen, func(e []byte) bool { return bytes.Equal(e, entry) }) {
 			continue
 		}
 		s.seen = append(s.seen, entry)
-		all := pcr.PCR7Events(s.vars, [][]byte{entry}, s.p.banks)
+		all := eventlog.PCR7Events(s.vars, [][]byte{entry}, s.p.banks)
 		evs = append(evs, all[len(s.config):]...)
 	}
 	return evs

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 )
 
@@ -119,19 +120,19 @@ func ParseSystemdLog(data []byte) ([]SystemdEvent, error) {
 // systemdLogEvent is the event type the records of systemd's log get when
 // they join the firmware's events for a replay: they have no TCG type, and
 // a replay reads only PCRs and digests.
-const systemdLogEvent = pcr.EventType(0xffffffff)
+const systemdLogEvent = eventlog.EventType(0xffffffff)
 
 // mergeSystemd returns the firmware's events followed by systemd's PCR
 // records: the TPM's order, since systemd measures only after the firmware
 // and the stubs have handed over to Linux (the firmware's log ends at
 // ExitBootServices), and replay order matters only within a PCR.
-func mergeSystemd(firmware []pcr.Event, systemd []SystemdEvent) []pcr.Event {
+func mergeSystemd(firmware []eventlog.Event, systemd []SystemdEvent) []eventlog.Event {
 	out := slices.Clip(firmware)
 	for _, ev := range systemd {
 		if ev.PCR < 0 {
 			continue
 		}
-		out = append(out, pcr.Event{PCR: ev.PCR, Type: systemdLogEvent, Digests: ev.Digests,
+		out = append(out, eventlog.Event{PCR: ev.PCR, Type: systemdLogEvent, Digests: ev.Digests,
 			Description: fmt.Sprintf("systemd %s %q", ev.Type, ev.String)})
 	}
 	return out

@@ -14,6 +14,9 @@ import (
 
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/quote"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // systemdVector is the systemd 262.1 initrd boot (boot test case 19):
@@ -30,11 +33,11 @@ func systemdVector(t *testing.T) (attest.Evidence, []byte) {
 		}
 		return b
 	}
-	values, err := pcr.ParseValues(read(".pcrs"))
+	values, err := quote.ParseValues(read(".pcrs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ak, err := pcr.ParseAKPublic(read(".ak.pub"))
+	ak, err := quote.ParseAKPublic(read(".ak.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +46,7 @@ func systemdVector(t *testing.T) (attest.Evidence, []byte) {
 		t.Fatal(err)
 	}
 	return attest.Evidence{Log: read(".bin"), TPMValues: values, SystemdVersion: "262.1",
-		Quote: &attest.Quote{Quote: pcr.Quote{Attest: read(".quote.msg"), Signature: read(".quote.sig")}, AK: ak, Nonce: nonce}}, read(".cel")
+		Quote: &attest.Quote{Quote: quote.Quote{Attest: read(".quote.msg"), Signature: read(".quote.sig")}, AK: ak, Nonce: nonce}}, read(".cel")
 }
 
 // TestVerifySystemdLog: the firmware's log followed by systemd's replays
@@ -165,7 +168,7 @@ func TestPredictSystemd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw, err := pcr.ParseEventLog(ev.Log)
+	fw, err := eventlog.Parse(ev.Log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +177,7 @@ func TestPredictSystemd(t *testing.T) {
 		if v.Bank.Name != "sha256" {
 			continue
 		}
-		replay, err := pcr.Replay(fw, v.PCR, pcr.SHA256)
+		replay, err := eventlog.Replay(fw, v.PCR, pcr.SHA256)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,9 @@ import (
 	"strings"
 
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/quote"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // Evidence is what a machine reports of a boot.
@@ -19,7 +22,7 @@ type Evidence struct {
 	Log []byte
 	// TPMValues are PCR values the TPM reported, unsigned (TPM2_PCR_Read):
 	// the log must replay to them. Optional.
-	TPMValues []pcr.PCRValue
+	TPMValues []quote.PCRValue
 	// Quote is a TPM2 quote signed by an attestation key: its signature,
 	// its nonce and that the log replays to its PCR digest are checked.
 	// Optional.
@@ -39,23 +42,23 @@ type Evidence struct {
 // Quote is a signed TPM2 quote, the key that signed it and the nonce the
 // verifier sent.
 type Quote struct {
-	pcr.Quote
-	// AK is the attestation key's public key (pcr.ParseAKPublic).
+	quote.Quote
+	// AK is the attestation key's public key (quote.ParseAKPublic).
 	AK crypto.PublicKey
 	// Nonce is the verifier's fresh nonce (the quote's qualifying data).
 	Nonce []byte
 }
 
 // LoadQuote reads a quote from the files tpm2-tools writes
-// (pcr.LoadQuote: the TPMS_ATTEST of tpm2_quote -m and the TPMT_SIGNATURE
-// of -s; pcr.LoadAKPublic: the attestation key of tpm2_createak -u, or a PEM
+// (quote.Load: the TPMS_ATTEST of tpm2_quote -m and the TPMT_SIGNATURE
+// of -s; quote.LoadAKPublic: the attestation key of tpm2_createak -u, or a PEM
 // public key), with the verifier's nonce.
 func LoadQuote(quoteFile, sigFile, akFile string, nonce []byte) (*Quote, error) {
-	q, err := pcr.LoadQuote(quoteFile, sigFile)
+	q, err := quote.Load(quoteFile, sigFile)
 	if err != nil {
 		return nil, err
 	}
-	ak, err := pcr.LoadAKPublic(akFile)
+	ak, err := quote.LoadAKPublic(akFile)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +108,7 @@ type PCRResult struct {
 	// where one list ends before the other; -1 when they match.
 	Index int
 	// Expected and Seen are the events at Index; nil where a list ended.
-	Expected, Seen *pcr.Event
+	Expected, Seen *eventlog.Event
 	// Bank is the bank whose digest differs (empty when the type differs
 	// or a list ended).
 	Bank string
@@ -129,7 +132,7 @@ func (r PCRResult) String() string {
 			s += "\n  " + u
 		}
 	} else {
-		s = pcr.PCRResult{PCR: r.PCR, Match: r.Status == Match, Index: r.Index, Expected: r.Expected,
+		s = eventlog.PCRResult{PCR: r.PCR, Match: r.Status == Match, Index: r.Index, Expected: r.Expected,
 			Seen: r.Seen, Bank: r.Bank, Events: r.Events}.String()
 	}
 	for _, c := range r.Chosen {
@@ -162,7 +165,7 @@ func (v ValueResult) String() string {
 // does not verify is an error of Verify, not a result.
 type QuoteResult struct {
 	// Selection are the PCRs and banks the quote covers.
-	Selection []pcr.PCRSelection
+	Selection []quote.PCRSelection
 	// Replays: the log replays to the quote's PCR digest.
 	Replays bool
 	// NotQuoted are PCRs the reference predicts (or the caller asked
@@ -275,7 +278,7 @@ func (r *Report) String() string {
 // reported), and, when the evidence has them, the log's replay with the
 // values the TPM reported and with a quote's signed PCR digest. A log
 // that does not parse, and a quote whose signature or nonce does not
-// verify, are errors (wrapping pcr.ErrQuoteSignature, pcr.ErrQuoteNonce,
+// verify, are errors (wrapping quote.ErrSignature, quote.ErrNonce,
 // ...); differences are in the Report.
 func (r *Reference) Verify(ctx context.Context, ev Evidence) (*Report, error) {
 	return verify(ctx, r, ev, r.PCRs)
@@ -292,7 +295,7 @@ func verify(ctx context.Context, ref *Reference, ev Evidence, pcrs []int) (*Repo
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	seen, err := pcr.ParseEventLog(ev.Log)
+	seen, err := eventlog.Parse(ev.Log)
 	if err != nil {
 		return nil, &LogError{Err: err}
 	}
@@ -313,29 +316,29 @@ func verify(ctx context.Context, ref *Reference, ev Evidence, pcrs []int) (*Repo
 		rep.Systemd = checkSystemd(major, sd)
 	}
 	if q := ev.Quote; q != nil {
-		info, err := pcr.ParseQuote(q.Quote)
+		info, err := quote.Parse(q.Quote)
 		if err != nil {
 			return nil, err
 		}
-		values, err := pcr.QuoteValues(seen, info.Selection)
+		values, err := quote.Values(seen, info.Selection)
 		if err != nil {
 			return nil, fmt.Errorf("the event log and the quote: %w", err)
 		}
 		qr := &QuoteResult{Selection: info.Selection, Replays: true}
-		if err := pcr.VerifyParsedQuote(info, q.Quote, q.AK, q.Nonce, values); errors.Is(err, pcr.ErrQuotePCRDigest) {
+		if err := quote.VerifyParsed(info, q.Quote, q.AK, q.Nonce, values); errors.Is(err, quote.ErrPCRDigest) {
 			qr.Replays = false
 		} else if err != nil {
 			return nil, err
 		}
 		for _, n := range pcrs {
-			if !slices.ContainsFunc(info.Selection, func(s pcr.PCRSelection) bool { return slices.Contains(s.PCRs, n) }) {
+			if !slices.ContainsFunc(info.Selection, func(s quote.PCRSelection) bool { return slices.Contains(s.PCRs, n) }) {
 				qr.NotQuoted = append(qr.NotQuoted, n)
 			}
 		}
 		rep.Quote = qr
 	}
 	for _, v := range ev.TPMValues {
-		got, err := pcr.Replay(seen, v.PCR, v.Bank)
+		got, err := eventlog.Replay(seen, v.PCR, v.Bank)
 		if err != nil {
 			return nil, &LogError{Err: err}
 		}
@@ -352,15 +355,15 @@ func verify(ctx context.Context, ref *Reference, ev Evidence, pcrs []int) (*Repo
 // compare compares PCR p's predicted events with the log's, in order: the
 // type and the digest in every bank both have must be equal (an event with
 // alternatives matches when it or one of them does), and neither list may
-// have more events (pcr.CompareEvents' rule).
-func (r *Reference) compare(p int, seen []pcr.Event) PCRResult {
+// have more events (eventlog.CompareEvents' rule).
+func (r *Reference) compare(p int, seen []eventlog.Event) PCRResult {
 	var idx []int
 	for i, ev := range r.events {
-		if ev.PCR == p && ev.Type != pcr.EvNoAction {
+		if ev.PCR == p && ev.Type != eventlog.EvNoAction {
 			idx = append(idx, i)
 		}
 	}
-	got := pcr.Select(seen, []int{p})
+	got := eventlog.Select(seen, []int{p})
 	res := PCRResult{PCR: p, Status: Match, Index: -1, Events: len(idx)}
 	for n := 0; n < max(len(idx), len(got)); n++ {
 		if n >= len(idx) || n >= len(got) {
@@ -403,10 +406,10 @@ func (r *Reference) compare(p int, seen []pcr.Event) PCRResult {
 }
 
 // sameTag reports whether two EV_EVENT_TAG events have the same tag (their
-// descriptions start "tag 0x..." as pcr.ParseEventLog and pcr.LinuxEvents
+// descriptions start "tag 0x..." as eventlog.Parse and eventlog.LinuxEvents
 // write them); other events have no tag and agree.
-func sameTag(e, g *pcr.Event) bool {
-	if e.Type != pcr.EvEventTag {
+func sameTag(e, g *eventlog.Event) bool {
+	if e.Type != eventlog.EvEventTag {
 		return true
 	}
 	tag := func(d string) string {
@@ -421,7 +424,7 @@ func sameTag(e, g *pcr.Event) bool {
 
 // sameEvent reports whether g has type t and, in every bank both have (at
 // least one), the digest of ds; bank names the first that differs.
-func sameEvent(t pcr.EventType, ds []pcr.Value, g *pcr.Event) (bool, string) {
+func sameEvent(t eventlog.EventType, ds []pcr.Value, g *eventlog.Event) (bool, string) {
 	if t != g.Type {
 		return false, ""
 	}
@@ -448,7 +451,7 @@ func (e *LogError) Unwrap() error { return e.Err }
 // LogBanks returns the banks of the event log's digests, in the order
 // they first appear: the banks a prediction to compare with it needs.
 func LogBanks(log []byte) ([]pcr.Bank, error) {
-	seen, err := pcr.ParseEventLog(log)
+	seen, err := eventlog.Parse(log)
 	if err != nil {
 		return nil, err
 	}

@@ -16,8 +16,9 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/internal/reftools"
-
 	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/pcrsig"
 )
 
 // systemdCreds runs systemd-creds of version with extra environment
@@ -85,16 +86,16 @@ func newPCRKey(t testing.TB) *pcrKey {
 
 func (k *pcrKey) signature(t *testing.T, pcr11 []byte) []byte {
 	t.Helper()
-	pol, err := pcr.PolicyPCRDigest(pcr.SHA256, 11, pcr11)
+	pol, err := pcrsig.PolicyPCRDigest(pcr.SHA256, 11, pcr11)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := sha256.Sum256(pcr.PolicyToBeSigned(pol, ""))
+	d := sha256.Sum256(pcrsig.PolicyToBeSigned(pol, ""))
 	sig, err := rsa.SignPKCS1v15(nil, k.priv, crypto.SHA256, d[:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp, err := pcr.PublicKeyFingerprint(&k.priv.PublicKey)
+	fp, err := pcrsig.PublicKeyFingerprint(&k.priv.PublicKey)
 	if err != nil {
 		t.Fatal(err)
 	}

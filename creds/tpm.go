@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 
-	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/pcrsig"
 )
 
 // SRKHandle is the persistent handle of the storage root key systemd
@@ -207,7 +207,7 @@ func sealingPolicy(pcrKey *rsa.PublicKey, pcrs []PCRValue) ([]byte, error) {
 		return nil, err
 	}
 	if pcrKey != nil {
-		name, err := pcr.PolicyPublicKeyName(pcrKey)
+		name, err := pcrsig.PolicyPublicKeyName(pcrKey)
 		if err != nil {
 			return nil, &InputError{Field: "PCR public key", Reason: err.Error()}
 		}

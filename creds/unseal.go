@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
 	"github.com/google/go-tpm/tpm2/transport/linuxudstpm"
 
-	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/pcrsig"
 )
 
 // ErrWrongTPM means the credential was sealed to another TPM (its pinned
@@ -191,7 +191,7 @@ func policyAuthorize(tpm transport.TPM, sess tpm2.Session, h *header, signature 
 		return fmt.Errorf("PolicyGetDigest: %w", err)
 	}
 	approved := dg.PolicyDigest.Buffer
-	fp, err := pcr.PublicKeyFingerprint(pub)
+	fp, err := pcrsig.PublicKeyFingerprint(pub)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func policyAuthorize(tpm transport.TPM, sess tpm2.Session, h *header, signature 
 	if sig == nil {
 		return ErrNoSignature
 	}
-	keyPub, err := pcr.PolicyKeyPublic(pub)
+	keyPub, err := pcrsig.PolicyKeyPublic(pub)
 	if err != nil {
 		return err
 	}

@@ -24,8 +24,16 @@ type Section struct {
 	Content Content
 }
 
+// Sized is content whose length is known before it is read, so that it can
+// be placed in a cpio archive or an initrd without being held in memory:
+// Bytes, and the uki package's contents (sections, files), are.
+type Sized interface {
+	Content
+	Size() int64
+}
+
 // Digested is a Content whose digests were computed elsewhere (while the
-// data was written to a file, say): SectionEvents and Measure use them
+// data was written to a file, say): MeasuredSections and Measure use them
 // instead of reading the data.
 type Digested interface {
 	Content
@@ -112,29 +120,41 @@ func NormalizeBanks(banks []Bank) []Bank {
 // way. A UKI may hold several .dtbauto sections, of which the stub measures
 // the one it picks for the machine: predict once for each (ukify does).
 func Measure(order Order, sections []Section, banks []Bank) (*Measurement, error) {
-	events, err := SectionEvents(order, sections, banks)
+	measured, err := MeasuredSections(order, sections, banks)
 	if err != nil {
 		return nil, err
 	}
 	m := &Measurement{Values: make([]Value, len(banks))}
 	for i, b := range banks {
-		v, err := Replay(events, 11, b)
-		if err != nil {
-			return nil, fmt.Errorf("measure: %w", err)
+		v := b.Zero()
+		h := b.Hash.New()
+		for _, ms := range measured {
+			h.Reset()
+			h.Write([]byte(ms.Name))
+			h.Write([]byte{0})
+			v = b.Extend(v, h.Sum(nil))
+			v = b.Extend(v, ms.Digests[i].Digest)
 		}
 		m.Values[i] = Value{Bank: b, Digest: v}
 	}
 	return m, nil
 }
 
-// SectionEvents returns the events systemd-stub logs when it measures
-// sections into PCR 11 (see Measure for which and in what order): for each,
-// an EV_IPL event whose digest is H(name + NUL) and one whose digest is
-// H(data), both described in the log by the section's name in UTF-16
-// (src/boot/measure.c, tpm_log_ipl_event, called by src/boot/stub.c; the
-// same in systemd 252 and 262, as the boot tests' event logs show).
-// Replaying them (Replay) gives Measure's value.
-func SectionEvents(order Order, sections []Section, banks []Bank) ([]Event, error) {
+// MeasuredSection is a section systemd-stub measures into PCR 11: its name,
+// the size of its data and the data's digest in each bank.
+type MeasuredSection struct {
+	Name    string
+	Size    int64
+	Digests []Value
+}
+
+// MeasuredSections returns the sections systemd-stub measures into PCR 11
+// (see Measure for which and in what order), with their digests in banks
+// (in that order): for each, Measure extends PCR 11 with H(name + NUL),
+// then with the data's digest. Each content is read once, the banks hashing
+// it in parallel; a Digested content gives its own digests. Empty sections
+// are left out, as the stub skips them.
+func MeasuredSections(order Order, sections []Section, banks []Bank) ([]MeasuredSection, error) {
 	if len(banks) == 0 {
 		return nil, fmt.Errorf("measure: no PCR bank given")
 	}
@@ -156,7 +176,7 @@ func SectionEvents(order Order, sections []Section, banks []Bank) ([]Event, erro
 			return nil, fmt.Errorf("measure: PCR bank %q has no usable hash", b.Name)
 		}
 	}
-	var events []Event
+	var out []MeasuredSection
 	h := newMultiHasher(banks)
 	for _, name := range order.Sections {
 		c, ok := byName[name]
@@ -180,14 +200,28 @@ func SectionEvents(order Order, sections []Section, banks []Bank) ([]Event, erro
 		if n == 0 { // the stub skips empty sections, systemd-measure empty files
 			continue
 		}
-		nameEv := hashEvent(11, EvIPL, "section "+name+" (name)", append([]byte(name), 0), banks)
-		dataEv := Event{PCR: 11, Type: EvIPL, Description: fmt.Sprintf("section %s (data, %d bytes)", name, n), Digests: make([]Value, len(banks))}
+		ms := MeasuredSection{Name: name, Size: n, Digests: make([]Value, len(banks))}
 		for i, b := range banks {
-			dataEv.Digests[i] = Value{Bank: b, Digest: digests[i]}
+			ms.Digests[i] = Value{Bank: b, Digest: digests[i]}
 		}
-		events = append(events, nameEv, dataEv)
+		out = append(out, ms)
 	}
-	return events, nil
+	return out, nil
+}
+
+// HashContent returns the digest of c in each of banks, in that order, and
+// its length in bytes: c is read once, the banks hashing it in parallel. A
+// Sized content must have the size it says.
+func HashContent(c Content, banks []Bank) ([]Value, int64, error) {
+	digests, n, err := newMultiHasher(banks).sum(c)
+	if err != nil {
+		return nil, n, err
+	}
+	out := make([]Value, len(banks))
+	for i, b := range banks {
+		out[i] = Value{Bank: b, Digest: digests[i]}
+	}
+	return out, n, nil
 }
 
 // Phase returns PCR 11 after the words of p were measured on top of m.

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/ukibuild/ukibuild/internal/sdjson"
 )
 
 // MeasureCommand is a systemd-measure command line for one of the verbs
@@ -331,7 +333,11 @@ func checkJSONObject(path string) error {
 	if len(data) == 0 {
 		return fmt.Errorf("%s: no JSON: %w", path, syscall.ENODATA)
 	}
-	if _, err := ParsePolicyDocument(data); err != nil {
+	v, err := sdjson.Parse(data)
+	if err == nil && v.Kind != sdjson.Object {
+		err = errors.New("the JSON to append to is not an object")
+	}
+	if err != nil {
 		return fmt.Errorf("%s: %w: %w", path, err, syscall.EINVAL)
 	}
 	return nil

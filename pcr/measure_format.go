@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ukibuild/ukibuild/internal/pyjson"
+	"github.com/ukibuild/ukibuild/internal/sdjson"
 )
 
 // kernelBootPCR is TPM2_PCR_KERNEL_BOOT, the PCR the stub measures into.
@@ -116,4 +117,41 @@ func validSystemdUTF8(s string) bool {
 		}
 	}
 	return true
+}
+
+// MeasureJSON is an output format of systemd-measure's --json= option.
+type MeasureJSON int
+
+const (
+	// MeasureJSONShort is --json=short, also systemd-measure's default when
+	// its output is not a terminal: everything on one line, no spaces,
+	// followed by "\n".
+	MeasureJSONShort MeasureJSON = iota
+	// MeasureJSONPretty is --json=pretty, the default on a terminal: one
+	// member or element per line, indented with tabs, keys separated from
+	// values by " : ", followed by "\n".
+	MeasureJSONPretty
+	// MeasureJSONOff is --json=off: sign and policy-digest still print JSON,
+	// on one line like short but without the final newline (calculate
+	// prints its text format instead, see FormatCalculate).
+	MeasureJSONOff
+)
+
+// FormatMeasureJSON formats v the way systemd's sd_json_variant_dump does in
+// style: strings keep non-ASCII characters and DEL as they are and escape
+// only '"', '\\' and control characters (\b \f \n \r \t, others as \u00XX);
+// integers are printed in decimal, floating point numbers with printf's
+// "%.21e" (zero as 0.000000000000000000000e+00, NaN and infinities as
+// null). v may hold the values pyjson uses: nil, bool, integers, *big.Int
+// within 64 bits, float64, string, slices and *pyjson.Object.
+func FormatMeasureJSON(v any, style MeasureJSON) ([]byte, error) {
+	sv, err := sdjson.FromAny(v, 0)
+	if err != nil {
+		return nil, err
+	}
+	return dumpSD(sv, style), nil
+}
+
+func dumpSD(v *sdjson.Value, style MeasureJSON) []byte {
+	return sdjson.Dump(v, style == MeasureJSONPretty, style != MeasureJSONOff)
 }

@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/uefi"
 )
 
@@ -56,8 +56,8 @@ type Entry struct {
 // SignatureData returns the EFI_SIGNATURE_DATA (Owner, then Data): what EDK2
 // measures into PCR 7 as the EV_EFI_VARIABLE_AUTHORITY of "db" for the entry
 // that authorized an image (SecureBootHook with the list's SignatureSize).
-// It is what pcr.PCR7Events takes as an authority.
-func (e Entry) SignatureData() []byte { return pcr.SignatureData(e.Owner, e.Data) }
+// It is what eventlog.PCR7Events takes as an authority.
+func (e Entry) SignatureData() []byte { return eventlog.SignatureData(e.Owner, e.Data) }
 
 // Database is the data of a signature database variable (PK, KEK, db, dbx):
 // EFI_SIGNATURE_LISTs, kept as read, and their entries in order.
@@ -68,7 +68,7 @@ type Database struct {
 
 // Bytes returns the variable's data: the signature lists in firmware order,
 // what PCR 7's EV_EFI_VARIABLE_DRIVER_CONFIG event measures (see
-// pcr.SecureBootVariables). Empty for an empty Database (the variable does
+// eventlog.SecureBootVariables). Empty for an empty Database (the variable does
 // not exist).
 func (d *Database) Bytes() []byte {
 	if d == nil {
@@ -288,9 +288,9 @@ func ParseAuth(data []byte) (*Database, error) {
 // CertificateList returns the Database of one EFI_SIGNATURE_LIST holding
 // cert with owner: one list per certificate, as virt-fw-vars --add-db,
 // efi-updatevar -c and cert-to-efi-sig-list make them
-// (pcr.X509SignatureList).
+// (eventlog.X509SignatureList).
 func CertificateList(owner uefi.GUID, cert *x509.Certificate) *Database {
-	d, err := ParseSignatureLists(pcr.X509SignatureList(owner, cert.Raw))
+	d, err := ParseSignatureLists(eventlog.X509SignatureList(owner, cert.Raw))
 	if err != nil { // cannot happen: the list is well-formed and cert parsed
 		panic(err)
 	}
@@ -312,7 +312,7 @@ func HashList(owner uefi.GUID, digest []byte) (*Database, error) {
 	default:
 		return nil, fmt.Errorf("an image digest of %d bytes is not SHA-256/384/512", len(digest))
 	}
-	l, err := pcr.SignatureList(typ, pcr.SignatureData(owner, digest))
+	l, err := eventlog.SignatureList(typ, eventlog.SignatureData(owner, digest))
 	if err != nil {
 		return nil, err
 	}

@@ -15,5 +15,5 @@
 // ErrCertificateInDBX, ...); else the first signature that chains to a db
 // certificate, or the image's digest in db, authorizes it, and
 // Result.Authorities are the db entries the firmware then logs in PCR 7
-// (for pcr.PCR7Events). The signatures are verified by package sign.
+// (for eventlog.PCR7Events). The signatures are verified by package sign.
 package secureboot

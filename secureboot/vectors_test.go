@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/secureboot"
 	"github.com/ukibuild/ukibuild/uefi"
@@ -49,14 +50,14 @@ func TestEventLogVectors(t *testing.T) {
 			t.Errorf("%s: ours differs from virt-fw-vars'", v)
 		}
 	}
-	// The CLI's bytes for PEM inputs today: pcr.X509SignatureList per
+	// The CLI's bytes for PEM inputs today: eventlog.X509SignatureList per
 	// certificate.
 	var cli []byte
 	for _, e := range fromESL["db"].Entries() {
-		cli = append(cli, pcr.X509SignatureList(owner, e.Certificate.Raw)...)
+		cli = append(cli, eventlog.X509SignatureList(owner, e.Certificate.Raw)...)
 	}
 	if !bytes.Equal(cli, fromESL["db"].Bytes()) {
-		t.Errorf("db: differs from pcr.X509SignatureList per certificate")
+		t.Errorf("db: differs from eventlog.X509SignatureList per certificate")
 	}
 	dbx, err := secureboot.ParseSignatureLists(vars["dbx"])
 	if err != nil || dbx.Len() != 1 {
@@ -73,26 +74,26 @@ func TestEventLogVectors(t *testing.T) {
 	if authority == nil {
 		t.Fatal("db.pem is not in the db built from efitools' lists")
 	}
-	sbVars := pcr.SecureBootVariables{SecureBoot: true, PK: fromESL["PK"].Bytes(), KEK: fromESL["KEK"].Bytes(), DB: db.Bytes(), DBX: dbx.Bytes()}
+	sbVars := eventlog.SecureBootVariables{SecureBoot: true, PK: fromESL["PK"].Bytes(), KEK: fromESL["KEK"].Bytes(), DB: db.Bytes(), DBX: dbx.Bytes()}
 	for _, version := range []string{"252", "262"} {
-		events, err := pcr.ParseEventLog(read(t, filepath.Join(vectorDir, "ovmf-sb-stub"+version+".bin")))
+		events, err := eventlog.Parse(read(t, filepath.Join(vectorDir, "ovmf-sb-stub"+version+".bin")))
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := pcr.PCR7Events(sbVars, [][]byte{authority.SignatureData()}, []pcr.Bank{pcr.SHA1, pcr.SHA256})
-		if r := pcr.CompareEvents(want, events, []int{7}); !r[0].Match || r[0].Events != 7 {
+		want := eventlog.PCR7Events(sbVars, [][]byte{authority.SignatureData()}, []pcr.Bank{pcr.SHA1, pcr.SHA256})
+		if r := eventlog.CompareEvents(want, events, []int{7}); !r[0].Match || r[0].Events != 7 {
 			t.Errorf("stub %s: %s", version, r[0])
 		}
 		// The log's authority event is H(UEFI_VARIABLE_DATA "db" + that
 		// entry), and no other db entry's.
 		var seen []byte
-		for _, e := range pcr.Select(events, []int{7}) {
-			if e.Type == pcr.EvEFIVariableAuthority {
+		for _, e := range eventlog.Select(events, []int{7}) {
+			if e.Type == eventlog.EvEFIVariableAuthority {
 				seen, _ = e.Digest(pcr.SHA256)
 			}
 		}
 		for i, e := range db.Entries() {
-			h := sha256.Sum256(pcr.VariableData(uefi.ImageSecurityDatabase, "db", e.SignatureData()))
+			h := sha256.Sum256(eventlog.VariableData(uefi.ImageSecurityDatabase, "db", e.SignatureData()))
 			if match := bytes.Equal(h[:], seen); match != (i == 0) {
 				t.Errorf("stub %s: db entry %d (%s) matches the log's authority: %v", version, i, e.Certificate.Subject, match)
 			}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/sbat"
@@ -219,7 +220,7 @@ func NewBoot(bin *Binary, m Machine) (*Boot, error) {
 func (b *Boot) vendorAddend() []byte {
 	switch {
 	case b.bin.VendorCert != nil:
-		return pcr.X509SignatureList(lockGUID, b.bin.VendorCert)
+		return eventlog.X509SignatureList(lockGUID, b.bin.VendorCert)
 	case b.bin.VendorDB != nil:
 		return bytes.Clone(b.bin.VendorDB)
 	}
@@ -230,7 +231,7 @@ func (b *Boot) vendorAddend() []byte {
 // database: one EFI_CERT_SHA256 entry of 32 zero bytes owned by SHIM_LOCK_GUID
 // (mok.c, variable_create_esl_with_one_signature(null_sha256, ...)).
 func nullSHA256List() []byte {
-	l, _ := pcr.SignatureList(uefi.CertSHA256, pcr.SignatureData(lockGUID, make([]byte, 32)))
+	l, _ := eventlog.SignatureList(uefi.CertSHA256, eventlog.SignatureData(lockGUID, make([]byte, 32)))
 	return l
 }
 
@@ -327,7 +328,7 @@ func (b *Boot) MokListRT() []byte { return bytes.Clone(b.mokListRT) }
 // EV_EFI_VARIABLE_AUTHORITY event in PCR 7 whose digest is
 // H(UEFI_VARIABLE_DATA of name, guid, data), unless shim measured the same
 // name, GUID and data before in this boot.
-func (b *Boot) measureVariable(name string, guid uefi.GUID, data []byte, why string) []pcr.Event {
+func (b *Boot) measureVariable(name string, guid uefi.GUID, data []byte, why string) []eventlog.Event {
 	for _, m := range b.measured {
 		if m.name == name && m.guid == guid && bytes.Equal(m.data, data) {
 			return nil
@@ -335,18 +336,18 @@ func (b *Boot) measureVariable(name string, guid uefi.GUID, data []byte, why str
 	}
 	b.measured = append(b.measured, measuredVar{name, guid, bytes.Clone(data)})
 	desc := fmt.Sprintf("variable %s (%d bytes of data): %s (shim %s)", name, len(data), why, b.bin.Version)
-	return []pcr.Event{hashEvent(7, pcr.EvEFIVariableAuthority, desc, pcr.VariableData(guid, name, data), b.banks)}
+	return []eventlog.Event{hashEvent(7, eventlog.EvEFIVariableAuthority, desc, eventlog.VariableData(guid, name, data), b.banks)}
 }
 
 // logEvent is tpm_log_event (tpm.c): an EV_IPL event whose data is the
 // variable's name, NUL-terminated, and whose digest is H(data).
-func (b *Boot) logEvent(index int, name string, data []byte, why string) pcr.Event {
+func (b *Boot) logEvent(index int, name string, data []byte, why string) eventlog.Event {
 	desc := fmt.Sprintf("%s (%d bytes: %s; shim %s)", name, len(data), why, b.bin.Version)
-	return hashEvent(index, pcr.EvIPL, desc, data, b.banks)
+	return hashEvent(index, eventlog.EvIPL, desc, data, b.banks)
 }
 
-func hashEvent(index int, t pcr.EventType, desc string, data []byte, banks []pcr.Bank) pcr.Event {
-	ev := pcr.Event{PCR: index, Type: t, Description: desc}
+func hashEvent(index int, t eventlog.EventType, desc string, data []byte, banks []pcr.Bank) eventlog.Event {
+	ev := eventlog.Event{PCR: index, Type: t, Description: desc}
 	for _, bk := range banks {
 		h := bk.Hash.New()
 		h.Write(data)
@@ -368,13 +369,13 @@ func hashEvent(index int, t pcr.EventType, desc string, data []byte, banks []pcr
 //
 // (MokList and MokListX with neither part: the placeholder list of one
 // zero SHA-256 entry.) The later calls return nil.
-func (b *Boot) Startup() []pcr.Event {
+func (b *Boot) Startup() []eventlog.Event {
 	if b.startupDone {
 		return nil
 	}
 	b.startupDone = true
 	v := b.m.Variables
-	var evs []pcr.Event
+	var evs []eventlog.Event
 	mokList := append(b.vendorAddend(), v.MokList...)
 	what := "the vendor certificate as a signature list"
 	if b.bin.VendorDB != nil {
@@ -440,7 +441,7 @@ var ErrRefused = errors.New("shim refuses the image")
 func (r *Refusal) Is(target error) bool { return target == ErrRefused }
 
 // VerifyFile is Verify for the PE image at path.
-func (b *Boot) VerifyFile(path string) (*Authority, []pcr.Event, error) {
+func (b *Boot) VerifyFile(path string) (*Authority, []eventlog.Event, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -485,7 +486,7 @@ func modSigning(c *x509.Certificate) bool {
 // image no list authorizes, one a deny list holds, or one whose .sbat the
 // SBAT level revokes is refused (*Refusal). Without Secure Boot nothing
 // is verified or measured.
-func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr.Event, error) {
+func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []eventlog.Event, error) {
 	if !b.m.SecureBoot {
 		return nil, nil, nil
 	}
@@ -498,7 +499,7 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []pcr
 		return nil, nil, err
 	}
 	sha256d, sha1d := ds[0], ds[1]
-	var evs []pcr.Event
+	var evs []eventlog.Event
 	type list struct {
 		name string
 		guid uefi.GUID

@@ -26,7 +26,7 @@
 //
 // shim also measures the image it starts into PCR 4 as
 // EV_EFI_BOOT_SERVICES_APPLICATION with the firmware computing its
-// Authenticode digest (pcr.ImageApplication predicts it), and the firmware
+// Authenticode digest (eventlog.ImageApplication predicts it), and the firmware
 // measures shim itself (PCR 4, and its own PCR 7 db authority event).
 //
 // What shim measures depends on its version: only the versions in

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/shim"
 )
@@ -39,10 +40,10 @@ func Example() {
 		d, _ := ev.Digest(pcr.SHA256)
 		name, _, _ := bytes.Cut([]byte(ev.Description), []byte(" "))
 		data, ok := want[string(name)]
-		if ev.Type == pcr.EvEFIVariableAuthority {
+		if ev.Type == eventlog.EvEFIVariableAuthority {
 			// UEFI_VARIABLE_DATA: SHIM_LOCK_GUID, name length 9, data
 			// length 32, "SbatLevel" in UTF-16LE, the level.
-			data = pcr.VariableData(shim.LockGUID(), "SbatLevel", []byte(bin.SbatLevelAutomatic))
+			data = eventlog.VariableData(shim.LockGUID(), "SbatLevel", []byte(bin.SbatLevelAutomatic))
 			ok = true
 		}
 		sum := sha256.Sum256(data)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/shim"
@@ -32,7 +33,7 @@ func pemDER(t *testing.T, path string) []byte {
 }
 
 // sameEvent compares type and the sha1 and sha256 digests.
-func sameEvent(a, b pcr.Event) bool {
+func sameEvent(a, b eventlog.Event) bool {
 	if a.PCR != b.PCR || a.Type != b.Type {
 		return false
 	}
@@ -67,37 +68,37 @@ func TestRecordedShimBoots(t *testing.T) {
 	dir := filepath.Join("..", "testvectors", "eventlog")
 	db := pemDER(t, filepath.Join(dir, "ovmf-sb-shim161.db.pem"))
 	mok := pemDER(t, filepath.Join(dir, "ovmf-sb-shim161.mok.pem"))
-	dbEntry := pcr.SignatureData(ownerGUID, db)
+	dbEntry := eventlog.SignatureData(ownerGUID, db)
 	banks := []pcr.Bank{pcr.SHA1, pcr.SHA256}
 	for _, c := range []struct {
 		log       string
 		vars      shim.Variables
 		authority []byte // the UEFI_VARIABLE_DATA shim logs for the UKI
 	}{
-		{"ovmf-sb-shim161-fresh.bin", shim.Variables{}, pcr.VariableData(uefi.ImageSecurityDatabase, "db", dbEntry)},
+		{"ovmf-sb-shim161-fresh.bin", shim.Variables{}, eventlog.VariableData(uefi.ImageSecurityDatabase, "db", dbEntry)},
 		// shim → systemd-boot → UKI: shim logs the db entry once, for
 		// systemd-boot; the UKI, which systemd-boot loads through shim's
 		// LoadImage hook, has the same authority and adds no event.
-		{"ovmf-sb-shim161-sdboot.bin", shim.Variables{}, pcr.VariableData(uefi.ImageSecurityDatabase, "db", dbEntry)},
-		{"ovmf-sb-shim161-mok.bin", shim.Variables{MokList: pcr.X509SignatureList(shim.LockGUID(), mok)},
-			pcr.VariableData(shim.LockGUID(), "MokListRT", pcr.SignatureData(shim.LockGUID(), mok))},
+		{"ovmf-sb-shim161-sdboot.bin", shim.Variables{}, eventlog.VariableData(uefi.ImageSecurityDatabase, "db", dbEntry)},
+		{"ovmf-sb-shim161-mok.bin", shim.Variables{MokList: eventlog.X509SignatureList(shim.LockGUID(), mok)},
+			eventlog.VariableData(shim.LockGUID(), "MokListRT", eventlog.SignatureData(shim.LockGUID(), mok))},
 	} {
 		t.Run(c.log, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join(dir, c.log))
 			if err != nil {
 				t.Fatal(err)
 			}
-			seen, err := pcr.ParseEventLog(data)
+			seen, err := eventlog.Parse(data)
 			if err != nil {
 				t.Fatal(err)
 			}
-			boot, err := shim.NewBoot(bin, shim.Machine{SecureBoot: true, DB: pcr.X509SignatureList(ownerGUID, db), Variables: c.vars, Banks: banks})
+			boot, err := shim.NewBoot(bin, shim.Machine{SecureBoot: true, DB: eventlog.X509SignatureList(ownerGUID, db), Variables: c.vars, Banks: banks})
 			if err != nil {
 				t.Fatal(err)
 			}
 			startup := boot.Startup()
-			want14 := pcr.Select(startup, []int{14})
-			got14 := pcr.Select(seen, []int{14})
+			want14 := eventlog.Select(startup, []int{14})
+			got14 := eventlog.Select(seen, []int{14})
 			if len(got14) != len(want14) {
 				t.Fatalf("PCR 14: %d events, predicted %d", len(got14), len(want14))
 			}
@@ -109,20 +110,20 @@ func TestRecordedShimBoots(t *testing.T) {
 			// PCR 7: the firmware's 5 variables and separator, its db
 			// authority for shim, then shim's SbatLevel and its authority
 			// for the UKI.
-			got7 := pcr.Select(seen, []int{7})
+			got7 := eventlog.Select(seen, []int{7})
 			if len(got7) != 9 {
 				t.Fatalf("PCR 7: %d events, want 9", len(got7))
 			}
-			fw := pcr.PCR7Events(pcr.SecureBootVariables{SecureBoot: true}, [][]byte{dbEntry}, banks)
+			fw := eventlog.PCR7Events(eventlog.SecureBootVariables{SecureBoot: true}, [][]byte{dbEntry}, banks)
 			if !sameEvent(fw[6], got7[6]) {
 				t.Errorf("PCR 7 event 6 (the firmware's db authority for shim): %v, expected %v", got7[6], fw[6])
 			}
-			want7 := pcr.Select(startup, []int{7})
+			want7 := eventlog.Select(startup, []int{7})
 			if len(want7) != 1 || !sameEvent(want7[0], got7[7]) {
 				t.Errorf("PCR 7 event 7 (SbatLevel): predicted %v, seen %v", want7, got7[7])
 			}
 			h := sha256.Sum256(c.authority)
-			if d, _ := got7[8].Digest(pcr.SHA256); got7[8].Type != pcr.EvEFIVariableAuthority || !bytes.Equal(d, h[:]) {
+			if d, _ := got7[8].Digest(pcr.SHA256); got7[8].Type != eventlog.EvEFIVariableAuthority || !bytes.Equal(d, h[:]) {
 				t.Errorf("PCR 7 event 8 (shim's authority for the UKI): %v, want sha256 %x", got7[8], h)
 			}
 		})

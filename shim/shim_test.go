@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/shim"
@@ -209,13 +210,13 @@ func TestVerifyAuthorities(t *testing.T) {
 	dbKey, mokKey, other := newTestKey(t, "db"), newTestKey(t, "mok"), newTestKey(t, "other")
 	owner := uefi.GUID{1, 2, 3}
 	m := shim.Machine{SecureBoot: true, Banks: []pcr.Bank{pcr.SHA256},
-		DB:        pcr.X509SignatureList(owner, dbKey.cert.Raw),
-		Variables: shim.Variables{MokList: pcr.X509SignatureList(shim.LockGUID(), mokKey.cert.Raw)}}
+		DB:        eventlog.X509SignatureList(owner, dbKey.cert.Raw),
+		Variables: shim.Variables{MokList: eventlog.X509SignatureList(shim.LockGUID(), mokKey.cert.Raw)}}
 	boot, err := shim.NewBoot(bin, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rt := boot.MokListRT(); !bytes.Equal(rt, append(pcr.X509SignatureList(shim.LockGUID(), bin.VendorCert), m.Variables.MokList...)) {
+	if rt := boot.MokListRT(); !bytes.Equal(rt, append(eventlog.X509SignatureList(shim.LockGUID(), bin.VendorCert), m.Variables.MokList...)) {
 		t.Errorf("MokListRT is not the vendor certificate's list and MokList")
 	}
 	signed := func(k testKey) string {
@@ -241,14 +242,14 @@ func TestVerifyAuthorities(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.variable, err)
 		}
-		data := pcr.SignatureData(c.owner, c.k.cert.Raw)
+		data := eventlog.SignatureData(c.owner, c.k.cert.Raw)
 		if a.Variable != c.variable || !bytes.Equal(a.Data, data) || len(evs) != c.newEvents {
 			t.Errorf("authority %s (%d events), want %s (%d)", a.Variable, len(evs), c.variable, c.newEvents)
 			continue
 		}
 		if c.newEvents == 1 {
-			want := sha256.Sum256(pcr.VariableData(c.guid, c.variable, data))
-			if d, _ := evs[0].Digest(pcr.SHA256); evs[0].PCR != 7 || evs[0].Type != pcr.EvEFIVariableAuthority || !bytes.Equal(d, want[:]) {
+			want := sha256.Sum256(eventlog.VariableData(c.guid, c.variable, data))
+			if d, _ := evs[0].Digest(pcr.SHA256); evs[0].PCR != 7 || evs[0].Type != eventlog.EvEFIVariableAuthority || !bytes.Equal(d, want[:]) {
 				t.Errorf("%s: event %v", c.variable, evs[0])
 			}
 		}
@@ -292,7 +293,7 @@ func TestDigestAllowedSBAT(t *testing.T) {
 		t.Fatal(err)
 	}
 	owner := uefi.GUID{4, 5, 6}
-	db, err := pcr.SignatureList(uefi.CertSHA256, pcr.SignatureData(owner, d))
+	db, err := eventlog.SignatureList(uefi.CertSHA256, eventlog.SignatureData(owner, d))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +323,7 @@ func TestDigestAllowedSBAT(t *testing.T) {
 			t.Fatalf("SbatLevel %q, want the variable's %q kept", boot.SbatLevel(), c.level)
 		}
 		a, evs, err := boot.VerifyFile(mm)
-		want := sha256.Sum256(pcr.VariableData(uefi.ImageSecurityDatabase, "db", pcr.SignatureData(owner, d)))
+		want := sha256.Sum256(eventlog.VariableData(uefi.ImageSecurityDatabase, "db", eventlog.SignatureData(owner, d)))
 		if len(evs) != 1 {
 			t.Fatalf("level %q: %d events, want db's entry", c.level, len(evs))
 		}
@@ -486,7 +487,7 @@ func TestReadEOFWithFullBuffer(t *testing.T) {
 		t.Errorf("Read with io.EOF on full reads differs")
 	}
 	k := newTestKey(t, "db")
-	boot, err := shim.NewBoot(want, shim.Machine{SecureBoot: true, DB: pcr.X509SignatureList(uefi.GUID{7}, k.cert.Raw)})
+	boot, err := shim.NewBoot(want, shim.Machine{SecureBoot: true, DB: eventlog.X509SignatureList(uefi.GUID{7}, k.cert.Raw)})
 	if err != nil {
 		t.Fatal(err)
 	}

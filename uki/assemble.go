@@ -12,6 +12,7 @@ import (
 
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/pcrsig"
 	"github.com/ukibuild/ukibuild/sbat"
 )
 
@@ -368,7 +369,7 @@ func (a *assembler) finishPolicyDigest() {
 	case !slices.Contains(a.profiles, true):
 		a.plan.PolicyDigest = a.digests[0]
 	default:
-		if c, err := pcr.CombinePCRSig(a.digests...); err == nil { // our own output: cannot fail
+		if c, err := pcrsig.Combine(a.digests...); err == nil { // our own output: cannot fail
 			a.plan.PolicyDigest = c
 		}
 	}
@@ -384,7 +385,7 @@ func signPCRVariants(ctx context.Context, plan *Plan, variants []PCRVariant, cfg
 	if err != nil {
 		return nil, err
 	}
-	var docs []*pcr.PolicyDocument
+	var docs []*pcrsig.PolicyDocument
 	for _, v := range variants {
 		if err := v.checkLinux(); err != nil {
 			return nil, err
@@ -393,7 +394,7 @@ func signPCRVariants(ctx context.Context, plan *Plan, variants []PCRVariant, cfg
 		if err != nil {
 			return nil, err
 		}
-		sign := func(phases []string, opts pcr.SignOptions) error {
+		sign := func(phases []string, opts pcrsig.SignOptions) error {
 			ps, err := pcr.ParsePhases(phases)
 			if err != nil {
 				return err
@@ -402,7 +403,7 @@ func signPCRVariants(ctx context.Context, plan *Plan, variants []PCRVariant, cfg
 			for _, p := range ps {
 				preds = append(preds, m.Phase(p))
 			}
-			doc, err := pcr.Sign(pcr.PolicyInputs(preds), opts)
+			doc, err := pcrsig.Sign(pcrsig.PolicyInputs(preds), opts)
 			if err != nil {
 				return err
 			}
@@ -410,7 +411,7 @@ func signPCRVariants(ctx context.Context, plan *Plan, variants []PCRVariant, cfg
 			return nil
 		}
 		if cfg.PolicyDigestKey != nil {
-			opts := pcr.SignOptions{PublicKey: cfg.PolicyDigestKey, PolicyDigest: true}
+			opts := pcrsig.SignOptions{PublicKey: cfg.PolicyDigestKey, PolicyDigest: true}
 			if err := sign(nil, opts); err != nil {
 				return nil, err
 			}
@@ -423,12 +424,12 @@ func signPCRVariants(ctx context.Context, plan *Plan, variants []PCRVariant, cfg
 			continue
 		}
 		for i, g := range cfg.PCRKeys {
-			if err := sign(g.Phases, pcr.SignOptions{Signer: g.Signer, PublicKey: g.PublicKey, PolicyRef: g.PolicyRef}); err != nil {
+			if err := sign(g.Phases, pcrsig.SignOptions{Signer: g.Signer, PublicKey: g.PublicKey, PolicyRef: g.PolicyRef}); err != nil {
 				return nil, fmt.Errorf("PCR key %d: %w", i+1, err)
 			}
 		}
 	}
-	return pcr.PCRSigSection(cfg.PolicyDigestKey != nil, docs...)
+	return pcrsig.Section(cfg.PolicyDigestKey != nil, docs...)
 }
 
 // profileID returns the ID= of a profile's text (ukify's read_env_file)

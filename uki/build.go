@@ -16,6 +16,7 @@ import (
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/internal/pystr"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/pcrsig"
 )
 
 // Config describes a UKI (or PE add-on) to build, with the inputs and the
@@ -136,7 +137,7 @@ func (k PCRKey) PublicKeyContent() (Content, error) {
 	if pub == nil && k.Signer != nil {
 		pub = k.Signer.Public()
 	}
-	b, err := pcr.PublicKeyPEM(pub)
+	b, err := pcrsig.PublicKeyPEM(pub)
 	if err != nil {
 		return nil, fmt.Errorf(".pcrpkey: %w", err)
 	}

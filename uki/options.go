@@ -13,6 +13,7 @@ import (
 
 	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/pcrsig"
 	"github.com/ukibuild/ukibuild/sign"
 )
 
@@ -86,7 +87,7 @@ func (o PCRKeyOptions) Apply(cfg *Config) error {
 					return &OptionError{Option: "--pcr-public-key", Err: err}
 				}
 			} else {
-				pemKey, err := pcr.PublicKeyPEM(cfg.PolicyDigestKey)
+				pemKey, err := pcrsig.PublicKeyPEM(cfg.PolicyDigestKey)
 				if err != nil {
 					return err
 				}

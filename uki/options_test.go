@@ -10,13 +10,13 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/pcrsig"
 	"github.com/ukibuild/ukibuild/uki"
 )
 
 // pcrKeyFiles writes a PCR key pair and returns the file names.
 func pcrKeyFiles(t testing.TB, dir string) (priv, pub string) {
-	privPEM, pubPEM, err := pcr.GenerateKey(nil)
+	privPEM, pubPEM, err := pcrsig.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestPCRKeyOptionsDefaults(t *testing.T) {
 func ExamplePCRKeyOptions_Apply() {
 	dir, _ := os.MkdirTemp("", "pcrkeys")
 	defer os.RemoveAll(dir)
-	priv, _, _ := pcr.GenerateKey(nil)
+	priv, _, _ := pcrsig.GenerateKey(nil)
 	os.WriteFile(filepath.Join(dir, "pcr.key"), priv, 0o600)
 
 	var cfg uki.Config

@@ -11,7 +11,8 @@ import (
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/internal/pyjson"
-	"github.com/ukibuild/ukibuild/pcr"
+
+	"github.com/ukibuild/ukibuild/pcrsig"
 	"github.com/ukibuild/ukibuild/sign"
 )
 
@@ -110,7 +111,7 @@ func JoinPCRSig(ukiPath string, signatures []byte, output string, opts JoinOptio
 		if _, err := f.ReadAt(raw, int64(s.PointerToRawData)); err != nil {
 			return fmt.Errorf("%s: reading .pcrsig: %w", ukiPath, err)
 		}
-		enc, err := pcr.ApplySignatures(bytes.TrimRight(raw, "\x00"), signatures)
+		enc, err := pcrsig.ApplySignatures(bytes.TrimRight(raw, "\x00"), signatures)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ukiPath, err)
 		}

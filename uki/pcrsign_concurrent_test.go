@@ -17,7 +17,7 @@ import (
 	"github.com/ukibuild/ukibuild/pcr"
 )
 
-// plainSigner hides the key's type: pcr.Sign calls it one signature at a
+// plainSigner hides the key's type: pcrsig.Sign calls it one signature at a
 // time.
 type plainSigner struct{ k *rsa.PrivateKey }
 
@@ -26,7 +26,7 @@ func (s plainSigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, e
 	return s.k.Sign(r, d, o)
 }
 
-// flakySigner is a pcr.ConcurrentSigner whose failAt-th signature fails.
+// flakySigner is a pcrsig.ConcurrentSigner whose failAt-th signature fails.
 type flakySigner struct {
 	plainSigner
 	calls  atomic.Int32
@@ -45,7 +45,7 @@ func (s *flakySigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, 
 
 // TestBuildPCRSignConcurrency: a build signing 16 policies per key (4 banks
 // × the default phase paths) writes the same UKI whether they are signed
-// concurrently (an *rsa.PrivateKey, a pcr.ConcurrentSigner) or one by one
+// concurrently (an *rsa.PrivateKey, a pcrsig.ConcurrentSigner) or one by one
 // (a signer that does not declare itself concurrent); when one signature
 // fails, Build reports the signer's error and leaves the output as it was.
 func TestBuildPCRSignConcurrency(t *testing.T) {
@@ -83,7 +83,7 @@ func TestBuildPCRSignConcurrency(t *testing.T) {
 		t.Error("*rsa.PrivateKey (concurrent): the UKI differs from the one signed sequentially")
 	}
 	if !bytes.Equal(build("concurrent.efi", &flakySigner{plainSigner: plainSigner{key}}), seq) {
-		t.Error("pcr.ConcurrentSigner: the UKI differs from the one signed sequentially")
+		t.Error("pcrsig.ConcurrentSigner: the UKI differs from the one signed sequentially")
 	}
 
 	for _, at := range []int32{1, 7, 17} {

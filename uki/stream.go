@@ -12,11 +12,12 @@ import (
 	"github.com/ukibuild/ukibuild/internal/ctxio"
 	"github.com/ukibuild/ukibuild/internal/fanout"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/pcrsig"
 )
 
 // This file folds the PCR 11 bank hashes into the pass that writes the
 // image: a .pcrsig section is laid out with its final size before any
-// section is read (pcr.PlaceholderSigner), the bank digests of the sections
+// section is read (pcrsig.PlaceholderSigner), the bank digests of the sections
 // it covers are taken from the bytes as they go to the output file, and its
 // content is made when the writer reaches it. Every input byte is then read
 // once. When the size guessed beforehand turns out wrong (two variants with
@@ -113,7 +114,7 @@ func newPCRSigJob(plan *Plan, cfg *Config, variants []PCRVariant) (*pcrSigJob, e
 		if k.Signer == nil {
 			return nil, fmt.Errorf("PCR key %d: no signing key", i+1)
 		}
-		s, err := pcr.PlaceholderSigner(k.Signer.Public())
+		s, err := pcrsig.PlaceholderSigner(k.Signer.Public())
 		if err != nil {
 			return nil, fmt.Errorf("PCR key %d: %w", i+1, err)
 		}

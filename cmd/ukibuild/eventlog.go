@@ -15,9 +15,12 @@ import (
 
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/quote"
 	"github.com/ukibuild/ukibuild/secureboot"
 	"github.com/ukibuild/ukibuild/shim"
 	"github.com/ukibuild/ukibuild/uefi"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // eventPrediction are the options that say what booted, shared by
@@ -32,7 +35,7 @@ type eventPrediction struct {
 	SecureBoot   bool     `name:"secure-boot" default:"true" negatable:"" help:"PCR 7: the SecureBoot variable is 1."`
 	ESP          string   `name:"esp" help:"PCR 12, 13: the ESP, for /loader/credentials/*.cred, /loader/extensions/*.raw and *.confext.raw, and /loader/addons/*.addon.efi (the UKI's own FILE.efi.extra.d/ is read next to it)." placeholder:"DIR"`
 	// Loader are the boot loader images the firmware started before the
-	// UKI, in order (pcr.FirmwareBoot.Chain: the first from the boot
+	// UKI, in order (eventlog.FirmwareBoot.Chain: the first from the boot
 	// option, each loading the next, the last loading the UKI).
 	Loader []string `name:"loader" help:"PCR 4, 7: a boot loader image the firmware started before the UKI (shim, systemd-boot), as on the ESP (signed); repeatable, in the order they were started, the last one starting the UKI. shim (16.1) is recognised: its own PCR 7 and PCR 14 events are predicted too (see --mok, --shim-var)." placeholder:"FILE.efi"`
 	// Entry is a Type #1 entry systemd-boot starts the UKI from.
@@ -41,7 +44,7 @@ type eventPrediction struct {
 	MOK []string `name:"mok" help:"PCR 7, 14 behind shim: a machine owner key enrolled in MokList: a certificate (PEM or DER; one signature list owned by shim's GUID 605dab50-e046-4300-abb6-3dd810dd8b23, as mokutil --import enrolls it) or EFI signature lists (.esl); repeatable, in enrolment order. Default: none." placeholder:"FILE"`
 	// ShimVars are shim variables' contents, NAME=FILE.
 	ShimVars []string `name:"shim-var" help:"PCR 7, 14 behind shim: a shim variable's data as stored, NAME=FILE, NAME one of MokList (instead of --mok), MokListX, MokListTrusted, MokSBState, MokDBState, MokPolicy, SbatLevel (the level in force before the boot), SbatPolicy; repeatable. Default: a fresh install (none set)." placeholder:"NAME=FILE"`
-	// Consoles are the consoles the firmware offers (pcr.ParseConsoles).
+	// Consoles are the consoles the firmware offers (eventlog.ParseConsoles).
 	Consoles string `name:"consoles" help:"PCR 9: the machine's consoles (serial=N for COM N, virtio, graphics; comma-separated; or none): systemd-stub 262 appends a console= argument for each to a command line that has none, and Linux measures it. Without it every outcome of the stub's rule is predicted, and eventlog verify says which one the log shows." placeholder:"LIST"`
 	// BootSecret: the machine may have a boot secret (attest.Machine.BootSecret).
 	BootSecret bool `name:"boot-secret" help:"PCR 9: the machine may hand the UKI a boot secret (it has systemd-boot, or an EFI RNG with a writable ESP): systemd-stub 261+ then adds /.extra/boot-secret to the initrd, whose digest only the machine knows. The initrd event is marked machine-specific, and eventlog verify checks the rest of PCR 9 and calls it unverifiable, neither a match nor a mismatch."`
@@ -92,7 +95,7 @@ func (p eventPrediction) machine(e *env, pcrs []int, banks []pcr.Bank, stubVersi
 		return m, err
 	}
 	if p.Consoles != "" {
-		c, err := pcr.ParseConsoles(p.Consoles)
+		c, err := eventlog.ParseConsoles(p.Consoles)
 		if err != nil {
 			return m, fmt.Errorf("--consoles: %w", err)
 		}
@@ -280,7 +283,7 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 	if err := c.checkModeFlags(); err != nil {
 		return err
 	}
-	pcrs, err := pcr.ParsePCRList(c.PCRs)
+	pcrs, err := eventlog.ParsePCRList(c.PCRs)
 	if err != nil {
 		return fmt.Errorf("--pcrs: %w", err)
 	}
@@ -307,7 +310,7 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 		if err != nil {
 			return err
 		}
-		if ev.TPMValues, err = pcr.ParseValues(b); err != nil {
+		if ev.TPMValues, err = quote.ParseValues(b); err != nil {
 			return fmt.Errorf("%s: %w", c.QuotePCRs, err)
 		}
 	}

@@ -15,7 +15,10 @@ import (
 	"github.com/ukibuild/ukibuild/attest"
 	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/pcrsig"
 	"github.com/ukibuild/ukibuild/uki"
+
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // measureCmd mirrors systemd-measure 262: calculate, sign, policy-digest;
@@ -235,7 +238,7 @@ func (m *measureSignOpts) run(e *env, policyDigest bool) error {
 	if err := m.check(e, verb); err != nil {
 		return err
 	}
-	opts := pcr.SignOptions{PolicyRef: m.PolicyRef, PolicyDigest: policyDigest, Legacy: m.LegacySHAOfBank}
+	opts := pcrsig.SignOptions{PolicyRef: m.PolicyRef, PolicyDigest: policyDigest, Legacy: m.LegacySHAOfBank}
 	var err error
 	if m.PrivateKey != "" {
 		var closeKey func()
@@ -266,7 +269,7 @@ func (m *measureSignOpts) run(e *env, policyDigest bool) error {
 		if err != nil {
 			return fmt.Errorf("--append: %w", err)
 		}
-		if opts.Append, err = pcr.ParsePolicyDocument(data); err != nil {
+		if opts.Append, err = pcrsig.ParsePolicyDocument(data); err != nil {
 			return fmt.Errorf("--append %s: %w", m.Append, err)
 		}
 	}
@@ -274,7 +277,7 @@ func (m *measureSignOpts) run(e *env, policyDigest bool) error {
 	if err != nil {
 		return err
 	}
-	doc, err := pcr.Sign(pcr.PolicyInputs(preds), opts)
+	doc, err := pcrsig.Sign(pcrsig.PolicyInputs(preds), opts)
 	if err != nil {
 		return err
 	}
@@ -303,7 +306,7 @@ func (m *measureFileCmd) Run(e *env) error {
 		return err
 	}
 	if m.Explain || m.PCRLock != "" || m.Keylime != "" {
-		pcrs, err := pcr.ParsePCRList(m.PCRs)
+		pcrs, err := eventlog.ParsePCRList(m.PCRs)
 		if err != nil {
 			return fmt.Errorf("--pcrs: %w", err)
 		}

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/quote"
 )
 
 // TestPCRLockMatchesLockUKI: "measure FILE.efi --pcrs 4,11 --pcrlock F"
@@ -79,7 +80,7 @@ func TestPCRLockAcceptedBySystemdPcrlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpmValues, err := pcr.ParseValues(b)
+	tpmValues, err := quote.ParseValues(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,11 +103,11 @@ func TestPCRLockAcceptedBySystemdPcrlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen, err := pcr.ParseEventLog(log)
+	seen, err := eventlog.Parse(log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, ev := range pcr.Select(seen, []int{12, 13}) {
+	for _, ev := range eventlog.Select(seen, []int{12, 13}) {
 		var ds []string
 		for _, v := range ev.Digests {
 			ds = append(ds, fmt.Sprintf("%s=%x", v.Bank.Name, v.Digest))

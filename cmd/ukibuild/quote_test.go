@@ -9,12 +9,12 @@ import (
 
 // TestEventlogVerifyQuote: "eventlog verify --quote" on the recorded stub
 // 262 boot log and the quote swtpm signed with tpm2-tools over the replay
-// of that log's PCR 4, 7, 9, 11 and 12 (pcr/testdata/quote, how it was made
+// of that log's PCR 4, 7, 9, 11 and 12 (quote/testdata, how it was made
 // is in its README): accepted without --uki, naming the PCRs asked for that
 // the quote does not cover; refused for another log (PCR digest), another
 // nonce, a changed signature byte, and with a quote option missing.
 func TestEventlogVerifyQuote(t *testing.T) {
-	q := "../../pcr/testdata/quote"
+	q := "../../quote/testdata"
 	log := filepath.Join(vectors, "ovmf-sb-stub262-extras.bin")
 	const nonce = "756b696275696c642d6578616d706c65" // "ukibuild-example"
 	args := func(log, sig, nonce string) []string {

@@ -14,7 +14,7 @@ import (
 	"os"
 
 	"github.com/ukibuild/ukibuild/attest"
-	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 func check(err error) {
@@ -34,7 +34,7 @@ func main() {
 		esl[flag.String(name, "", "PCR 7: the "+name+" variable as an EFI signature list")] = v
 	}
 	flag.Parse()
-	pcrs, err := pcr.ParsePCRList(*pcrList)
+	pcrs, err := eventlog.ParsePCRList(*pcrList)
 	check(err)
 	data, err := os.ReadFile(*logPath)
 	check(err)

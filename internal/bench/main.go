@@ -9,7 +9,7 @@
 // into a SoftHSM2 token (internal/softhsmtest's fixture) and named by a
 // pkcs11: URI, with the smallest initrd: the cost of 16 policy signatures
 // on a token (4 banks × the default phases), made up to
-// pcr.SignConcurrency at once. Run it with "task bench"; it needs the
+// pcrsig.SignConcurrency at once. Run it with "task bench"; it needs the
 // reference tools (internal/reftools/fetch.sh), sbsigntool and softhsm2.
 //
 //	go run ./internal/bench [-sizes 16,64,256] [-runs 3] [-token=false]

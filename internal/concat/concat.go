@@ -1,9 +1,9 @@
 // Package concat streams the concatenation of parts whose sizes are known
 // before they are read: several initrds joined into one section (uki), the
-// stub's cpio archives and the initrd it hands to the kernel (pcr). Each
+// stub's cpio archives and the initrd it hands to the kernel (eventlog). Each
 // part is opened only when the reader reaches it and closed when it is
-// done, so nothing is held in memory. It is shared by uki and pcr, which
-// cannot import each other (uki uses pcr).
+// done, so nothing is held in memory. It is shared by uki and eventlog
+// (whose tests build UKIs with uki).
 package concat
 
 import (

@@ -18,7 +18,7 @@ import (
 // virtio-rng-pci, which OVMF's VirtioRngDxe offers as EFI_RNG_PROTOCOL).
 // What makes the secret (systemd's src/boot/random-seed.c,
 // process_random_seed; src/boot/boot-secret.c, prepare_boot_secret; tag
-// v261 on; pcr.AddsBootSecret):
+// v261 on; eventlog.AddsBootSecret):
 //
 //   - systemd-boot, before it starts a UKI entry, installs a Linux random
 //     seed table from the seed file, the RNG, LoaderSystemToken and the

@@ -28,6 +28,7 @@ import (
 	"github.com/google/go-attestation/attest"
 	"github.com/google/go-tpm/tpm2/transport/linuxudstpm"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/internal/tpmunseal"
 	"github.com/ukibuild/ukibuild/pcr"
@@ -586,7 +587,7 @@ func parseCalculate(out string) map[string]string {
 // extension in /loader/credentials/ and /loader/extensions/. systemd-stub
 // measures them (into PCR 12 and 13) and passes them in /.extra; it does
 // not check their content. Which ones it takes depends on its version
-// (pcr.FindExtras): 262 all of them, each kind in its own archive; 252 the
+// (eventlog.FindExtras): 262 all of them, each kind in its own archive; 252 the
 // credentials and, as system extensions, both *.raw of .extra.d/ (254
 // too); 257 all but the global extensions.
 var testExtras = []extraFile{
@@ -600,7 +601,7 @@ var testExtras = []extraFile{
 
 // stubExtraPaths are where in /.extra systemd-stub of the given version
 // puts testExtras (src/boot/cpio.c's targets; what its strings name for
-// 252, see pcr.FindExtras), and the paths it must not create.
+// 252, see eventlog.FindExtras), and the paths it must not create.
 func stubExtraPaths(version string) (want, not []string) {
 	want = []string{"/.extra/credentials/ukibuild-e2e.cred", "/.extra/global_credentials/ukibuild-global.cred", "/.extra/sysext/ukibuild-e2e.raw"}
 	global := []string{"/.extra/global_sysext/ukibuild-global.raw", "/.extra/global_confext/ukibuild-global.confext.raw"}
@@ -942,7 +943,7 @@ func (e *env) checkEventlogVerify(t *testing.T, name, version, efi string, res *
 func virtFwVarsDBX() []byte {
 	owner, _ := uefi.ParseGUID("a0baa8a3-041d-48a8-bc87-c36d121b5e3d")
 	empty := sha256.Sum256(nil)
-	l, _ := pcr.SignatureList(uefi.CertSHA256, pcr.SignatureData(owner, empty[:]))
+	l, _ := eventlog.SignatureList(uefi.CertSHA256, eventlog.SignatureData(owner, empty[:]))
 	return l
 }
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // sdbootLoaderConf is the ESP's loader/loader.conf in case 6: boot the
@@ -29,7 +29,7 @@ const loaderConfEventTag = 0xf5bc582a
 // (EFI/BOOT/BOOTX64.EFI) and starts the stub 262 UKI as a Type #2 entry
 // (EFI/Linux/ukibuild.efi; loader/loader.conf: timeout 0). The firmware
 // measures both images into PCR 4, systemd-boot's first: "ukibuild
-// eventlog verify --loader" predicts that chain (pcr.FirmwareBoot.Chain)
+// eventlog verify --loader" predicts that chain (eventlog.FirmwareBoot.Chain)
 // and, without --loader, reports the log's PCR 4 at the loader's event.
 //
 // What systemd-boot 262 measures itself (systemd's src/boot/boot.c unless
@@ -92,10 +92,10 @@ func checkLoaderConfEvent(t *testing.T, name string, res *bootResult) {
 	t.Helper()
 	h := sha256.Sum256([]byte(sdbootLoaderConf))
 	wantDigest := hex.EncodeToString(h[:])
-	evs, err := pcr.ParseEventLog(res.evlog)
+	evs, err := eventlog.Parse(res.evlog)
 	var seen []string
 	for _, ev := range evs {
-		if ev.PCR != 5 || ev.Type != pcr.EvEventTag || !strings.HasPrefix(ev.Description, fmt.Sprintf("tag %#x ", loaderConfEventTag)) {
+		if ev.PCR != 5 || ev.Type != eventlog.EvEventTag || !strings.HasPrefix(ev.Description, fmt.Sprintf("tag %#x ", loaderConfEventTag)) {
 			continue
 		}
 		for _, v := range ev.Digests {

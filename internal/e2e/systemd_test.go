@@ -25,6 +25,7 @@ import (
 
 	"github.com/ukibuild/ukibuild/cpio"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/quote"
 )
 
 // The systemd initrd (case 19): sid's systemd 262.1 and the libraries it
@@ -586,8 +587,8 @@ func (e *env) bootSystemdInitrd(t *testing.T, name, dir, initrd string, verity *
 
 	// The quote: the guest's AK signed our nonce and the replay of the
 	// two logs (PCRs 0-15 but 10).
-	ak, err := pcr.ParseAKPublic(akB)
-	var values []pcr.PCRValue
+	ak, err := quote.ParseAKPublic(akB)
+	var values []quote.PCRValue
 	for i := 0; i < 16; i++ {
 		if i == 10 {
 			continue
@@ -596,10 +597,10 @@ func (e *env) bootSystemdInitrd(t *testing.T, name, dir, initrd string, verity *
 		if v == nil {
 			v = make([]byte, 32)
 		}
-		values = append(values, pcr.PCRValue{PCR: i, Value: pcr.Value{Bank: pcr.SHA256, Digest: v}})
+		values = append(values, quote.PCRValue{PCR: i, Value: pcr.Value{Bank: pcr.SHA256, Digest: v}})
 	}
 	if err == nil {
-		_, err = pcr.VerifyQuote(pcr.Quote{Attest: attestB, Signature: sigB}, ak, nonce, values)
+		_, err = quote.Verify(quote.Quote{Attest: attestB, Signature: sigB}, ak, nonce, values)
 	}
 	ok = err == nil
 	record(t, name, "TPM quote (AK made in the initrd)", "signed over our nonce and the logs' PCRs 0-9, 11-15", fmt.Sprint(errOr(err, "verifies")), ok)

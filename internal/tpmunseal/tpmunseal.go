@@ -21,6 +21,7 @@ import (
 
 	"github.com/ukibuild/ukibuild/internal/pyjson"
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/pcrsig"
 )
 
 // ErrNoPolicy means .pcrsig has no signed policy for the current PCR 11.
@@ -38,7 +39,7 @@ func srk(tpm transport.TPM) (*tpm2.CreatePrimaryResponse, func(), error) {
 // only a policy authorized by pub with policy reference ref unseals it. It
 // returns the object's public and private parts (TPM2B encodings).
 func Seal(tpm transport.TPM, secret []byte, pub *rsa.PublicKey, ref string) (public, private []byte, err error) {
-	policy, err := pcr.PolicyAuthorizeDigest(pub, ref)
+	policy, err := pcrsig.PolicyAuthorizeDigest(pub, ref)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -75,7 +76,7 @@ func ExtendPhase(tpm transport.TPM, word string, banks []pcr.Bank) error {
 		digests = append(digests, tpm2.TPMTHA{HashAlg: tpm2.TPMIAlgHash(b.AlgID), Digest: h.Sum(nil)})
 	}
 	_, err := tpm2.PCRExtend{
-		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(pcr.SignedPCR), Auth: tpm2.PasswordAuth(nil)},
+		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(pcrsig.SignedPCR), Auth: tpm2.PasswordAuth(nil)},
 		Digests:   tpm2.TPMLDigestValues{Digests: digests},
 	}.Execute(tpm)
 	if err != nil {
@@ -84,10 +85,10 @@ func ExtendPhase(tpm transport.TPM, word string, banks []pcr.Bank) error {
 	return nil
 }
 
-// findSignature returns the "sig" of the entry of bank in pcrsig whose
+// findSignature returns the "sig" of the entry of bank in doc whose
 // pcrs, pkfp, pol and ref match, like systemd's find_signature().
-func findSignature(pcrsig *pyjson.Object, bank pcr.Bank, fp string, pol []byte, ref string) ([]byte, error) {
-	v, _ := pcrsig.Get(bank.Name)
+func findSignature(doc *pyjson.Object, bank pcr.Bank, fp string, pol []byte, ref string) ([]byte, error) {
+	v, _ := doc.Get(bank.Name)
 	list, _ := v.([]any)
 	for _, e := range list {
 		o, ok := e.(*pyjson.Object)
@@ -95,7 +96,7 @@ func findSignature(pcrsig *pyjson.Object, bank pcr.Bank, fp string, pol []byte, 
 			continue
 		}
 		pcrs, _ := o.Get("pcrs")
-		if l, ok := pcrs.([]any); !ok || len(l) != 1 || l[0] != int64(pcr.SignedPCR) {
+		if l, ok := pcrs.([]any); !ok || len(l) != 1 || l[0] != int64(pcrsig.SignedPCR) {
 			continue
 		}
 		if k, _ := o.Get("pkfp"); k != fp {
@@ -118,11 +119,11 @@ func findSignature(pcrsig *pyjson.Object, bank pcr.Bank, fp string, pol []byte, 
 // with the .pcrsig JSON pcrsigJSON signed by pub, for PCR 11 in bank, with
 // policy reference ref.
 func Unseal(tpm transport.TPM, public, private, pcrsigJSON []byte, pub *rsa.PublicKey, bank pcr.Bank, ref string) ([]byte, error) {
-	pcrsig, err := pyjson.UnmarshalObject(pcrsigJSON)
+	doc, err := pyjson.UnmarshalObject(pcrsigJSON)
 	if err != nil {
 		return nil, fmt.Errorf("PCR signature JSON: %w", err)
 	}
-	fpb, err := pcr.PublicKeyFingerprint(pub)
+	fpb, err := pcrsig.PublicKeyFingerprint(pub)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +149,7 @@ func Unseal(tpm transport.TPM, public, private, pcrsigJSON []byte, pub *rsa.Publ
 		return nil, fmt.Errorf("loading the sealed object: %w", err)
 	}
 	defer tpm2.FlushContext{FlushHandle: obj.ObjectHandle}.Execute(tpm)
-	keyPub, err := pcr.PolicyKeyPublic(pub)
+	keyPub, err := pcrsig.PolicyKeyPublic(pub)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +165,7 @@ func Unseal(tpm transport.TPM, public, private, pcrsigJSON []byte, pub *rsa.Publ
 	}
 	defer closeSess()
 	sel := tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{
-		{Hash: tpm2.TPMIAlgHash(bank.AlgID), PCRSelect: tpm2.PCClientCompatible.PCRs(uint(pcr.SignedPCR))},
+		{Hash: tpm2.TPMIAlgHash(bank.AlgID), PCRSelect: tpm2.PCClientCompatible.PCRs(uint(pcrsig.SignedPCR))},
 	}}
 	if _, err := (tpm2.PolicyPCR{PolicySession: sess.Handle(), Pcrs: sel}).Execute(tpm); err != nil {
 		return nil, fmt.Errorf("PolicyPCR: %w", err)
@@ -174,11 +175,11 @@ func Unseal(tpm transport.TPM, public, private, pcrsigJSON []byte, pub *rsa.Publ
 		return nil, fmt.Errorf("PolicyGetDigest: %w", err)
 	}
 	approved := dg.PolicyDigest.Buffer
-	sig, err := findSignature(pcrsig, bank, hex.EncodeToString(fpb), approved, ref)
+	sig, err := findSignature(doc, bank, hex.EncodeToString(fpb), approved, ref)
 	if err != nil {
 		return nil, err
 	}
-	digest := sha256.Sum256(pcr.PolicyToBeSigned(approved, ref))
+	digest := sha256.Sum256(pcrsig.PolicyToBeSigned(approved, ref))
 	ver, err := tpm2.VerifySignature{
 		KeyHandle: key.ObjectHandle,
 		Digest:    tpm2.TPM2BDigest{Buffer: digest[:]},
@@ -196,7 +197,7 @@ func Unseal(tpm transport.TPM, public, private, pcrsigJSON []byte, pub *rsa.Publ
 	if _, err := (tpm2.PolicyAuthorize{
 		PolicySession:  sess.Handle(),
 		ApprovedPolicy: tpm2.TPM2BDigest{Buffer: approved},
-		PolicyRef:      tpm2.TPM2BDigest{Buffer: pcr.PolicyRefDigest(ref)},
+		PolicyRef:      tpm2.TPM2BDigest{Buffer: pcrsig.PolicyRefDigest(ref)},
 		KeySign:        key.Name,
 		CheckTicket:    ver.Validation,
 	}).Execute(tpm); err != nil {

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/pcrsig"
 	"github.com/ukibuild/ukibuild/sign"
 )
 
@@ -26,7 +26,7 @@ type Options struct {
 	CommonName *string
 	// ValidityDays is the certificate's validity (ukify's default: 3650).
 	ValidityDays int
-	// PCRPrivateKeys are PCR policy keys to create (pcr.GenerateKey);
+	// PCRPrivateKeys are PCR policy keys to create (pcrsig.GenerateKey);
 	// PCRPublicKeys their public keys, by index ("" or missing: none).
 	PCRPrivateKeys, PCRPublicKeys []string
 	// Now is the certificate's start (zero: time.Now()); Rand the
@@ -135,7 +135,7 @@ func Make(o Options) ([]File, error) {
 			File{o.SecureBootCertificate, 0o644, cert, "SecureBoot certificate"})
 	}
 	for i, p := range o.PCRPrivateKeys {
-		priv, pub, err := pcr.GenerateKey(o.Rand)
+		priv, pub, err := pcrsig.GenerateKey(o.Rand)
 		if err != nil {
 			return nil, err
 		}

@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/pcr"
+	"github.com/ukibuild/ukibuild/pcrsig"
 )
 
-// TestPCRSignConcurrent: a Key is a pcr.ConcurrentSigner with the size of
+// TestPCRSignConcurrent: a Key is a pcrsig.ConcurrentSigner with the size of
 // crypto11's session pool (1 with its single CKM_RSA_X_509 session), and
-// pcr.Sign gives the same policies (16: 4 banks × 4 phase paths) with the
+// pcrsig.Sign gives the same policies (16: 4 banks × 4 phase paths) with the
 // token's signatures made concurrently and one by one.
 func TestPCRSignConcurrent(t *testing.T) {
 	softhsm(t)
@@ -19,18 +20,18 @@ func TestPCRSignConcurrent(t *testing.T) {
 	in := defaultBuildInputs()
 	sign := func(k *Key, max int) string {
 		t.Helper()
-		d, err := pcr.Sign(in, pcr.SignOptions{Signer: k, MaxConcurrency: max})
+		d, err := pcrsig.Sign(in, pcrsig.SignOptions{Signer: k, MaxConcurrency: max})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return string(d.JSON(pcr.MeasureJSONShort))
 	}
-	var _ pcr.ConcurrentSigner = (*Key)(nil)
+	var _ pcrsig.ConcurrentSigner = (*Key)(nil)
 	k := open(t, u, Options{})
 	// SoftHSM2 reports no read-write session limit: crypto11 lends
 	// maxSessions-1 sessions.
-	if n := k.MaxConcurrentSigns(); n != maxSessions-1 || pcr.SignConcurrency(k) != n {
-		t.Errorf("MaxConcurrentSigns() = %d, SignConcurrency = %d, want %d", n, pcr.SignConcurrency(k), maxSessions-1)
+	if n := k.MaxConcurrentSigns(); n != maxSessions-1 || pcrsig.SignConcurrency(k) != n {
+		t.Errorf("MaxConcurrentSigns() = %d, SignConcurrency = %d, want %d", n, pcrsig.SignConcurrency(k), maxSessions-1)
 	}
 	seq := sign(k, 1)
 	if got := sign(k, 0); got != seq {
@@ -47,11 +48,11 @@ func TestPCRSignConcurrent(t *testing.T) {
 
 // defaultBuildInputs are the 16 policies of a default build: 4 banks × 4
 // phase paths.
-func defaultBuildInputs() []pcr.PolicyInput {
-	var in []pcr.PolicyInput
+func defaultBuildInputs() []pcrsig.PolicyInput {
+	var in []pcrsig.PolicyInput
 	for p, phase := range []string{"enter-initrd", "enter-initrd:leave-initrd", "enter-initrd:leave-initrd:sysinit", "enter-initrd:leave-initrd:sysinit:ready"} {
 		for _, b := range pcr.AllBanks() {
-			in = append(in, pcr.PolicyInput{Phase: phase, Bank: b, Value: bytes.Repeat([]byte{byte(p + 1)}, b.Hash.Size())})
+			in = append(in, pcrsig.PolicyInput{Phase: phase, Bank: b, Value: bytes.Repeat([]byte{byte(p + 1)}, b.Hash.Size())})
 		}
 	}
 	return in
@@ -60,7 +61,7 @@ func defaultBuildInputs() []pcr.PolicyInput {
 // BenchmarkPCRSign signs the 16 policies of a default build with the
 // SoftHSM2 fixture's RSA-2048 key, one by one and concurrently (3 sessions).
 // SoftHSM2 signs on the CPU, so this shows the gain on this machine's cores,
-// not a remote token's latency (see pcr's BenchmarkSignLatency).
+// not a remote token's latency (see pcrsig's BenchmarkSignLatency).
 func BenchmarkPCRSign(b *testing.B) {
 	softhsm(b)
 	k := open(b, uri("token="+testToken+";object=signer", "pin-value="+testPIN), Options{})
@@ -71,7 +72,7 @@ func BenchmarkPCRSign(b *testing.B) {
 	}{{"sequential", 1}, {"concurrent", 0}} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := pcr.Sign(in, pcr.SignOptions{Signer: k, MaxConcurrency: c.max}); err != nil {
+				if _, err := pcrsig.Sign(in, pcrsig.SignOptions{Signer: k, MaxConcurrency: c.max}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -48,6 +48,6 @@
 // (crypto11's, 3 lent out at once; fewer when the token allows fewer
 // read-write sessions) and further calls wait for one; with CKM_RSA_X_509
 // it has one session and signs one digest at a time. MaxConcurrentSigns
-// reports that number, which makes a Key a pcr.ConcurrentSigner: pcr.Sign
+// reports that number, which makes a Key a pcrsig.ConcurrentSigner: pcrsig.Sign
 // then signs a build's policies that many at a time.
 package pkcs11

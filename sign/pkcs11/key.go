@@ -511,7 +511,7 @@ func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, 
 // sessions crypto11 lends out (3, fewer when the token allows fewer
 // read-write sessions), or 1 when it signs with CKM_RSA_X_509 through its
 // single raw session. Further concurrent calls wait; none fails for it. It
-// makes a Key a pcr.ConcurrentSigner.
+// makes a Key a pcrsig.ConcurrentSigner.
 func (k *Key) MaxConcurrentSigns() int { return k.par }
 
 // Certificate returns the X.509 certificate on the token for this key: the
