@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -195,63 +194,6 @@ func (p eventPrediction) reference(e *env, path, stubVersion string, profile int
 		return nil, fmt.Errorf("%s: no systemd-stub version in its .sdmagic section; give --stub-version", sv.Path)
 	}
 	return ref, err
-}
-
-// writeEvents writes the reference: as JSON (attest.Reference's form:
-// events and each PCR's value, usable as reference values) or as text,
-// each PCR's events and its replay.
-func writeEvents(w io.Writer, ref *attest.Reference, asJSON bool) error {
-	if asJSON {
-		b, err := json.Marshal(ref)
-		if err != nil {
-			return err
-		}
-		var out bytes.Buffer
-		if err := json.Indent(&out, b, "", "  "); err != nil {
-			return err
-		}
-		out.WriteByte('\n')
-		_, err = w.Write(out.Bytes())
-		return err
-	}
-	events := ref.Events()
-	for _, i := range ref.PCRs {
-		n := 0
-		for k, ev := range events {
-			if ev.PCR != i {
-				continue
-			}
-			fmt.Fprintf(w, "PCR %d event %d: %s %s\n", i, n, ev.Type, ev.Description)
-			for _, v := range ev.Digests {
-				fmt.Fprintf(w, "    %s %x\n", v.Bank.Name, v.Digest)
-			}
-			if why, ok := ref.MachineSpecific(k); ok {
-				fmt.Fprintf(w, "  machine-specific (the digests are a boot's without it): %s\n", why)
-			}
-			for _, a := range ref.Alternatives(k) {
-				fmt.Fprintf(w, "  or %s\n", a.Description)
-				for _, v := range a.Digests {
-					fmt.Fprintf(w, "    %s %x\n", v.Bank.Name, v.Digest)
-				}
-			}
-			n++
-		}
-		for _, b := range ref.Banks {
-			vs, err := ref.Values(i, b)
-			var ms *attest.MachineSpecificError
-			if errors.As(err, &ms) {
-				fmt.Fprintf(w, "%d:%s cannot be predicted offline (a machine-specific event)\n", i, b.Name)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			for _, v := range vs {
-				fmt.Fprintf(w, "%d:%s=%x\n", i, b.Name, v)
-			}
-		}
-	}
-	return nil
 }
 
 type eventlogCmd struct {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -331,9 +332,14 @@ func (m *measureFileCmd) Run(e *env) error {
 			if text, err = m.systemdPhase(ref, asJSON); err != nil {
 				return err
 			}
+		case m.Explain && asJSON: // attest.Reference's JSON form: events and values
+			if text, err = json.MarshalIndent(ref, "", "  "); err != nil {
+				return err
+			}
+			text = append(text, '\n')
 		case m.Explain:
 			var b bytes.Buffer
-			if err := writeEvents(&b, ref, asJSON); err != nil {
+			if err := ref.WriteText(&b); err != nil {
 				return err
 			}
 			text = b.Bytes()
