@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
@@ -247,34 +246,12 @@ func (c *verifyCmd) Run(e *env) error {
 		opts.DBX.ImageDigests = append(opts.DBX.ImageDigests, d)
 	}
 	report, verr := sign.VerifyFile(c.File, opts)
-	if report != nil {
-		type sig struct {
-			Index   int    `json:"index"`
-			Signer  string `json:"signer"`
-			Hash    string `json:"hash"`
-			OK      bool   `json:"ok"`
-			Problem string `json:"problem,omitempty"`
-		}
-		var sigs []sig
-		for i := range report.Signatures {
-			s := &report.Signatures[i]
-			p := ""
-			if s.Err != nil {
-				p = s.Err.Error()
-			}
-			sigs = append(sigs, sig{s.Index, s.Subject(), strings.ToLower(strings.ReplaceAll(s.Hash.String(), "-", "")), s.OK(), p})
-		}
-		if c.JSON {
-			b, _ := json.MarshalIndent(map[string]any{"file": c.File, "ok": verr == nil, "signatures": sigs}, "", "  ")
-			fmt.Fprintf(e.stdout, "%s\n", b)
-		} else {
-			for _, s := range sigs {
-				status := "ok"
-				if !s.OK {
-					status = "FAILED: " + s.Problem
-				}
-				fmt.Fprintf(e.stdout, "signature %d: %s (%s): %s\n", s.Index, s.Signer, s.Hash, status)
-			}
+	if report != nil && c.JSON {
+		b, _ := json.MarshalIndent(map[string]any{"file": c.File, "ok": verr == nil, "signatures": report.Summary()}, "", "  ")
+		fmt.Fprintf(e.stdout, "%s\n", b)
+	} else if report != nil {
+		if err := report.WriteText(e.stdout); err != nil {
+			return err
 		}
 	}
 	if verr != nil {
