@@ -250,16 +250,16 @@ func (b *buildCmd) secureBoot(e *env) (sb *uki.SecureBoot, closeFn func(), err e
 	if err != nil || plan == nil {
 		return nil, func() {}, err
 	}
-	signer, cert, closeFn, err := loadSigner(e, b.SBKey, plan.Certificate, b.PKCS11Module)
+	k, err := loadSigner(e, b.SBKey, plan.Certificate, b.PKCS11Module)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--secureboot-private-key: %w", err)
 	}
-	opts, err := signOptions(cert, b.SBChain, b.SignatureHash, plan.Profile)
+	opts, err := signOptions(k.Certificate, b.SBChain, b.SignatureHash, plan.Profile)
 	if err != nil {
-		closeFn()
+		k.Close()
 		return nil, nil, err
 	}
-	return &uki.SecureBoot{Signer: signer, Options: opts, SignKernel: b.SignKernel}, closeFn, nil
+	return &uki.SecureBoot{Signer: k.Signer, Options: opts, SignKernel: b.SignKernel}, k.Close, nil
 }
 
 // printMeasure prints what ukify's --measure prints: for each PCR variant

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -32,61 +33,38 @@ type signCmd struct {
 	PKCS11Module string   `name:"pkcs11-module" help:"PKCS#11 module for a pkcs11: key without module-path (else $UKIBUILD_PKCS11_MODULE)." placeholder:"PATH"`
 }
 
-// loadSigner opens a PEM key or a pkcs11: URI; the certificate comes from
-// certPath or, for a token key, from the token. close releases the token.
-// The key must suit UEFI Secure Boot and match the certificate; what is
-// odd about the certificate but accepted by firmware (an expired one) is a
-// warning.
-func loadSigner(e *env, keyArg, certPath, module string) (s crypto.Signer, cert *x509.Certificate, closeFn func(), err error) {
-	s, cert, closeFn, err = openSigner(keyArg, certPath, module)
-	if err != nil {
-		return nil, nil, nil, err
-	}
+// loadSigner opens a PEM key or a pkcs11: URI and its certificate, from
+// certPath or, for a token key, from the token (pkcs11.OpenSigningKey);
+// the caller closes it. What is odd about the certificate but accepted by
+// firmware (an expired one) is a warning.
+func loadSigner(e *env, keyArg, certPath, module string) (*pkcs11.SigningKey, error) {
+	k, err := pkcs11.OpenSigningKey(keyArg, certPath, pkcs11.EnvOptions(module), keypass.Passphrase, time.Now())
 	keyName := "--key " + pkcs11.Redact(keyArg)
 	certName := "the token's certificate"
 	if certPath != "" {
 		certName = "--cert " + certPath
 	}
-	fail := func(err error) (crypto.Signer, *x509.Certificate, func(), error) {
-		closeFn()
-		return nil, nil, nil, err
+	var ke *pkcs11.SigningKeyError
+	switch {
+	case errors.Is(err, pkcs11.ErrCertificateNeeded):
+		return nil, fmt.Errorf("no signing certificate: give --cert")
+	case !errors.As(err, &ke):
+	case ke.Defect == pkcs11.DefectTokenCertificate:
+		return nil, fmt.Errorf("%w (give --cert)", ke.Err)
+	case ke.Defect == pkcs11.DefectKey:
+		return nil, fmt.Errorf("%s: %w", keyName, ke.Err)
+	case ke.Defect == pkcs11.DefectCertificate:
+		return nil, fmt.Errorf("%s: %w", certName, ke.Err)
+	case ke.Defect == pkcs11.DefectMismatch:
+		return nil, fmt.Errorf("%s does not match %s: %w", keyName, certName, ke.Err)
 	}
-	if err := sign.CheckKey(s.Public()); err != nil {
-		return fail(fmt.Errorf("%s: %w", keyName, err))
+	if err != nil {
+		return nil, err
 	}
-	if err := sign.CheckCertificate(cert); err != nil {
-		return fail(fmt.Errorf("%s: %w", certName, err))
-	}
-	if err := sign.CheckKeyMatches(cert, s.Public()); err != nil {
-		return fail(fmt.Errorf("%s does not match %s: %w", keyName, certName, err))
-	}
-	for _, w := range sign.CertificateWarnings(cert, time.Now()) {
+	for _, w := range k.Warnings {
 		e.warnf("%s: %s", certName, w)
 	}
-	return s, cert, closeFn, nil
-}
-
-func openSigner(keyArg, certPath, module string) (s crypto.Signer, cert *x509.Certificate, closeFn func(), err error) {
-	if s, closeFn, err = openKey(keyArg, module); err != nil {
-		return nil, nil, nil, err
-	}
-	if k, ok := s.(*pkcs11.Key); ok && certPath == "" {
-		if cert, err = k.Certificate(); err != nil {
-			closeFn()
-			return nil, nil, nil, fmt.Errorf("%w (give --cert)", err)
-		}
-	}
-	if certPath != "" {
-		if cert, err = keys.Certificate(certPath); err != nil {
-			closeFn()
-			return nil, nil, nil, err
-		}
-	}
-	if cert == nil {
-		closeFn()
-		return nil, nil, nil, fmt.Errorf("no signing certificate: give --cert")
-	}
-	return s, cert, closeFn, nil
+	return k, nil
 }
 
 // openKey opens a private key, a PEM file or a pkcs11: URI, for the Secure
@@ -134,12 +112,12 @@ func (c *signCmd) Run(e *env) error {
 	if c.Key == "" {
 		return c.offline(e)
 	}
-	signer, cert, closeFn, err := loadSigner(e, c.Key, c.Cert, c.PKCS11Module)
+	k, err := loadSigner(e, c.Key, c.Cert, c.PKCS11Module)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
-	opts, err := signOptions(cert, c.Chain, c.Hash, c.Profile)
+	defer k.Close()
+	opts, err := signOptions(k.Certificate, c.Chain, c.Hash, c.Profile)
 	if err != nil {
 		return err
 	}
@@ -148,7 +126,7 @@ func (c *signCmd) Run(e *env) error {
 	if out == "" {
 		out = c.Input
 	}
-	return sign.SignFile(context.Background(), c.Input, out, signer, opts)
+	return sign.SignFile(context.Background(), c.Input, out, k.Signer, opts)
 }
 
 // offline is the two-step signing for keys that only sign a digest
