@@ -319,7 +319,7 @@ func (b *buildCmd) joinPCRSig(sb *uki.SecureBoot) error {
 	default:
 		return fmt.Errorf("--existing-signature: %q: want refuse or drop", b.ExistingSignature)
 	}
-	err := uki.JoinPCRSig(b.JoinPCRSig, text, b.Output, opts)
+	err := uki.JoinPCRSig(context.Background(), b.JoinPCRSig, text, b.Output, opts)
 	var se *uki.SignedError
 	if errors.As(err, &se) {
 		return fmt.Errorf("%w: give --existing-signature=drop (with --secureboot-private-key and --secureboot-certificate to sign it again)", err)
