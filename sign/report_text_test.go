@@ -2,6 +2,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,7 @@ func TestReportSummary(t *testing.T) {
 	systemdSbsign(t, "1700000000", "sign", "--private-key", keyPath, "--certificate", certPath, "--output", out, testUKI(t))
 	img := readFile(t, out)
 
-	rep, err := Verify(bytes.NewReader(img), int64(len(img)), VerifyOptions{DB: []*x509.Certificate{cert}})
+	rep, err := Verify(context.Background(), bytes.NewReader(img), int64(len(img)), VerifyOptions{DB: []*x509.Certificate{cert}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func TestReportSummary(t *testing.T) {
 		t.Errorf("WriteText: %q", got)
 	}
 
-	rep, err = Verify(bytes.NewReader(img), int64(len(img)), VerifyOptions{DB: []*x509.Certificate{testCert(t, "other")}})
+	rep, err = Verify(context.Background(), bytes.NewReader(img), int64(len(img)), VerifyOptions{DB: []*x509.Certificate{testCert(t, "other")}})
 	if err == nil {
 		t.Fatal("verified against another db certificate")
 	}

@@ -223,7 +223,7 @@ func (c *verifyCmd) Run(e *env) error {
 		}
 		opts.DBX.ImageDigests = append(opts.DBX.ImageDigests, d)
 	}
-	report, verr := sign.VerifyFile(c.File, opts)
+	report, verr := sign.VerifyFile(context.Background(), c.File, opts)
 	if report != nil && c.JSON {
 		b, _ := json.MarshalIndent(map[string]any{"file": c.File, "ok": verr == nil, "signatures": report.Summary()}, "", "  ")
 		fmt.Fprintf(e.stdout, "%s\n", b)
