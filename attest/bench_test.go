@@ -1,6 +1,7 @@
 package attest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -96,6 +97,15 @@ func TestVerifyQuote(t *testing.T) {
 	}
 	if !rep.OK() || !rep.Quote.Replays || len(rep.Quote.NotQuoted) != 1 || rep.Quote.NotQuoted[0] != 13 || len(rep.PCRs) != 6 {
 		t.Errorf("report:\n%s", rep)
+	}
+	// The selection tpm2_quote was given (pcr/testdata/quote/README.md).
+	var text bytes.Buffer
+	if err := rep.Quote.WriteText(&text, "quote.msg", "ak.pub"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "quote quote.msg: signed by ak.pub, nonce matches, the log replays to its PCR digest over sha256:4,7,9,11,12\n" +
+		"PCR 13: not in the quote, so its events are not attested by it\n"; text.String() != want {
+		t.Errorf("WriteText:\n%s\nwant\n%s", text.String(), want)
 	}
 	rep, err = attest.VerifyLog(context.Background(), attest.Evidence{Log: readLog(t, "ovmf-sb-stub262.bin"), Quote: q}, pcrs)
 	if err != nil || rep.OK() || rep.Quote.Replays {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/ukibuild/ukibuild/pcr"
 )
@@ -106,6 +107,27 @@ func (r *Reference) WriteSystemdText(w io.Writer, version string, phase pcr.Phas
 	bw := bufio.NewWriter(w)
 	for _, l := range lines {
 		bw.WriteString(l)
+	}
+	return bw.Flush()
+}
+
+// WriteText says what the quote attests, naming its file (quote) and the
+// attestation key's (ak): that the log replays, or not, to its PCR digest
+// over its selection ("sha256:4,7,9"), then a line per PCR asked about
+// that the quote does not cover.
+func (q *QuoteResult) WriteText(w io.Writer, quote, ak string) error {
+	bw := bufio.NewWriter(w)
+	sel := make([]string, len(q.Selection))
+	for i, s := range q.Selection {
+		sel[i] = s.String()
+	}
+	if q.Replays {
+		fmt.Fprintf(bw, "quote %s: signed by %s, nonce matches, the log replays to its PCR digest over %s\n", quote, ak, strings.Join(sel, " "))
+	} else {
+		fmt.Fprintf(bw, "quote %s: signed by %s, nonce matches, but the log does not replay to its PCR digest over %s\n", quote, ak, strings.Join(sel, " "))
+	}
+	for _, n := range q.NotQuoted {
+		fmt.Fprintf(bw, "PCR %d: not in the quote, so its events are not attested by it\n", n)
 	}
 	return bw.Flush()
 }

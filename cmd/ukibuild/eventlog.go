@@ -276,7 +276,9 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 		}
 		fmt.Fprintf(e.stdout, "%s\n", b)
 	} else {
-		c.quoteFlags.print(e.stdout, rep.Quote)
+		if err := c.quoteFlags.print(e.stdout, rep.Quote); err != nil {
+			return err
+		}
 		for _, v := range rep.Values {
 			fmt.Fprintln(e.stdout, v)
 		}
