@@ -132,13 +132,9 @@ func (p eventPrediction) shimVariables(m *attest.Machine) error {
 		return nil
 	}
 	v := &shim.Variables{}
-	owner := shim.LockGUID()
-	for _, f := range p.MOK {
-		d, err := secureboot.ReadFile(f, &owner)
-		if err != nil {
-			return fmt.Errorf("--mok: %w", err)
-		}
-		v.MokList = append(v.MokList, d.Bytes()...)
+	var err error
+	if v.MokList, err = shim.ReadMokList(p.MOK...); err != nil {
+		return fmt.Errorf("--mok: %w", err)
 	}
 	for _, nv := range p.ShimVars {
 		name, file, ok := strings.Cut(nv, "=")
