@@ -169,15 +169,13 @@ func (b *buildCmd) Run(e *env) error {
 		err = b.profileOptions(&cfg, arch, e)
 	}
 	for _, s := range b.Section {
-		name, val, ok := cutSection(s)
-		if !ok {
-			return fmt.Errorf("--section: cannot parse %q: want NAME:TEXT or NAME:@FILE", s)
+		sec, serr := uki.SectionArg("--section", s)
+		if errors.Is(serr, uki.ErrSectionArg) {
+			return serr
+		} else if serr != nil && err == nil {
+			err = fmt.Errorf("--section: %w", serr)
 		}
-		c := text("section", val, false)
-		if err == nil && c == nil {
-			c = uki.Text("--section "+name, "")
-		}
-		cfg.Sections = append(cfg.Sections, uki.Section{Name: name, Content: c})
+		cfg.Sections = append(cfg.Sections, sec)
 	}
 	if err != nil {
 		return err
@@ -325,16 +323,4 @@ func (b *buildCmd) joinPCRSig(sb *uki.SecureBoot) error {
 		return fmt.Errorf("%w: give --existing-signature=drop (with --secureboot-private-key and --secureboot-certificate to sign it again)", err)
 	}
 	return err
-}
-
-// cutSection splits ukify's NAME:CONTENT: exactly one colon.
-func cutSection(s string) (name, content string, ok bool) {
-	name, content, ok = strings.Cut(s, ":")
-	if !ok || name == "" {
-		return "", "", false
-	}
-	if _, _, more := strings.Cut(content, ":"); more {
-		return "", "", false
-	}
-	return name, content, true
 }
