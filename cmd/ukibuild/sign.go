@@ -11,7 +11,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/ukibuild/ukibuild/internal/atomicfile"
 	"github.com/ukibuild/ukibuild/internal/keypass"
 	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/sign"
@@ -152,51 +151,23 @@ func (c *signCmd) offline(e *env) error {
 		return err
 	}
 	opts.Replace = c.Replace
-	in, err := os.Open(c.Input)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	req, err := sign.NewRequest(in, st.Size(), opts)
-	if err != nil {
-		return fmt.Errorf("signing %s: %w", c.Input, err)
-	}
 	if c.Export != "" {
-		if err := atomicfile.Write(c.Export, 0o644, func(f *os.File) error {
-			_, err := f.Write(req.SignedAttributes())
+		if err := sign.ExportFile(c.Input, c.Export, opts); err != nil {
 			return err
-		}); err != nil {
-			return fmt.Errorf("writing %s: %w", c.Export, err)
 		}
 		fmt.Fprintf(e.stdout, "%s\n", c.Hash)
 		return nil
-	}
-	if c.SignedData != "" {
-		attrs, err := os.ReadFile(c.SignedData)
-		if err != nil {
-			return err
-		}
-		if err := req.AdoptSignedAttributes(attrs); err != nil {
-			return fmt.Errorf("--signed-data %s: %w", c.SignedData, err)
-		}
-	}
-	sig, err := os.ReadFile(c.Attach)
-	if err != nil {
-		return err
-	}
-	p7, err := req.Attach(sig)
-	if err != nil {
-		return fmt.Errorf("--attach-signature %s: %w", c.Attach, err)
 	}
 	out := c.Output
 	if out == "" {
 		out = c.Input
 	}
-	return req.WriteFile(out, st.Mode().Perm(), p7)
+	err = sign.AttachFile(c.Input, out, c.Attach, c.SignedData, opts)
+	var fe *sign.OfflineFileError
+	if errors.As(err, &fe) {
+		return fmt.Errorf("--%s %s: %w", map[string]string{"SignedData": "signed-data", "Signature": "attach-signature"}[fe.Field], fe.File, fe.Err)
+	}
+	return err
 }
 
 type verifyCmd struct {
