@@ -260,28 +260,15 @@ func (b *buildCmd) secureBoot(e *env) (sb *uki.SecureBoot, closeFn func(), err e
 	return &uki.SecureBoot{Signer: k.Signer, Options: opts, SignKernel: b.SignKernel}, k.Close, nil
 }
 
-// printMeasure prints what ukify's --measure prints: for each PCR variant
-// (profile, .dtbauto and .efifw), systemd-measure calculate for the phases of all
-// key groups together, plus a newline.
+// printMeasure prints what ukify's --measure prints (uki.Plan.WriteMeasure)
+// for the phases of all key groups together.
 func (b *buildCmd) printMeasure(e *env, plan *uki.Plan, banks []pcr.Bank) error {
 	phases := b.pcrKeyOptions(nil).PhasePaths()
 	mode := map[string]pcr.MeasureJSON{"off": pcr.MeasureJSONOff, "short": pcr.MeasureJSONShort, "pretty": pcr.MeasureJSONPretty}[b.JSON]
 	if b.JSONPretty {
 		mode = pcr.MeasureJSONPretty
 	}
-	for _, v := range plan.Variants {
-		preds, err := plan.PredictVariant(context.Background(), v, banks, phases)
-		if err != nil {
-			return err
-		}
-		if err := pcr.FormatCalculate(e.stdout, e.stderr, preds, mode); err != nil {
-			return err
-		}
-		if _, err := fmt.Fprintln(e.stdout); err != nil {
-			return err
-		}
-	}
-	return nil
+	return plan.WriteMeasure(context.Background(), e.stdout, e.stderr, banks, phases, mode)
 }
 
 // joinPCRSig is ukify's --join-pcrsig=UKI --pcrsig=JSON: no other input.
