@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/ukibuild/ukibuild/attest"
@@ -103,9 +105,25 @@ func TestVerifyQuote(t *testing.T) {
 	if err := rep.Quote.WriteText(&text, "quote.msg", "ak.pub"); err != nil {
 		t.Fatal(err)
 	}
-	if want := "quote quote.msg: signed by ak.pub, nonce matches, the log replays to its PCR digest over sha256:4,7,9,11,12\n" +
-		"PCR 13: not in the quote, so its events are not attested by it\n"; text.String() != want {
+	want := "quote quote.msg: signed by ak.pub, nonce matches, the log replays to its PCR digest over sha256:4,7,9,11,12\n" +
+		"PCR 13: not in the quote, so its events are not attested by it\n"
+	if text.String() != want {
 		t.Errorf("WriteText:\n%s\nwant\n%s", text.String(), want)
+	}
+	// Report.WriteText: the quote's lines, then a line per PCR (each a
+	// match here), in the order asked.
+	text.Reset()
+	if err := rep.WriteText(&text, "quote.msg", "ak.pub"); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(text.String(), "\n"), "\n")
+	if len(lines) != 2+len(pcrs) || !strings.HasPrefix(text.String(), want) {
+		t.Fatalf("Report.WriteText:\n%s", text.String())
+	}
+	for i, p := range pcrs {
+		if !strings.HasPrefix(lines[2+i], fmt.Sprintf("PCR %d: ", p)) || !strings.Contains(lines[2+i], "match") {
+			t.Errorf("line %q for PCR %d", lines[2+i], p)
+		}
 	}
 	rep, err = attest.VerifyLog(context.Background(), attest.Evidence{Log: readLog(t, "ovmf-sb-stub262.bin"), Quote: q}, pcrs)
 	if err != nil || rep.OK() || rep.Quote.Replays {

@@ -131,3 +131,27 @@ func (q *QuoteResult) WriteText(w io.Writer, quote, ak string) error {
 	}
 	return bw.Flush()
 }
+
+// WriteText writes the report for a reader, a result a line (a differing
+// PCR takes three): what the quote attests (QuoteResult.WriteText, naming
+// the quote's file and the attestation key's), the TPM's values against
+// the log's replay, each PCR's result, and each record of systemd's log.
+// Report.String is the same without the files' names.
+func (r *Report) WriteText(w io.Writer, quote, ak string) error {
+	if r.Quote != nil {
+		if err := r.Quote.WriteText(w, quote, ak); err != nil {
+			return err
+		}
+	}
+	bw := bufio.NewWriter(w)
+	for _, v := range r.Values {
+		fmt.Fprintln(bw, v)
+	}
+	for _, p := range r.PCRs {
+		fmt.Fprintln(bw, p)
+	}
+	for _, s := range r.Systemd {
+		fmt.Fprintln(bw, s)
+	}
+	return bw.Flush()
+}

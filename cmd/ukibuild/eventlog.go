@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -271,23 +270,10 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%s\n", b)
-	} else {
-		if err := c.quoteFlags.print(e.stdout, rep.Quote); err != nil {
-			return err
-		}
-		for _, v := range rep.Values {
-			fmt.Fprintln(e.stdout, v)
-		}
-		for _, r := range rep.PCRs {
-			fmt.Fprintln(e.stdout, r)
-		}
+	} else if err := rep.WriteText(e.stdout, c.Quote, c.AKPublic); err != nil {
+		return err
 	}
-	out := e.stdout
-	if c.JSON { // the JSON report holds systemd's records
-		out = io.Discard
-	}
-	sdBad := c.celFlags.print(out, rep.Systemd)
-	if sdBad > 0 {
+	if sdBad := c.celFlags.bad(rep.Systemd); sdBad > 0 {
 		return fmt.Errorf("%s: %d record(s) are not what systemd %s measures", c.CEL, sdBad, c.SystemdVersion)
 	}
 	return verifyOutcome(rep, c.Log, c.UKI)

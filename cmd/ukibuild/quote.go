@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/ukibuild/ukibuild/attest"
@@ -56,12 +55,4 @@ func (q quoteFlags) explain(log string, err error) error {
 		return fmt.Errorf("quote %s (signature %s, AK %s): %w", q.Quote, q.QuoteSig, q.AKPublic, err)
 	}
 	return err
-}
-
-// print says what the quote attests (attest.QuoteResult.WriteText).
-func (q quoteFlags) print(w io.Writer, r *attest.QuoteResult) error {
-	if r == nil {
-		return nil
-	}
-	return r.WriteText(w, q.Quote, q.AKPublic)
 }
