@@ -1,12 +1,15 @@
 package attest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/ukibuild/ukibuild/attest"
@@ -99,6 +102,31 @@ func TestVerifyQuote(t *testing.T) {
 	}
 	if !rep.OK() || !rep.Quote.Replays || len(rep.Quote.NotQuoted) != 1 || rep.Quote.NotQuoted[0] != 13 || len(rep.PCRs) != 6 {
 		t.Errorf("report:\n%s", rep)
+	}
+	// The selection tpm2_quote was given (pcr/testdata/quote/README.md).
+	var text bytes.Buffer
+	if err := rep.Quote.WriteText(&text, "quote.msg", "ak.pub"); err != nil {
+		t.Fatal(err)
+	}
+	want := "quote quote.msg: signed by ak.pub, nonce matches, the log replays to its PCR digest over sha256:4,7,9,11,12\n" +
+		"PCR 13: not in the quote, so its events are not attested by it\n"
+	if text.String() != want {
+		t.Errorf("WriteText:\n%s\nwant\n%s", text.String(), want)
+	}
+	// Report.WriteText: the quote's lines, then a line per PCR (each a
+	// match here), in the order asked.
+	text.Reset()
+	if err := rep.WriteText(&text, "quote.msg", "ak.pub"); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(text.String(), "\n"), "\n")
+	if len(lines) != 2+len(pcrs) || !strings.HasPrefix(text.String(), want) {
+		t.Fatalf("Report.WriteText:\n%s", text.String())
+	}
+	for i, p := range pcrs {
+		if !strings.HasPrefix(lines[2+i], fmt.Sprintf("PCR %d: ", p)) || !strings.Contains(lines[2+i], "match") {
+			t.Errorf("line %q for PCR %d", lines[2+i], p)
+		}
 	}
 	rep, err = attest.VerifyLog(context.Background(), attest.Evidence{Log: readLog(t, "ovmf-sb-stub262.bin"), Quote: q}, pcrs)
 	if err != nil || rep.OK() || rep.Quote.Replays {

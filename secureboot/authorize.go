@@ -2,6 +2,7 @@ package secureboot
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/x509"
 	"errors"
@@ -119,7 +120,7 @@ func Authorize(r io.ReaderAt, size int64, db, dbx *Database) (*Result, error) {
 			opts.DBX.CertificateDigests = append(opts.DBX.CertificateDigests, e.Data[:len(e.Data)-16]) // without the EFI_TIME
 		}
 	}
-	rep, verr := sign.Verify(r, size, opts)
+	rep, verr := sign.Verify(context.Background(), r, size, opts)
 	if rep == nil {
 		return nil, verr
 	}

@@ -2,6 +2,7 @@ package shim
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
@@ -581,7 +582,7 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []eve
 			}
 		}
 	}
-	rep, err := sign.Verify(r, size, sign.VerifyOptions{ImageDigests: map[crypto.Hash][]byte{crypto.SHA256: sha256d}})
+	rep, err := sign.Verify(context.Background(), r, size, sign.VerifyOptions{ImageDigests: map[crypto.Hash][]byte{crypto.SHA256: sha256d}})
 	if rep == nil {
 		if errors.Is(err, sign.ErrNotSigned) {
 			return nil, evs, &Refusal{Path: name, Reason: "not signed, and its digest is in no allow list"}

@@ -3,6 +3,7 @@ package sign
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"io"
 	"testing"
@@ -51,4 +52,26 @@ func TestSignHonoursContext(t *testing.T) {
 			t.Fatalf("err %v after %d reads, want context.Canceled before any", err, r.reads)
 		}
 	})
+}
+
+// TestVerifyHonoursContext: a context cancelled while a signed image is
+// being hashed stops Verify with ctx's error, without reading the rest;
+// with a live context the same image verifies.
+func TestVerifyHonoursContext(t *testing.T) {
+	key, cert := testKey(t, "db")
+	signed := signBytes(t, benchImage(), key, Options{Certificate: cert})
+	opts := VerifyOptions{DB: []*x509.Certificate{cert}}
+	if _, err := Verify(context.Background(), bytes.NewReader(signed), int64(len(signed)), opts); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &cancelAfter{r: bytes.NewReader(signed), at: 0x400, cancel: cancel}
+	if _, err := Verify(ctx, r, int64(len(signed)), opts); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	whole := &cancelAfter{r: bytes.NewReader(signed), at: 1 << 62, cancel: func() {}}
+	if _, err := Verify(context.Background(), whole, int64(len(signed)), opts); err != nil || whole.reads <= r.reads {
+		t.Errorf("a whole verification took %d reads, the cancelled one %d (%v)", whole.reads, r.reads, err)
+	}
 }

@@ -57,7 +57,7 @@ func ExampleSignFile() {
 		log.Fatal(err)
 	}
 
-	rep, err := sign.VerifyFile(image+".signed", sign.VerifyOptions{DB: []*x509.Certificate{cert}})
+	rep, err := sign.VerifyFile(context.Background(), image+".signed", sign.VerifyOptions{DB: []*x509.Certificate{cert}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func ExampleRequest() {
 	if err := req.WriteFile(image+".signed", 0o644, p7); err != nil {
 		log.Fatal(err)
 	}
-	_, err = sign.VerifyFile(image+".signed", sign.VerifyOptions{DB: []*x509.Certificate{cert}})
+	_, err = sign.VerifyFile(context.Background(), image+".signed", sign.VerifyOptions{DB: []*x509.Certificate{cert}})
 	fmt.Println("verified:", err == nil)
 	// Output: verified: true
 }
@@ -182,7 +182,7 @@ func ExampleRequest_AdoptSignedAttributes() {
 	if err := req.WriteFile(image+".signed", 0o644, p7); err != nil {
 		log.Fatal(err)
 	}
-	rep, err := sign.VerifyFile(image+".signed", sign.VerifyOptions{DB: []*x509.Certificate{cert}})
+	rep, err := sign.VerifyFile(context.Background(), image+".signed", sign.VerifyOptions{DB: []*x509.Certificate{cert}})
 	if err != nil {
 		log.Fatal(err)
 	}

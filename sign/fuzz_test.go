@@ -2,6 +2,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/binary"
@@ -39,7 +40,7 @@ func FuzzVerify(f *testing.F) {
 		b := append(bytes.Clone(content), table...)
 		binary.LittleEndian.PutUint32(b[sd:], va)
 		binary.LittleEndian.PutUint32(b[sd+4:], size)
-		rep, err := Verify(bytes.NewReader(b), int64(len(b)), opts)
+		rep, err := Verify(context.Background(), bytes.NewReader(b), int64(len(b)), opts)
 		if err == nil && (rep == nil || len(rep.Signatures) == 0) {
 			t.Fatal("verified without signatures")
 		}

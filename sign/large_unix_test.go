@@ -53,7 +53,7 @@ func TestLargeImageMemory(t *testing.T) {
 
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	rep, err := VerifyFile(out, dbOf(t, "db"))
+	rep, err := VerifyFile(context.Background(), out, dbOf(t, "db"))
 	runtime.ReadMemStats(&m1)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/x509"
 	"errors"
@@ -97,7 +98,7 @@ func TestVerifyReasons(t *testing.T) {
 		t.Errorf("dbx digest of 20 bytes: %v", err)
 	}
 	failing := failAfter{bytes.NewReader(signed), int64(im.dir.VirtualAddress) - 1}
-	if _, err := Verify(failing, int64(len(signed)), VerifyOptions{DBX: DBX{ImageDigests: [][]byte{d}}}); reasonOf(t, err) != ReasonOther || !errors.Is(err, errFailAfter) {
+	if _, err := Verify(context.Background(), failing, int64(len(signed)), VerifyOptions{DBX: DBX{ImageDigests: [][]byte{d}}}); reasonOf(t, err) != ReasonOther || !errors.Is(err, errFailAfter) {
 		t.Errorf("dbx digest, read error: %v", err)
 	}
 
@@ -123,7 +124,7 @@ func TestVerifyReasons(t *testing.T) {
 	// Not a PE image at all: an *uefi.FormatError, with the file named by
 	// VerifyFile.
 	path := writeTemp(t, "junk.efi", []byte("MZ not a PE image"))
-	_, err = VerifyFile(path, VerifyOptions{})
+	_, err = VerifyFile(context.Background(), path, VerifyOptions{})
 	fe = nil
 	if !errors.As(err, &fe) || fe.File != path {
 		t.Errorf("junk: %v (%#v)", err, fe)

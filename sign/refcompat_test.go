@@ -6,6 +6,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/x509"
 	"os"
@@ -35,7 +36,7 @@ func refInputs(t *testing.T) map[string]string {
 // image.
 func signingTimeOf(t *testing.T, img []byte) time.Time {
 	t.Helper()
-	rep, err := Verify(bytes.NewReader(img), int64(len(img)), VerifyOptions{})
+	rep, err := Verify(context.Background(), bytes.NewReader(img), int64(len(img)), VerifyOptions{})
 	if err != nil {
 		t.Fatalf("verifying the reference tool's output: %v", err)
 	}
@@ -175,7 +176,7 @@ func TestReferenceVerifiersAccept(t *testing.T) {
 			run(t, sbverify, "--cert", "testdata/ca.crt", signed)
 			// Ours: both verify, each against its own db.
 			for i, db := range []string{"db", "ca"} {
-				rep, err := Verify(bytes.NewReader(twice), int64(len(twice)), VerifyOptions{DB: []*x509.Certificate{testCert(t, db)}})
+				rep, err := Verify(context.Background(), bytes.NewReader(twice), int64(len(twice)), VerifyOptions{DB: []*x509.Certificate{testCert(t, db)}})
 				if err != nil {
 					t.Fatalf("db %s: %v", db, err)
 				}
@@ -202,7 +203,7 @@ func TestVerifyReferenceOutput(t *testing.T) {
 		for tool, path := range map[string]string{"sbsign": sb, "osslsigncode": ossl} {
 			t.Run(name+"/"+tool, func(t *testing.T) {
 				img := readFile(t, path)
-				rep, err := Verify(bytes.NewReader(img), int64(len(img)), VerifyOptions{DB: db})
+				rep, err := Verify(context.Background(), bytes.NewReader(img), int64(len(img)), VerifyOptions{DB: db})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -222,7 +223,7 @@ func checkRejections(t *testing.T, img []byte) {
 	t.Helper()
 	db := []*x509.Certificate{testCert(t, "db")}
 	verify := func(b []byte, db []*x509.Certificate) error {
-		_, err := Verify(bytes.NewReader(b), int64(len(b)), VerifyOptions{DB: db})
+		_, err := Verify(context.Background(), bytes.NewReader(b), int64(len(b)), VerifyOptions{DB: db})
 		return err
 	}
 	im, err := openImage(bytes.NewReader(img), int64(len(img)))

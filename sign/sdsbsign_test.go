@@ -6,6 +6,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/x509"
 	"errors"
@@ -100,7 +101,7 @@ func TestSystemdSbsignByteIdentical(t *testing.T) {
 					t.Fatalf("differs from systemd-sbsign's output: %s", firstDiff(got, want))
 				}
 				run(t, sbverify, "--cert", certPath, writeTemp(t, "ours.efi", got))
-				rep, err := Verify(bytes.NewReader(got), int64(len(got)), VerifyOptions{DB: []*x509.Certificate{cert}})
+				rep, err := Verify(context.Background(), bytes.NewReader(got), int64(len(got)), VerifyOptions{DB: []*x509.Certificate{cert}})
 				if err != nil {
 					t.Fatal(err)
 				}

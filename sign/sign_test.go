@@ -34,7 +34,7 @@ func smallPE() []byte {
 }
 
 func verifyBytes(img []byte, opts VerifyOptions) (*Report, error) {
-	return Verify(bytes.NewReader(img), int64(len(img)), opts)
+	return Verify(context.Background(), bytes.NewReader(img), int64(len(img)), opts)
 }
 
 func dbOf(t testing.TB, names ...string) VerifyOptions {

@@ -2,6 +2,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ukibuild/ukibuild/internal/ctxio"
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/uefi"
 )
@@ -128,9 +130,10 @@ var ErrNotSigned = errors.New("the image is not signed")
 // is nil when firmware with this db and dbx would run the image: at least one
 // signature verifies and nothing is forbidden. Otherwise it is a *VerifyError
 // whose Reason says why (as is each SignatureInfo.Err), or, when r is not a
-// valid PE image, an *uefi.FormatError (errors.As finds either).
-func Verify(r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
-	im, err := openImage(r, size)
+// valid PE image, an *uefi.FormatError (errors.As finds either). The image
+// is read through ctx: once it is cancelled, Verify stops with its error.
+func Verify(ctx context.Context, r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
+	im, err := openImage(ctxio.ReaderAt(ctx, r), size)
 	if err != nil {
 		return nil, err
 	}
@@ -434,7 +437,7 @@ func chainTo(leaf *x509.Certificate, pool, anchors []*x509.Certificate) *x509.Ce
 
 // VerifyFile verifies the PE image at path (see Verify); errors name the
 // file.
-func VerifyFile(path string, opts VerifyOptions) (*Report, error) {
+func VerifyFile(ctx context.Context, path string, opts VerifyOptions) (*Report, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -444,7 +447,7 @@ func VerifyFile(path string, opts VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep, err := Verify(f, st.Size(), opts)
+	rep, err := Verify(ctx, f, st.Size(), opts)
 	if err != nil {
 		return rep, fmt.Errorf("%s: %w", path, pe.NameFile(err, path))
 	}

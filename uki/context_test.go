@@ -98,3 +98,36 @@ func TestBuildHonoursContext(t *testing.T) {
 		})
 	}
 }
+
+// TestJoinPCRSigHonoursContext: JoinPCRSig with a cancelled context fails
+// with ctx's error and writes no output, plain and signing for Secure
+// Boot; the same join with a live context succeeds.
+func TestJoinPCRSigHonoursContext(t *testing.T) {
+	unsigned := `{"sha256": [{"pcrs": [11], "pkfp": "ab", "pol": "cd", "tbs": "ef"}]}`
+	sigs := []byte(`{"sha256": [{"pcrs": [11], "pkfp": "ab", "pol": "cd", "tbs": "ef", "sig": "AAAA"}]}`)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.efi")
+	if err := os.WriteFile(in, composeBytes(t, Section{".pcrsig", Bytes("pcrsig", padForJoin([]byte(unsigned)))}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sbKey, cert := testSigner(t, "join context test db")
+	for name, opts := range map[string]JoinOptions{
+		"plain":      {},
+		"secureboot": {SecureBoot: &SecureBoot{Signer: sbKey, Options: sign.Options{Certificate: cert}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(dir, name+".efi")
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if err := JoinPCRSig(ctx, in, sigs, out, opts); !errors.Is(err, context.Canceled) {
+				t.Fatalf("JoinPCRSig: %v, want context.Canceled", err)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Fatal("an output file was written")
+			}
+			if err := JoinPCRSig(context.Background(), in, sigs, out, opts); err != nil {
+				t.Fatalf("with a live context: %v", err)
+			}
+		})
+	}
+}

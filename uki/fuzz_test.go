@@ -2,6 +2,7 @@ package uki
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -228,7 +229,7 @@ func FuzzJoinPCRSig(f *testing.F) {
 			t.Fatal(err)
 		}
 		out := filepath.Join(dir, "out.efi")
-		err := JoinPCRSig(in, signatures, out, JoinOptions{})
+		err := JoinPCRSig(context.Background(), in, signatures, out, JoinOptions{})
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), in+": ") {
 				t.Fatalf("error %q does not name the file", err)

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
+	"github.com/ukibuild/ukibuild/internal/ctxio"
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/internal/pyjson"
 
@@ -60,7 +61,8 @@ func (e *SignedError) Error() string {
 // Secure Boot when opts.SecureBoot is set. A signed input is refused
 // unless opts.Existing drops its signatures (ukify keeps them, although
 // they no longer verify). The UKI is streamed, not loaded, and read once.
-func JoinPCRSig(ukiPath string, signatures []byte, output string, opts JoinOptions) error {
+// When ctx is cancelled the copy stops and output is left as it was.
+func JoinPCRSig(ctx context.Context, ukiPath string, signatures []byte, output string, opts JoinOptions) error {
 	if _, err := pyjson.UnmarshalObject(signatures); err != nil {
 		return fmt.Errorf("signed policies: not a JSON object: %w", err)
 	}
@@ -144,10 +146,10 @@ func JoinPCRSig(ukiPath string, signatures []byte, output string, opts JoinOptio
 	}
 	return atomicfile.Write(output, 0o644, func(out *os.File) error {
 		if sb := opts.SecureBoot; sb != nil {
-			_, err := sign.Sign(context.Background(), out, joined, size, sb.Signer, sb.Options)
+			_, err := sign.Sign(ctx, out, joined, size, sb.Signer, sb.Options)
 			return err
 		}
-		_, err := io.Copy(out, io.NewSectionReader(joined, 0, size))
+		_, err := io.Copy(out, io.NewSectionReader(ctxio.ReaderAt(ctx, joined), 0, size))
 		return err
 	})
 }

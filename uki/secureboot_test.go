@@ -45,7 +45,7 @@ func TestWriteFileSigned(t *testing.T) {
 			if err := Build(context.Background(), cfg, signed); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := sign.VerifyFile(signed, sign.VerifyOptions{DB: []*x509.Certificate{cert}}); err != nil {
+			if _, err := sign.VerifyFile(context.Background(), signed, sign.VerifyOptions{DB: []*x509.Certificate{cert}}); err != nil {
 				t.Errorf("the signed add-on does not verify: %v", err)
 			}
 			after := filepath.Join(dir, "after.efi")

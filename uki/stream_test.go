@@ -158,7 +158,7 @@ func TestWriteFileReadsEachByteOnce(t *testing.T) {
 	if n := build(config(true), file("signed.efi"), nil, false); n != size {
 		t.Errorf("a signed build read %d initrd bytes, want %d (once)", n, size)
 	}
-	if _, err := sign.VerifyFile(file("signed.efi"), sign.VerifyOptions{DB: []*x509.Certificate{cert}}); err != nil {
+	if _, err := sign.VerifyFile(context.Background(), file("signed.efi"), sign.VerifyOptions{DB: []*x509.Certificate{cert}}); err != nil {
 		t.Errorf("the signed UKI does not verify: %v", err)
 	}
 	if err := sign.SignFile(context.Background(), file("eager.efi"), file("after.efi"), sbKey, sign.Options{Certificate: cert}); err != nil {

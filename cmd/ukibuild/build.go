@@ -169,15 +169,13 @@ func (b *buildCmd) Run(e *env) error {
 		err = b.profileOptions(&cfg, arch, e)
 	}
 	for _, s := range b.Section {
-		name, val, ok := cutSection(s)
-		if !ok {
-			return fmt.Errorf("--section: cannot parse %q: want NAME:TEXT or NAME:@FILE", s)
+		sec, serr := uki.SectionArg("--section", s)
+		if errors.Is(serr, uki.ErrSectionArg) {
+			return serr
+		} else if serr != nil && err == nil {
+			err = fmt.Errorf("--section: %w", serr)
 		}
-		c := text("section", val, false)
-		if err == nil && c == nil {
-			c = uki.Text("--section "+name, "")
-		}
-		cfg.Sections = append(cfg.Sections, uki.Section{Name: name, Content: c})
+		cfg.Sections = append(cfg.Sections, sec)
 	}
 	if err != nil {
 		return err
@@ -250,40 +248,27 @@ func (b *buildCmd) secureBoot(e *env) (sb *uki.SecureBoot, closeFn func(), err e
 	if err != nil || plan == nil {
 		return nil, func() {}, err
 	}
-	signer, cert, closeFn, err := loadSigner(e, b.SBKey, plan.Certificate, b.PKCS11Module)
+	k, err := loadSigner(e, b.SBKey, plan.Certificate, b.PKCS11Module)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--secureboot-private-key: %w", err)
 	}
-	opts, err := signOptions(cert, b.SBChain, b.SignatureHash, plan.Profile)
+	opts, err := signOptions(k.Certificate, b.SBChain, b.SignatureHash, plan.Profile)
 	if err != nil {
-		closeFn()
+		k.Close()
 		return nil, nil, err
 	}
-	return &uki.SecureBoot{Signer: signer, Options: opts, SignKernel: b.SignKernel}, closeFn, nil
+	return &uki.SecureBoot{Signer: k.Signer, Options: opts, SignKernel: b.SignKernel}, k.Close, nil
 }
 
-// printMeasure prints what ukify's --measure prints: for each PCR variant
-// (profile, .dtbauto and .efifw), systemd-measure calculate for the phases of all
-// key groups together, plus a newline.
+// printMeasure prints what ukify's --measure prints (uki.Plan.WriteMeasure)
+// for the phases of all key groups together.
 func (b *buildCmd) printMeasure(e *env, plan *uki.Plan, banks []pcr.Bank) error {
 	phases := b.pcrKeyOptions(nil).PhasePaths()
 	mode := map[string]pcr.MeasureJSON{"off": pcr.MeasureJSONOff, "short": pcr.MeasureJSONShort, "pretty": pcr.MeasureJSONPretty}[b.JSON]
 	if b.JSONPretty {
 		mode = pcr.MeasureJSONPretty
 	}
-	for _, v := range plan.Variants {
-		preds, err := plan.PredictVariant(context.Background(), v, banks, phases)
-		if err != nil {
-			return err
-		}
-		if err := pcr.FormatCalculate(e.stdout, e.stderr, preds, mode); err != nil {
-			return err
-		}
-		if _, err := fmt.Fprintln(e.stdout); err != nil {
-			return err
-		}
-	}
-	return nil
+	return plan.WriteMeasure(context.Background(), e.stdout, e.stderr, banks, phases, mode)
 }
 
 // joinPCRSig is ukify's --join-pcrsig=UKI --pcrsig=JSON: no other input.
@@ -319,22 +304,10 @@ func (b *buildCmd) joinPCRSig(sb *uki.SecureBoot) error {
 	default:
 		return fmt.Errorf("--existing-signature: %q: want refuse or drop", b.ExistingSignature)
 	}
-	err := uki.JoinPCRSig(b.JoinPCRSig, text, b.Output, opts)
+	err := uki.JoinPCRSig(context.Background(), b.JoinPCRSig, text, b.Output, opts)
 	var se *uki.SignedError
 	if errors.As(err, &se) {
 		return fmt.Errorf("%w: give --existing-signature=drop (with --secureboot-private-key and --secureboot-certificate to sign it again)", err)
 	}
 	return err
-}
-
-// cutSection splits ukify's NAME:CONTENT: exactly one colon.
-func cutSection(s string) (name, content string, ok bool) {
-	name, content, ok = strings.Cut(s, ":")
-	if !ok || name == "" {
-		return "", "", false
-	}
-	if _, _, more := strings.Cut(content, ":"); more {
-		return "", "", false
-	}
-	return name, content, true
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/ukibuild/ukibuild/attest"
@@ -44,12 +43,11 @@ func (c celFlags) explain(err error) error {
 	return err
 }
 
-// print writes a line per record of systemd's log and returns how many
-// are not what systemd measures.
-func (c celFlags) print(w io.Writer, rs []attest.SystemdResult) int {
+// bad counts the records of systemd's log that are not what systemd
+// measures (attest.Report.WriteText prints them all).
+func (c celFlags) bad(rs []attest.SystemdResult) int {
 	bad := 0
 	for _, r := range rs {
-		fmt.Fprintln(w, r)
 		if r.Err != nil {
 			bad++
 		}

@@ -3,9 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/ukibuild/ukibuild/cpio"
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
@@ -34,8 +31,8 @@ func (c *cpioCmd) Run(e *env) error {
 			opts.Owner = &cpio.Owner{}
 		}
 	default:
-		if opts.Owner, err = parseOwner(c.Owner); err != nil {
-			return err
+		if opts.Owner, err = cpio.ParseOwner(c.Owner); err != nil {
+			return fmt.Errorf("--owner %q: expected UID:GID (two numbers) or keep", c.Owner)
 		}
 	}
 	sde, what := e.getenv("SOURCE_DATE_EPOCH"), "$SOURCE_DATE_EPOCH"
@@ -45,8 +42,8 @@ func (c *cpioCmd) Run(e *env) error {
 	if opts.SourceDateEpoch, err = cpio.ParseSourceDateEpoch(sde); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if err := checkOutsideTree(c.Dir, c.Output); err != nil {
-		return err
+	if err := cpio.CheckOutputOutside(c.Dir, c.Output); err != nil {
+		return fmt.Errorf("--output %s is inside the tree %s, which would then contain it", c.Output, c.Dir)
 	}
 	var archiveErr error
 	if err := atomicfile.Write(c.Output, 0o644, func(f *os.File) error {
@@ -57,41 +54,6 @@ func (c *cpioCmd) Run(e *env) error {
 			return err // it names the file in the tree
 		}
 		return fmt.Errorf("writing %s: %w", c.Output, err)
-	}
-	return nil
-}
-
-// parseOwner parses --owner's UID:GID (numbers: the archive holds numbers,
-// and a name would be looked up on this machine, not in the tree).
-func parseOwner(s string) (*cpio.Owner, error) {
-	u, g, ok := strings.Cut(s, ":")
-	uid, uerr := strconv.ParseUint(u, 10, 32)
-	gid, gerr := strconv.ParseUint(g, 10, 32)
-	if !ok || uerr != nil || gerr != nil {
-		return nil, fmt.Errorf("--owner %q: expected UID:GID (two numbers) or keep", s)
-	}
-	return &cpio.Owner{UID: uint32(uid), GID: uint32(gid)}, nil
-}
-
-// checkOutsideTree refuses an output file inside the tree being archived:
-// the archive would contain its own temporary file.
-func checkOutsideTree(dir, output string) error {
-	tree, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return nil // cpio.Write reports a missing tree
-	}
-	outDir, err := filepath.EvalSymlinks(filepath.Dir(output))
-	if err != nil {
-		return nil // atomicfile.Write reports a missing directory
-	}
-	if tree, err = filepath.Abs(tree); err != nil {
-		return nil
-	}
-	if outDir, err = filepath.Abs(outDir); err != nil {
-		return nil
-	}
-	if outDir == tree || strings.HasPrefix(outDir, tree+string(filepath.Separator)) || tree == string(filepath.Separator) {
-		return fmt.Errorf("--output %s is inside the tree %s, which would then contain it", output, dir)
 	}
 	return nil
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ukibuild/ukibuild/creds"
@@ -258,72 +255,17 @@ func (c *credsInspectCmd) Run(e *env) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.File, err)
 	}
-	type kv struct {
-		k string
-		v any
-	}
-	var fields []kv
-	add := func(k string, v any) { fields = append(fields, kv{k, v}) }
-	add("keyType", in.KeyType.String())
-	add("keyId", in.KeyID)
-	if in.Scoped {
-		add("scoped", true)
-	}
-	if in.KeyType.UsesTPM() {
-		if in.PinnedSRK {
-			add("parent", fmt.Sprintf("pinned SRK 0x%08x", in.SRKHandle))
-			add("srkName", hex.EncodeToString(in.SRKName))
-		} else {
-			add("parent", "legacy primary (systemd 255-261)")
-		}
-		add("primaryAlg", in.PrimaryAlg)
-		add("pcrBank", in.PCRBank)
-		add("pcrs", creds.MaskPCRs(in.PCRMask))
-		add("policy", hex.EncodeToString(in.Policy))
-		add("imported", in.Imported)
-		if in.PublicKey != nil {
-			add("publicKeyPcrs", creds.MaskPCRs(in.PublicKeyPCRMask))
-			add("publicKey", string(in.PublicKey))
-		}
-	}
-	if in.Decrypted {
-		add("name", in.Name)
-		add("timestamp", fmtTime(in.Timestamp))
-		add("notAfter", fmtTime(in.NotAfter))
-		add("size", in.Size)
-	}
-	var b bytes.Buffer
+	var b bytes.Buffer // written whole: nothing on an error
 	if c.JSON {
-		m := map[string]any{}
-		for _, f := range fields {
-			m[f.k] = f.v
-		}
-		j, err := json.MarshalIndent(m, "", "  ")
-		if err != nil {
-			return err
-		}
-		b.Write(append(j, '\n'))
+		err = in.WriteJSON(&b)
 	} else {
-		for _, f := range fields {
-			v := fmt.Sprint(f.v)
-			if s, ok := f.v.([]uint32); ok {
-				v = strings.Trim(fmt.Sprint(s), "[]")
-			}
-			fmt.Fprintf(&b, "%-14s %s\n", f.k+":", strings.TrimSpace(v))
-		}
-		if !in.Decrypted {
-			b.WriteString("(name and times are encrypted)\n")
-		}
+		err = in.WriteText(&b)
+	}
+	if err != nil {
+		return err
 	}
 	_, err = e.stdout.Write(b.Bytes())
 	return err
-}
-
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "none"
-	}
-	return t.UTC().Format(time.RFC3339Nano)
 }
 
 type credsSetupHostKeyCmd struct {

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -136,13 +134,9 @@ func (p eventPrediction) shimVariables(m *attest.Machine) error {
 		return nil
 	}
 	v := &shim.Variables{}
-	owner := shim.LockGUID()
-	for _, f := range p.MOK {
-		d, err := secureboot.ReadFile(f, &owner)
-		if err != nil {
-			return fmt.Errorf("--mok: %w", err)
-		}
-		v.MokList = append(v.MokList, d.Bytes()...)
+	var err error
+	if v.MokList, err = shim.ReadMokList(p.MOK...); err != nil {
+		return fmt.Errorf("--mok: %w", err)
 	}
 	for _, nv := range p.ShimVars {
 		name, file, ok := strings.Cut(nv, "=")
@@ -198,63 +192,6 @@ func (p eventPrediction) reference(e *env, path, stubVersion string, profile int
 		return nil, fmt.Errorf("%s: no systemd-stub version in its .sdmagic section; give --stub-version", sv.Path)
 	}
 	return ref, err
-}
-
-// writeEvents writes the reference: as JSON (attest.Reference's form:
-// events and each PCR's value, usable as reference values) or as text,
-// each PCR's events and its replay.
-func writeEvents(w io.Writer, ref *attest.Reference, asJSON bool) error {
-	if asJSON {
-		b, err := json.Marshal(ref)
-		if err != nil {
-			return err
-		}
-		var out bytes.Buffer
-		if err := json.Indent(&out, b, "", "  "); err != nil {
-			return err
-		}
-		out.WriteByte('\n')
-		_, err = w.Write(out.Bytes())
-		return err
-	}
-	events := ref.Events()
-	for _, i := range ref.PCRs {
-		n := 0
-		for k, ev := range events {
-			if ev.PCR != i {
-				continue
-			}
-			fmt.Fprintf(w, "PCR %d event %d: %s %s\n", i, n, ev.Type, ev.Description)
-			for _, v := range ev.Digests {
-				fmt.Fprintf(w, "    %s %x\n", v.Bank.Name, v.Digest)
-			}
-			if why, ok := ref.MachineSpecific(k); ok {
-				fmt.Fprintf(w, "  machine-specific (the digests are a boot's without it): %s\n", why)
-			}
-			for _, a := range ref.Alternatives(k) {
-				fmt.Fprintf(w, "  or %s\n", a.Description)
-				for _, v := range a.Digests {
-					fmt.Fprintf(w, "    %s %x\n", v.Bank.Name, v.Digest)
-				}
-			}
-			n++
-		}
-		for _, b := range ref.Banks {
-			vs, err := ref.Values(i, b)
-			var ms *attest.MachineSpecificError
-			if errors.As(err, &ms) {
-				fmt.Fprintf(w, "%d:%s cannot be predicted offline (a machine-specific event)\n", i, b.Name)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			for _, v := range vs {
-				fmt.Fprintf(w, "%d:%s=%x\n", i, b.Name, v)
-			}
-		}
-	}
-	return nil
 }
 
 type eventlogCmd struct {
@@ -336,21 +273,10 @@ func (c *eventlogVerifyCmd) Run(e *env) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%s\n", b)
-	} else {
-		c.quoteFlags.print(e.stdout, rep.Quote)
-		for _, v := range rep.Values {
-			fmt.Fprintln(e.stdout, v)
-		}
-		for _, r := range rep.PCRs {
-			fmt.Fprintln(e.stdout, r)
-		}
+	} else if err := rep.WriteText(e.stdout, c.Quote, c.AKPublic); err != nil {
+		return err
 	}
-	out := e.stdout
-	if c.JSON { // the JSON report holds systemd's records
-		out = io.Discard
-	}
-	sdBad := c.celFlags.print(out, rep.Systemd)
-	if sdBad > 0 {
+	if sdBad := c.celFlags.bad(rep.Systemd); sdBad > 0 {
 		return fmt.Errorf("%s: %d record(s) are not what systemd %s measures", c.CEL, sdBad, c.SystemdVersion)
 	}
 	return verifyOutcome(rep, c.Log, c.UKI)

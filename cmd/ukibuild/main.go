@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/alecthomas/kong"
@@ -18,7 +17,6 @@ import (
 	"github.com/willabides/kongplete"
 
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
-	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/sign/pkcs11"
 )
 
@@ -110,11 +108,11 @@ func runEnv(args []string, e *env) int {
 		return 1
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "ukibuild: error: %s\n", redactPINs(err.Error()))
+		fmt.Fprintf(stderr, "ukibuild: error: %s\n", pkcs11.RedactMessage(err.Error()))
 		return 2
 	}
 	if err := applyConfig(ctx, e, c.Config); err != nil {
-		fmt.Fprintf(stderr, "ukibuild: error: %s\n", redactPINs(err.Error()))
+		fmt.Fprintf(stderr, "ukibuild: error: %s\n", pkcs11.RedactMessage(err.Error()))
 		return 1
 	}
 	if measureVerbAt(args) < 0 { // measure's verbs warn as systemd-measure does
@@ -124,7 +122,7 @@ func runEnv(args []string, e *env) int {
 		if code, ok := errExitCode(err); ok {
 			return code
 		}
-		fmt.Fprintf(stderr, "ukibuild: error: %s\n", redactPINs(err.Error()))
+		fmt.Fprintf(stderr, "ukibuild: error: %s\n", pkcs11.RedactMessage(err.Error()))
 		var u unverifiableError
 		if errors.As(err, &u) {
 			return 3
@@ -151,7 +149,7 @@ var privateKeyFlags = map[string]bool{"key": true, "pcr-private-key": true, "pri
 
 // checkKeyFlags warns about private key files that other users can read and
 // about PKCS #11 URIs that carry the PIN (pin-value), which puts it in ps
-// output and shell history.
+// output and shell history (pkcs11.KeyWarning).
 func checkKeyFlags(ctx *kong.Context, e *env) {
 	for _, f := range ctx.Flags() {
 		if !privateKeyFlags[f.Name] {
@@ -165,28 +163,11 @@ func checkKeyFlags(ctx *kong.Context, e *env) {
 			vals = v
 		}
 		for _, v := range vals {
-			switch {
-			case v == "":
-			case strings.HasPrefix(strings.ToLower(v), "pkcs11:"):
-				if pinValueRE.MatchString(v) {
-					e.warnf("--%s: the PKCS #11 URI carries the PIN in pin-value, which other users can see in ps and which stays in shell history; use pin-source=file:PATH or $%s", f.Name, pkcs11.EnvPIN)
-				}
-			default:
-				if w := keys.PermissionWarning(v); w != "" {
-					e.warnf("--%s: %s", f.Name, w)
-				}
+			if w := pkcs11.KeyWarning(v); w != "" {
+				e.warnf("--%s: %s", f.Name, w)
 			}
 		}
 	}
-}
-
-// pinValueRE finds the value of a pin-value attribute of a PKCS #11 URI.
-var pinValueRE = regexp.MustCompile(`(?i)([?&]\s*pin-value\s*=\s*)[^&;\s"']*`)
-
-// redactPINs hides pin-value values in a message: an error may quote the
-// argument it could not use.
-func redactPINs(msg string) string {
-	return pinValueRE.ReplaceAllString(msg, "${1}REDACTED")
 }
 
 func main() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -334,9 +335,14 @@ func (m *measureFileCmd) Run(e *env) error {
 			if text, err = m.systemdPhase(ref, asJSON); err != nil {
 				return err
 			}
+		case m.Explain && asJSON: // attest.Reference's JSON form: events and values
+			if text, err = json.MarshalIndent(ref, "", "  "); err != nil {
+				return err
+			}
+			text = append(text, '\n')
 		case m.Explain:
 			var b bytes.Buffer
-			if err := writeEvents(&b, ref, asJSON); err != nil {
+			if err := ref.WriteText(&b); err != nil {
 				return err
 			}
 			text = b.Bytes()
@@ -357,43 +363,34 @@ func (m *measureFileCmd) Run(e *env) error {
 			return fmt.Errorf("%s: no systemd-stub version (no .sdmagic section and no LoaderInfo string); give --stub-version", m.File)
 		}
 	}
-	var all []pcr.Section
-	for _, s := range img.Sections() {
-		all = append(all, pcr.Section{Name: s.Name, Content: s.Content})
-	}
-	loc, err := pcr.LocateProfile(all, m.Profile)
-	if err != nil {
-		return fmt.Errorf("%s: --profile: %w", m.File, err)
-	}
-	if m.DTBAuto == "" && len(loc.DTBAuto) > 0 {
-		return fmt.Errorf("%s: profile %d has %d .dtbauto sections, of which the stub measures the one matching the machine: give --dtbauto=INDEX (0 to %d) or --dtbauto=none", m.File, m.Profile, len(loc.DTBAuto), len(loc.DTBAuto)-1)
-	}
-	dtb, err := candidateIndex("--dtbauto", m.DTBAuto)
+	version, err := m.version()
 	if err != nil {
 		return err
 	}
-	fw, err := candidateIndex("--efifw", m.EFIFW)
+	dtb, err := candidatePick("--dtbauto", m.DTBAuto)
 	if err != nil {
 		return err
 	}
-	if len(loc.EFIFW) > 0 || fw >= 0 {
-		version, err := m.version()
-		if err != nil {
-			return err
-		}
-		selects, err := pcr.SelectsEFIFW(version)
-		if err != nil {
-			return fmt.Errorf("stub version: %w", err)
-		}
-		switch {
-		case !selects && fw >= 0:
-			return fmt.Errorf("--efifw=%d: systemd-stub %s never selects a .efifw section (stubs from 261.1 on do); give --efifw=none or leave it out", fw, version)
-		case selects && m.EFIFW == "":
-			return fmt.Errorf("%s: profile %d has %d .efifw sections, of which systemd-stub %s measures the one whose firmware ID the .hwids entry matching the machine names: give --efifw=INDEX (0 to %d) or --efifw=none", m.File, m.Profile, len(loc.EFIFW), version, len(loc.EFIFW)-1)
-		}
-	}
-	secs, err := loc.With(dtb, fw)
+	fw, err := candidatePick("--efifw", m.EFIFW)
 	if err != nil {
+		return err
+	}
+	secs, err := img.MeasuredSections(version, m.Profile, dtb, fw)
+	var pe *uki.ProfileError
+	var ce *uki.CandidateError
+	var ve *uki.StubVersionError
+	switch {
+	case errors.As(err, &pe):
+		return fmt.Errorf("%s: --profile: %w", m.File, pe.Err)
+	case errors.As(err, &ce) && ce.NeverSelects:
+		return fmt.Errorf("--efifw=%d: systemd-stub %s never selects a .efifw section (stubs from 261.1 on do); give --efifw=none or leave it out", ce.Pick, version)
+	case errors.As(err, &ce) && ce.Section == ".efifw":
+		return fmt.Errorf("%s: profile %d has %d .efifw sections, of which systemd-stub %s measures the one whose firmware ID the .hwids entry matching the machine names: give --efifw=INDEX (0 to %d) or --efifw=none", m.File, m.Profile, ce.Count, version, ce.Count-1)
+	case errors.As(err, &ce):
+		return fmt.Errorf("%s: profile %d has %d .dtbauto sections, of which the stub measures the one matching the machine: give --dtbauto=INDEX (0 to %d) or --dtbauto=none", m.File, m.Profile, ce.Count, ce.Count-1)
+	case errors.As(err, &ve):
+		return err
+	case err != nil:
 		return fmt.Errorf("%s: %w", m.File, err)
 	}
 	preds, err := m.predict(secs)
@@ -401,15 +398,6 @@ func (m *measureFileCmd) Run(e *env) error {
 		return err
 	}
 	return pcr.FormatCalculate(e.stdout, e.stderr, preds, m.jsonMode(e.stdout, pcr.MeasureJSONOff))
-}
-
-// candidateIndex parses --dtbauto or --efifw: "" and "none" are -1.
-func candidateIndex(flag, v string) (int, error) {
-	p, err := candidatePick(flag, v)
-	if err != nil || p == nil {
-		return -1, err
-	}
-	return *p, nil
 }
 
 // candidatePick parses --dtbauto or --efifw (attest.ParsePick).

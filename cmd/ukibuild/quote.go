@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/ukibuild/ukibuild/attest"
@@ -56,24 +55,4 @@ func (q quoteFlags) explain(log string, err error) error {
 		return fmt.Errorf("quote %s (signature %s, AK %s): %w", q.Quote, q.QuoteSig, q.AKPublic, err)
 	}
 	return err
-}
-
-// print says what the quote attests: the log replays (or not) to its PCR
-// digest, and which of the PCRs asked about it does not cover.
-func (q quoteFlags) print(w io.Writer, r *attest.QuoteResult) {
-	if r == nil {
-		return
-	}
-	sel := make([]string, len(r.Selection))
-	for i, s := range r.Selection {
-		sel[i] = s.String()
-	}
-	if r.Replays {
-		fmt.Fprintf(w, "quote %s: signed by %s, nonce matches, the log replays to its PCR digest over %s\n", q.Quote, q.AKPublic, strings.Join(sel, " "))
-	} else {
-		fmt.Fprintf(w, "quote %s: signed by %s, nonce matches, but the log does not replay to its PCR digest over %s\n", q.Quote, q.AKPublic, strings.Join(sel, " "))
-	}
-	for _, n := range r.NotQuoted {
-		fmt.Fprintf(w, "PCR %d: not in the quote, so its events are not attested by it\n", n)
-	}
 }

@@ -24,7 +24,4 @@ func TestPINsNeverShown(t *testing.T) {
 			t.Errorf("%v shows the PIN:\n%s%s", args, stdout, stderr)
 		}
 	}
-	if got := redactPINs(`x "pkcs11:a=b?module-path=/m& Pin-Value = 1234&pin-source=f" y`); got != `x "pkcs11:a=b?module-path=/m& Pin-Value = REDACTED&pin-source=f" y` {
-		t.Errorf("redactPINs = %q", got)
-	}
 }

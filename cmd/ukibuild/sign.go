@@ -6,12 +6,11 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
-	"github.com/ukibuild/ukibuild/internal/atomicfile"
 	"github.com/ukibuild/ukibuild/internal/keypass"
 	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/sign"
@@ -33,61 +32,38 @@ type signCmd struct {
 	PKCS11Module string   `name:"pkcs11-module" help:"PKCS#11 module for a pkcs11: key without module-path (else $UKIBUILD_PKCS11_MODULE)." placeholder:"PATH"`
 }
 
-// loadSigner opens a PEM key or a pkcs11: URI; the certificate comes from
-// certPath or, for a token key, from the token. close releases the token.
-// The key must suit UEFI Secure Boot and match the certificate; what is
-// odd about the certificate but accepted by firmware (an expired one) is a
-// warning.
-func loadSigner(e *env, keyArg, certPath, module string) (s crypto.Signer, cert *x509.Certificate, closeFn func(), err error) {
-	s, cert, closeFn, err = openSigner(keyArg, certPath, module)
-	if err != nil {
-		return nil, nil, nil, err
-	}
+// loadSigner opens a PEM key or a pkcs11: URI and its certificate, from
+// certPath or, for a token key, from the token (pkcs11.OpenSigningKey);
+// the caller closes it. What is odd about the certificate but accepted by
+// firmware (an expired one) is a warning.
+func loadSigner(e *env, keyArg, certPath, module string) (*pkcs11.SigningKey, error) {
+	k, err := pkcs11.OpenSigningKey(keyArg, certPath, pkcs11.EnvOptions(module), keypass.Passphrase, time.Now())
 	keyName := "--key " + pkcs11.Redact(keyArg)
 	certName := "the token's certificate"
 	if certPath != "" {
 		certName = "--cert " + certPath
 	}
-	fail := func(err error) (crypto.Signer, *x509.Certificate, func(), error) {
-		closeFn()
-		return nil, nil, nil, err
+	var ke *pkcs11.SigningKeyError
+	switch {
+	case errors.Is(err, pkcs11.ErrCertificateNeeded):
+		return nil, fmt.Errorf("no signing certificate: give --cert")
+	case !errors.As(err, &ke):
+	case ke.Defect == pkcs11.DefectTokenCertificate:
+		return nil, fmt.Errorf("%w (give --cert)", ke.Err)
+	case ke.Defect == pkcs11.DefectKey:
+		return nil, fmt.Errorf("%s: %w", keyName, ke.Err)
+	case ke.Defect == pkcs11.DefectCertificate:
+		return nil, fmt.Errorf("%s: %w", certName, ke.Err)
+	case ke.Defect == pkcs11.DefectMismatch:
+		return nil, fmt.Errorf("%s does not match %s: %w", keyName, certName, ke.Err)
 	}
-	if err := sign.CheckKey(s.Public()); err != nil {
-		return fail(fmt.Errorf("%s: %w", keyName, err))
+	if err != nil {
+		return nil, err
 	}
-	if err := sign.CheckCertificate(cert); err != nil {
-		return fail(fmt.Errorf("%s: %w", certName, err))
-	}
-	if err := sign.CheckKeyMatches(cert, s.Public()); err != nil {
-		return fail(fmt.Errorf("%s does not match %s: %w", keyName, certName, err))
-	}
-	for _, w := range sign.CertificateWarnings(cert, time.Now()) {
+	for _, w := range k.Warnings {
 		e.warnf("%s: %s", certName, w)
 	}
-	return s, cert, closeFn, nil
-}
-
-func openSigner(keyArg, certPath, module string) (s crypto.Signer, cert *x509.Certificate, closeFn func(), err error) {
-	if s, closeFn, err = openKey(keyArg, module); err != nil {
-		return nil, nil, nil, err
-	}
-	if k, ok := s.(*pkcs11.Key); ok && certPath == "" {
-		if cert, err = k.Certificate(); err != nil {
-			closeFn()
-			return nil, nil, nil, fmt.Errorf("%w (give --cert)", err)
-		}
-	}
-	if certPath != "" {
-		if cert, err = keys.Certificate(certPath); err != nil {
-			closeFn()
-			return nil, nil, nil, err
-		}
-	}
-	if cert == nil {
-		closeFn()
-		return nil, nil, nil, fmt.Errorf("no signing certificate: give --cert")
-	}
-	return s, cert, closeFn, nil
+	return k, nil
 }
 
 // openKey opens a private key, a PEM file or a pkcs11: URI, for the Secure
@@ -135,12 +111,12 @@ func (c *signCmd) Run(e *env) error {
 	if c.Key == "" {
 		return c.offline(e)
 	}
-	signer, cert, closeFn, err := loadSigner(e, c.Key, c.Cert, c.PKCS11Module)
+	k, err := loadSigner(e, c.Key, c.Cert, c.PKCS11Module)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
-	opts, err := signOptions(cert, c.Chain, c.Hash, c.Profile)
+	defer k.Close()
+	opts, err := signOptions(k.Certificate, c.Chain, c.Hash, c.Profile)
 	if err != nil {
 		return err
 	}
@@ -149,7 +125,7 @@ func (c *signCmd) Run(e *env) error {
 	if out == "" {
 		out = c.Input
 	}
-	return sign.SignFile(context.Background(), c.Input, out, signer, opts)
+	return sign.SignFile(context.Background(), c.Input, out, k.Signer, opts)
 }
 
 // offline is the two-step signing for keys that only sign a digest
@@ -175,51 +151,23 @@ func (c *signCmd) offline(e *env) error {
 		return err
 	}
 	opts.Replace = c.Replace
-	in, err := os.Open(c.Input)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	req, err := sign.NewRequest(in, st.Size(), opts)
-	if err != nil {
-		return fmt.Errorf("signing %s: %w", c.Input, err)
-	}
 	if c.Export != "" {
-		if err := atomicfile.Write(c.Export, 0o644, func(f *os.File) error {
-			_, err := f.Write(req.SignedAttributes())
+		if err := sign.ExportFile(c.Input, c.Export, opts); err != nil {
 			return err
-		}); err != nil {
-			return fmt.Errorf("writing %s: %w", c.Export, err)
 		}
 		fmt.Fprintf(e.stdout, "%s\n", c.Hash)
 		return nil
-	}
-	if c.SignedData != "" {
-		attrs, err := os.ReadFile(c.SignedData)
-		if err != nil {
-			return err
-		}
-		if err := req.AdoptSignedAttributes(attrs); err != nil {
-			return fmt.Errorf("--signed-data %s: %w", c.SignedData, err)
-		}
-	}
-	sig, err := os.ReadFile(c.Attach)
-	if err != nil {
-		return err
-	}
-	p7, err := req.Attach(sig)
-	if err != nil {
-		return fmt.Errorf("--attach-signature %s: %w", c.Attach, err)
 	}
 	out := c.Output
 	if out == "" {
 		out = c.Input
 	}
-	return req.WriteFile(out, st.Mode().Perm(), p7)
+	err = sign.AttachFile(c.Input, out, c.Attach, c.SignedData, opts)
+	var fe *sign.OfflineFileError
+	if errors.As(err, &fe) {
+		return fmt.Errorf("--%s %s: %w", map[string]string{"SignedData": "signed-data", "Signature": "attach-signature"}[fe.Field], fe.File, fe.Err)
+	}
+	return err
 }
 
 type verifyCmd struct {
@@ -246,35 +194,13 @@ func (c *verifyCmd) Run(e *env) error {
 		}
 		opts.DBX.ImageDigests = append(opts.DBX.ImageDigests, d)
 	}
-	report, verr := sign.VerifyFile(c.File, opts)
-	if report != nil {
-		type sig struct {
-			Index   int    `json:"index"`
-			Signer  string `json:"signer"`
-			Hash    string `json:"hash"`
-			OK      bool   `json:"ok"`
-			Problem string `json:"problem,omitempty"`
-		}
-		var sigs []sig
-		for i := range report.Signatures {
-			s := &report.Signatures[i]
-			p := ""
-			if s.Err != nil {
-				p = s.Err.Error()
-			}
-			sigs = append(sigs, sig{s.Index, s.Subject(), strings.ToLower(strings.ReplaceAll(s.Hash.String(), "-", "")), s.OK(), p})
-		}
-		if c.JSON {
-			b, _ := json.MarshalIndent(map[string]any{"file": c.File, "ok": verr == nil, "signatures": sigs}, "", "  ")
-			fmt.Fprintf(e.stdout, "%s\n", b)
-		} else {
-			for _, s := range sigs {
-				status := "ok"
-				if !s.OK {
-					status = "FAILED: " + s.Problem
-				}
-				fmt.Fprintf(e.stdout, "signature %d: %s (%s): %s\n", s.Index, s.Signer, s.Hash, status)
-			}
+	report, verr := sign.VerifyFile(context.Background(), c.File, opts)
+	if report != nil && c.JSON {
+		b, _ := json.MarshalIndent(map[string]any{"file": c.File, "ok": verr == nil, "signatures": report.Summary()}, "", "  ")
+		fmt.Fprintf(e.stdout, "%s\n", b)
+	} else if report != nil {
+		if err := report.WriteText(e.stdout); err != nil {
+			return err
 		}
 	}
 	if verr != nil {

@@ -1,0 +1,96 @@
+package sign
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/ukibuild/ukibuild/internal/atomicfile"
+)
+
+// OfflineFileError is a file given to AttachFile that is not what it
+// should be: step 1's signed attributes (Field "SignedData": not this
+// image's and options') or the signature (Field "Signature": not one of
+// those bytes by the certificate's key).
+type OfflineFileError struct {
+	Field string // "SignedData" or "Signature"
+	File  string
+	Err   error
+}
+
+func (e *OfflineFileError) Error() string { return e.File + ": " + e.Err.Error() }
+
+func (e *OfflineFileError) Unwrap() error { return e.Err }
+
+// openRequest opens the image at path for a Request; the caller closes
+// the file once the request is written.
+func openRequest(path string, opts Options) (*Request, *os.File, os.FileMode, error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	st, err := in.Stat()
+	if err != nil {
+		in.Close()
+		return nil, nil, 0, err
+	}
+	req, err := NewRequest(in, st.Size(), opts)
+	if err != nil {
+		in.Close()
+		return nil, nil, 0, fmt.Errorf("signing %s: %w", path, err)
+	}
+	return req, in, st.Mode().Perm(), nil
+}
+
+// ExportFile is the first step of signing the image at inPath with a key
+// that only signs elsewhere (an HSM service, a smart card on another
+// machine): it writes to exportPath, atomically, the DER bytes to sign
+// (Request.SignedAttributes; with ProfileSystemdSbsign, what
+// "systemd-sbsign sign --prepare-offline-signing" writes). AttachFile is
+// the second step.
+func ExportFile(inPath, exportPath string, opts Options) error {
+	req, in, _, err := openRequest(inPath, opts)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := atomicfile.Write(exportPath, 0o644, func(f *os.File) error {
+		_, err := f.Write(req.SignedAttributes())
+		return err
+	}); err != nil {
+		return fmt.Errorf("writing %s: %w", exportPath, err)
+	}
+	return nil
+}
+
+// AttachFile is the second step of offline signing (ExportFile): it
+// attaches the raw RSA PKCS #1 v1.5 signature in sigPath of the exported
+// bytes and writes the signed image to outPath atomically (outPath may be
+// inPath; a new file gets inPath's mode). opts must be step 1's, signing
+// time included, unless signedDataPath names step 1's file: its signing
+// time is then taken (Request.AdoptSignedAttributes). A file that does not
+// fit is an *OfflineFileError.
+func AttachFile(inPath, outPath, sigPath, signedDataPath string, opts Options) error {
+	req, in, perm, err := openRequest(inPath, opts)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if signedDataPath != "" {
+		attrs, err := os.ReadFile(signedDataPath)
+		if err != nil {
+			return err
+		}
+		if err := req.AdoptSignedAttributes(attrs); err != nil {
+			return &OfflineFileError{Field: "SignedData", File: signedDataPath, Err: err}
+		}
+	}
+	sig, err := os.ReadFile(sigPath)
+	if err != nil {
+		return err
+	}
+	p7, err := req.Attach(sig)
+	if err != nil {
+		return &OfflineFileError{Field: "Signature", File: sigPath, Err: err}
+	}
+	return req.WriteFile(outPath, perm, p7)
+}
