@@ -13,10 +13,9 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/attest"
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/quote"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 const quoteDir = "../quote/testdata"
@@ -103,7 +102,7 @@ func TestVerifyQuote(t *testing.T) {
 	if !rep.OK() || !rep.Quote.Replays || len(rep.Quote.NotQuoted) != 1 || rep.Quote.NotQuoted[0] != 13 || len(rep.PCRs) != 6 {
 		t.Errorf("report:\n%s", rep)
 	}
-	// The selection tpm2_quote was given (pcr/testdata/quote/README.md).
+	// The selection tpm2_quote was given (quote/testdata/README.md).
 	var text bytes.Buffer
 	if err := rep.Quote.WriteText(&text, "quote.msg", "ak.pub"); err != nil {
 		t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-
-	"github.com/ukibuild/ukibuild/uki"
 	"io"
 	"io/fs"
 	"os"
@@ -14,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/uki"
 )
 
 // Entry is a Boot Loader Specification Type #1 entry

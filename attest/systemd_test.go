@@ -13,10 +13,9 @@ import (
 	"testing"
 
 	"github.com/ukibuild/ukibuild/attest"
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/quote"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // systemdVector is the systemd 262.1 initrd boot (boot test case 19):

@@ -14,7 +14,7 @@ import (
 // its events in the order they extend it ("PCR N event K: TYPE
 // DESCRIPTION", then a line per bank's digest, whether the event is
 // machine-specific and its alternatives), then the PCR's values, a line
-// "PCR:BANK=HEX" each (the form pcr.ParseValues reads; a PCR with
+// "PCR:BANK=HEX" each (the form quote.ParseValues reads; a PCR with
 // alternatives has several, one with a machine-specific event a line
 // saying it cannot be predicted offline). The form is for people; the
 // JSON form (MarshalJSON) is for programs.
@@ -62,15 +62,20 @@ func writeDigests(w io.Writer, vs []pcr.Value) {
 	}
 }
 
-// WriteSystemdText writes, for each predicted PCR that events (what
-// PredictSystemd says systemd version measures up to the end of phase)
-// extend, those events ("PCR N systemd event K: TYPE "STRING"" and a line
+// WriteSystemdText writes, for each predicted PCR that systemd version
+// extends up to the end of phase (PredictSystemd, in the Reference's
+// banks), those events ("PCR N systemd event K: TYPE "STRING"" and a line
 // per bank's digest) and the PCR's values after them ("PCR N after PHASE:
 // BANK=HEX", for each of the PCR's predicted values): what the TPM holds
 // once systemd has reached the end of that phase. PCRs no event extends
 // are left out. Nothing is written when a value cannot be computed (an
-// event lacks a bank's digest, or a PCR has a machine-specific event).
-func (r *Reference) WriteSystemdText(w io.Writer, version string, phase pcr.Phase, events []SystemdEvent) error {
+// unexamined systemd version or an unknown phase word, ErrSystemdVersion;
+// a PCR with a machine-specific event).
+func (r *Reference) WriteSystemdText(w io.Writer, version string, phase pcr.Phase) error {
+	events, err := PredictSystemd(version, phase, r.Banks)
+	if err != nil {
+		return err
+	}
 	var lines []string
 	for _, i := range r.PCRs {
 		n := 0
@@ -114,8 +119,12 @@ func (r *Reference) WriteSystemdText(w io.Writer, version string, phase pcr.Phas
 // WriteText says what the quote attests, naming its file (quote) and the
 // attestation key's (ak): that the log replays, or not, to its PCR digest
 // over its selection ("sha256:4,7,9"), then a line per PCR asked about
-// that the quote does not cover.
+// that the quote does not cover. A nil QuoteResult (no quote) writes
+// nothing.
 func (q *QuoteResult) WriteText(w io.Writer, quote, ak string) error {
+	if q == nil {
+		return nil
+	}
 	bw := bufio.NewWriter(w)
 	sel := make([]string, len(q.Selection))
 	for i, s := range q.Selection {
@@ -136,7 +145,7 @@ func (q *QuoteResult) WriteText(w io.Writer, quote, ak string) error {
 // PCR takes three): what the quote attests (QuoteResult.WriteText, naming
 // the quote's file and the attestation key's), the TPM's values against
 // the log's replay, each PCR's result, and each record of systemd's log.
-// Report.String is the same without the files' names.
+// (Report.String gives the same results in a shorter form.)
 func (r *Report) WriteText(w io.Writer, quote, ak string) error {
 	if r.Quote != nil {
 		if err := r.Quote.WriteText(w, quote, ak); err != nil {

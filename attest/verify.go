@@ -9,10 +9,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/quote"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // Evidence is what a machine reports of a boot.

@@ -17,7 +17,6 @@ import (
 
 	"github.com/ukibuild/ukibuild/internal/reftools"
 	"github.com/ukibuild/ukibuild/pcr"
-
 	"github.com/ukibuild/ukibuild/pcrsig"
 )
 

@@ -80,7 +80,7 @@ func StubInitrd(major int, sections map[string]pcr.Sized, x StubExtras) (pcr.Siz
 // os-release (the INITRD_PROFILE slot, generate_embedded_initrds); for
 // the other versions a .profile section or a previous initrd is not
 // modelled (an error). sections are those of the profile booted
-// (LocateProfile).
+// (pcr.LocateProfile).
 func StubInitrdAfter(major int, previous pcr.Sized, sections map[string]pcr.Sized, x StubExtras) (pcr.Sized, error) {
 	if !slices.Contains([]int{252, 254, 257, 262}, major) {
 		return nil, fmt.Errorf("the initrd of systemd-stub %d is not modelled (252, 254, 257 and 262 are)", major)

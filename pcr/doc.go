@@ -28,8 +28,7 @@
 // and Predict does both the way "systemd-measure calculate" does, reading
 // every section once and hashing it in all banks in parallel.
 // FormatCalculate writes the result in systemd-measure's text or JSON
-// format, byte for byte (MeasureJSON: its --json= styles; FormatMeasureJSON
-// prints any value as its sd-json does).
+// format, byte for byte (MeasureJSON: its --json= styles).
 //
 // # Profiles and devicetrees
 //

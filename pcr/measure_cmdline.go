@@ -323,8 +323,8 @@ func strerror(err error) string {
 var errNoPEM = errors.New("no usable PEM block")
 
 // checkJSONObject reads path as systemd-measure reads --append=
-// (sd_json_parse_file with SD_JSON_PARSE_MUST_BE_OBJECT): nothing but white
-// an empty file is ENODATA, anything but one JSON object EINVAL.
+// (sd_json_parse_file with SD_JSON_PARSE_MUST_BE_OBJECT): an empty file (or
+// one of white space only) is ENODATA, anything but one JSON object EINVAL.
 func checkJSONObject(path string) error {
 	data, err := readFile(path)
 	if err != nil {

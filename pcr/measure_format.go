@@ -94,7 +94,7 @@ func formatJSON(w io.Writer, preds []Prediction, pretty bool) error {
 	if pretty {
 		style = MeasureJSONPretty
 	}
-	b, err := FormatMeasureJSON(obj, style)
+	b, err := formatMeasureJSON(obj, style)
 	if err != nil {
 		return fmt.Errorf("format calculate: %w", err)
 	}
@@ -137,14 +137,14 @@ const (
 	MeasureJSONOff
 )
 
-// FormatMeasureJSON formats v the way systemd's sd_json_variant_dump does in
+// formatMeasureJSON formats v the way systemd's sd_json_variant_dump does in
 // style: strings keep non-ASCII characters and DEL as they are and escape
 // only '"', '\\' and control characters (\b \f \n \r \t, others as \u00XX);
 // integers are printed in decimal, floating point numbers with printf's
 // "%.21e" (zero as 0.000000000000000000000e+00, NaN and infinities as
 // null). v may hold the values pyjson uses: nil, bool, integers, *big.Int
 // within 64 bits, float64, string, slices and *pyjson.Object.
-func FormatMeasureJSON(v any, style MeasureJSON) ([]byte, error) {
+func formatMeasureJSON(v any, style MeasureJSON) ([]byte, error) {
 	sv, err := sdjson.FromAny(v, 0)
 	if err != nil {
 		return nil, err

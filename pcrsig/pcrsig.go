@@ -63,8 +63,8 @@ func (e PolicyEntry) members() []entryMember {
 	return m
 }
 
-// Object returns the entry as the Python dict ukify gets from json.loads.
-func (e PolicyEntry) Object() *pyjson.Object {
+// object returns the entry as the Python dict ukify gets from json.loads.
+func (e PolicyEntry) object() *pyjson.Object {
 	o := pyjson.NewObject()
 	for _, m := range e.members() {
 		if pcrs, ok := m.value.([]uint32); ok {
@@ -187,9 +187,9 @@ func (d *PolicyDocument) JSON(style pcr.MeasureJSON) []byte {
 	return sdjson.Dump(d.clone().root, style == pcr.MeasureJSONPretty, style != pcr.MeasureJSONOff)
 }
 
-// Object returns the document as ukify sees it: what Python's json.loads
+// object returns the document as ukify sees it: what Python's json.loads
 // makes of systemd-measure's output.
-func (d *PolicyDocument) Object() (*pyjson.Object, error) {
+func (d *PolicyDocument) object() (*pyjson.Object, error) {
 	o, err := pyjson.UnmarshalObject(d.JSON(pcr.MeasureJSONShort))
 	if err != nil {
 		return nil, fmt.Errorf("pcrsig: %w", err)
@@ -220,8 +220,8 @@ func Combine(texts ...[]byte) ([]byte, error) {
 // policies) into an unsigned .pcrsig text and returns the new text, as
 // ukify 262's apply_pcr_signatures does when it is given --pcrsig= (see
 // applySignatures for the matching rules).
-func ApplySignatures(pcrsig, signatures []byte) ([]byte, error) {
-	p, err := pyjson.UnmarshalObject(pcrsig)
+func ApplySignatures(section, signatures []byte) ([]byte, error) {
+	p, err := pyjson.UnmarshalObject(section)
 	if err != nil {
 		return nil, fmt.Errorf(".pcrsig is not a JSON object: %w", err)
 	}
@@ -287,7 +287,7 @@ func pcrSigText(obj *pyjson.Object) ([]byte, error) {
 func Section(padded bool, docs ...*PolicyDocument) ([]byte, error) {
 	objs := make([]*pyjson.Object, 0, len(docs))
 	for _, d := range docs {
-		o, err := d.Object()
+		o, err := d.object()
 		if err != nil {
 			return nil, err
 		}

@@ -85,7 +85,7 @@ func TestSignDocumentShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, err := doc.Object()
+	obj, err := doc.object()
 	if err != nil {
 		t.Fatal(err)
 	}

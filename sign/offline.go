@@ -7,12 +7,23 @@ import (
 	"github.com/ukibuild/ukibuild/internal/atomicfile"
 )
 
+// OfflineFile names the files AttachFile takes besides the image.
+type OfflineFile string
+
+// The files of an OfflineFileError.
+const (
+	// SignedDataFile is step 1's signed attributes (ExportFile's output).
+	SignedDataFile OfflineFile = "SignedData"
+	// SignatureFile is the signature made over them.
+	SignatureFile OfflineFile = "Signature"
+)
+
 // OfflineFileError is a file given to AttachFile that is not what it
-// should be: step 1's signed attributes (Field "SignedData": not this
-// image's and options') or the signature (Field "Signature": not one of
-// those bytes by the certificate's key).
+// should be: step 1's signed attributes (SignedDataFile: not this image's
+// and options') or the signature (SignatureFile: not one of those bytes by
+// the certificate's key).
 type OfflineFileError struct {
-	Field string // "SignedData" or "Signature"
+	Field OfflineFile // SignedDataFile or SignatureFile
 	File  string
 	Err   error
 }
@@ -81,7 +92,7 @@ func AttachFile(inPath, outPath, sigPath, signedDataPath string, opts Options) e
 			return err
 		}
 		if err := req.AdoptSignedAttributes(attrs); err != nil {
-			return &OfflineFileError{Field: "SignedData", File: signedDataPath, Err: err}
+			return &OfflineFileError{Field: SignedDataFile, File: signedDataPath, Err: err}
 		}
 	}
 	sig, err := os.ReadFile(sigPath)
@@ -90,7 +101,7 @@ func AttachFile(inPath, outPath, sigPath, signedDataPath string, opts Options) e
 	}
 	p7, err := req.Attach(sig)
 	if err != nil {
-		return &OfflineFileError{Field: "Signature", File: sigPath, Err: err}
+		return &OfflineFileError{Field: SignatureFile, File: sigPath, Err: err}
 	}
 	return req.WriteFile(outPath, perm, p7)
 }

@@ -54,10 +54,10 @@ func TestOfflineFiles(t *testing.T) {
 
 	var fe *OfflineFileError
 	bad := filepath.Join(dir, "bad.efi")
-	if err := AttachFile(in, bad, sig, out, opts); !errors.As(err, &fe) || fe.Field != "SignedData" || fe.File != out {
+	if err := AttachFile(in, bad, sig, out, opts); !errors.As(err, &fe) || fe.Field != SignedDataFile || fe.File != out {
 		t.Errorf("another file as signed data: %v", err)
 	}
-	if err := AttachFile(in, bad, sdAttrs, "", opts); !errors.As(err, &fe) || fe.Field != "Signature" || fe.File != sdAttrs {
+	if err := AttachFile(in, bad, sdAttrs, "", opts); !errors.As(err, &fe) || fe.Field != SignatureFile || fe.File != sdAttrs {
 		t.Errorf("the attributes as the signature: %v", err)
 	}
 	if _, err := os.Stat(bad); err == nil {

@@ -49,7 +49,7 @@ func (e *StubVersionError) Error() string { return "stub version: " + e.Err.Erro
 
 func (e *StubVersionError) Unwrap() error { return e.Err }
 
-// MeasuredSections returns the sections systemd-stub of version
+// ProfileSections returns the sections systemd-stub of version
 // stubVersion measures into PCR 11 when it boots profile n of the image
 // (the base sections overridden by the profile's: pcr.LocateProfile),
 // with the .dtbauto and .efifw sections it picked: dtbauto and efifw are
@@ -60,7 +60,7 @@ func (e *StubVersionError) Unwrap() error { return e.Err }
 // *CandidateError; a version pcr.SelectsEFIFW cannot read a
 // *StubVersionError. stubVersion is used (pcr.SelectsEFIFW) only when the
 // profile has .efifw sections or efifw picks one.
-func (img *ImageFile) MeasuredSections(stubVersion string, n int, dtbauto, efifw *int) ([]pcr.Section, error) {
+func (img *ImageFile) ProfileSections(stubVersion string, n int, dtbauto, efifw *int) ([]pcr.Section, error) {
 	var all []pcr.Section
 	for _, s := range img.Sections() {
 		all = append(all, pcr.Section{Name: s.Name, Content: s.Content})

@@ -11,11 +11,11 @@ import (
 	"github.com/ukibuild/ukibuild/pcr"
 )
 
-// TestMeasuredSections: of a UKI with two .dtbauto and two .efifw
+// TestProfileSections: of a UKI with two .dtbauto and two .efifw
 // sections (with the .hwids the stub matches .efifw against), the picked ones are measured and the others not; an unknown
 // pick, a .efifw pick for a stub that never picks one, a stub version
 // that cannot be read and a missing profile are refused with their types.
-func TestMeasuredSections(t *testing.T) {
+func TestProfileSections(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "uki.efi")
 	if err := os.WriteFile(path, composeBytes(t,
 		Section{".linux", Text("linux", "kernel")}, Section{".hwids", Text("hwids", "ids")},
@@ -49,7 +49,7 @@ func TestMeasuredSections(t *testing.T) {
 		}
 		return out
 	}
-	secs, err := img.MeasuredSections("262", 0, &one, &zero)
+	secs, err := img.ProfileSections("262", 0, &one, &zero)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,35 +62,35 @@ func TestMeasuredSections(t *testing.T) {
 	if got := content(secs, ".linux"); !slices.Equal(got, []string{"kernel"}) {
 		t.Errorf(".linux measured: %q", got)
 	}
-	if secs, err = img.MeasuredSections("261", 0, &none, &none); err != nil || len(content(secs, ".dtbauto"))+len(content(secs, ".efifw")) != 0 {
+	if secs, err = img.ProfileSections("261", 0, &none, &none); err != nil || len(content(secs, ".dtbauto"))+len(content(secs, ".efifw")) != 0 {
 		t.Errorf("none picked: %v, %d sections", err, len(secs))
 	}
 
 	var ce *CandidateError
-	if _, err := img.MeasuredSections("262", 0, nil, &zero); !errors.As(err, &ce) || ce.Section != ".dtbauto" || ce.Count != 2 {
+	if _, err := img.ProfileSections("262", 0, nil, &zero); !errors.As(err, &ce) || ce.Section != ".dtbauto" || ce.Count != 2 {
 		t.Errorf("no .dtbauto pick: %v", err)
 	}
-	if _, err := img.MeasuredSections("262", 0, &zero, nil); !errors.As(err, &ce) || ce.Section != ".efifw" || ce.NeverSelects || ce.Count != 2 {
+	if _, err := img.ProfileSections("262", 0, &zero, nil); !errors.As(err, &ce) || ce.Section != ".efifw" || ce.NeverSelects || ce.Count != 2 {
 		t.Errorf("no .efifw pick for 262: %v", err)
 	}
-	if _, err := img.MeasuredSections("261", 0, &zero, nil); err != nil {
+	if _, err := img.ProfileSections("261", 0, &zero, nil); err != nil {
 		t.Errorf("no .efifw pick for 261, which picks none: %v", err)
 	}
-	if _, err := img.MeasuredSections("261", 0, &zero, &one); !errors.As(err, &ce) || !ce.NeverSelects || ce.Pick != 1 {
+	if _, err := img.ProfileSections("261", 0, &zero, &one); !errors.As(err, &ce) || !ce.NeverSelects || ce.Pick != 1 {
 		t.Errorf(".efifw pick for 261: %v", err)
 	}
 	var ve *StubVersionError
-	if _, err := img.MeasuredSections("x", 0, &zero, &zero); !errors.As(err, &ve) {
+	if _, err := img.ProfileSections("x", 0, &zero, &zero); !errors.As(err, &ve) {
 		t.Errorf("stub version x: %v", err)
 	}
-	if _, err := img.MeasuredSections("262", 0, &zero, &one); err != nil {
+	if _, err := img.ProfileSections("262", 0, &zero, &one); err != nil {
 		t.Error(err)
 	}
-	if _, err := img.MeasuredSections("262", 0, &zero, &two); err == nil {
+	if _, err := img.ProfileSections("262", 0, &zero, &two); err == nil {
 		t.Error(".efifw 2 of 2 picked")
 	}
 	var pe *ProfileError
-	if _, err := img.MeasuredSections("262", 1, &zero, &zero); !errors.As(err, &pe) || pe.Profile != 1 {
+	if _, err := img.ProfileSections("262", 1, &zero, &zero); !errors.As(err, &pe) || pe.Profile != 1 {
 		t.Errorf("profile 1: %v", err)
 	}
 }

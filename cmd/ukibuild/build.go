@@ -173,7 +173,7 @@ func (b *buildCmd) Run(e *env) error {
 		if errors.Is(serr, uki.ErrSectionArg) {
 			return serr
 		} else if serr != nil && err == nil {
-			err = fmt.Errorf("--section: %w", serr)
+			err = serr // SectionArg names the option
 		}
 		cfg.Sections = append(cfg.Sections, sec)
 	}

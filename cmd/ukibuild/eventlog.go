@@ -12,13 +12,12 @@ import (
 	"strings"
 
 	"github.com/ukibuild/ukibuild/attest"
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/quote"
 	"github.com/ukibuild/ukibuild/secureboot"
 	"github.com/ukibuild/ukibuild/shim"
 	"github.com/ukibuild/ukibuild/uefi"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // eventPrediction are the options that say what booted, shared by

@@ -14,12 +14,11 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ukibuild/ukibuild/attest"
+	"github.com/ukibuild/ukibuild/eventlog"
 	"github.com/ukibuild/ukibuild/keys"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/pcrsig"
 	"github.com/ukibuild/ukibuild/uki"
-
-	"github.com/ukibuild/ukibuild/eventlog"
 )
 
 // measureCmd mirrors systemd-measure 262: calculate, sign, policy-digest;
@@ -375,7 +374,7 @@ func (m *measureFileCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	secs, err := img.MeasuredSections(version, m.Profile, dtb, fw)
+	secs, err := img.ProfileSections(version, m.Profile, dtb, fw)
 	var pe *uki.ProfileError
 	var ce *uki.CandidateError
 	var ve *uki.StubVersionError

@@ -165,7 +165,11 @@ func (c *signCmd) offline(e *env) error {
 	err = sign.AttachFile(c.Input, out, c.Attach, c.SignedData, opts)
 	var fe *sign.OfflineFileError
 	if errors.As(err, &fe) {
-		return fmt.Errorf("--%s %s: %w", map[string]string{"SignedData": "signed-data", "Signature": "attach-signature"}[fe.Field], fe.File, fe.Err)
+		flag := "attach-signature"
+		if fe.Field == sign.SignedDataFile {
+			flag = "signed-data"
+		}
+		return fmt.Errorf("--%s %s: %w", flag, fe.File, fe.Err)
 	}
 	return err
 }

@@ -244,7 +244,7 @@ const sdMaxDepth = 2048
 // overflow) real values computed the way sd-json does.
 func Parse(data []byte) (*Value, error) {
 	if i := bytes.IndexByte(data, 0); i >= 0 {
-		return nil, fmt.Errorf("sd-json: JSON: NUL byte at offset %d", i)
+		return nil, fmt.Errorf("JSON: NUL byte at offset %d", i)
 	}
 	p := &sdParser{data: data}
 	v, err := p.value(0)
@@ -264,7 +264,7 @@ type sdParser struct {
 }
 
 func (p *sdParser) errorf(format string, args ...any) error {
-	return fmt.Errorf("sd-json: JSON: offset %d: %s", p.pos, fmt.Sprintf(format, args...))
+	return fmt.Errorf("JSON: offset %d: %s", p.pos, fmt.Sprintf(format, args...))
 }
 
 func (p *sdParser) skipSpace() {
@@ -711,7 +711,7 @@ func formatSDString(buf *bytes.Buffer, s string) {
 // sd_json would store them when built from C values.
 func FromAny(v any, depth int) (*Value, error) {
 	if depth >= sdMaxDepth {
-		return nil, errors.New("sd-json: JSON value nested too deeply")
+		return nil, errors.New("JSON value nested too deeply")
 	}
 	switch x := v.(type) {
 	case nil:
@@ -722,7 +722,7 @@ func FromAny(v any, depth int) (*Value, error) {
 		return &Value{Kind: Bool, b: x}, nil
 	case string:
 		if !ValidUTF8([]byte(x)) || bytes.IndexByte([]byte(x), 0) >= 0 {
-			return nil, fmt.Errorf("sd-json: JSON string %q is not valid for sd-json", x)
+			return nil, fmt.Errorf("JSON string %q is not valid for systemd's JSON", x)
 		}
 		return NewString(x), nil
 	case float64:
@@ -736,7 +736,7 @@ func FromAny(v any, depth int) (*Value, error) {
 		case x.IsInt64():
 			return NewInteger(x.Int64()), nil
 		}
-		return nil, fmt.Errorf("sd-json: integer %v does not fit in 64 bits", x)
+		return nil, fmt.Errorf("JSON: integer %v does not fit in 64 bits", x)
 	case *pyjson.Object:
 		if x == nil {
 			return &Value{Kind: Null}, nil
@@ -762,7 +762,7 @@ func FromAny(v any, depth int) (*Value, error) {
 		return NewUnsigned(rv.Uint()), nil
 	case reflect.Slice, reflect.Array:
 		if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
-			return nil, errors.New("sd-json: []byte has no JSON form (encode it as hex or base64 first)")
+			return nil, errors.New("JSON: []byte has no JSON form (encode it as hex or base64 first)")
 		}
 		arr := &Value{Kind: Array, Elems: make([]*Value, 0, rv.Len())}
 		for i := 0; i < rv.Len(); i++ {
@@ -774,7 +774,7 @@ func FromAny(v any, depth int) (*Value, error) {
 		}
 		return arr, nil
 	}
-	return nil, fmt.Errorf("sd-json: %T has no JSON form", v)
+	return nil, fmt.Errorf("JSON: %T has no JSON form", v)
 }
 
 // Dump returns v as sd_json_variant_dump prints it: on one line, or pretty

@@ -5,7 +5,11 @@
 //
 // Open returns a *Key, a crypto.Signer for RSA PKCS #1 v1.5 over SHA-256,
 // SHA-384 and SHA-512 whose private key never leaves the token; Certificate
-// reads the matching certificate from the token. The package lives apart
+// reads the matching certificate from the token. For programs that take a
+// key the way ukibuild's command line does, OpenSigner opens either a
+// pkcs11: URI or a PEM key file, and OpenSigningKey adds the certificate
+// and checks the pair as firmware would; KeyWarning and RedactMessage are
+// its warnings about key files others can read and PINs in URIs. The package lives apart
 // from the rest of ukibuild because it needs cgo (it loads the module with
 // dlopen through github.com/ThalesGroup/crypto11 and
 // github.com/miekg/pkcs11); built without cgo, Open fails with ErrNoCgo.

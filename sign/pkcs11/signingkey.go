@@ -24,25 +24,33 @@ type SigningKey struct {
 	closeFn func()
 }
 
-// Close releases a token key (nothing for a PEM key).
-func (k *SigningKey) Close() { k.closeFn() }
+// Close releases a token key (nothing for a PEM key, or a SigningKey
+// OpenSigningKey did not make).
+func (k *SigningKey) Close() {
+	if k != nil && k.closeFn != nil {
+		k.closeFn()
+	}
+}
 
 // ErrCertificateNeeded is OpenSigningKey's error for a PEM key given
 // without a certificate: only a token holds one next to its key.
-var ErrCertificateNeeded = errors.New("pkcs11: no signing certificate (a PEM key needs a certificate file)")
+var ErrCertificateNeeded = errors.New("no signing certificate (a PEM key needs a certificate file)")
 
-// What a SigningKeyError is about.
+// Defect is what a SigningKeyError is about.
+type Defect string
+
+// The defects of a SigningKeyError.
 const (
-	DefectKey              = "key"               // the key cannot sign for Secure Boot (sign.CheckKey)
-	DefectCertificate      = "certificate"       // the certificate cannot (sign.CheckCertificate)
-	DefectMismatch         = "mismatch"          // the certificate is not the key's (sign.CheckKeyMatches)
-	DefectTokenCertificate = "token certificate" // the token has no certificate for its key (Key.Certificate)
+	DefectKey              Defect = "key"               // the key cannot sign for Secure Boot (sign.CheckKey)
+	DefectCertificate      Defect = "certificate"       // the certificate cannot (sign.CheckCertificate)
+	DefectMismatch         Defect = "mismatch"          // the certificate is not the key's (sign.CheckKeyMatches)
+	DefectTokenCertificate Defect = "token certificate" // the token has no certificate for its key (Key.Certificate)
 )
 
 // SigningKeyError says why OpenSigningKey refused a key and certificate
 // it could open.
 type SigningKeyError struct {
-	Defect string // DefectKey, DefectCertificate, DefectMismatch or DefectTokenCertificate
+	Defect Defect // DefectKey, DefectCertificate, DefectMismatch or DefectTokenCertificate
 	Err    error
 }
 
@@ -50,7 +58,7 @@ func (e *SigningKeyError) Error() string {
 	if e.Defect == DefectMismatch {
 		return "the key does not match the certificate: " + e.Err.Error()
 	}
-	return e.Defect + ": " + e.Err.Error()
+	return string(e.Defect) + ": " + e.Err.Error()
 }
 
 func (e *SigningKeyError) Unwrap() error { return e.Err }
