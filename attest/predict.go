@@ -181,7 +181,7 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 		// not authorize: find each image's authority first (PCR 7), and
 		// refuse to predict a boot in which a loader or an add-on would
 		// be refused. A refused UKI is predicted as far as it goes.
-		if auth, err = p.findAuthorities(loaded); err != nil {
+		if auth, err = p.findAuthorities(ctx, loaded); err != nil {
 			return nil, err
 		}
 	}
@@ -208,7 +208,7 @@ func Predict(ctx context.Context, path string, m Machine) (*Reference, error) {
 	}
 	var pcr4 []eventlog.Event
 	if want(4) {
-		if pcr4, err = p.pcr4(loaded); err != nil {
+		if pcr4, err = p.pcr4(ctx, loaded); err != nil {
 			return nil, err
 		}
 		pre := len(pcr4) - len(m.Loaders) - 1 - len(loaded)
@@ -352,14 +352,14 @@ func (p *predictor) locate(img *uki.ImageFile) (*pcr.Located, error) {
 
 // pcr4 is the firmware's PCR 4: the boot attempts, then each image it
 // starts (the loaders, the UKI, the add-ons the stub loads through it).
-func (p *predictor) pcr4(loaded []eventlog.Addon) ([]eventlog.Event, error) {
+func (p *predictor) pcr4(ctx context.Context, loaded []eventlog.Addon) ([]eventlog.Event, error) {
 	chain := slices.Concat(p.m.Loaders, []string{p.path})
 	for _, a := range loaded {
 		chain = append(chain, a.Path)
 	}
 	fb := eventlog.FirmwareBoot{BootAttempts: max(p.m.BootAttempts, 1)}
 	for _, f := range chain {
-		app, err := imageApplication(f, p.banks)
+		app, err := imageApplication(ctx, f, p.banks)
 		if err != nil {
 			return nil, err
 		}
@@ -370,7 +370,7 @@ func (p *predictor) pcr4(loaded []eventlog.Addon) ([]eventlog.Event, error) {
 
 // imageApplication is the PE file at path as the firmware measures it
 // into PCR 4 when it loads it (its Authenticode digest).
-func imageApplication(path string, banks []pcr.Bank) (eventlog.BootApplication, error) {
+func imageApplication(ctx context.Context, path string, banks []pcr.Bank) (eventlog.BootApplication, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return eventlog.BootApplication{}, err
@@ -380,7 +380,7 @@ func imageApplication(path string, banks []pcr.Bank) (eventlog.BootApplication, 
 	if err != nil {
 		return eventlog.BootApplication{}, err
 	}
-	app, err := eventlog.ImageApplication(filepath.Base(path), f, st.Size(), banks)
+	app, err := eventlog.ImageApplication(ctx, filepath.Base(path), f, st.Size(), banks)
 	if err != nil {
 		return app, fmt.Errorf("%s: %w", path, err)
 	}

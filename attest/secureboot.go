@@ -2,6 +2,7 @@ package attest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -76,7 +77,7 @@ func (e *NotAuthorizedError) Unwrap() error { return e.Err }
 // the firmware; and which db entries it logs for each. A loader or an
 // add-on the firmware refuses is an error; a refused UKI is noted (nothing
 // of it runs, so neither do its add-ons).
-func (p *predictor) findAuthorities(addons []eventlog.Addon) (*authorities, error) {
+func (p *predictor) findAuthorities(ctx context.Context, addons []eventlog.Addon) (*authorities, error) {
 	db, err := secureboot.ParseSignatureLists(p.m.SecureBoot.DB)
 	if err != nil {
 		return nil, fmt.Errorf("the Secure Boot db variable: %w", err)
@@ -86,7 +87,7 @@ func (p *predictor) findAuthorities(addons []eventlog.Addon) (*authorities, erro
 		return nil, fmt.Errorf("the Secure Boot dbx variable: %w", err)
 	}
 	authorize := func(path string) ([][]byte, error) {
-		res, err := secureboot.AuthorizeFile(path, db, dbx)
+		res, err := secureboot.AuthorizeFile(ctx, path, db, dbx)
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +107,7 @@ func (p *predictor) findAuthorities(addons []eventlog.Addon) (*authorities, erro
 		if p.shim == nil || i <= p.shimIndex || (i > p.shimIndex+1 && !p.shim.HooksLoadImage()) {
 			return false, nil
 		}
-		_, evs, err := p.shim.VerifyFile(path)
+		_, evs, err := p.shim.VerifyFile(ctx, path)
 		if errors.Is(err, shim.ErrRefused) {
 			a.shimRefusal = err
 			return true, nil
@@ -127,6 +128,9 @@ func (p *predictor) findAuthorities(addons []eventlog.Addon) (*authorities, erro
 		}
 		e, err := authorize(l)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err // stopped, not refused
+			}
 			return nil, &NotAuthorizedError{What: "boot loader", Path: l, Err: err}
 		}
 		a.loaders = append(a.loaders, e)
@@ -145,6 +149,9 @@ func (p *predictor) findAuthorities(addons []eventlog.Addon) (*authorities, erro
 	for _, ad := range addons {
 		e, err := authorize(ad.Path)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err // stopped, not refused
+			}
 			return nil, &NotAuthorizedError{What: "add-on", Path: ad.Path, Err: err}
 		}
 		a.addons = append(a.addons, e)

@@ -257,9 +257,20 @@ func TestEventLogVectorAddon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := eventlog.ImageApplication(filepath.Base(addonPath), f, st.Size(), []pcr.Bank{pcr.SHA256})
+	app, err := eventlog.ImageApplication(context.Background(), filepath.Base(addonPath), f, st.Size(), []pcr.Bank{pcr.SHA256})
 	if err != nil || hex.EncodeToString(app.Digests[0].Digest) != recorded {
 		t.Fatalf("ImageApplication of the rebuilt add-on: %v %v; osslsigncode's digest of the booted one: %s (not the same image)", app, err, recorded)
+	}
+	// All banks from one read: the SHA-256 one among them is still
+	// osslsigncode's.
+	all := []pcr.Bank{pcr.SHA1, pcr.SHA256, pcr.SHA384}
+	if app, err := eventlog.ImageApplication(context.Background(), filepath.Base(addonPath), f, st.Size(), all); err != nil || len(app.Digests) != 3 || app.Digests[1].Bank != pcr.SHA256 || hex.EncodeToString(app.Digests[1].Digest) != recorded {
+		t.Fatalf("ImageApplication in banks %v: %v %v; want osslsigncode's SHA-256 digest %s second", all, app, err, recorded)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := eventlog.ImageApplication(cancelled, filepath.Base(addonPath), f, st.Size(), all); !errors.Is(err, context.Canceled) {
+		t.Fatalf("ImageApplication with a cancelled context: %v, want context.Canceled", err)
 	}
 
 	v := loadLog(t, "ovmf-sb-stub262-addon")

@@ -1,9 +1,12 @@
 package eventlog
 
 import (
+	"context"
+	"crypto"
 	"fmt"
 	"io"
 
+	"github.com/ukibuild/ukibuild/internal/ctxio"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/sign"
 )
@@ -19,15 +22,24 @@ type BootApplication struct {
 
 // ImageApplication computes the Authenticode digest of the PE image r
 // (size bytes) in each bank, as EDK2 does when it measures an image it
-// starts (sign.MeasuredImageDigest).
-func ImageApplication(name string, r io.ReaderAt, size int64, banks []pcr.Bank) (BootApplication, error) {
+// starts (sign.MeasuredImageDigests: one read of the image for all banks).
+// r is read through ctx: once ctx is done, ImageApplication stops before
+// the next read and returns an error matching ctx.Err() (errors.Is).
+func ImageApplication(ctx context.Context, name string, r io.ReaderAt, size int64, banks []pcr.Bank) (BootApplication, error) {
 	app := BootApplication{Name: name}
-	for _, b := range banks {
-		d, err := sign.MeasuredImageDigest(r, size, b.Hash)
-		if err != nil {
-			return app, fmt.Errorf("%s: Authenticode %s digest: %w", name, b.Name, err)
-		}
-		app.Digests = append(app.Digests, pcr.Value{Bank: b, Digest: d})
+	if len(banks) == 0 {
+		return app, nil
+	}
+	hs := make([]crypto.Hash, len(banks))
+	for i, b := range banks {
+		hs[i] = b.Hash
+	}
+	ds, err := sign.MeasuredImageDigests(ctxio.ReaderAt(ctx, r), size, hs...)
+	if err != nil {
+		return app, fmt.Errorf("%s: Authenticode digests: %w", name, err)
+	}
+	for i, b := range banks {
+		app.Digests = append(app.Digests, pcr.Value{Bank: b, Digest: ds[i]})
 	}
 	return app, nil
 }

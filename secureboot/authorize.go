@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/ukibuild/ukibuild/internal/ctxio"
 	"github.com/ukibuild/ukibuild/sign"
 	"github.com/ukibuild/ukibuild/uefi"
 )
@@ -100,8 +101,10 @@ type Result struct {
 // authority in PCR 7; Authorize only reports the refusal.
 //
 // A refused image gives a *Refusal; a malformed image or database another
-// error.
-func Authorize(r io.ReaderAt, size int64, db, dbx *Database) (*Result, error) {
+// error. r is read through ctx: once ctx is done, Authorize stops before the
+// next read and returns an error matching ctx.Err() (errors.Is).
+func Authorize(ctx context.Context, r io.ReaderAt, size int64, db, dbx *Database) (*Result, error) {
+	r = ctxio.ReaderAt(ctx, r)
 	signed, err := sign.Signed(r, size)
 	if err != nil {
 		return nil, err
@@ -120,7 +123,7 @@ func Authorize(r io.ReaderAt, size int64, db, dbx *Database) (*Result, error) {
 			opts.DBX.CertificateDigests = append(opts.DBX.CertificateDigests, e.Data[:len(e.Data)-16]) // without the EFI_TIME
 		}
 	}
-	rep, verr := sign.Verify(context.Background(), r, size, opts)
+	rep, verr := sign.Verify(ctx, r, size, opts)
 	if rep == nil {
 		return nil, verr
 	}
@@ -223,7 +226,7 @@ func findDigest(d *Database, dg []byte) (Entry, bool) {
 }
 
 // AuthorizeFile is Authorize for the PE image at path; errors name the file.
-func AuthorizeFile(path string, db, dbx *Database) (*Result, error) {
+func AuthorizeFile(ctx context.Context, path string, db, dbx *Database) (*Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -233,7 +236,7 @@ func AuthorizeFile(path string, db, dbx *Database) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := Authorize(f, st.Size(), db, dbx)
+	res, err := Authorize(ctx, f, st.Size(), db, dbx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

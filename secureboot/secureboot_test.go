@@ -2,6 +2,7 @@ package secureboot_test
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"encoding/hex"
 	"encoding/json"
@@ -315,7 +316,7 @@ func TestAuthorize(t *testing.T) {
 		{"unsigned, hash in dbx", unsigned, []string{unsignedHash}, []string{unsignedHash}, want{err: secureboot.ErrHashInDBX}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			res, err := secureboot.AuthorizeFile(c.image, readDB(t, c.db...), readDB(t, c.dbx...))
+			res, err := secureboot.AuthorizeFile(context.Background(), c.image, readDB(t, c.db...), readDB(t, c.dbx...))
 			if c.want.err != nil {
 				var r *secureboot.Refusal
 				if !errors.Is(err, c.want.err) || !errors.As(err, &r) {
@@ -334,5 +335,15 @@ func TestAuthorize(t *testing.T) {
 				t.Errorf("no authorizing signature reported")
 			}
 		})
+	}
+
+	// A cancelled context stops Authorize before it reads the image,
+	// signed (sign.Verify) or not (the digests).
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, image := range []string{signed, unsigned} {
+		if res, err := secureboot.AuthorizeFile(ctx, image, readDB(t, leaf, unsignedHash), readDB(t)); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: AuthorizeFile with a cancelled context: %v, %v; want context.Canceled", image, res, err)
+		}
 	}
 }

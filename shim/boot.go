@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/ukibuild/ukibuild/eventlog"
+	"github.com/ukibuild/ukibuild/internal/ctxio"
 	"github.com/ukibuild/ukibuild/internal/pe"
 	"github.com/ukibuild/ukibuild/pcr"
 	"github.com/ukibuild/ukibuild/sbat"
@@ -442,7 +443,7 @@ var ErrRefused = errors.New("shim refuses the image")
 func (r *Refusal) Is(target error) bool { return target == ErrRefused }
 
 // VerifyFile is Verify for the PE image at path.
-func (b *Boot) VerifyFile(path string) (*Authority, []eventlog.Event, error) {
+func (b *Boot) VerifyFile(ctx context.Context, path string) (*Authority, []eventlog.Event, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -452,7 +453,7 @@ func (b *Boot) VerifyFile(path string) (*Authority, []eventlog.Event, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	a, evs, err := b.Verify(path, f, st.Size())
+	a, evs, err := b.Verify(ctx, path, f, st.Size())
 	var r *Refusal
 	if err != nil && !errors.As(err, &r) {
 		err = fmt.Errorf("%s: %w", path, err)
@@ -486,11 +487,14 @@ func modSigning(c *x509.Certificate) bool {
 // (once per boot) as an EV_EFI_VARIABLE_AUTHORITY of its variable. An
 // image no list authorizes, one a deny list holds, or one whose .sbat the
 // SBAT level revokes is refused (*Refusal). Without Secure Boot nothing
-// is verified or measured.
-func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []eventlog.Event, error) {
+// is verified or measured. r is read through ctx: once ctx is done, Verify
+// stops before the next read and returns an error matching ctx.Err()
+// (errors.Is).
+func (b *Boot) Verify(ctx context.Context, name string, r io.ReaderAt, size int64) (*Authority, []eventlog.Event, error) {
 	if !b.m.SecureBoot {
 		return nil, nil, nil
 	}
+	r = ctxio.ReaderAt(ctx, r)
 	if !b.startupDone {
 		b.Startup()
 	}
@@ -576,13 +580,13 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []eve
 				// image, so the authority is measured even when SBAT
 				// then refuses it.
 				if err := b.checkSBAT(r, size); err != nil {
-					return nil, evs, &Refusal{Path: name, Reason: err.Error()}
+					return sbatRefusal(name, evs, err)
 				}
 				return &Authority{Variable: l.name, GUID: l.guid, Data: e.SignatureData()}, evs, nil
 			}
 		}
 	}
-	rep, err := sign.Verify(context.Background(), r, size, sign.VerifyOptions{ImageDigests: map[crypto.Hash][]byte{crypto.SHA256: sha256d}})
+	rep, err := sign.Verify(ctx, r, size, sign.VerifyOptions{ImageDigests: map[crypto.Hash][]byte{crypto.SHA256: sha256d}})
 	if rep == nil {
 		if errors.Is(err, sign.ErrNotSigned) {
 			return nil, evs, &Refusal{Path: name, Reason: "not signed, and its digest is in no allow list"}
@@ -655,9 +659,19 @@ func (b *Boot) Verify(name string, r io.ReaderAt, size int64) (*Authority, []eve
 	// SBAT after Authenticode (verify_buffer): the authority events
 	// stand when SBAT refuses the image.
 	if err := b.checkSBAT(r, size); err != nil {
-		return nil, evs, &Refusal{Path: name, Reason: err.Error()}
+		return sbatRefusal(name, evs, err)
 	}
 	return auth, evs, nil
+}
+
+// sbatRefusal is Verify's result when checkSBAT fails: shim's refusal,
+// unless the context stopped the read (then an error, not a refusal, and
+// no events).
+func sbatRefusal(name string, evs []eventlog.Event, err error) (*Authority, []eventlog.Event, error) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil, nil, err
+	}
+	return nil, evs, &Refusal{Path: name, Reason: err.Error()}
 }
 
 // checkSBAT is verify_buffer_sbat (verify.c) with verify_sbat_section

@@ -227,6 +227,13 @@ func TestVerifyAuthorities(t *testing.T) {
 		return out
 	}
 	startup := boot.Startup()
+	// A cancelled context: an error, no authority, and nothing measured
+	// (the first db-signed image below still logs db's entry).
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if a, evs, err := boot.VerifyFile(cancelled, signed(dbKey)); !errors.Is(err, context.Canceled) || a != nil || len(evs) != 0 {
+		t.Errorf("VerifyFile with a cancelled context: %v, %d events, %v; want context.Canceled", a, len(evs), err)
+	}
 	for _, c := range []struct {
 		k         testKey
 		variable  string
@@ -238,7 +245,7 @@ func TestVerifyAuthorities(t *testing.T) {
 		{mokKey, "MokListRT", shim.LockGUID(), shim.LockGUID(), 1},
 		{dbKey, "db", uefi.ImageSecurityDatabase, owner, 0}, // logged already
 	} {
-		a, evs, err := boot.VerifyFile(signed(c.k))
+		a, evs, err := boot.VerifyFile(context.Background(), signed(c.k))
 		if err != nil {
 			t.Fatalf("%s: %v", c.variable, err)
 		}
@@ -254,7 +261,7 @@ func TestVerifyAuthorities(t *testing.T) {
 			}
 		}
 	}
-	_, _, err = boot.VerifyFile(signed(other))
+	_, _, err = boot.VerifyFile(context.Background(), signed(other))
 	if !errors.Is(err, shim.ErrRefused) {
 		t.Errorf("an image signed by a key in neither db nor MokList: %v, want a refusal", err)
 	}
@@ -267,7 +274,7 @@ func TestVerifyAuthorities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := boot.VerifyFile(signed(dbKey)); !errors.Is(err, shim.ErrRefused) {
+	if _, _, err := boot.VerifyFile(context.Background(), signed(dbKey)); !errors.Is(err, shim.ErrRefused) {
 		t.Errorf("MokDBState 1, a db-signed image: %v, want a refusal", err)
 	}
 }
@@ -322,7 +329,18 @@ func TestDigestAllowedSBAT(t *testing.T) {
 		if boot.SbatLevel() != c.level {
 			t.Fatalf("SbatLevel %q, want the variable's %q kept", boot.SbatLevel(), c.level)
 		}
-		a, evs, err := boot.VerifyFile(mm)
+		// The context cancelled once the image is hashed, as shim's
+		// SBAT check reads .sbat: an error, not a refusal.
+		ctx, cancel := context.WithCancel(context.Background())
+		if a, _, err := boot.Verify(ctx, "mm.efi", cancelAtEnd{bytes.NewReader(data), int64(len(data)), cancel}, int64(len(data))); !errors.Is(err, context.Canceled) || errors.Is(err, shim.ErrRefused) || a != nil {
+			t.Errorf("level %q: Verify cancelled before the SBAT check: %v, %v; want context.Canceled", c.level, a, err)
+		}
+		boot, err = shim.NewBoot(bin, shim.Machine{SecureBoot: true, Banks: []pcr.Bank{pcr.SHA256}, DB: db,
+			Variables: shim.Variables{SbatLevel: []byte(c.level)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, evs, err := boot.VerifyFile(context.Background(), mm)
 		want := sha256.Sum256(eventlog.VariableData(uefi.ImageSecurityDatabase, "db", eventlog.SignatureData(owner, d)))
 		if len(evs) != 1 {
 			t.Fatalf("level %q: %d events, want db's entry", c.level, len(evs))
@@ -338,6 +356,22 @@ func TestDigestAllowedSBAT(t *testing.T) {
 			t.Errorf("level %q: %v, %v; want db's authority", c.level, a, err)
 		}
 	}
+}
+
+// cancelAtEnd cancels a context once a read reaches the end of the data
+// (the image is hashed): the reads after it fail.
+type cancelAtEnd struct {
+	r      io.ReaderAt
+	size   int64
+	cancel context.CancelFunc
+}
+
+func (c cancelAtEnd) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	if off+int64(n) >= c.size {
+		c.cancel()
+	}
+	return n, err
 }
 
 // TestVariableError: a malformed shim variable is refused by NewBoot with
@@ -499,7 +533,7 @@ func TestReadEOFWithFullBuffer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, _, err := boot.Verify("mm.efi", newEOFReaderAt(t, sd), int64(len(sd))); err != nil || a == nil {
+	if a, _, err := boot.Verify(context.Background(), "mm.efi", newEOFReaderAt(t, sd), int64(len(sd))); err != nil || a == nil {
 		t.Errorf("Verify with io.EOF on full reads: %v, %v", a, err)
 	}
 }

@@ -6,7 +6,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 )
 
 // cancelAfter is a ReaderAt that cancels its context once a read reaches
@@ -73,5 +76,54 @@ func TestVerifyHonoursContext(t *testing.T) {
 	whole := &cancelAfter{r: bytes.NewReader(signed), at: 1 << 62, cancel: func() {}}
 	if _, err := Verify(context.Background(), whole, int64(len(signed)), opts); err != nil || whole.reads <= r.reads {
 		t.Errorf("a whole verification took %d reads, the cancelled one %d (%v)", whole.reads, r.reads, err)
+	}
+}
+
+// TestNewRequestHonoursContext: NewRequest hashes the image through its
+// context: cancelled before, it reads nothing; cancelled while hashing, it
+// stops with ctx's error after fewer reads than a whole request takes.
+func TestNewRequestHonoursContext(t *testing.T) {
+	_, cert := testKey(t, "db")
+	img := benchImage()
+	opts := Options{Certificate: cert}
+	whole := &cancelAfter{r: bytes.NewReader(img), at: 1 << 62, cancel: func() {}}
+	if _, err := NewRequest(context.Background(), whole, int64(len(img)), opts); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := &cancelAfter{r: bytes.NewReader(img), at: 1 << 62, cancel: func() {}}
+	if _, err := NewRequest(cancelled, r, int64(len(img)), opts); !errors.Is(err, context.Canceled) || r.reads != 0 {
+		t.Errorf("cancelled before: err %v after %d reads, want context.Canceled before any", err, r.reads)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r = &cancelAfter{r: bytes.NewReader(img), at: 0x400, cancel: cancel}
+	if _, err := NewRequest(ctx, r, int64(len(img)), opts); !errors.Is(err, context.Canceled) || r.reads >= whole.reads {
+		t.Errorf("cancelled while hashing: err %v after %d reads (a whole request: %d), want context.Canceled", err, r.reads, whole.reads)
+	}
+}
+
+// TestOfflineFilesHonourContext: ExportFile and AttachFile on a real UKI
+// with a cancelled context fail with its error and write nothing.
+func TestOfflineFilesHonourContext(t *testing.T) {
+	_, cert := testKey(t, "db")
+	in := testUKI(t)
+	dir := t.TempDir()
+	opts := Options{Certificate: cert, Profile: ProfileSystemdSbsign, SigningTime: time.Unix(1700000000, 0)}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	attrs, out := filepath.Join(dir, "attrs"), filepath.Join(dir, "out.efi")
+	if err := ExportFile(ctx, in, attrs, opts); !errors.Is(err, context.Canceled) {
+		t.Errorf("ExportFile: %v, want context.Canceled", err)
+	}
+	// The signature file is never reached: the image is read first.
+	if err := AttachFile(ctx, in, out, filepath.Join(dir, "sig"), "", opts); !errors.Is(err, context.Canceled) {
+		t.Errorf("AttachFile: %v, want context.Canceled", err)
+	}
+	for _, p := range []string{attrs, out} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s written by a cancelled call (%v)", p, err)
+		}
 	}
 }

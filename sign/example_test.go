@@ -82,7 +82,7 @@ func ExampleRequest() {
 	}
 	defer f.Close()
 	st, _ := f.Stat()
-	req, err := sign.NewRequest(f, st.Size(), sign.Options{Certificate: cert})
+	req, err := sign.NewRequest(context.Background(), f, st.Size(), sign.Options{Certificate: cert})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func ExampleRequest_AdoptSignedAttributes() {
 		log.Fatal(err)
 	}
 	request := func(when time.Time) *sign.Request {
-		req, err := sign.NewRequest(bytes.NewReader(img), int64(len(img)),
+		req, err := sign.NewRequest(context.Background(), bytes.NewReader(img), int64(len(img)),
 			sign.Options{Certificate: cert, Profile: sign.ProfileSystemdSbsign, SigningTime: when})
 		if err != nil {
 			log.Fatal(err)

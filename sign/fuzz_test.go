@@ -78,7 +78,7 @@ func FuzzAdoptSignedAttributes(f *testing.F) {
 	_, cert := testKey(f, "db")
 	img := smallPE()
 	opts := Options{Certificate: cert, Profile: ProfileSystemdSbsign, SigningTime: time.Unix(1700000000, 0)}
-	req, err := NewRequest(bytes.NewReader(img), int64(len(img)), opts)
+	req, err := NewRequest(context.Background(), bytes.NewReader(img), int64(len(img)), opts)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func FuzzAdoptSignedAttributes(f *testing.F) {
 	f.Add(valid[:len(valid)-1])
 	f.Add([]byte{0x31, 0x00})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := NewRequest(bytes.NewReader(img), int64(len(img)), opts)
+		r, err := NewRequest(context.Background(), bytes.NewReader(img), int64(len(img)), opts)
 		if err != nil {
 			t.Fatal(err)
 		}

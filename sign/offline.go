@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -34,7 +35,7 @@ func (e *OfflineFileError) Unwrap() error { return e.Err }
 
 // openRequest opens the image at path for a Request; the caller closes
 // the file once the request is written.
-func openRequest(path string, opts Options) (*Request, *os.File, os.FileMode, error) {
+func openRequest(ctx context.Context, path string, opts Options) (*Request, *os.File, os.FileMode, error) {
 	in, err := os.Open(path)
 	if err != nil {
 		return nil, nil, 0, err
@@ -44,7 +45,7 @@ func openRequest(path string, opts Options) (*Request, *os.File, os.FileMode, er
 		in.Close()
 		return nil, nil, 0, err
 	}
-	req, err := NewRequest(in, st.Size(), opts)
+	req, err := NewRequest(ctx, in, st.Size(), opts)
 	if err != nil {
 		in.Close()
 		return nil, nil, 0, fmt.Errorf("signing %s: %w", path, err)
@@ -57,9 +58,9 @@ func openRequest(path string, opts Options) (*Request, *os.File, os.FileMode, er
 // machine): it writes to exportPath, atomically, the DER bytes to sign
 // (Request.SignedAttributes; with ProfileSystemdSbsign, what
 // "systemd-sbsign sign --prepare-offline-signing" writes). AttachFile is
-// the second step.
-func ExportFile(inPath, exportPath string, opts Options) error {
-	req, in, _, err := openRequest(inPath, opts)
+// the second step. See NewRequest for ctx.
+func ExportFile(ctx context.Context, inPath, exportPath string, opts Options) error {
+	req, in, _, err := openRequest(ctx, inPath, opts)
 	if err != nil {
 		return err
 	}
@@ -79,9 +80,9 @@ func ExportFile(inPath, exportPath string, opts Options) error {
 // inPath; a new file gets inPath's mode). opts must be step 1's, signing
 // time included, unless signedDataPath names step 1's file: its signing
 // time is then taken (Request.AdoptSignedAttributes). A file that does not
-// fit is an *OfflineFileError.
-func AttachFile(inPath, outPath, sigPath, signedDataPath string, opts Options) error {
-	req, in, perm, err := openRequest(inPath, opts)
+// fit is an *OfflineFileError. See NewRequest for ctx.
+func AttachFile(ctx context.Context, inPath, outPath, sigPath, signedDataPath string, opts Options) error {
+	req, in, perm, err := openRequest(ctx, inPath, opts)
 	if err != nil {
 		return err
 	}

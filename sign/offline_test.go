@@ -2,6 +2,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -24,7 +25,7 @@ func TestOfflineFiles(t *testing.T) {
 	opts := Options{Certificate: cert, Profile: ProfileSystemdSbsign, SigningTime: time.Unix(epoch, 0)}
 
 	attrs, sdAttrs := filepath.Join(dir, "attrs"), filepath.Join(dir, "sd.attrs")
-	if err := ExportFile(in, attrs, opts); err != nil {
+	if err := ExportFile(context.Background(), in, attrs, opts); err != nil {
 		t.Fatal(err)
 	}
 	systemdSbsign(t, strconv.Itoa(epoch), "sign", "--certificate", certPath, "--prepare-offline-signing", "--output", sdAttrs, in)
@@ -35,7 +36,7 @@ func TestOfflineFiles(t *testing.T) {
 	sig := attrs + ".sig"
 	run(t, openssl, "dgst", "-sha256", "-sign", keyPath, "-out", sig, attrs)
 	out, sdOut := filepath.Join(dir, "out.efi"), filepath.Join(dir, "sd.efi")
-	if err := AttachFile(in, out, sig, "", opts); err != nil {
+	if err := AttachFile(context.Background(), in, out, sig, "", opts); err != nil {
 		t.Fatal(err)
 	}
 	systemdSbsign(t, "", "sign", "--certificate", certPath, "--signed-data", attrs, "--signed-data-signature", sig, "--output", sdOut, in)
@@ -45,7 +46,7 @@ func TestOfflineFiles(t *testing.T) {
 	}
 	// In place, the signing time from step 1's file (not the one given).
 	inPlace := writeTemp(t, "in.efi", readFile(t, in))
-	if err := AttachFile(inPlace, inPlace, sig, attrs, Options{Certificate: cert, Profile: ProfileSystemdSbsign, SigningTime: time.Unix(1, 0)}); err != nil {
+	if err := AttachFile(context.Background(), inPlace, inPlace, sig, attrs, Options{Certificate: cert, Profile: ProfileSystemdSbsign, SigningTime: time.Unix(1, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	if got := readFile(t, inPlace); !bytes.Equal(got, want) {
@@ -54,10 +55,10 @@ func TestOfflineFiles(t *testing.T) {
 
 	var fe *OfflineFileError
 	bad := filepath.Join(dir, "bad.efi")
-	if err := AttachFile(in, bad, sig, out, opts); !errors.As(err, &fe) || fe.Field != SignedDataFile || fe.File != out {
+	if err := AttachFile(context.Background(), in, bad, sig, out, opts); !errors.As(err, &fe) || fe.Field != SignedDataFile || fe.File != out {
 		t.Errorf("another file as signed data: %v", err)
 	}
-	if err := AttachFile(in, bad, sdAttrs, "", opts); !errors.As(err, &fe) || fe.Field != SignatureFile || fe.File != sdAttrs {
+	if err := AttachFile(context.Background(), in, bad, sdAttrs, "", opts); !errors.As(err, &fe) || fe.Field != SignatureFile || fe.File != sdAttrs {
 		t.Errorf("the attributes as the signature: %v", err)
 	}
 	if _, err := os.Stat(bad); err == nil {

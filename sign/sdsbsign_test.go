@@ -157,7 +157,7 @@ func TestSystemdSbsignOffline(t *testing.T) {
 			img := readFile(t, in)
 			newReq := func(when time.Time) *Request {
 				t.Helper()
-				req, err := NewRequest(bytes.NewReader(img), int64(len(img)), Options{Certificate: cert, Profile: ProfileSystemdSbsign, SigningTime: when})
+				req, err := NewRequest(context.Background(), bytes.NewReader(img), int64(len(img)), Options{Certificate: cert, Profile: ProfileSystemdSbsign, SigningTime: when})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -228,7 +228,7 @@ func TestAdoptSignedAttributesMismatch(t *testing.T) {
 	img := smallPE()
 	when := time.Unix(1700000000, 0)
 	req := func(img []byte, p Profile) *Request {
-		r, err := NewRequest(bytes.NewReader(img), int64(len(img)), Options{Certificate: cert, Profile: p, SigningTime: when})
+		r, err := NewRequest(context.Background(), bytes.NewReader(img), int64(len(img)), Options{Certificate: cert, Profile: p, SigningTime: when})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +236,7 @@ func TestAdoptSignedAttributesMismatch(t *testing.T) {
 	}
 	attrs := req(img, ProfileSystemdSbsign).SignedAttributes()
 	other := append(bytes.Clone(img), 1) // a zero would fall into the padding, which is hashed as zeros
-	noTime, err := NewRequest(bytes.NewReader(img), int64(len(img)), Options{Certificate: cert})
+	noTime, err := NewRequest(context.Background(), bytes.NewReader(img), int64(len(img)), Options{Certificate: cert})
 	if err != nil {
 		t.Fatal(err)
 	}

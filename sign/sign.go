@@ -226,8 +226,11 @@ type Request struct {
 // NewRequest reads the image src (size bytes) and computes what its
 // signature covers. The image must have a certificate table directory entry;
 // an existing certificate table must be the last thing in the file and
-// sound (unless opts.Replace drops it).
-func NewRequest(src io.ReaderAt, size int64, opts Options) (*Request, error) {
+// sound (unless opts.Replace drops it). src is read through ctx: once it is
+// done, NewRequest stops before the next read and returns ctx.Err()
+// (wrapped); so does the Request's Write, which copies src.
+func NewRequest(ctx context.Context, src io.ReaderAt, size int64, opts Options) (*Request, error) {
+	src = ctxio.ReaderAt(ctx, src)
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
@@ -647,7 +650,7 @@ func Sign(ctx context.Context, dst io.WriterAt, src io.ReaderAt, size int64, sig
 	if !errors.Is(err, ErrNotStreamable) {
 		return n, err
 	}
-	req, err := NewRequest(src, size, opts)
+	req, err := NewRequest(ctx, src, size, opts)
 	if err != nil {
 		return 0, err
 	}

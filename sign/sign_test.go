@@ -71,7 +71,7 @@ func TestSignVerifySmall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req, err := NewRequest(bytes.NewReader(img), int64(len(img)), Options{Hash: h})
+		req, err := NewRequest(context.Background(), bytes.NewReader(img), int64(len(img)), Options{Hash: h})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -365,7 +365,7 @@ func TestOfflineSigning(t *testing.T) {
 	img := smallPE()
 	for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA512} {
 		opts := Options{Certificate: cert, Hash: h, SigningTime: time.Unix(1700000000, 0)}
-		req, err := NewRequest(bytes.NewReader(img), int64(len(img)), opts)
+		req, err := NewRequest(context.Background(), bytes.NewReader(img), int64(len(img)), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -385,7 +385,7 @@ func TestOfflineSigning(t *testing.T) {
 		}
 		// A new request from the same image and options has the same
 		// attributes; a bad signature is refused.
-		req2, _ := NewRequest(bytes.NewReader(img), int64(len(img)), opts)
+		req2, _ := NewRequest(context.Background(), bytes.NewReader(img), int64(len(img)), opts)
 		if !bytes.Equal(req2.SignedAttributes(), req.SignedAttributes()) {
 			t.Fatal("SignedAttributes is not reproducible")
 		}
@@ -396,7 +396,7 @@ func TestOfflineSigning(t *testing.T) {
 		}
 		// A signature for another image is refused by Write.
 		other := append(bytes.Clone(img), 1)
-		req3, _ := NewRequest(bytes.NewReader(other), int64(len(other)), opts)
+		req3, _ := NewRequest(context.Background(), bytes.NewReader(other), int64(len(other)), opts)
 		if _, err := req3.Write(&memWriterAt{}, p7); err == nil || !strings.Contains(err.Error(), "different image") {
 			t.Fatalf("a signature for another image: %v", err)
 		}

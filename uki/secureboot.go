@@ -140,7 +140,7 @@ func (p *Plan) writeFile(ctx context.Context, path string) error {
 	if err := p.writeImage(ctx, img, tmp); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	req, err := sign.NewRequest(tmp, img.Size(), p.SecureBoot.Options)
+	req, err := sign.NewRequest(ctx, tmp, img.Size(), p.SecureBoot.Options)
 	if err != nil {
 		return fmt.Errorf("signing %s: %w", path, err)
 	}

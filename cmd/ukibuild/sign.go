@@ -152,7 +152,7 @@ func (c *signCmd) offline(e *env) error {
 	}
 	opts.Replace = c.Replace
 	if c.Export != "" {
-		if err := sign.ExportFile(c.Input, c.Export, opts); err != nil {
+		if err := sign.ExportFile(context.Background(), c.Input, c.Export, opts); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%s\n", c.Hash)
@@ -162,7 +162,7 @@ func (c *signCmd) offline(e *env) error {
 	if out == "" {
 		out = c.Input
 	}
-	err = sign.AttachFile(c.Input, out, c.Attach, c.SignedData, opts)
+	err = sign.AttachFile(context.Background(), c.Input, out, c.Attach, c.SignedData, opts)
 	var fe *sign.OfflineFileError
 	if errors.As(err, &fe) {
 		flag := "attach-signature"
