@@ -11,28 +11,6 @@ import (
 	"github.com/ukibuild/ukibuild/internal/reftools"
 )
 
-// exampleOutput returns the lines after "// Output:" in the example file.
-func exampleOutput(t *testing.T, file string) []string {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(b), "// Output:\n")
-	if !ok {
-		t.Fatalf("%s has no // Output: block", file)
-	}
-	var out []string
-	for _, l := range strings.Split(rest, "\n") {
-		l = strings.TrimSpace(l)
-		if !strings.HasPrefix(l, "// ") {
-			break
-		}
-		out = append(out, strings.TrimPrefix(l, "// "))
-	}
-	return out
-}
-
 // TestCompareEventsExampleValues: the values ExampleCompareEvents prints
 // are not taken from our own output. PCR 11 is what systemd-measure 262.1
 // computes for the same two sections (before any phase); PCR 4 is replayed
@@ -43,7 +21,7 @@ func exampleOutput(t *testing.T, file string) []string {
 // the SHA-256 of the example's strings.
 func TestCompareEventsExampleValues(t *testing.T) {
 	tools := reftools.Locate(t)
-	out := exampleOutput(t, "event_example_test.go")
+	out := reftools.ExampleOutput(t, "event_example_test.go")
 	find := func(prefix string) string {
 		for _, l := range out {
 			if v, ok := strings.CutPrefix(l, prefix); ok {

@@ -9,28 +9,6 @@ import (
 	"github.com/ukibuild/ukibuild/internal/reftools"
 )
 
-// exampleOutput returns the lines after "// Output:" in the example file.
-func exampleOutput(t *testing.T, file string) []string {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(b), "// Output:\n")
-	if !ok {
-		t.Fatalf("%s has no // Output: block", file)
-	}
-	var out []string
-	for _, l := range strings.Split(rest, "\n") {
-		l = strings.TrimSpace(l)
-		if !strings.HasPrefix(l, "// ") {
-			break
-		}
-		out = append(out, strings.TrimPrefix(l, "// "))
-	}
-	return out
-}
-
 // TestExamplesMatchSystemdMeasure: the values ExamplePredict prints are
 // those systemd-measure 262.1 prints for the same inputs, so the examples show a real tool's values, not only
 // ours.
@@ -51,7 +29,7 @@ func TestExamplesMatchSystemdMeasure(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	want := exampleOutput(t, "measure_example_test.go")
+	want := reftools.ExampleOutput(t, "measure_example_test.go")
 	got := run("calculate", "--linux="+file("linux", "kernel image"), "--osrel="+file("osrel", "ID=debian\n"),
 		"--cmdline="+file("cmdline", "root=/dev/vda1"), "--bank=sha256", "--phase=:", "--phase=enter-initrd", "--json=short")
 	if len(want) != 3 || got != want[2] {

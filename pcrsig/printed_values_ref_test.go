@@ -9,28 +9,6 @@ import (
 	"github.com/ukibuild/ukibuild/internal/reftools"
 )
 
-// exampleOutput returns the lines after "// Output:" in the example file.
-func exampleOutput(t *testing.T, file string) []string {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(b), "// Output:\n")
-	if !ok {
-		t.Fatalf("%s has no // Output: block", file)
-	}
-	var out []string
-	for _, l := range strings.Split(rest, "\n") {
-		l = strings.TrimSpace(l)
-		if !strings.HasPrefix(l, "// ") {
-			break
-		}
-		out = append(out, strings.TrimPrefix(l, "// "))
-	}
-	return out
-}
-
 // TestExampleMatchesSystemdMeasure: the value ExamplePolicyPCRDigest prints
 // is the "pol" systemd-measure 262.1 prints for the same input, so the
 // example shows a real tool's value, not only ours.
@@ -45,7 +23,7 @@ func TestExampleMatchesSystemdMeasure(t *testing.T) {
 		t.Fatalf("systemd-measure policy-digest: %v", err)
 	}
 	got := strings.TrimSpace(string(out))
-	want := exampleOutput(t, "policy_example_test.go")
+	want := reftools.ExampleOutput(t, "policy_example_test.go")
 	if len(want) != 1 || !strings.Contains(got, `"pol":"`+want[0]+`"`) {
 		t.Errorf("ExamplePolicyPCRDigest prints %q; systemd-measure policy-digest prints %s", want, got)
 	}
