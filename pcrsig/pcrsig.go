@@ -63,23 +63,6 @@ func (e PolicyEntry) members() []entryMember {
 	return m
 }
 
-// object returns the entry as the Python dict ukify gets from json.loads.
-func (e PolicyEntry) object() *pyjson.Object {
-	o := pyjson.NewObject()
-	for _, m := range e.members() {
-		if pcrs, ok := m.value.([]uint32); ok {
-			l := make([]any, len(pcrs))
-			for i, p := range pcrs {
-				l[i] = int64(p)
-			}
-			o.Set(m.key, l)
-			continue
-		}
-		o.Set(m.key, m.value)
-	}
-	return o
-}
-
 func (e PolicyEntry) sd() (*sdjson.Value, error) {
 	o := &sdjson.Value{Kind: sdjson.Object}
 	for _, m := range e.members() {
