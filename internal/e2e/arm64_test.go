@@ -113,7 +113,7 @@ func (e *env) arm64UKIArgs(t *testing.T, version string) []string {
 // to its end.
 func (e *env) bootArm64(t *testing.T, efi string, extras []extraFile, qemuArgs ...string) (*bootResult, map[string]map[int][]byte) {
 	t.Helper()
-	return e.bootArm64ESP(t, efi, aa64.esp(efi, extras), 5*time.Minute, qemuArgs...)
+	return e.bootArm64ESP(t, efi, aa64.esp(efi, extras), 10*time.Minute, qemuArgs...)
 }
 
 // bootArm64ESP is bootArm64 from an ESP with the given files (what, named
@@ -474,7 +474,7 @@ func TestBootArm64(t *testing.T) {
 		{"wrong-key", "17 arm64 UKI signed, key not in db", wrong},
 	} {
 		t.Run(c.sub, func(t *testing.T) {
-			r := e.qemuOn(t, aa64, aa64.esp(c.efi, nil), newTPMState(t, e.workDir(t)), 2*time.Minute, nil)
+			r := e.qemuOn(t, aa64, aa64.esp(c.efi, nil), newTPMState(t, e.workDir(t)), 10*time.Minute, nil)
 			ran := strings.Contains(string(r.log), "EFI stub:") || strings.Contains(string(r.log), "UKIBUILD-E2E")
 			ok := r.refusal != "" && !ran
 			seen := r.refusal

@@ -48,7 +48,7 @@ func TestBootArm64Shim(t *testing.T) {
 		e.buildSigned(t, efi, e.sb.db, e.arm64UKIArgs(t, "262")...)
 		// shim hashes the UKI (its kernel is an uncompressed Image) under
 		// TCG before it starts it: more time than a direct boot.
-		res, pcrs := e.bootArm64ESP(t, efi, shimESP(efi), 8*time.Minute)
+		res, pcrs := e.bootArm64ESP(t, efi, shimESP(efi), 10*time.Minute)
 		for _, i := range []int{4, 7, 9, 11, 12, 13, 14} {
 			res.sha256[i] = hex.EncodeToString(pcrs["sha256"][i])
 		}
@@ -61,7 +61,7 @@ func TestBootArm64Shim(t *testing.T) {
 		const name = "20 arm64 shim 16.1 refuses a wrong-key UKI"
 		efi := filepath.Join(e.workDir(t), "grubaa64.efi")
 		e.buildSigned(t, efi, e.sb.wrong, e.arm64UKIArgs(t, "262")...)
-		r := e.qemuOn(t, aa64, shimESP(efi), newTPMState(t, e.workDir(t)), 5*time.Minute, nil)
+		r := e.qemuOn(t, aa64, shimESP(efi), newTPMState(t, e.workDir(t)), 10*time.Minute, nil)
 		ran := strings.Contains(string(r.log), "EFI stub:") || strings.Contains(string(r.log), "UKIBUILD-E2E")
 		ok := strings.Contains(r.refusal, "Security Violation") && !ran
 		seen := r.refusal

@@ -200,8 +200,10 @@ func newTPMState(t *testing.T, dir string) string {
 }
 
 // waitFor waits for a socket file to appear.
+// It waits up to a minute: on a loaded CI machine swtpm can take seconds
+// to start, and QEMU started before its socket exists fails to boot.
 func waitFor(path string) {
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 2400; i++ {
 		if _, err := os.Stat(path); err == nil {
 			return
 		}
@@ -267,7 +269,7 @@ func (e *env) bootWithTPM(t *testing.T, efi, state string, extras ...extraFile) 
 // unless the guest ran to its end.
 func (e *env) bootESP(t *testing.T, what string, files []espFile, state string, qemuArgs ...string) *bootResult {
 	t.Helper()
-	r := e.qemuESP(t, files, state, 3*time.Minute, qemuArgs...)
+	r := e.qemuESP(t, files, state, 10*time.Minute, qemuArgs...)
 	res := parseGuest(r)
 	mustComplete(t, what, r)
 	return res

@@ -335,7 +335,7 @@ func TestBootDBXRefusesUKIHash(t *testing.T) {
 	}
 
 	// The firmware refuses it.
-	r := e.withVars(vars).qemu(t, efi, newTPMState(t, e.workDir(t)), 2*time.Minute)
+	r := e.withVars(vars).qemu(t, efi, newTPMState(t, e.workDir(t)), 10*time.Minute)
 	ran := strings.Contains(string(r.log), "EFI stub:") || strings.Contains(string(r.log), "UKIBUILD-E2E")
 	ok = r.refusal != "" && !ran
 	seen := r.refusal

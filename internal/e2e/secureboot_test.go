@@ -57,10 +57,14 @@ func newTestCert(dir, name, cn string) (*testCert, error) {
 	if err != nil {
 		return nil, err
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	// A random serial of a fixed DER length (in [2^62, 2^63)): the
+	// certificates' sizes, and so those of the signature lists and
+	// MokList the boots measure, do not change from run to run.
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	if err != nil {
 		return nil, err
 	}
+	serial.SetBit(serial, 62, 1)
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: cn, Organization: []string{"ukibuild boot tests"}},
@@ -253,7 +257,7 @@ func TestSecureBootRefusesUntrustedUKI(t *testing.T) {
 			if verr == nil {
 				t.Errorf("%s: ukibuild verify accepted it against db:\n%s", c.name, out)
 			}
-			r := e.qemu(t, c.efi, newTPMState(t, e.workDir(t)), 2*time.Minute)
+			r := e.qemu(t, c.efi, newTPMState(t, e.workDir(t)), 10*time.Minute)
 			ran := strings.Contains(string(r.log), "EFI stub:") || strings.Contains(string(r.log), "UKIBUILD-E2E")
 			ok := r.refusal != "" && !ran
 			seen := r.refusal

@@ -194,7 +194,7 @@ func TestBootShim(t *testing.T) {
 		const name = "14 shim 16.1 refuses a wrong-key UKI"
 		efi := filepath.Join(e.workDir(t), "grubx64.efi")
 		e.buildSigned(t, efi, e.sb.wrong, e.ukiArgs(t, "262")...)
-		r := e.qemuESP(t, shimESP(efi), newTPMState(t, e.workDir(t)), 3*time.Minute)
+		r := e.qemuESP(t, shimESP(efi), newTPMState(t, e.workDir(t)), 10*time.Minute)
 		ran := strings.Contains(string(r.log), "EFI stub:") || strings.Contains(string(r.log), "UKIBUILD-E2E")
 		ok := strings.Contains(r.refusal, "Security Violation") && !ran
 		seen := r.refusal

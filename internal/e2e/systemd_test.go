@@ -425,7 +425,7 @@ func (e *env) bootSystemdInitrd(t *testing.T, name, dir, initrd string, verity *
 		efi = filepath.Join(dir, "ukibuild.efi")
 	}
 	e.buildSigned(t, efi, e.sb.db, "build", "--stub", e.tools.Path(t, "UKIBUILD_STUB_262"), "--linux", e.tools.Path(t, "UKIBUILD_KERNEL"),
-		"--initrd", initrd, "--cmdline", "console=ttyS0 panic=-1 systemd.show_status=false ukibuild.nonce="+hex.EncodeToString(nonce),
+		"--initrd", initrd, "--cmdline", "console=ttyS0 panic=-1 systemd.show_status=false systemd.default_timeout_start_sec=600 systemd.default_device_timeout_sec=600 ukibuild.nonce="+hex.EncodeToString(nonce),
 		"--os-release", "ID=ukibuild-e2e", "--pcr-private-key", filepath.Join(dir, "pcr.pem"), "--phases", "enter-initrd")
 	esp := writeExtras(t, efi, extras)
 	start := time.Now()
