@@ -106,12 +106,20 @@ type ReferenceFiles struct {
 // ReferenceFileError is a file of ReferenceFiles whose contents could not
 // be made from the reference (no file was written then).
 type ReferenceFileError struct {
-	// Field is "PCRLock" or "Keylime".
-	Field string
+	Field ReferenceFile // PCRLockFile or KeylimeFile
 	Err   error
 }
 
-func (e *ReferenceFileError) Error() string { return e.Field + ": " + e.Err.Error() }
+// ReferenceFile names a file of ReferenceFiles.
+type ReferenceFile string
+
+// The files of a ReferenceFileError.
+const (
+	PCRLockFile ReferenceFile = "PCRLock" // ReferenceFiles.PCRLock
+	KeylimeFile ReferenceFile = "Keylime" // ReferenceFiles.Keylime
+)
+
+func (e *ReferenceFileError) Error() string { return string(e.Field) + ": " + e.Err.Error() }
 
 func (e *ReferenceFileError) Unwrap() error { return e.Err }
 
@@ -124,12 +132,12 @@ func (r *Reference) WriteFiles(f ReferenceFiles) error {
 	var err error
 	if f.PCRLock != "" {
 		if lock, err = r.PCRLock(nil); err != nil {
-			return &ReferenceFileError{Field: "PCRLock", Err: err}
+			return &ReferenceFileError{Field: PCRLockFile, Err: err}
 		}
 	}
 	if f.Keylime != "" {
 		if keylime, err = r.KeylimePolicy(f.KeylimeBank); err != nil {
-			return &ReferenceFileError{Field: "Keylime", Err: err}
+			return &ReferenceFileError{Field: KeylimeFile, Err: err}
 		}
 	}
 	for _, o := range []struct {

@@ -110,7 +110,7 @@ func TestWriteFiles(t *testing.T) {
 	g := attest.ReferenceFiles{PCRLock: filepath.Join(dir, "new.pcrlock"), Keylime: filepath.Join(dir, "new.json"), KeylimeBank: pcr.SHA384}
 	err = ref.WriteFiles(g)
 	var fe *attest.ReferenceFileError
-	if !errors.As(err, &fe) || fe.Field != "Keylime" {
+	if !errors.As(err, &fe) || fe.Field != attest.KeylimeFile {
 		t.Errorf("SHA-384 policy of a SHA-256 prediction: %v; want a *ReferenceFileError for Keylime", err)
 	}
 	for _, p := range []string{g.PCRLock, g.Keylime} {

@@ -76,14 +76,6 @@ type measureCommon struct {
 	Stub        string   `help:"Measure as this stub would (its version is read from .sdmagic, or its LoaderInfo string)." placeholder:"FILE"`
 }
 
-func (c *measureCommon) order() (pcr.Order, error) {
-	version, err := c.version()
-	if err != nil {
-		return pcr.Order{}, err
-	}
-	return pcr.OrderFor(version)
-}
-
 // version is the stub version to predict for: --stub-version, --stub's,
 // else 262.
 func (c *measureCommon) version() (string, error) {
@@ -194,7 +186,16 @@ func (m *measureInputs) predictions() ([]pcr.Prediction, error) {
 }
 
 func (c *measureCommon) predict(sections []pcr.Section) ([]pcr.Prediction, error) {
-	order, err := c.order()
+	version, err := c.version()
+	if err != nil {
+		return nil, err
+	}
+	return c.predictAs(version, sections)
+}
+
+// predictAs is predict for a stub version already known (--stub read once).
+func (c *measureCommon) predictAs(version string, sections []pcr.Section) ([]pcr.Prediction, error) {
+	order, err := pcr.OrderFor(version)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +393,7 @@ func (m *measureFileCmd) Run(e *env) error {
 	case err != nil:
 		return fmt.Errorf("%s: %w", m.File, err)
 	}
-	preds, err := m.predict(secs)
+	preds, err := m.predictAs(version, secs)
 	if err != nil {
 		return err
 	}
@@ -423,7 +424,11 @@ func (m *measureFileCmd) writeReferenceFiles(ref *attest.Reference) error {
 	err = ref.WriteFiles(f)
 	var fe *attest.ReferenceFileError
 	if errors.As(err, &fe) {
-		return fmt.Errorf("--%s: %w", map[string]string{"PCRLock": "pcrlock", "Keylime": "keylime-policy"}[fe.Field], fe.Err)
+		flag := "pcrlock"
+		if fe.Field == attest.KeylimeFile {
+			flag = "keylime-policy"
+		}
+		return fmt.Errorf("--%s: %w", flag, fe.Err)
 	}
 	return err
 }
