@@ -71,6 +71,18 @@ func (e *NotAuthorizedError) Error() string {
 
 func (e *NotAuthorizedError) Unwrap() error { return e.Err }
 
+// notAuthorized is findAuthorities' error for an image the firmware
+// verifies: a *NotAuthorizedError when the firmware refuses it (a
+// *secureboot.Refusal), else the error as it is (the image could not be
+// read, or the context stopped the read), which says nothing of db.
+func notAuthorized(what, path string, err error) error {
+	var r *secureboot.Refusal
+	if !errors.As(err, &r) {
+		return err
+	}
+	return &NotAuthorizedError{What: what, Path: path, Err: err}
+}
+
 // findAuthorities decides, as EDK2 does with db and dbx
 // (secureboot.Authorize), whether the firmware runs each image it
 // verifies: the loaders, the UKI, then the add-ons the stub loads through
@@ -128,10 +140,7 @@ func (p *predictor) findAuthorities(ctx context.Context, addons []eventlog.Addon
 		}
 		e, err := authorize(l)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, err // stopped, not refused
-			}
-			return nil, &NotAuthorizedError{What: "boot loader", Path: l, Err: err}
+			return nil, notAuthorized("boot loader", l, err)
 		}
 		a.loaders = append(a.loaders, e)
 	}
@@ -149,10 +158,7 @@ func (p *predictor) findAuthorities(ctx context.Context, addons []eventlog.Addon
 	for _, ad := range addons {
 		e, err := authorize(ad.Path)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, err // stopped, not refused
-			}
-			return nil, &NotAuthorizedError{What: "add-on", Path: ad.Path, Err: err}
+			return nil, notAuthorized("add-on", ad.Path, err)
 		}
 		a.addons = append(a.addons, e)
 	}
