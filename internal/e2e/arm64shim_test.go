@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"encoding/hex"
-	"fmt"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -62,25 +59,6 @@ func TestBootArm64Shim(t *testing.T) {
 		efi := filepath.Join(e.workDir(t), "grubaa64.efi")
 		e.buildSigned(t, efi, e.sb.wrong, e.arm64UKIArgs(t, "262")...)
 		r := e.qemuOn(t, aa64, shimESP(efi), newTPMState(t, e.workDir(t)), 10*time.Minute, nil)
-		ran := strings.Contains(string(r.log), "EFI stub:") || strings.Contains(string(r.log), "UKIBUILD-E2E")
-		ok := strings.Contains(r.refusal, "Security Violation") && !ran
-		seen := r.refusal
-		switch {
-		case ran:
-			seen = "the image ran"
-		case r.refusal == "":
-			seen = fmt.Sprintf("no refusal (qemu: %v)", r.err)
-		}
-		record(t, name, "shim", `refused: "Verification failed: (0x1A) Security Violation"`, seen, ok)
-		if !ok {
-			t.Errorf("%s: want shim to refuse it with Security Violation and run nothing; %s; serial log %s, its tail:\n%s", name, seen, r.serial, tail(r.log))
-		}
-		out, err := exec.Command(e.ukibuild, "measure", efi, "--explain", "--pcrs", "4,7,14", "--loader", shimPath,
-			"--owner-guid", ownerGUID, "--pk", e.sb.pk.cert, "--kek", e.sb.kek.cert, "--db", e.sb.db.cert, "--db", e.sb.hsm.CertPEM).CombinedOutput()
-		ok = err != nil && strings.Contains(string(out), "shim refuses it (Security Violation)")
-		record(t, name, "ukibuild measure --explain --loader shimaa64.efi", "fails: shim refuses it (Security Violation)", oneLine(string(out)), ok)
-		if !ok {
-			t.Errorf("%s: ukibuild measure --explain: %v\n%s", name, err, out)
-		}
+		e.checkShimRefusal(t, name, efi, shimPath, r)
 	})
 }

@@ -258,20 +258,7 @@ func TestSecureBootRefusesUntrustedUKI(t *testing.T) {
 				t.Errorf("%s: ukibuild verify accepted it against db:\n%s", c.name, out)
 			}
 			r := e.qemu(t, c.efi, newTPMState(t, e.workDir(t)), 10*time.Minute)
-			ran := strings.Contains(string(r.log), "EFI stub:") || strings.Contains(string(r.log), "UKIBUILD-E2E")
-			ok := r.refusal != "" && !ran
-			seen := r.refusal
-			switch {
-			case ran:
-				seen = "the image ran"
-			case r.refusal == "":
-				seen = fmt.Sprintf("no refusal (qemu: %v)", r.err)
-			}
-			record(t, c.name, "firmware", `refused: "Access Denied"`, seen, ok)
-			if !ok {
-				t.Errorf("%s: want the firmware to refuse it with Access Denied and run nothing; %s; serial log %s, its tail:\n%s",
-					c.name, seen, r.serial, tail(r.log))
-			}
+			checkRefused(t, c.name, "firmware", `refused: "Access Denied"`, "", r)
 		})
 	}
 }
@@ -355,4 +342,24 @@ func verdict(out string) string {
 		last = last[i+2:]
 	}
 	return last
+}
+
+// checkRefused records a refusal check: the boot r ended in a refusal
+// (one containing want; any when want is "") before the image ran, the
+// expected refusal described by expected.
+func checkRefused(t *testing.T, name, check, expected, want string, r *qemuRun) {
+	t.Helper()
+	ran := strings.Contains(string(r.log), "EFI stub:") || strings.Contains(string(r.log), "UKIBUILD-E2E")
+	ok := r.refusal != "" && strings.Contains(r.refusal, want) && !ran
+	seen := r.refusal
+	switch {
+	case ran:
+		seen = "the image ran"
+	case r.refusal == "":
+		seen = fmt.Sprintf("no refusal (qemu: %v)", r.err)
+	}
+	record(t, name, check, expected, seen, ok)
+	if !ok {
+		t.Errorf("%s: %s: want %s and nothing run; %s; serial log %s, its tail:\n%s", name, check, expected, seen, r.serial, tail(r.log))
+	}
 }
